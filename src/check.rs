@@ -1,0 +1,511 @@
+//! Raft's safety properties, checked after every event, named as in the paper (Figure 3):
+//! Election Safety, Leader Append-Only, Log Matching, Leader Completeness, State Machine
+//! Safety; and also Vote Uniqueness (one vote per voter per term), Term Monotonicity and Commit
+//! Monotonicity.
+//!
+//! The checker sees only trace events, never node internals: it keeps its own copy of every
+//! node's log from `append`, `truncate` and `restart` events. So the online check (fed by the
+//! simulator as events happen) and `raftsim check TRACE` (fed from a file) are the same code,
+//! and a buggy node cannot hide a violation by misreporting its state to the checker's eyes
+//! only.
+//!
+//! Term and commit monotonicity hold per incarnation: a restart rebuilds from durable state, and
+//! a term that was never durable (and so never answered on) may be forgotten.
+
+use std::collections::BTreeMap;
+
+use crate::raft::NodeId;
+use crate::trace::{Event, Record, TEntry};
+
+/// A broken property: the first event at which it failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub property: &'static str,
+    /// Index of the event (0-based count of events processed by the simulator, or the trace
+    /// line number when checking a file).
+    pub event_index: u64,
+    pub time: u64,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} violated at event {} (t={}): {}",
+            self.property,
+            self.event_index,
+            crate::time::SimTime(self.time),
+            self.detail
+        )
+    }
+}
+
+#[derive(Clone, Default)]
+struct NodeView {
+    term: u64,
+    leader: bool,
+    log: Vec<TEntry>,
+    commit: u64,
+    applied: u64,
+}
+
+#[derive(Default)]
+pub struct Checker {
+    nodes: Vec<NodeView>,
+    leaders: BTreeMap<u64, NodeId>,
+    votes: BTreeMap<(u64, NodeId), NodeId>,
+    /// Every entry ever appended anywhere, by (index, term): its content and the term before it.
+    entries: BTreeMap<(u64, u64), (TEntry, u64)>,
+    /// The committed prefix, as far as any node has committed.
+    committed: Vec<TEntry>,
+    applied: Vec<TEntry>,
+}
+
+impl Checker {
+    pub fn new(nodes: u32) -> Checker {
+        Checker {
+            nodes: vec![NodeView::default(); nodes as usize + 1],
+            ..Default::default()
+        }
+    }
+
+    pub fn observe(&mut self, rec: &Record, event_index: u64) -> Result<(), Violation> {
+        let fail = |property: &'static str, detail: String| {
+            Err(Violation {
+                property,
+                event_index,
+                time: rec.t,
+                detail,
+            })
+        };
+        match &rec.ev {
+            Event::Role { node, role, term } => {
+                let v = &mut self.nodes[*node as usize];
+                if *term < v.term {
+                    return fail(
+                        "Term Monotonicity",
+                        format!("n{node}'s term went from {} down to {term}", v.term),
+                    );
+                }
+                v.term = *term;
+                v.leader = role == "leader";
+            }
+            Event::Leader { node, term, .. } => {
+                if let Some(&other) = self.leaders.get(term) {
+                    if other != *node {
+                        return fail(
+                            "Election Safety",
+                            format!("two leaders in term {term}: n{other} and n{node}"),
+                        );
+                    }
+                }
+                self.leaders.insert(*term, *node);
+                let v = &self.nodes[*node as usize];
+                // Leader Completeness: the new leader holds every committed entry.
+                for (i, c) in self.committed.iter().enumerate() {
+                    if v.log.get(i).map(|e| e.term) != Some(c.term) {
+                        return fail(
+                            "Leader Completeness",
+                            format!("n{node}, leader of term {term}, lacks committed entry {} (term {})", i + 1, c.term),
+                        );
+                    }
+                }
+            }
+            Event::Vote {
+                node,
+                candidate,
+                term,
+                granted: true,
+                ..
+            } => {
+                if let Some(&c) = self.votes.get(&(*term, *node)) {
+                    if c != *candidate {
+                        return fail(
+                            "Vote Uniqueness",
+                            format!("n{node} voted for n{c} and n{candidate} in term {term}"),
+                        );
+                    }
+                }
+                self.votes.insert((*term, *node), *candidate);
+            }
+            Event::Append {
+                node,
+                index,
+                entries,
+            } => {
+                let v = &mut self.nodes[*node as usize];
+                if *index != v.log.len() as u64 + 1 {
+                    return fail(
+                        "Log Matching",
+                        format!(
+                            "n{node} appended at {index} but its log ends at {}",
+                            v.log.len()
+                        ),
+                    );
+                }
+                if v.leader && entries.iter().any(|e| e.term != v.term) {
+                    return fail(
+                        "Leader Append-Only",
+                        format!(
+                            "leader n{node} appended an entry not of its term {}",
+                            v.term
+                        ),
+                    );
+                }
+                for (k, e) in entries.iter().enumerate() {
+                    let idx = index + k as u64;
+                    let prev = if idx == 1 {
+                        0
+                    } else {
+                        v.log[idx as usize - 2].term
+                    };
+                    match self.entries.get(&(idx, e.term)) {
+                        Some((have, have_prev)) if (have, *have_prev) != (e, prev) => {
+                            return fail(
+                                "Log Matching",
+                                format!("entry ({idx}, term {}) on n{node} differs from the same index and term elsewhere (content or preceding term)", e.term),
+                            );
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.entries.insert((idx, e.term), (*e, prev));
+                        }
+                    }
+                    v.log.push(*e);
+                }
+            }
+            Event::Truncate { node, from } => {
+                let v = &mut self.nodes[*node as usize];
+                if v.leader {
+                    return fail(
+                        "Leader Append-Only",
+                        format!("leader n{node} deleted its entries from {from}"),
+                    );
+                }
+                if *from <= v.commit {
+                    return fail(
+                        "State Machine Safety",
+                        format!(
+                            "n{node} deleted committed entry {from} (commit index {})",
+                            v.commit
+                        ),
+                    );
+                }
+                v.log.truncate(*from as usize - 1);
+            }
+            Event::Commit { node, commit_index } => {
+                let v = &mut self.nodes[*node as usize];
+                if *commit_index < v.commit {
+                    return fail(
+                        "Commit Monotonicity",
+                        format!(
+                            "n{node}'s commit index went from {} down to {commit_index}",
+                            v.commit
+                        ),
+                    );
+                }
+                if *commit_index > v.log.len() as u64 {
+                    return fail(
+                        "Log Matching",
+                        format!(
+                            "n{node} committed {commit_index} beyond its log of {}",
+                            v.log.len()
+                        ),
+                    );
+                }
+                for i in v.commit as usize..*commit_index as usize {
+                    let e = v.log[i];
+                    match self.committed.get(i) {
+                        Some(c) if *c != e => {
+                            return fail(
+                                "State Machine Safety",
+                                format!("n{node} committed entry {} of term {} where term {} was committed before", i + 1, e.term, c.term),
+                            );
+                        }
+                        Some(_) => {}
+                        None => {
+                            if i != self.committed.len() {
+                                return fail(
+                                    "State Machine Safety",
+                                    format!("n{node} committed entry {} with a gap", i + 1),
+                                );
+                            }
+                            self.committed.push(e);
+                        }
+                    }
+                }
+                v.commit = *commit_index;
+            }
+            Event::Apply { node, index, entry } => {
+                let v = &mut self.nodes[*node as usize];
+                if *index != v.applied + 1 {
+                    return fail(
+                        "State Machine Safety",
+                        format!("n{node} applied {index} after {}", v.applied),
+                    );
+                }
+                if *index > v.commit {
+                    return fail(
+                        "State Machine Safety",
+                        format!(
+                            "n{node} applied {index} beyond its commit index {}",
+                            v.commit
+                        ),
+                    );
+                }
+                v.applied = *index;
+                let i = *index as usize - 1;
+                match self.applied.get(i) {
+                    Some(a) if a != entry => {
+                        return fail("State Machine Safety", format!("n{node} applied a different entry at {index} than another node (term {} vs {})", entry.term, a.term));
+                    }
+                    Some(_) => {}
+                    None => self.applied.push(*entry),
+                }
+            }
+            Event::Restart {
+                node, term, log, ..
+            }
+            | Event::Boot {
+                node, term, log, ..
+            } => {
+                // The durable log replaces the in-memory one; entries in it were appended before.
+                let v = &mut self.nodes[*node as usize];
+                *v = NodeView {
+                    term: *term,
+                    log: Vec::new(),
+                    ..Default::default()
+                };
+                for (i, e) in log.iter().enumerate() {
+                    let idx = i as u64 + 1;
+                    let prev = if i == 0 { 0 } else { log[i - 1].term };
+                    match self.entries.get(&(idx, e.term)) {
+                        Some((have, have_prev)) if (have, *have_prev) != (e, prev) => {
+                            return fail("Log Matching", format!("n{node}'s durable entry ({idx}, term {}) differs from the same index and term elsewhere", e.term));
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.entries.insert((idx, e.term), (*e, prev));
+                        }
+                    }
+                }
+                self.nodes[*node as usize].log = log.clone();
+            }
+            Event::Crash { node } => {
+                self.nodes[*node as usize].leader = false;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Checks a whole trace; returns the number of events and the first violation, if any.
+pub fn check_records(nodes: u32, records: &[Record]) -> (u64, Option<Violation>) {
+    let mut c = Checker::new(nodes);
+    for (i, r) in records.iter().enumerate() {
+        if let Event::Violation { .. } = r.ev {
+            continue;
+        }
+        if let Err(v) = c.observe(r, i as u64 + 1) {
+            return (records.len() as u64, Some(v));
+        }
+    }
+    (records.len() as u64, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(ev: Event) -> Record {
+        Record { t: 0, ev }
+    }
+
+    #[test]
+    fn two_leaders_in_one_term_violate_election_safety() {
+        let mut c = Checker::new(3);
+        c.observe(
+            &rec(Event::Leader {
+                node: 1,
+                term: 2,
+                votes: 2,
+            }),
+            1,
+        )
+        .unwrap();
+        let v = c
+            .observe(
+                &rec(Event::Leader {
+                    node: 2,
+                    term: 2,
+                    votes: 2,
+                }),
+                2,
+            )
+            .unwrap_err();
+        assert_eq!(v.property, "Election Safety");
+        assert_eq!(v.event_index, 2);
+    }
+
+    #[test]
+    fn double_vote_violates_vote_uniqueness() {
+        let mut c = Checker::new(3);
+        let vote = |candidate| {
+            rec(Event::Vote {
+                node: 3,
+                candidate,
+                term: 4,
+                granted: true,
+                reason: None,
+            })
+        };
+        c.observe(&vote(1), 1).unwrap();
+        c.observe(&vote(1), 2).unwrap();
+        assert_eq!(
+            c.observe(&vote(2), 3).unwrap_err().property,
+            "Vote Uniqueness"
+        );
+    }
+
+    #[test]
+    fn conflicting_commits_violate_state_machine_safety() {
+        let mut c = Checker::new(2);
+        let e = |term| vec![TEntry { term, put: None }];
+        c.observe(
+            &rec(Event::Append {
+                node: 1,
+                index: 1,
+                entries: e(1),
+            }),
+            1,
+        )
+        .unwrap();
+        c.observe(
+            &rec(Event::Append {
+                node: 2,
+                index: 1,
+                entries: e(2),
+            }),
+            2,
+        )
+        .unwrap();
+        c.observe(
+            &rec(Event::Commit {
+                node: 1,
+                commit_index: 1,
+            }),
+            3,
+        )
+        .unwrap();
+        assert_eq!(
+            c.observe(
+                &rec(Event::Commit {
+                    node: 2,
+                    commit_index: 1
+                }),
+                4
+            )
+            .unwrap_err()
+            .property,
+            "State Machine Safety"
+        );
+    }
+
+    #[test]
+    fn a_leader_missing_a_committed_entry_violates_leader_completeness() {
+        let mut c = Checker::new(3);
+        let e = |term| vec![TEntry { term, put: None }];
+        c.observe(
+            &rec(Event::Append {
+                node: 1,
+                index: 1,
+                entries: e(1),
+            }),
+            1,
+        )
+        .unwrap();
+        c.observe(
+            &rec(Event::Commit {
+                node: 1,
+                commit_index: 1,
+            }),
+            2,
+        )
+        .unwrap();
+        let v = c
+            .observe(
+                &rec(Event::Leader {
+                    node: 3,
+                    term: 2,
+                    votes: 2,
+                }),
+                3,
+            )
+            .unwrap_err();
+        assert_eq!(v.property, "Leader Completeness");
+    }
+
+    #[test]
+    fn a_leader_truncating_violates_leader_append_only() {
+        let mut c = Checker::new(3);
+        c.observe(
+            &rec(Event::Append {
+                node: 1,
+                index: 1,
+                entries: vec![TEntry { term: 1, put: None }],
+            }),
+            1,
+        )
+        .unwrap();
+        c.observe(&rec(Event::role(1, crate::raft::Role::Leader, 1)), 2)
+            .unwrap();
+        let v = c
+            .observe(&rec(Event::Truncate { node: 1, from: 1 }), 3)
+            .unwrap_err();
+        assert_eq!(v.property, "Leader Append-Only");
+    }
+
+    #[test]
+    fn same_index_and_term_with_different_content_violates_log_matching() {
+        let mut c = Checker::new(2);
+        c.observe(
+            &rec(Event::Append {
+                node: 1,
+                index: 1,
+                entries: vec![TEntry {
+                    term: 1,
+                    put: Some([1, 1, 1]),
+                }],
+            }),
+            1,
+        )
+        .unwrap();
+        let v = c
+            .observe(
+                &rec(Event::Append {
+                    node: 2,
+                    index: 1,
+                    entries: vec![TEntry {
+                        term: 1,
+                        put: Some([2, 1, 1]),
+                    }],
+                }),
+                2,
+            )
+            .unwrap_err();
+        assert_eq!(v.property, "Log Matching");
+    }
+
+    #[test]
+    fn falling_term_violates_term_monotonicity() {
+        let mut c = Checker::new(2);
+        c.observe(&rec(Event::role(1, crate::raft::Role::Follower, 5)), 1)
+            .unwrap();
+        let v = c
+            .observe(&rec(Event::role(1, crate::raft::Role::Candidate, 4)), 2)
+            .unwrap_err();
+        assert_eq!(v.property, "Term Monotonicity");
+    }
+}

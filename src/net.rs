@@ -1,0 +1,285 @@
+//! The network model: per-message delay drawn from a distribution, loss and duplication
+//! probabilities, per-link overrides, partitions into groups and one-way link cuts.
+//!
+//! A message is delivered only if its link is open **both when it is sent and when it
+//! arrives**: a partition or cut that starts while a message is in flight drops it on arrival
+//! (like a switch that loses what it holds), and a message sent across a cut is dropped even if
+//! the cut heals before it would have arrived. Messages reorder naturally when delays differ.
+//! Overlapping partitions and cuts count: a link is open when no active fault blocks it.
+//!
+//! Every draw comes from the sender's network stream, so one node's traffic does not shift
+//! another's delays.
+
+use crate::dist::DurationDist;
+use crate::raft::NodeId;
+use crate::rng::{Purpose, Rng};
+use crate::scenario::NetworkSpec;
+use crate::time::SimDuration;
+
+#[derive(Clone, Debug)]
+struct Link {
+    delay: DurationDist,
+    loss: f64,
+    duplicate: f64,
+}
+
+/// Why a message was not delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DropReason {
+    Loss,
+    Partition,
+    Cut,
+    NodeDown,
+}
+
+impl DropReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Loss => "loss",
+            DropReason::Partition => "partition",
+            DropReason::Cut => "cut",
+            DropReason::NodeDown => "node_down",
+        }
+    }
+}
+
+/// The fate of one sent message: up to two deliveries (a duplicate), or a drop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    Deliver {
+        delay: SimDuration,
+        copy_delay: Option<SimDuration>,
+    },
+    Drop(DropReason),
+}
+
+pub struct Network {
+    n: usize,
+    /// links[from * (n+1) + to]
+    links: Vec<Link>,
+    processing: DurationDist,
+    /// Count of active partitions separating from→to, and of active cuts.
+    partitioned: Vec<u32>,
+    cut: Vec<u32>,
+    rngs: Vec<Rng>,
+    proc_rngs: Vec<Rng>,
+}
+
+impl Network {
+    pub fn new(spec: &NetworkSpec, n: u32, seed: u64) -> Network {
+        let n = n as usize;
+        let base = Link {
+            delay: spec.delay.clone(),
+            loss: spec.loss,
+            duplicate: spec.duplicate,
+        };
+        let mut links = vec![base; (n + 1) * (n + 1)];
+        for l in &spec.links {
+            let link = &mut links[l.from as usize * (n + 1) + l.to as usize];
+            if let Some(d) = &l.delay {
+                link.delay = d.clone();
+            }
+            if let Some(p) = l.loss {
+                link.loss = p;
+            }
+            if let Some(p) = l.duplicate {
+                link.duplicate = p;
+            }
+        }
+        Network {
+            n,
+            links,
+            processing: spec.processing.clone(),
+            partitioned: vec![0; (n + 1) * (n + 1)],
+            cut: vec![0; (n + 1) * (n + 1)],
+            // index 0 is the client's stream
+            rngs: (0..=n)
+                .map(|i| Rng::stream(seed, Purpose::Network, i as u64))
+                .collect(),
+            proc_rngs: (0..=n)
+                .map(|i| Rng::stream(seed, Purpose::Processing, i as u64))
+                .collect(),
+        }
+    }
+
+    fn at(&self, from: NodeId, to: NodeId) -> usize {
+        from as usize * (self.n + 1) + to as usize
+    }
+
+    /// Why from→to is blocked right now, if it is.
+    pub fn blocked(&self, from: NodeId, to: NodeId) -> Option<DropReason> {
+        let i = self.at(from, to);
+        if self.cut[i] > 0 {
+            Some(DropReason::Cut)
+        } else if self.partitioned[i] > 0 {
+            Some(DropReason::Partition)
+        } else {
+            None
+        }
+    }
+
+    /// Decides the fate of a message sent now from `from` to `to`.
+    pub fn send(&mut self, from: NodeId, to: NodeId) -> Fate {
+        if let Some(r) = self.blocked(from, to) {
+            return Fate::Drop(r);
+        }
+        let i = self.at(from, to);
+        let rng = &mut self.rngs[from as usize];
+        let link = &self.links[i];
+        if rng.chance(link.loss) {
+            return Fate::Drop(DropReason::Loss);
+        }
+        let delay = link.delay.sample(rng);
+        let copy = if rng.chance(link.duplicate) {
+            Some(link.delay.sample(rng))
+        } else {
+            None
+        };
+        let (delay, copy_delay) = (
+            delay + self.processing_time(to),
+            copy.map(|d| d + self.processing_time(to)),
+        );
+        Fate::Deliver { delay, copy_delay }
+    }
+
+    /// Delay of a client request or reply (clients sit outside partitions and cuts).
+    pub fn client_delay(&mut self, to_node: Option<NodeId>) -> SimDuration {
+        let d = self.links[self.at(0, 0)].delay.sample(&mut self.rngs[0]);
+        match to_node {
+            Some(n) => d + self.processing_time(n),
+            None => d,
+        }
+    }
+
+    fn processing_time(&mut self, to: NodeId) -> SimDuration {
+        if self.processing.is_zero() {
+            SimDuration::ZERO
+        } else {
+            self.processing.sample(&mut self.proc_rngs[to as usize])
+        }
+    }
+
+    /// Starts (`on`) or ends a partition into `groups`; unlisted nodes form one more group.
+    pub fn set_partition(&mut self, groups: &[Vec<NodeId>], on: bool) {
+        let mut group_of = vec![usize::MAX; self.n + 1];
+        for (g, members) in groups.iter().enumerate() {
+            for &m in members {
+                group_of[m as usize] = g;
+            }
+        }
+        for a in 1..=self.n {
+            for b in 1..=self.n {
+                if a != b && group_of[a] != group_of[b] {
+                    let i = self.at(a as NodeId, b as NodeId);
+                    if on {
+                        self.partitioned[i] += 1;
+                    } else {
+                        self.partitioned[i] -= 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts (`on`) or ends a one-way cut from→to.
+    pub fn set_cut(&mut self, from: NodeId, to: NodeId, on: bool) {
+        let i = self.at(from, to);
+        if on {
+            self.cut[i] += 1;
+        } else {
+            self.cut[i] -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(loss: f64) -> Network {
+        let spec = NetworkSpec {
+            loss,
+            ..Default::default()
+        };
+        Network::new(&spec, 3, 9)
+    }
+
+    #[test]
+    fn loss_rate_is_within_tolerance() {
+        let mut n = net(0.1);
+        let trials = 100_000;
+        let lost = (0..trials)
+            .filter(|_| n.send(1, 2) == Fate::Drop(DropReason::Loss))
+            .count();
+        let rate = lost as f64 / trials as f64;
+        // 0.1 ± 5 standard errors (se ≈ 0.00095)
+        assert!((rate - 0.1).abs() < 0.005, "loss rate {rate}");
+    }
+
+    #[test]
+    fn cuts_block_exactly_the_cut_direction() {
+        let mut n = net(0.0);
+        n.set_cut(1, 2, true);
+        for a in 1..=3 {
+            for b in 1..=3 {
+                if a == b {
+                    continue;
+                }
+                let fate = n.send(a, b);
+                if (a, b) == (1, 2) {
+                    assert_eq!(fate, Fate::Drop(DropReason::Cut));
+                } else {
+                    assert!(
+                        matches!(fate, Fate::Deliver { .. }),
+                        "{a}->{b} should be open"
+                    );
+                }
+            }
+        }
+        n.set_cut(1, 2, false);
+        assert!(matches!(n.send(1, 2), Fate::Deliver { .. }));
+    }
+
+    #[test]
+    fn partitions_block_between_groups_and_overlap() {
+        let mut n = net(0.0);
+        n.set_partition(&[vec![1], vec![2, 3]], true);
+        assert_eq!(n.blocked(1, 2), Some(DropReason::Partition));
+        assert_eq!(n.blocked(3, 1), Some(DropReason::Partition));
+        assert_eq!(n.blocked(2, 3), None);
+        // A second, overlapping partition; healing the first keeps 2|3 apart.
+        n.set_partition(&[vec![2]], true);
+        n.set_partition(&[vec![1], vec![2, 3]], false);
+        assert_eq!(n.blocked(1, 2), Some(DropReason::Partition));
+        assert_eq!(n.blocked(2, 3), Some(DropReason::Partition));
+        assert_eq!(
+            n.blocked(1, 3),
+            None,
+            "1 and 3 are both unlisted in the second partition"
+        );
+        n.set_partition(&[vec![2]], false);
+        assert_eq!(n.blocked(2, 3), None);
+    }
+
+    #[test]
+    fn duplication_rate_is_within_tolerance() {
+        let spec = NetworkSpec {
+            duplicate: 0.2,
+            ..Default::default()
+        };
+        let mut n = Network::new(&spec, 2, 3);
+        let dup = (0..50_000)
+            .filter(|_| {
+                matches!(
+                    n.send(1, 2),
+                    Fate::Deliver {
+                        copy_delay: Some(_),
+                        ..
+                    }
+                )
+            })
+            .count();
+        let rate = dup as f64 / 50_000.0;
+        assert!((rate - 0.2).abs() < 0.01, "duplicate rate {rate}");
+    }
+}

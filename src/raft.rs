@@ -1,0 +1,1032 @@
+//! The Raft node as a sans-IO state machine (paper Figure 2, §5.1–5.4).
+//!
+//! Inputs go in through [`Node::step`]: a message, a timer firing, a client request, or word
+//! that a disk write is durable. Outputs come back in a caller-owned `Vec<Output>`: messages to
+//! send, timer requests as a *range* (the runtime draws the random timeout from the node's own
+//! seeded stream), disk writes, applies, client replies and observations for the trace.
+//!
+//! The node holds no clock, RNG, channel or file. It never answers before what the answer
+//! depends on is durable: a reply produced while a disk write is outstanding is held and sent
+//! when [`Input::Persisted`] reports that write (and all before it) done.
+//!
+//! Node ids are 1-based (`n1`..`nN`), as in traces and scenario files.
+
+use crate::time::SimDuration;
+
+pub type NodeId = u32;
+pub type Term = u64;
+pub type Index = u64;
+
+/// A client command. `Noop` is what a new leader appends (dissertation §6.4) and what
+/// scenario-given initial logs hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Command {
+    Noop,
+    Put { req: u64, key: u32, value: u64 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Entry {
+    pub term: Term,
+    pub command: Command,
+}
+
+impl Entry {
+    pub fn noop(term: Term) -> Entry {
+        Entry {
+            term,
+            command: Command::Noop,
+        }
+    }
+}
+
+/// A 1-indexed Raft log. Index 0 is the empty prefix, with term 0.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Log {
+    entries: Vec<Entry>,
+}
+
+impl Log {
+    pub fn from_entries(entries: Vec<Entry>) -> Log {
+        Log { entries }
+    }
+    pub fn last_index(&self) -> Index {
+        self.entries.len() as Index
+    }
+    pub fn last_term(&self) -> Term {
+        self.entries.last().map_or(0, |e| e.term)
+    }
+    /// The term at `index`, 0 for index 0, `None` past the end.
+    pub fn term_at(&self, index: Index) -> Option<Term> {
+        if index == 0 {
+            Some(0)
+        } else {
+            self.entries.get(index as usize - 1).map(|e| e.term)
+        }
+    }
+    pub fn get(&self, index: Index) -> Option<&Entry> {
+        if index == 0 {
+            None
+        } else {
+            self.entries.get(index as usize - 1)
+        }
+    }
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+    /// Entries from `from` (inclusive), at most `max`.
+    pub fn slice_from(&self, from: Index, max: usize) -> Vec<Entry> {
+        let start = (from.max(1) - 1) as usize;
+        if start >= self.entries.len() {
+            return Vec::new();
+        }
+        let end = (start + max).min(self.entries.len());
+        self.entries[start..end].to_vec()
+    }
+    pub fn push(&mut self, e: Entry) {
+        self.entries.push(e);
+    }
+    /// Deletes the entry at `from` and every entry after it.
+    pub fn truncate_from(&mut self, from: Index) {
+        self.entries.truncate((from.max(1) - 1) as usize);
+    }
+    /// §5.4.1: a log ending in (last_term, last_index) is at least as up to date as this one.
+    pub fn is_up_to_date(&self, last_index: Index, last_term: Term) -> bool {
+        last_term > self.last_term()
+            || (last_term == self.last_term() && last_index >= self.last_index())
+    }
+    /// Applies a durable-log change, in the order the node issued it.
+    pub fn apply_op(&mut self, op: &LogOp) {
+        match op {
+            LogOp::Truncate { from } => self.truncate_from(*from),
+            LogOp::Append { entries } => self.entries.extend_from_slice(entries),
+        }
+    }
+}
+
+/// A change to the log, as written to disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogOp {
+    /// Delete the entry at `from` and all after it.
+    Truncate { from: Index },
+    /// Append these entries at the end.
+    Append { entries: Vec<Entry> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        }
+    }
+}
+
+/// Why a vote was denied; traced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenyReason {
+    StaleTerm,
+    AlreadyVoted(NodeId),
+    LogNotUpToDate,
+}
+
+impl DenyReason {
+    pub fn describe(self) -> String {
+        match self {
+            DenyReason::StaleTerm => "stale_term".into(),
+            DenyReason::AlreadyVoted(c) => format!("already_voted_for_n{c}"),
+            DenyReason::LogNotUpToDate => "log_not_up_to_date".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    RequestVote {
+        term: Term,
+        last_log_index: Index,
+        last_log_term: Term,
+    },
+    RequestVoteResp {
+        term: Term,
+        granted: bool,
+    },
+    AppendEntries {
+        term: Term,
+        prev_log_index: Index,
+        prev_log_term: Term,
+        entries: Vec<Entry>,
+        leader_commit: Index,
+    },
+    AppendEntriesResp {
+        term: Term,
+        success: bool,
+        /// On success, the index of the last entry the follower now matches. On failure, the
+        /// follower's last log index (a hint for where the leader should retry).
+        index: Index,
+    },
+}
+
+impl Message {
+    pub fn term(&self) -> Term {
+        match self {
+            Message::RequestVote { term, .. }
+            | Message::RequestVoteResp { term, .. }
+            | Message::AppendEntries { term, .. }
+            | Message::AppendEntriesResp { term, .. } => *term,
+        }
+    }
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::RequestVote { .. } => "RequestVote",
+            Message::RequestVoteResp { .. } => "RequestVoteResp",
+            Message::AppendEntries { .. } => "AppendEntries",
+            Message::AppendEntriesResp { .. } => "AppendEntriesResp",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub msg: Message,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TimerKind {
+    Election,
+    Heartbeat,
+}
+
+/// When a candidate makes its own term and vote durable relative to sending RequestVote.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidatePersist {
+    /// Write term and vote, wait for the disk, then send RequestVote (Figure 2 read strictly).
+    #[default]
+    BeforeSend,
+    /// Send RequestVote at once and write in parallel; the candidate counts its own vote only
+    /// once the write is durable.
+    Parallel,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub id: NodeId,
+    pub cluster_size: u32,
+    pub election_timeout_min: SimDuration,
+    pub election_timeout_max: SimDuration,
+    pub heartbeat_interval: SimDuration,
+    pub max_entries_per_message: usize,
+    pub candidate_persist: CandidatePersist,
+}
+
+/// What a node tells the runtime; see the module doc.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Send(Envelope),
+    /// (Re)arm a timer to fire after a duration drawn uniformly from [min, max] on the node's
+    /// own clock. Re-arming cancels the previous one of the same kind.
+    SetTimer {
+        kind: TimerKind,
+        min: SimDuration,
+        max: SimDuration,
+    },
+    CancelTimer(TimerKind),
+    /// Make this durable: the hard state and the log changes since the last write. Report it
+    /// back with `Input::Persisted(seq)`.
+    Persist {
+        seq: u64,
+        term: Term,
+        voted_for: Option<NodeId>,
+        ops: Vec<LogOp>,
+    },
+    /// Apply a committed entry to the state machine.
+    Apply {
+        index: Index,
+        entry: Entry,
+    },
+    /// Answer to a client request.
+    ClientReply {
+        req: u64,
+        reply: ClientReply,
+    },
+    /// Observations for the trace and checker.
+    Note(Note),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientReply {
+    Committed { index: Index },
+    NotLeader { hint: Option<NodeId> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    RoleChanged {
+        role: Role,
+        term: Term,
+    },
+    ElectionStarted {
+        term: Term,
+    },
+    VoteGranted {
+        candidate: NodeId,
+        term: Term,
+    },
+    VoteDenied {
+        candidate: NodeId,
+        term: Term,
+        reason: DenyReason,
+    },
+    LeaderElected {
+        term: Term,
+        votes: u32,
+    },
+    /// Entries written to the in-memory log starting at `index`.
+    Appended {
+        index: Index,
+        entries: Vec<Entry>,
+    },
+    /// Entries from `from` on were deleted because they conflicted with the leader's.
+    Truncated {
+        from: Index,
+        last_index: Index,
+    },
+    Committed {
+        commit_index: Index,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub enum Input {
+    Timer(TimerKind),
+    Message(Envelope),
+    ClientRequest {
+        req: u64,
+        key: u32,
+        value: u64,
+    },
+    /// All disk writes up to and including `seq` are durable.
+    Persisted(u64),
+}
+
+/// The durable part of a node: what survives a crash.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HardState {
+    pub term: Term,
+    pub voted_for: Option<NodeId>,
+    pub log: Log,
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    cfg: Config,
+    term: Term,
+    voted_for: Option<NodeId>,
+    log: Log,
+    role: Role,
+    leader: Option<NodeId>,
+    commit_index: Index,
+    last_applied: Index,
+    /// Votes received this term, as a bit per node id.
+    votes: u64,
+    /// Whether this candidate's own term and vote are durable yet.
+    self_vote_durable: bool,
+    next_index: Vec<Index>,
+    match_index: Vec<Index>,
+    /// Persistence bookkeeping: the last write issued and the last one reported durable.
+    persist_seq: u64,
+    durable_seq: u64,
+    /// Log length once each outstanding write is durable, oldest first.
+    inflight_len: Vec<(u64, Index)>,
+    /// How much of the log is known durable (the leader counts itself only up to here).
+    durable_len: Index,
+    hard_dirty: bool,
+    pending_ops: Vec<LogOp>,
+    /// Replies held until the write they depend on is durable.
+    held: Vec<(u64, Envelope)>,
+    /// Client requests the leader appended, by log index, awaiting commit.
+    pending_clients: Vec<(Index, u64)>,
+}
+
+impl Node {
+    /// A fresh node, or one restarted from what was durable: a follower with commitIndex 0.
+    pub fn new(cfg: Config, hard: HardState) -> Node {
+        assert!(
+            cfg.id >= 1 && cfg.id <= cfg.cluster_size,
+            "node id out of range"
+        );
+        assert!(cfg.cluster_size <= 64, "at most 64 nodes");
+        let n = cfg.cluster_size as usize;
+        let durable_len = hard.log.last_index();
+        Node {
+            cfg,
+            term: hard.term,
+            voted_for: hard.voted_for,
+            log: hard.log,
+            role: Role::Follower,
+            leader: None,
+            commit_index: 0,
+            last_applied: 0,
+            votes: 0,
+            self_vote_durable: false,
+            next_index: vec![1; n + 1],
+            match_index: vec![0; n + 1],
+            persist_seq: 0,
+            durable_seq: 0,
+            inflight_len: Vec::new(),
+            durable_len,
+            hard_dirty: false,
+            pending_ops: Vec::new(),
+            held: Vec::new(),
+            pending_clients: Vec::new(),
+        }
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.cfg.id
+    }
+    pub fn term(&self) -> Term {
+        self.term
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.voted_for
+    }
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+    pub fn commit_index(&self) -> Index {
+        self.commit_index
+    }
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    fn majority(&self) -> u32 {
+        self.cfg.cluster_size / 2 + 1
+    }
+
+    fn peers(&self) -> impl Iterator<Item = NodeId> {
+        let me = self.cfg.id;
+        (1..=self.cfg.cluster_size).filter(move |&p| p != me)
+    }
+
+    /// Called once when the node starts (fresh or restarted): arms the election timer.
+    pub fn start(&mut self, out: &mut Vec<Output>) {
+        self.arm_election_timer(out);
+    }
+
+    /// Makes this node leader of its current term without an election: for scenarios that start
+    /// from an established cluster (Figure 16 trials). Every node's hard state must already say
+    /// this term, and the others must have voted for this node.
+    pub fn bootstrap_leader(&mut self, out: &mut Vec<Output>) {
+        assert_eq!(self.role, Role::Follower);
+        assert_eq!(self.voted_for, Some(self.cfg.id));
+        self.votes = 0;
+        self.become_leader(out, false);
+    }
+
+    pub fn step(&mut self, input: Input, out: &mut Vec<Output>) {
+        match input {
+            Input::Timer(TimerKind::Election) => self.on_election_timeout(out),
+            Input::Timer(TimerKind::Heartbeat) => self.on_heartbeat(out),
+            Input::Message(env) => self.on_message(env, out),
+            Input::ClientRequest { req, key, value } => self.on_client(req, key, value, out),
+            Input::Persisted(seq) => self.on_persisted(seq, out),
+        }
+        self.flush_persist(out);
+    }
+
+    // ---- timers ----
+
+    fn arm_election_timer(&self, out: &mut Vec<Output>) {
+        out.push(Output::SetTimer {
+            kind: TimerKind::Election,
+            min: self.cfg.election_timeout_min,
+            max: self.cfg.election_timeout_max,
+        });
+    }
+
+    fn on_election_timeout(&mut self, out: &mut Vec<Output>) {
+        if self.role == Role::Leader {
+            return;
+        }
+        self.start_election(out);
+    }
+
+    fn on_heartbeat(&mut self, out: &mut Vec<Output>) {
+        if self.role != Role::Leader {
+            return;
+        }
+        self.broadcast_append(out);
+        out.push(Output::SetTimer {
+            kind: TimerKind::Heartbeat,
+            min: self.cfg.heartbeat_interval,
+            max: self.cfg.heartbeat_interval,
+        });
+    }
+
+    // ---- transitions ----
+
+    fn set_role(&mut self, role: Role, out: &mut Vec<Output>) {
+        if self.role != role {
+            self.role = role;
+            out.push(Output::Note(Note::RoleChanged {
+                role,
+                term: self.term,
+            }));
+        }
+    }
+
+    /// Adopts a higher term (Figure 2, "All servers"): forget the vote, become follower.
+    fn become_follower_of_new_term(&mut self, term: Term, out: &mut Vec<Output>) {
+        assert!(term > self.term, "terms only increase");
+        let was_leader = self.role == Role::Leader;
+        self.term = term;
+        self.voted_for = None;
+        self.leader = None;
+        self.hard_dirty = true;
+        if self.role != Role::Follower {
+            self.role = Role::Follower;
+        }
+        out.push(Output::Note(Note::RoleChanged {
+            role: Role::Follower,
+            term,
+        }));
+        if was_leader {
+            out.push(Output::CancelTimer(TimerKind::Heartbeat));
+            self.fail_pending_clients(out);
+            self.arm_election_timer(out);
+        }
+    }
+
+    fn start_election(&mut self, out: &mut Vec<Output>) {
+        assert!(
+            self.role != Role::Leader,
+            "a leader does not start elections"
+        );
+        self.term += 1;
+        self.voted_for = Some(self.cfg.id);
+        self.leader = None;
+        self.hard_dirty = true;
+        self.votes = 0;
+        self.self_vote_durable = false;
+        self.role = Role::Candidate;
+        out.push(Output::Note(Note::RoleChanged {
+            role: Role::Candidate,
+            term: self.term,
+        }));
+        out.push(Output::Note(Note::ElectionStarted { term: self.term }));
+        self.arm_election_timer(out);
+        let msg = Message::RequestVote {
+            term: self.term,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        };
+        let wait = self.cfg.candidate_persist == CandidatePersist::BeforeSend;
+        for p in self.peers() {
+            let env = Envelope {
+                from: self.cfg.id,
+                to: p,
+                msg: msg.clone(),
+            };
+            if wait {
+                // Held until the write issued at the end of this step is durable.
+                self.held.push((self.persist_seq + 1, env));
+            } else {
+                out.push(Output::Send(env));
+            }
+        }
+    }
+
+    fn count_vote(&mut self, voter: NodeId, out: &mut Vec<Output>) {
+        assert_eq!(self.role, Role::Candidate);
+        self.votes |= 1 << voter;
+        if self.votes.count_ones() >= self.majority() && self.self_vote_durable {
+            self.become_leader(out, true);
+        }
+    }
+
+    fn become_leader(&mut self, out: &mut Vec<Output>, elected: bool) {
+        if elected {
+            assert_eq!(
+                self.role,
+                Role::Candidate,
+                "only a candidate wins an election"
+            );
+            assert!(
+                self.votes.count_ones() >= self.majority(),
+                "a leader needs a majority"
+            );
+        }
+        self.role = Role::Leader;
+        self.leader = Some(self.cfg.id);
+        out.push(Output::Note(Note::RoleChanged {
+            role: Role::Leader,
+            term: self.term,
+        }));
+        out.push(Output::Note(Note::LeaderElected {
+            term: self.term,
+            votes: self.votes.count_ones(),
+        }));
+        out.push(Output::CancelTimer(TimerKind::Election));
+        let next = self.log.last_index() + 1;
+        for p in 1..=self.cfg.cluster_size as usize {
+            self.next_index[p] = next;
+            self.match_index[p] = 0;
+        }
+        // A no-op of the new term lets earlier entries commit (dissertation §6.4).
+        if elected {
+            self.append_local(Entry::noop(self.term), out);
+        }
+        self.broadcast_append(out);
+        out.push(Output::SetTimer {
+            kind: TimerKind::Heartbeat,
+            min: self.cfg.heartbeat_interval,
+            max: self.cfg.heartbeat_interval,
+        });
+    }
+
+    // ---- messages ----
+
+    fn on_message(&mut self, env: Envelope, out: &mut Vec<Output>) {
+        debug_assert_eq!(env.to, self.cfg.id);
+        // Figure 2: any RPC request or response with a higher term converts us to follower
+        // before the message is handled.
+        if env.msg.term() > self.term {
+            self.become_follower_of_new_term(env.msg.term(), out);
+        }
+        match env.msg {
+            Message::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => self.on_request_vote(env.from, term, last_log_index, last_log_term, out),
+            Message::RequestVoteResp { term, granted } => {
+                // A reply from another term is stale: never count it (RAFT-NOTES, Terms).
+                if term == self.term && self.role == Role::Candidate && granted {
+                    self.count_vote(env.from, out);
+                }
+            }
+            Message::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => self.on_append_entries(
+                env.from,
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                out,
+            ),
+            Message::AppendEntriesResp {
+                term,
+                success,
+                index,
+            } => {
+                if term == self.term && self.role == Role::Leader {
+                    self.on_append_resp(env.from, success, index, out);
+                }
+            }
+        }
+    }
+
+    fn reply(&mut self, to: NodeId, msg: Message) {
+        // Every reply waits for all writes issued so far, including the one this step is
+        // about to issue (flush_persist assigns persist_seq + 1 if state is dirty).
+        let seq = if self.hard_dirty || !self.pending_ops.is_empty() {
+            self.persist_seq + 1
+        } else {
+            self.persist_seq
+        };
+        self.held.push((
+            seq,
+            Envelope {
+                from: self.cfg.id,
+                to,
+                msg,
+            },
+        ));
+    }
+
+    fn on_request_vote(
+        &mut self,
+        candidate: NodeId,
+        term: Term,
+        last_log_index: Index,
+        last_log_term: Term,
+        out: &mut Vec<Output>,
+    ) {
+        let deny = if term < self.term {
+            Some(DenyReason::StaleTerm)
+        } else if let Some(v) = self.voted_for.filter(|&v| v != candidate) {
+            Some(DenyReason::AlreadyVoted(v))
+        } else if !self.log.is_up_to_date(last_log_index, last_log_term) {
+            Some(DenyReason::LogNotUpToDate)
+        } else {
+            None
+        };
+        match deny {
+            Some(reason) => {
+                out.push(Output::Note(Note::VoteDenied {
+                    candidate,
+                    term,
+                    reason,
+                }));
+                self.reply(
+                    candidate,
+                    Message::RequestVoteResp {
+                        term: self.term,
+                        granted: false,
+                    },
+                );
+            }
+            None => {
+                debug_assert_eq!(self.role, Role::Follower);
+                if self.voted_for.is_none() {
+                    self.voted_for = Some(candidate);
+                    self.hard_dirty = true;
+                }
+                out.push(Output::Note(Note::VoteGranted { candidate, term }));
+                // Reset only when granting (RAFT-NOTES, Timers).
+                self.arm_election_timer(out);
+                self.reply(
+                    candidate,
+                    Message::RequestVoteResp {
+                        term: self.term,
+                        granted: true,
+                    },
+                );
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append_entries(
+        &mut self,
+        leader: NodeId,
+        term: Term,
+        prev_log_index: Index,
+        prev_log_term: Term,
+        entries: Vec<Entry>,
+        leader_commit: Index,
+        out: &mut Vec<Output>,
+    ) {
+        if term < self.term {
+            self.reply(
+                leader,
+                Message::AppendEntriesResp {
+                    term: self.term,
+                    success: false,
+                    index: 0,
+                },
+            );
+            return;
+        }
+        // Same term: this is the current leader. A candidate of this term steps down.
+        assert!(self.role != Role::Leader, "two leaders in term {term}");
+        self.set_role(Role::Follower, out);
+        self.leader = Some(leader);
+        self.arm_election_timer(out);
+
+        match self.log.term_at(prev_log_index) {
+            Some(t) if t == prev_log_term => {}
+            _ => {
+                let hint = self.log.last_index().min(prev_log_index.saturating_sub(1));
+                self.reply(
+                    leader,
+                    Message::AppendEntriesResp {
+                        term: self.term,
+                        success: false,
+                        index: hint,
+                    },
+                );
+                return;
+            }
+        }
+        let last_new = prev_log_index + entries.len() as Index;
+        // Skip entries we already hold; truncate at the first conflict only (a delayed or
+        // duplicated AppendEntries must not cut entries that match).
+        let mut i = 0;
+        while i < entries.len() {
+            let idx = prev_log_index + 1 + i as Index;
+            match self.log.term_at(idx) {
+                Some(t) if t == entries[i].term => i += 1,
+                Some(_) => {
+                    assert!(
+                        idx > self.commit_index,
+                        "truncating a committed entry at {idx}"
+                    );
+                    let last = self.log.last_index();
+                    self.log.truncate_from(idx);
+                    self.durable_len = self.durable_len.min(idx - 1);
+                    self.pending_ops.push(LogOp::Truncate { from: idx });
+                    out.push(Output::Note(Note::Truncated {
+                        from: idx,
+                        last_index: last,
+                    }));
+                    break;
+                }
+                None => break,
+            }
+        }
+        if i < entries.len() {
+            let new: Vec<Entry> = entries[i..].to_vec();
+            let start = self.log.last_index() + 1;
+            for e in &new {
+                self.log.push(*e);
+            }
+            out.push(Output::Note(Note::Appended {
+                index: start,
+                entries: new.clone(),
+            }));
+            self.pending_ops.push(LogOp::Append { entries: new });
+        }
+        if leader_commit > self.commit_index {
+            let c = leader_commit.min(last_new);
+            if c > self.commit_index {
+                self.set_commit(c, out);
+            }
+        }
+        self.reply(
+            leader,
+            Message::AppendEntriesResp {
+                term: self.term,
+                success: true,
+                index: last_new,
+            },
+        );
+    }
+
+    fn on_append_resp(&mut self, from: NodeId, success: bool, index: Index, out: &mut Vec<Output>) {
+        let p = from as usize;
+        if success {
+            if index > self.match_index[p] {
+                self.match_index[p] = index;
+            }
+            self.next_index[p] = self.next_index[p].max(index + 1);
+            self.advance_commit(out);
+            if self.next_index[p] <= self.log.last_index() {
+                self.send_append(from, out);
+            }
+        } else {
+            // Back up, never below what the follower is known to match.
+            let next = (index + 1)
+                .min(self.next_index[p].saturating_sub(1))
+                .max(self.match_index[p] + 1);
+            self.next_index[p] = next.max(1);
+            self.send_append(from, out);
+        }
+    }
+
+    fn on_client(&mut self, req: u64, key: u32, value: u64, out: &mut Vec<Output>) {
+        if self.role != Role::Leader {
+            out.push(Output::ClientReply {
+                req,
+                reply: ClientReply::NotLeader { hint: self.leader },
+            });
+            return;
+        }
+        let index = self.append_local(
+            Entry {
+                term: self.term,
+                command: Command::Put { req, key, value },
+            },
+            out,
+        );
+        self.pending_clients.push((index, req));
+        self.broadcast_append(out);
+    }
+
+    fn fail_pending_clients(&mut self, out: &mut Vec<Output>) {
+        for (_, req) in self.pending_clients.drain(..) {
+            out.push(Output::ClientReply {
+                req,
+                reply: ClientReply::NotLeader { hint: None },
+            });
+        }
+    }
+
+    fn on_persisted(&mut self, seq: u64, out: &mut Vec<Output>) {
+        assert!(
+            seq > self.durable_seq && seq <= self.persist_seq,
+            "disk writes complete in order"
+        );
+        self.durable_seq = seq;
+        while let Some(&(s, len)) = self.inflight_len.first() {
+            if s > seq {
+                break;
+            }
+            self.durable_len = len;
+            self.inflight_len.remove(0);
+        }
+        self.release_held(out);
+        match self.role {
+            Role::Candidate if !self.self_vote_durable => {
+                self.self_vote_durable = true;
+                let me = self.cfg.id;
+                self.count_vote(me, out);
+            }
+            Role::Leader => self.advance_commit(out),
+            _ => {}
+        }
+    }
+
+    // ---- log replication (leader) ----
+
+    fn append_local(&mut self, e: Entry, out: &mut Vec<Output>) -> Index {
+        self.log.push(e);
+        let index = self.log.last_index();
+        out.push(Output::Note(Note::Appended {
+            index,
+            entries: vec![e],
+        }));
+        match self.pending_ops.last_mut() {
+            Some(LogOp::Append { entries }) => entries.push(e),
+            _ => self.pending_ops.push(LogOp::Append { entries: vec![e] }),
+        }
+        index
+    }
+
+    fn broadcast_append(&mut self, out: &mut Vec<Output>) {
+        for p in 1..=self.cfg.cluster_size {
+            if p != self.cfg.id {
+                self.send_append(p, out);
+            }
+        }
+    }
+
+    fn send_append(&mut self, to: NodeId, out: &mut Vec<Output>) {
+        let p = to as usize;
+        let next = self.next_index[p].clamp(1, self.log.last_index() + 1);
+        let prev = next - 1;
+        let entries = self.log.slice_from(next, self.cfg.max_entries_per_message);
+        // Pipeline: assume delivery; a rejection backs next_index up again.
+        self.next_index[p] = next + entries.len() as Index;
+        out.push(Output::Send(Envelope {
+            from: self.cfg.id,
+            to,
+            msg: Message::AppendEntries {
+                term: self.term,
+                prev_log_index: prev,
+                prev_log_term: self.log.term_at(prev).expect("prev is within the log"),
+                entries,
+                leader_commit: self.commit_index,
+            },
+        }));
+    }
+
+    /// §5.3, §5.4.2: commit the highest index held by a majority, only if it is of this term.
+    fn advance_commit(&mut self, out: &mut Vec<Output>) {
+        let me = self.cfg.id as usize;
+        let mut matched: Vec<Index> = (1..=self.cfg.cluster_size as usize)
+            .map(|p| {
+                if p == me {
+                    self.durable_len
+                } else {
+                    self.match_index[p]
+                }
+            })
+            .collect();
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let n = matched[self.majority() as usize - 1];
+        if n > self.commit_index && self.log.term_at(n) == Some(self.term) {
+            self.set_commit(n, out);
+        }
+    }
+
+    fn set_commit(&mut self, c: Index, out: &mut Vec<Output>) {
+        assert!(c > self.commit_index, "commitIndex never decreases");
+        assert!(c <= self.log.last_index(), "commit beyond the log");
+        self.commit_index = c;
+        out.push(Output::Note(Note::Committed { commit_index: c }));
+        while self.last_applied < self.commit_index {
+            self.last_applied += 1;
+            let entry = *self
+                .log
+                .get(self.last_applied)
+                .expect("committed entry exists");
+            out.push(Output::Apply {
+                index: self.last_applied,
+                entry,
+            });
+        }
+        if self.role == Role::Leader {
+            let committed = self.commit_index;
+            let mut k = 0;
+            while k < self.pending_clients.len() {
+                let (idx, req) = self.pending_clients[k];
+                if idx <= committed {
+                    self.pending_clients.remove(k);
+                    out.push(Output::ClientReply {
+                        req,
+                        reply: ClientReply::Committed { index: idx },
+                    });
+                } else {
+                    k += 1;
+                }
+            }
+        }
+    }
+
+    /// Issues one disk write for everything this step changed.
+    fn flush_persist(&mut self, out: &mut Vec<Output>) {
+        if self.hard_dirty || !self.pending_ops.is_empty() {
+            self.persist_seq += 1;
+            self.hard_dirty = false;
+            let ops = std::mem::take(&mut self.pending_ops);
+            self.inflight_len
+                .push((self.persist_seq, self.log.last_index()));
+            out.push(Output::Persist {
+                seq: self.persist_seq,
+                term: self.term,
+                voted_for: self.voted_for,
+                ops,
+            });
+        }
+        // Anything held for a write already durable (e.g. a denial that changed nothing) goes now.
+        self.release_held(out);
+    }
+
+    /// Sends held messages whose writes are durable, in the order they were made.
+    fn release_held(&mut self, out: &mut Vec<Output>) {
+        let durable = self.durable_seq;
+        if self.held.iter().any(|(s, _)| *s <= durable) {
+            let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+                .into_iter()
+                .partition(|(s, _)| *s <= durable);
+            self.held = wait;
+            out.extend(ready.into_iter().map(|(_, env)| Output::Send(env)));
+        }
+    }
+}

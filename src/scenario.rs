@@ -1,0 +1,856 @@
+//! The scenario file: its serde schema, validation, and errors a user can act on.
+//!
+//! A scenario names the cluster, the Raft settings, the network, clocks, storage, client load,
+//! a schedule of faults and when to stop. Unknown fields are rejected, durations are readable
+//! strings, and every semantic check (a min timeout above its max, a node id outside the
+//! cluster, a node in two partition groups, ...) reports the file, the field path, the line and
+//! column of that field in the file, and what is allowed. `raftsim schema` prints the JSON
+//! Schema derived from these types.
+//!
+//! This module only describes and checks; `sim` builds a run from a validated `Scenario`.
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::dist::{DurationDist, NumberDist};
+use crate::raft::{CandidatePersist, NodeId};
+use crate::time::SimDuration;
+
+/// The scenario format version this build reads.
+pub const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Format version; must be 1.
+    pub version: u32,
+    /// Short name, used in output folder names.
+    pub name: String,
+    /// What the scenario shows, in a sentence or three.
+    #[serde(default)]
+    pub description: String,
+    /// Default seed; `--seed` overrides it.
+    #[serde(default)]
+    pub seed: u64,
+    pub cluster: ClusterSpec,
+    pub raft: RaftSpec,
+    #[serde(default)]
+    pub network: NetworkSpec,
+    #[serde(default)]
+    pub clocks: ClockSpec,
+    #[serde(default)]
+    pub storage: StorageSpec,
+    /// Client load; none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadSpec>,
+    /// Faults, applied in time order (ties in file order).
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    pub stop: StopSpec,
+    #[serde(default)]
+    pub limits: LimitsSpec,
+    /// Settings for `raftsim sweep`; ignored by `raftsim run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSpec>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// Number of nodes, 1 to 64; ids are 1..=nodes.
+    pub nodes: u32,
+    /// Initial log of each node, as the term of each entry (entries are no-ops). One list per
+    /// node, in id order. Terms must not decrease along a log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_logs: Option<Vec<Vec<u64>>>,
+    /// Start with this node already leader of the highest initial term, every node having voted
+    /// for it (as in the paper's Figure 16 experiment). Its log must be at least as up to date
+    /// as every other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_leader: Option<NodeId>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RaftSpec {
+    /// [min, max] of the randomized election timeout, drawn anew at every reset.
+    pub election_timeout: [SimDuration; 2],
+    /// How often a leader sends AppendEntries when it has nothing else to send.
+    pub heartbeat_interval: SimDuration,
+    /// At most this many entries in one AppendEntries.
+    #[serde(default = "default_max_entries")]
+    pub max_entries_per_message: usize,
+    /// Whether a candidate writes its term and vote before sending RequestVote or in parallel.
+    #[serde(default)]
+    pub candidate_persist: CandidatePersist,
+    /// PreVote (dissertation §9.6). Not yet supported: must be false.
+    #[serde(default)]
+    pub pre_vote: bool,
+    /// CheckQuorum (dissertation §6.2). Not yet supported: must be false.
+    #[serde(default)]
+    pub check_quorum: bool,
+}
+
+fn default_max_entries() -> usize {
+    64
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// One-way delay of each message.
+    #[serde(default = "default_delay")]
+    pub delay: DurationDist,
+    /// Probability that a message is lost, in [0, 1].
+    #[serde(default)]
+    pub loss: f64,
+    /// Probability that a message is delivered twice (the copy gets its own delay), in [0, 1].
+    #[serde(default)]
+    pub duplicate: f64,
+    /// Time the receiver spends before handling a message (deserialisation, scheduling),
+    /// added to each message's delay. A source of desynchronisation between nodes.
+    #[serde(default = "zero_dist")]
+    pub processing: DurationDist,
+    /// Per-direction overrides of delay, loss and duplication.
+    #[serde(default)]
+    pub links: Vec<LinkSpec>,
+}
+
+fn default_delay() -> DurationDist {
+    DurationDist::Constant(SimDuration::from_millis(1))
+}
+fn zero_dist() -> DurationDist {
+    DurationDist::ZERO
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec {
+            delay: default_delay(),
+            loss: 0.0,
+            duplicate: 0.0,
+            processing: zero_dist(),
+            links: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    pub from: NodeId,
+    pub to: NodeId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<DurationDist>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSpec {
+    /// Clock drift of every node in parts per million (positive: the clock runs fast, so its
+    /// timers fire early in virtual time). Drawn once per node.
+    #[serde(default = "zero_drift")]
+    pub drift_ppm: NumberDist,
+    /// Fixed drift per node, in id order; overrides `drift_ppm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_drift_ppm: Option<Vec<f64>>,
+    /// Delay between a timer's deadline and the moment the node runs (operating-system
+    /// wake-up latency), added to every timer.
+    #[serde(default = "zero_dist")]
+    pub timer_jitter: DurationDist,
+}
+
+fn zero_drift() -> NumberDist {
+    NumberDist::Constant(0.0)
+}
+
+impl Default for ClockSpec {
+    fn default() -> Self {
+        ClockSpec {
+            drift_ppm: zero_drift(),
+            node_drift_ppm: None,
+            timer_jitter: zero_dist(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSpec {
+    /// Time for one durable write (term, vote and log entries) to complete. Writes of one node
+    /// complete in order, one after another.
+    #[serde(default = "zero_dist")]
+    pub write_latency: DurationDist,
+}
+
+impl Default for StorageSpec {
+    fn default() -> Self {
+        StorageSpec {
+            write_latency: zero_dist(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Client requests started per second of virtual time.
+    pub requests_per_second: f64,
+    /// `fixed` spacing, or `poisson` arrivals.
+    #[serde(default)]
+    pub arrivals: Arrivals,
+    /// When requests start and stop being issued (default: from 0 to the stop time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<SimDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<SimDuration>,
+    /// Attempts per request, counting the first, before it is reported failed.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// How long a client waits for an answer before trying another node.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: SimDuration,
+    /// Wait before retrying when told there is no known leader.
+    #[serde(default = "default_retry_backoff")]
+    pub retry_backoff: SimDuration,
+    /// Keys are drawn uniformly from 0..keys.
+    #[serde(default = "default_keys")]
+    pub keys: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    #[default]
+    Fixed,
+    Poisson,
+}
+
+fn default_attempts() -> u32 {
+    20
+}
+fn default_request_timeout() -> SimDuration {
+    SimDuration::from_millis(500)
+}
+fn default_retry_backoff() -> SimDuration {
+    SimDuration::from_millis(50)
+}
+fn default_keys() -> u32 {
+    16
+}
+
+/// A node chosen by id, or by role at the moment the fault applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[schemars(untagged)]
+pub enum Target {
+    /// A node id.
+    Node(NodeId),
+    /// "leader": the current leader (the live leader of the highest term); nothing if none.
+    /// "random": a live node drawn from the faults stream.
+    /// "last_crashed": the node most recently crashed.
+    Named(NamedTarget),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NamedTarget {
+    Leader,
+    Random,
+    LastCrashed,
+}
+
+impl Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Target::Node(n) => s.serialize_u32(*n),
+            Target::Named(t) => t.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Target;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a node id (1, 2, ...) or one of \"leader\", \"random\", \"last_crashed\"",
+                )
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Target, E> {
+                u32::try_from(v)
+                    .map(Target::Node)
+                    .map_err(|_| E::custom("node id too large"))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Target, E> {
+                Err(E::custom(format!(
+                    "node id {v} is not allowed: ids start at 1"
+                )))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Target, E> {
+                match v {
+                    "leader" => Ok(Target::Named(NamedTarget::Leader)),
+                    "random" => Ok(Target::Named(NamedTarget::Random)),
+                    "last_crashed" => Ok(Target::Named(NamedTarget::LastCrashed)),
+                    _ => Err(E::custom(format!(
+                        "unknown target {v:?}: write a node id or one of \"leader\", \"random\", \"last_crashed\""
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One fault. Exactly one of `crash`, `restart`, `partition`, `cut`, `pause` is given.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// When the fault applies.
+    pub at: SimDuration,
+    /// A random extra delay added to `at`, drawn from this fault's own stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<DurationDist>,
+    /// When the fault ends (heal a partition, restore a cut, resume a paused node, restart a
+    /// crashed one). Absolute time, after `at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<SimDuration>,
+    /// Crash a node: volatile state is lost, durable state (written to disk) survives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<Target>,
+    /// Restart a crashed node from its durable state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<Target>,
+    /// Split the cluster into these groups; messages between groups are dropped. Nodes not
+    /// listed form one more group together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<Vec<Vec<NodeId>>>,
+    /// Drop messages in one direction only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut: Option<CutSpec>,
+    /// The node handles nothing until `until` (a long GC pause); what arrives meanwhile waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Target>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CutSpec {
+    pub from: NodeId,
+    pub to: NodeId,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopSpec {
+    /// The run ends at this virtual time at the latest.
+    pub at: SimDuration,
+    /// End earlier, once this condition holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<StopWhen>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StopWhen {
+    /// A leader is elected in a term that began after the last fault was applied.
+    LeaderAfterFaults,
+    /// ... and every other live node has received an AppendEntries from it (the paper's
+    /// Figure 16 definition of the end of downtime).
+    LeaderHeardAfterFaults,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// The run ends with outcome `event_limit` after this many events.
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+}
+
+fn default_max_events() -> u64 {
+    10_000_000
+}
+
+impl Default for LimitsSpec {
+    fn default() -> Self {
+        LimitsSpec {
+            max_events: default_max_events(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// The election-timeout ranges to compare.
+    pub ranges: Vec<SweepRange>,
+    /// Trials per range unless the range says otherwise.
+    #[serde(default = "default_trials")]
+    pub trials: u32,
+    /// A trial that has not ended by this virtual time is counted as capped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<SimDuration>,
+    /// Draw the CDF's time axis on a log scale.
+    #[serde(default)]
+    pub log_axis: bool,
+}
+
+fn default_trials() -> u32 {
+    1000
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SweepRange {
+    pub timeout: [SimDuration; 2],
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trials: Option<u32>,
+}
+
+/// A bad scenario: where and why, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{file}: cannot read the file: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}:{column}: {message}")]
+    Parse {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}:{}field `{field}`: {message}", location.map(|(l, c)| format!("{l}:{c}: ")).unwrap_or_default())]
+    Invalid {
+        file: String,
+        field: String,
+        location: Option<(usize, usize)>,
+        message: String,
+    },
+}
+
+impl Scenario {
+    /// Reads, parses and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Scenario::parse(&file, &text)
+    }
+
+    /// Parses and validates scenario text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let sc: Scenario = serde_json::from_str(text).map_err(|e| ScenarioError::Parse {
+            file: file.to_string(),
+            line: e.line(),
+            column: e.column(),
+            message: explain_serde(&e.to_string()),
+        })?;
+        sc.validate()
+            .map_err(|(field, message)| ScenarioError::Invalid {
+                file: file.to_string(),
+                location: locate(text, &field),
+                field,
+                message,
+            })?;
+        Ok(sc)
+    }
+
+    /// Semantic checks. Returns (field path, what is wrong and what is allowed).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let err = |f: &str, m: String| Err((f.to_string(), m));
+        if self.version != VERSION {
+            return err(
+                "version",
+                format!(
+                    "version {} is not supported; this raftsim reads version {VERSION}",
+                    self.version
+                ),
+            );
+        }
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return err("name", format!("{:?} is not allowed: use letters, digits, '-' and '_' (it names output folders)", self.name));
+        }
+        let n = self.cluster.nodes;
+        if !(1..=64).contains(&n) {
+            return err(
+                "cluster.nodes",
+                format!("{n} nodes is not allowed: 1 to 64"),
+            );
+        }
+        let node_ok = |id: NodeId| id >= 1 && id <= n;
+        let bad_node = |f: &str, id: NodeId| {
+            err(
+                f,
+                format!("node {id} is outside the cluster: ids are 1 to {n}"),
+            )
+        };
+        if let Some(logs) = &self.cluster.initial_logs {
+            if logs.len() != n as usize {
+                return err(
+                    "cluster.initial_logs",
+                    format!(
+                        "{} logs given for {n} nodes: give one list per node",
+                        logs.len()
+                    ),
+                );
+            }
+            for (i, log) in logs.iter().enumerate() {
+                if log.windows(2).any(|w| w[0] > w[1]) || log.first() == Some(&0) {
+                    return err(
+                        &format!("cluster.initial_logs[{i}]"),
+                        "entry terms must be at least 1 and must not decrease".into(),
+                    );
+                }
+            }
+        }
+        if let Some(l) = self.cluster.initial_leader {
+            if !node_ok(l) {
+                return bad_node("cluster.initial_leader", l);
+            }
+            if let Some(logs) = &self.cluster.initial_logs {
+                let key = |log: &Vec<u64>| (log.last().copied().unwrap_or(0), log.len());
+                let lead = key(&logs[l as usize - 1]);
+                if logs.iter().any(|log| key(log) > lead) {
+                    return err("cluster.initial_leader", format!("node {l}'s initial log is less up to date than another node's, so it could not have been elected"));
+                }
+            }
+        }
+        let r = &self.raft;
+        let [lo, hi] = r.election_timeout;
+        if lo.0 == 0 {
+            return err(
+                "raft.election_timeout",
+                "the minimum must be above zero".into(),
+            );
+        }
+        if lo > hi {
+            return err(
+                "raft.election_timeout",
+                format!("min {lo} is above max {hi}; write [min, max]"),
+            );
+        }
+        if r.heartbeat_interval.0 == 0 {
+            return err("raft.heartbeat_interval", "must be above zero".into());
+        }
+        if r.max_entries_per_message == 0 {
+            return err("raft.max_entries_per_message", "must be at least 1".into());
+        }
+        if r.pre_vote {
+            return err(
+                "raft.pre_vote",
+                "PreVote is not supported yet in this version: set it to false".into(),
+            );
+        }
+        if r.check_quorum {
+            return err(
+                "raft.check_quorum",
+                "CheckQuorum is not supported yet in this version: set it to false".into(),
+            );
+        }
+        let prob = |f: &str, p: f64| {
+            if (0.0..=1.0).contains(&p) {
+                Ok(())
+            } else {
+                Err((f.to_string(), format!("probability {p} is outside [0, 1]")))
+            }
+        };
+        let net = &self.network;
+        net.delay
+            .validate()
+            .map_err(|m| ("network.delay".to_string(), m))?;
+        net.processing
+            .validate()
+            .map_err(|m| ("network.processing".to_string(), m))?;
+        prob("network.loss", net.loss)?;
+        prob("network.duplicate", net.duplicate)?;
+        for (i, l) in net.links.iter().enumerate() {
+            let f = format!("network.links[{i}]");
+            for id in [l.from, l.to] {
+                if !node_ok(id) {
+                    return bad_node(&f, id);
+                }
+            }
+            if l.from == l.to {
+                return err(&f, "a link joins two different nodes".into());
+            }
+            if let Some(d) = &l.delay {
+                d.validate().map_err(|m| (format!("{f}.delay"), m))?;
+            }
+            prob(&format!("{f}.loss"), l.loss.unwrap_or(0.0))?;
+            prob(&format!("{f}.duplicate"), l.duplicate.unwrap_or(0.0))?;
+        }
+        self.clocks
+            .drift_ppm
+            .validate()
+            .map_err(|m| ("clocks.drift_ppm".to_string(), m))?;
+        self.clocks
+            .timer_jitter
+            .validate()
+            .map_err(|m| ("clocks.timer_jitter".to_string(), m))?;
+        if let Some(d) = &self.clocks.node_drift_ppm {
+            if d.len() != n as usize {
+                return err(
+                    "clocks.node_drift_ppm",
+                    format!("{} values for {n} nodes: give one per node", d.len()),
+                );
+            }
+        }
+        let drift_ok = |x: f64| x.is_finite() && x.abs() < 100_000.0;
+        if !self
+            .clocks
+            .node_drift_ppm
+            .iter()
+            .flatten()
+            .all(|&x| drift_ok(x))
+        {
+            return err(
+                "clocks.node_drift_ppm",
+                "drift must be within ±100000 ppm".into(),
+            );
+        }
+        match self.clocks.drift_ppm {
+            crate::dist::NumberDist::Constant(x) | crate::dist::NumberDist::Uniform([x, _])
+                if !drift_ok(x) =>
+            {
+                return err(
+                    "clocks.drift_ppm",
+                    "drift must be within ±100000 ppm".into(),
+                )
+            }
+            crate::dist::NumberDist::Uniform([_, x]) if !drift_ok(x) => {
+                return err(
+                    "clocks.drift_ppm",
+                    "drift must be within ±100000 ppm".into(),
+                )
+            }
+            _ => {}
+        }
+        self.storage
+            .write_latency
+            .validate()
+            .map_err(|m| ("storage.write_latency".to_string(), m))?;
+        if let Some(w) = &self.workload {
+            if !(w.requests_per_second > 0.0 && w.requests_per_second <= 1_000_000.0) {
+                return err(
+                    "workload.requests_per_second",
+                    format!(
+                        "{} is not allowed: above 0, at most 1000000",
+                        w.requests_per_second
+                    ),
+                );
+            }
+            if w.max_attempts == 0 {
+                return err("workload.max_attempts", "must be at least 1".into());
+            }
+            if w.request_timeout.0 == 0 {
+                return err("workload.request_timeout", "must be above zero".into());
+            }
+            if w.keys == 0 {
+                return err("workload.keys", "must be at least 1".into());
+            }
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            let path = format!("faults[{i}]");
+            let kinds = [
+                f.crash.is_some(),
+                f.restart.is_some(),
+                f.partition.is_some(),
+                f.cut.is_some(),
+                f.pause.is_some(),
+            ];
+            let count = kinds.iter().filter(|&&k| k).count();
+            if count != 1 {
+                return err(
+                    &path,
+                    format!(
+                        "give exactly one of crash, restart, partition, cut, pause (found {count})"
+                    ),
+                );
+            }
+            if let Some(j) = &f.jitter {
+                j.validate().map_err(|m| (format!("{path}.jitter"), m))?;
+            }
+            if let Some(u) = f.until {
+                if u <= f.at {
+                    return err(
+                        &format!("{path}.until"),
+                        format!("until {u} must be after at {}", f.at),
+                    );
+                }
+                if f.restart.is_some() {
+                    return err(
+                        &format!("{path}.until"),
+                        "a restart has no end: remove `until`".into(),
+                    );
+                }
+            }
+            for t in [f.crash, f.restart, f.pause].into_iter().flatten() {
+                if let Target::Node(id) = t {
+                    if !node_ok(id) {
+                        return bad_node(&path, id);
+                    }
+                }
+            }
+            if f.pause.is_some() && f.until.is_none() {
+                return err(
+                    &path,
+                    "a pause needs `until`, the time the node resumes".into(),
+                );
+            }
+            if let Some(groups) = &f.partition {
+                let mut seen = vec![false; n as usize + 1];
+                for g in groups {
+                    for &id in g {
+                        if !node_ok(id) {
+                            return bad_node(&format!("{path}.partition"), id);
+                        }
+                        if seen[id as usize] {
+                            return err(
+                                &format!("{path}.partition"),
+                                format!("node {id} is in two groups: each node may appear once"),
+                            );
+                        }
+                        seen[id as usize] = true;
+                    }
+                }
+            }
+            if let Some(c) = f.cut {
+                for id in [c.from, c.to] {
+                    if !node_ok(id) {
+                        return bad_node(&format!("{path}.cut"), id);
+                    }
+                }
+                if c.from == c.to {
+                    return err(&format!("{path}.cut"), "from and to must differ".into());
+                }
+            }
+        }
+        if self.stop.at.0 == 0 {
+            return err("stop.at", "must be above zero".into());
+        }
+        if self.limits.max_events == 0 {
+            return err("limits.max_events", "must be at least 1".into());
+        }
+        if let Some(s) = &self.sweep {
+            if s.ranges.is_empty() {
+                return err("sweep.ranges", "give at least one range".into());
+            }
+            if s.trials == 0 {
+                return err("sweep.trials", "must be at least 1".into());
+            }
+            for (i, range) in s.ranges.iter().enumerate() {
+                let [a, b] = range.timeout;
+                if a.0 == 0 || a > b {
+                    return err(
+                        &format!("sweep.ranges[{i}].timeout"),
+                        format!("[{a}, {b}] is not allowed: min above zero and not above max"),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The JSON Schema of the scenario file.
+    pub fn json_schema() -> String {
+        let schema = schemars::schema_for!(Scenario);
+        serde_json::to_string_pretty(&schema).expect("schema serialises")
+    }
+}
+
+/// Adds the list of allowed fields' context where serde's message is terse.
+fn explain_serde(msg: &str) -> String {
+    // serde_json appends " at line L column C"; the location is reported separately.
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    msg.to_string()
+}
+
+/// Finds the line and column of the field named by a path like `faults[2].partition` in the
+/// source text: walks the keys in order, each found after the previous one, and for an index
+/// skips that many earlier siblings. An approximation that is exact for ordinary files.
+pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
+    let mut pos = 0usize;
+    let mut found = None;
+    for part in path.split('.') {
+        let (key, index) = match part.split_once('[') {
+            Some((k, rest)) => (k, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let needle = format!("\"{key}\"");
+        let at = pos + text[pos..].find(&needle)?;
+        pos = at + needle.len();
+        found = Some(at);
+        if let Some(i) = index {
+            // Skip to the i-th element: count top-level '{' or '[' openings inside the array.
+            let open = pos + text[pos..].find('[')?;
+            let mut depth = 0i32;
+            let mut count = 0usize;
+            let mut p = open + 1;
+            let bytes = text.as_bytes();
+            let mut elem_start = None;
+            while p < bytes.len() {
+                match bytes[p] {
+                    b'{' | b'[' => {
+                        if depth == 0 {
+                            if count == i {
+                                elem_start = Some(p);
+                                break;
+                            }
+                            count += 1;
+                        }
+                        depth += 1;
+                    }
+                    b'}' | b']' => {
+                        if depth == 0 {
+                            break;
+                        }
+                        depth -= 1;
+                    }
+                    _ => {}
+                }
+                p += 1;
+            }
+            let e = elem_start?;
+            pos = e;
+            found = Some(e);
+        }
+    }
+    let at = found?;
+    let line = text[..at].matches('\n').count() + 1;
+    let column = at - text[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+    Some((line, column))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_finds_nested_and_indexed_fields() {
+        let text = "{\n  \"raft\": {\n    \"election_timeout\": [\"3s\", \"1s\"]\n  },\n  \"faults\": [\n    {\"at\": \"1s\"},\n    {\"at\": \"2s\", \"partition\": [[1],[1]]}\n  ]\n}";
+        assert_eq!(locate(text, "raft.election_timeout"), Some((3, 5)));
+        assert_eq!(locate(text, "faults[1]"), Some((7, 5)));
+        assert_eq!(locate(text, "faults[1].partition"), Some((7, 19)));
+    }
+}

@@ -1,0 +1,317 @@
+//! Summary metrics of a run, computed from the same trace events the checker sees: leaders by
+//! term, elections, split votes, time to the first leader, time from each leader crash to the
+//! next leader, drops, client outcomes and latency. Also the split-vote detector, which turns
+//! term changes into `split_vote` events.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::raft::NodeId;
+use crate::trace::{Event, Record};
+
+/// Emits a `split_vote` for every term in which a candidate stood and no leader was elected,
+/// at the moment a higher term first appears anywhere in the cluster (a term still open when
+/// the run ends is not counted: nobody can tell yet).
+#[derive(Default)]
+pub struct SplitVoteDetector {
+    max_term: u64,
+    /// Open terms: candidates that stood, and whether a leader was elected.
+    open: BTreeMap<u64, (Vec<NodeId>, bool)>,
+}
+
+impl SplitVoteDetector {
+    pub fn on(&mut self, ev: &Event, out: &mut Vec<Event>) {
+        let term = match ev {
+            Event::Election { node, term } => {
+                self.open.entry(*term).or_default().0.push(*node);
+                *term
+            }
+            Event::Leader { term, .. } => {
+                self.open.entry(*term).or_default().1 = true;
+                *term
+            }
+            Event::Role { term, .. } | Event::Boot { term, .. } | Event::Restart { term, .. } => {
+                *term
+            }
+            _ => return,
+        };
+        if term > self.max_term {
+            self.max_term = term;
+            while let Some(entry) = self.open.first_entry() {
+                if *entry.key() >= term {
+                    break;
+                }
+                let (t, (candidates, elected)) = entry.remove_entry();
+                if !elected && !candidates.is_empty() {
+                    out.push(Event::SplitVote {
+                        term: t,
+                        candidates,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LeaderRecord {
+    pub term: u64,
+    pub node: NodeId,
+    pub elected_at_ns: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CrashRecovery {
+    pub crashed_leader: NodeId,
+    pub crashed_at_ns: u64,
+    /// Time until the next leader was elected; `None` if none was before the run ended.
+    pub next_leader_after_ns: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ClientStats {
+    pub requests: u64,
+    pub committed: u64,
+    pub failed: u64,
+    pub pending_at_end: u64,
+    pub latency_p50_ns: Option<u64>,
+    pub latency_p99_ns: Option<u64>,
+    pub latency_max_ns: Option<u64>,
+    /// Intervals longer than the maximum election timeout during which requests were
+    /// outstanding and none committed: [start_ns, end_ns].
+    pub no_commit_windows: Vec<[u64; 2]>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub outcome: String,
+    pub end_time_ns: u64,
+    pub events: u64,
+    pub leaders: Vec<LeaderRecord>,
+    pub elections: u64,
+    pub split_votes: u64,
+    pub split_vote_terms: Vec<u64>,
+    pub first_leader_ns: Option<u64>,
+    pub crash_to_next_leader: Vec<CrashRecovery>,
+    pub messages_sent: u64,
+    pub messages_dropped: BTreeMap<String, u64>,
+    pub max_commit_index: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_hash: Option<String>,
+}
+
+/// Accumulates a [`Summary`] from trace events.
+#[derive(Default)]
+pub struct SummaryBuilder {
+    pub s: Summary,
+    current_leader: Option<(NodeId, u64)>,
+}
+
+impl SummaryBuilder {
+    pub fn on(&mut self, rec: &Record) {
+        let s = &mut self.s;
+        match &rec.ev {
+            Event::Election { .. } => s.elections += 1,
+            Event::Leader { node, term, .. } => {
+                s.leaders.push(LeaderRecord {
+                    term: *term,
+                    node: *node,
+                    elected_at_ns: rec.t,
+                });
+                s.first_leader_ns.get_or_insert(rec.t);
+                for c in s
+                    .crash_to_next_leader
+                    .iter_mut()
+                    .filter(|c| c.next_leader_after_ns.is_none())
+                {
+                    c.next_leader_after_ns = Some(rec.t - c.crashed_at_ns);
+                }
+                self.current_leader = Some((*node, *term));
+            }
+            Event::Role { node, role, .. } if role != "leader" => {
+                if self.current_leader.map(|(n, _)| n) == Some(*node) {
+                    self.current_leader = None;
+                }
+            }
+            Event::Crash { node } => {
+                if self.current_leader.map(|(n, _)| n) == Some(*node) {
+                    s.crash_to_next_leader.push(CrashRecovery {
+                        crashed_leader: *node,
+                        crashed_at_ns: rec.t,
+                        next_leader_after_ns: None,
+                    });
+                    self.current_leader = None;
+                }
+            }
+            Event::SplitVote { term, .. } => {
+                s.split_votes += 1;
+                s.split_vote_terms.push(*term);
+            }
+            Event::Drop { reason, .. } => {
+                *s.messages_dropped.entry(reason.clone()).or_default() += 1
+            }
+            Event::Commit { commit_index, .. } => {
+                s.max_commit_index = s.max_commit_index.max(*commit_index)
+            }
+            _ => {}
+        }
+    }
+
+    /// The printed form of the summary.
+    pub fn render(s: &Summary) -> String {
+        use std::fmt::Write;
+        let ms = |ns: u64| format!("{:.3}ms", ns as f64 / 1e6);
+        let mut o = String::new();
+        let _ = writeln!(o, "scenario   {} (seed {})", s.scenario, s.seed);
+        let _ = writeln!(
+            o,
+            "outcome    {} at t={} after {} events",
+            s.outcome,
+            ms(s.end_time_ns),
+            s.events
+        );
+        if let Some(v) = &s.violation {
+            let _ = writeln!(o, "VIOLATION  {v}");
+        }
+        let _ = writeln!(
+            o,
+            "elections  {} started, {} split votes{}",
+            s.elections,
+            s.split_votes,
+            if s.split_vote_terms.is_empty() {
+                String::new()
+            } else {
+                format!(" (terms {:?})", s.split_vote_terms)
+            }
+        );
+        let _ = writeln!(
+            o,
+            "first leader {}",
+            s.first_leader_ns.map_or("none".into(), ms)
+        );
+        let _ = writeln!(o, "leaders by term:");
+        for l in &s.leaders {
+            let _ = writeln!(
+                o,
+                "  term {:>3}  n{}  elected at {}",
+                l.term,
+                l.node,
+                ms(l.elected_at_ns)
+            );
+        }
+        for c in &s.crash_to_next_leader {
+            let _ = writeln!(
+                o,
+                "leader n{} crashed at {}: next leader after {}",
+                c.crashed_leader,
+                ms(c.crashed_at_ns),
+                c.next_leader_after_ns.map_or("never".into(), ms)
+            );
+        }
+        let dropped: u64 = s.messages_dropped.values().sum();
+        let _ = writeln!(
+            o,
+            "messages   {} sent, {} dropped {:?}",
+            s.messages_sent, dropped, s.messages_dropped
+        );
+        let _ = writeln!(o, "commit     highest commit index {}", s.max_commit_index);
+        if let Some(c) = &s.client {
+            let _ = writeln!(
+                o,
+                "clients    {} requests: {} committed, {} failed, {} pending at end",
+                c.requests, c.committed, c.failed, c.pending_at_end
+            );
+            if let (Some(p50), Some(p99), Some(max)) =
+                (c.latency_p50_ns, c.latency_p99_ns, c.latency_max_ns)
+            {
+                let _ = writeln!(
+                    o,
+                    "latency    p50 {}  p99 {}  max {}",
+                    ms(p50),
+                    ms(p99),
+                    ms(max)
+                );
+            }
+            for w in &c.no_commit_windows {
+                let _ = writeln!(
+                    o,
+                    "no commits from {} to {} ({})",
+                    ms(w[0]),
+                    ms(w[1]),
+                    ms(w[1] - w[0])
+                );
+            }
+        }
+        if let Some(h) = &s.trace_hash {
+            let _ = writeln!(o, "trace hash {h}");
+        }
+        o
+    }
+}
+
+/// Nearest-rank quantile of sorted values.
+pub fn quantile_sorted(sorted: &[u64], q: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
+    Some(sorted[rank.min(sorted.len()) - 1])
+}
+
+/// Client statistics from each request's (submitted, finished, ok) times.
+pub fn client_stats(
+    reqs: &[(u64, Option<(u64, bool)>)],
+    end: u64,
+    window_min_ns: u64,
+) -> ClientStats {
+    let mut lat: Vec<u64> = reqs
+        .iter()
+        .filter_map(|(s, d)| d.filter(|d| d.1).map(|d| d.0 - s))
+        .collect();
+    lat.sort_unstable();
+    let mut st = ClientStats {
+        requests: reqs.len() as u64,
+        committed: lat.len() as u64,
+        failed: reqs
+            .iter()
+            .filter(|(_, d)| matches!(d, Some((_, false))))
+            .count() as u64,
+        pending_at_end: reqs.iter().filter(|(_, d)| d.is_none()).count() as u64,
+        latency_p50_ns: quantile_sorted(&lat, 0.5),
+        latency_p99_ns: quantile_sorted(&lat, 0.99),
+        latency_max_ns: lat.last().copied(),
+        no_commit_windows: Vec::new(),
+    };
+    // Windows: between consecutive commits, from the later of the previous commit and the
+    // submission of the oldest request still outstanding, to the next commit (or the end).
+    let mut commits: Vec<u64> = reqs
+        .iter()
+        .filter_map(|(_, d)| d.filter(|d| d.1).map(|d| d.0))
+        .collect();
+    commits.sort_unstable();
+    commits.push(end);
+    let mut prev = 0u64;
+    for &c in &commits {
+        // oldest request outstanding during (prev, c): submitted before c, not finished before c
+        let oldest = reqs
+            .iter()
+            .filter(|(s, d)| *s < c && d.map_or(true, |(t, _)| t >= c))
+            .map(|(s, _)| *s)
+            .min();
+        if let Some(o) = oldest {
+            let start = prev.max(o);
+            if c > start && c - start > window_min_ns {
+                st.no_commit_windows.push([start, c]);
+            }
+        }
+        prev = c;
+    }
+    st
+}
