@@ -851,6 +851,6 @@ mod tests {
         let text = "{\n  \"raft\": {\n    \"election_timeout\": [\"3s\", \"1s\"]\n  },\n  \"faults\": [\n    {\"at\": \"1s\"},\n    {\"at\": \"2s\", \"partition\": [[1],[1]]}\n  ]\n}";
         assert_eq!(locate(text, "raft.election_timeout"), Some((3, 5)));
         assert_eq!(locate(text, "faults[1]"), Some((7, 5)));
-        assert_eq!(locate(text, "faults[1].partition"), Some((7, 19)));
+        assert_eq!(locate(text, "faults[1].partition"), Some((7, 18)));
     }
 }
