@@ -265,11 +265,23 @@ impl Checker {
                 }
             }
             Event::Restart {
-                node, term, log, ..
+                node,
+                term,
+                voted_for,
+                log,
             }
             | Event::Boot {
-                node, term, log, ..
+                node,
+                term,
+                voted_for,
+                log,
             } => {
+                // A vote that was not durable at the crash was never sent (a node answers only
+                // once its vote is on disk), so the restarted node may cast it anew: forget
+                // every vote of this node above its durable (term, voted_for).
+                self.votes.retain(|&(t, voter), c| {
+                    voter != *node || t < *term || (t == *term && *voted_for == Some(*c))
+                });
                 // The durable log replaces the in-memory one; entries in it were appended before.
                 let v = &mut self.nodes[*node as usize];
                 *v = NodeView {
@@ -313,6 +325,61 @@ pub fn check_records(nodes: u32, records: &[Record]) -> (u64, Option<Violation>)
         }
     }
     (records.len() as u64, None)
+}
+
+/// Finds the first record that names a node outside 1..=nodes (a checker indexes its views by
+/// node id, so a file must pass this before [`check_records`]). Returns the record's 0-based
+/// position and what is wrong.
+pub fn validate_node_ids(nodes: u32, records: &[Record]) -> Result<(), (usize, String)> {
+    for (i, r) in records.iter().enumerate() {
+        let ids: &[NodeId] = match &r.ev {
+            Event::Boot { node, .. }
+            | Event::Crash { node }
+            | Event::Restart { node, .. }
+            | Event::Pause { node, .. }
+            | Event::Resume { node }
+            | Event::Role { node, .. }
+            | Event::Election { node, .. }
+            | Event::Leader { node, .. }
+            | Event::Append { node, .. }
+            | Event::Truncate { node, .. }
+            | Event::Commit { node, .. }
+            | Event::Apply { node, .. }
+            | Event::ClientRequest { node, .. } => std::slice::from_ref(node),
+            Event::Vote {
+                node, candidate, ..
+            } => &[*node, *candidate],
+            Event::Cut { from, to }
+            | Event::Restore { from, to }
+            | Event::Drop { from, to, .. } => &[*from, *to],
+            Event::Partition { groups } | Event::Heal { groups } => {
+                match groups.iter().flatten().find(|&&id| id == 0 || id > nodes) {
+                    Some(&id) => {
+                        return Err((i, format!("node {id} is outside the cluster of {nodes}")))
+                    }
+                    None => &[],
+                }
+            }
+            Event::SplitVote { candidates, .. } => candidates,
+            Event::Start { .. }
+            | Event::ClientDone { .. }
+            | Event::Violation { .. }
+            | Event::End { .. } => &[],
+        };
+        if let Some(&id) = ids.iter().find(|&&id| id == 0 || id > nodes) {
+            return Err((i, format!("node {id} is outside the cluster of {nodes}")));
+        }
+        let bad_index = match &r.ev {
+            Event::Truncate { from: 0, .. } => Some("truncate from 0"),
+            Event::Append { index: 0, .. } => Some("append at index 0"),
+            Event::Apply { index: 0, .. } => Some("apply of index 0"),
+            _ => None,
+        };
+        if let Some(m) = bad_index {
+            return Err((i, format!("{m}: log indexes start at 1")));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

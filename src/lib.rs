@@ -34,17 +34,23 @@
 //! | [`trace`] | trace events, JSON Lines, hash, human form |
 //! | [`check`] | the safety properties, online and over a trace file |
 //! | [`summary`] | summary metrics and split-vote detection |
+//! | [`sweep`] | many trials in parallel: the Figure 16 experiment |
+//! | [`plot`] | the time-to-leader CDF (PNG, SVG) |
 //! | [`output`] | atomic file writes |
+//! | [`bench`] | `raftsim bench`: speed figures |
 
+pub mod bench;
 pub mod check;
 pub mod dist;
 pub mod engine;
 pub mod net;
 pub mod output;
+pub mod plot;
 pub mod raft;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
 pub mod summary;
+pub mod sweep;
 pub mod time;
 pub mod trace;

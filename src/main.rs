@@ -43,8 +43,27 @@ enum Cmd {
         #[arg(long)]
         verbose: bool,
     },
+    /// Check a trace file offline: replay its events through the same safety checker that runs
+    /// online, and report the first violated property (exit 1) or "ok" (exit 0).
+    Check {
+        /// The trace (JSON Lines, as written by `raftsim run`).
+        trace: PathBuf,
+        /// Cluster size [default: from the trace's `start` event].
+        #[arg(long)]
+        nodes: Option<u32>,
+    },
     /// Print the JSON Schema of the scenario file format.
     Schema,
+    /// Figure 16 of the Raft paper: crash the leader, time until a new one, over many trials
+    /// per election-timeout range (and any other axes), in parallel. Writes trials.csv,
+    /// summary.csv, cdf.png and cdf.svg, and prints the summary table.
+    Sweep(SweepArgs),
+    /// Measure simulator speed: events/s with tracing off and on, and sweep trials/s.
+    Bench {
+        /// Shorter measurements (for a quick look; figures are noisier).
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 /// Marks an error as bad input (exit code 2).
@@ -58,6 +77,9 @@ fn main() -> ExitCode {
             quiet,
             verbose,
         } => cmd_run(&scenario, seed, out, quiet, verbose),
+        Cmd::Sweep(args) => cmd_sweep(args),
+        Cmd::Bench { quick } => cmd_bench(quick),
+        Cmd::Check { trace, nodes } => cmd_check(&trace, nodes),
         Cmd::Schema => {
             println!("{}", Scenario::json_schema());
             Ok(ExitCode::SUCCESS)
@@ -132,5 +154,224 @@ fn cmd_run(
             Ok(ExitCode::from(1))
         }
         _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+#[derive(clap::Args)]
+struct SweepArgs {
+    /// The scenario: cluster, network, clocks, disks and logs of each trial (its `sweep`
+    /// section gives default ranges and trial counts).
+    scenario: PathBuf,
+    /// Election-timeout ranges in ms, e.g. 150-150,150-155,150-300 [default: the scenario's].
+    #[arg(long, value_delimiter = ',')]
+    timeouts: Vec<String>,
+    /// Trials per range, for every range [default: the scenario's, else 1000].
+    #[arg(long)]
+    trials: Option<u32>,
+    /// Worker threads [default: the number of cores]. Output files do not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Base seed; trial seeds derive from (seed, configuration, trial) [default: the scenario's].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output folder [default: output/sweep-<scenario name>/].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Longest virtual time a trial may take before it counts as capped [default: the
+    /// scenario's sweep.cap, else 20m].
+    #[arg(long)]
+    cap: Option<String>,
+    /// Cluster sizes to sweep as another axis, e.g. 3,5,7,9.
+    #[arg(long, value_delimiter = ',')]
+    nodes: Vec<u32>,
+    /// Another axis: a scenario field by its path and values, e.g.
+    /// --set network.loss=0,0.01,0.05 or --set 'network.delay.uniform=["1ms","2ms"]'. Repeatable.
+    #[arg(long = "set")]
+    sets: Vec<String>,
+    /// Draw the CDF with a log time axis.
+    #[arg(long, conflicts_with = "linear")]
+    log: bool,
+    /// Draw the CDF with a linear time axis.
+    #[arg(long)]
+    linear: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
+    use raftsim::scenario::SweepRange;
+    use raftsim::sweep::{self, SweepPlan};
+    use std::io::IsTerminal;
+
+    let sc = load(&a.scenario)?;
+    let file = a.scenario.display().to_string();
+    let spec = sc.sweep.clone();
+    let ranges: Vec<SweepRange> = if !a.timeouts.is_empty() {
+        a.timeouts
+            .iter()
+            .map(|t| {
+                sweep::parse_range(t).map(|timeout| SweepRange {
+                    timeout,
+                    trials: None,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|m| anyhow::anyhow!("--timeouts: {m}"))?
+    } else if let Some(s) = &spec {
+        s.ranges.clone()
+    } else {
+        vec![SweepRange {
+            timeout: sc.raft.election_timeout,
+            trials: None,
+        }]
+    };
+    if a.trials == Some(0) {
+        anyhow::bail!("--trials must be at least 1");
+    }
+    if a.jobs == Some(0) {
+        anyhow::bail!("--jobs must be at least 1");
+    }
+    let cap = match &a.cap {
+        Some(c) => raftsim::time::parse_duration(c).map_err(|e| anyhow::anyhow!("--cap: {e}"))?,
+        None => spec
+            .as_ref()
+            .and_then(|s| s.cap)
+            .unwrap_or(raftsim::time::SimDuration::from_secs(20 * 60)),
+    };
+    if cap.0 == 0 {
+        anyhow::bail!("--cap must be above zero");
+    }
+    let sets = a
+        .sets
+        .iter()
+        .map(|s| sweep::parse_set(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| anyhow::anyhow!("--set: {m}"))?;
+    let seed = a.seed.unwrap_or(sc.seed);
+    let plan = SweepPlan {
+        ranges,
+        default_trials: spec.as_ref().map_or(1000, |s| s.trials),
+        trials_override: a.trials,
+        nodes: a.nodes.clone(),
+        sets,
+        seed,
+        cap,
+    };
+    let configs = sweep::build_configs(&file, &sc, &plan)?;
+    let log_axis = if a.log {
+        true
+    } else if a.linear {
+        false
+    } else {
+        spec.as_ref().is_some_and(|s| s.log_axis)
+    };
+    let dir = a
+        .out
+        .unwrap_or_else(|| PathBuf::from("output").join(format!("sweep-{}", sc.name)));
+    ensure_dir(&dir).context("output folder is not writable (choose another with --out)")?;
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let total: u64 = configs.iter().map(|c| c.trials as u64).sum();
+
+    let bar = if !a.quiet && std::io::stderr().is_terminal() {
+        let pb = indicatif::ProgressBar::new(total);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} trials  {per_sec}  eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let started = std::time::Instant::now();
+    let results = sweep::run_sweep(&configs, seed, jobs, &|k| bar.inc(k));
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+
+    let sums = sweep::summarize(&configs, &results);
+    write_atomic(
+        &dir.join("trials.csv"),
+        &sweep::trials_csv(&configs, &results),
+    )?;
+    write_atomic(&dir.join("summary.csv"), &sweep::summary_csv(&sums))?;
+    let lines = raftsim::plot::cdf_lines(&configs, &results);
+    let title = format!("{}: time without a leader after a leader crash", sc.name);
+    for name in ["cdf.png", "cdf.svg"] {
+        // Draw to a temporary name, then rename: no half-written plot.
+        let tmp = dir.join(format!(
+            ".{name}.tmp.{}",
+            if name.ends_with("svg") { "svg" } else { "png" }
+        ));
+        raftsim::plot::draw_cdf(&tmp, &title, &lines, log_axis)
+            .map_err(|e| anyhow::anyhow!("drawing {name}: {e}"))?;
+        std::fs::rename(&tmp, dir.join(name))
+            .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
+    }
+    print!("{}", sweep::summary_table(&sums));
+    println!(
+        "{} trials in {:.2}s wall on {} threads; wrote {}/{{trials.csv,summary.csv,cdf.png,cdf.svg}}",
+        total,
+        elapsed.as_secs_f64(),
+        jobs,
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_bench(quick: bool) -> Result<ExitCode> {
+    let report = raftsim::bench::run_all(quick);
+    print!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_check(path: &Path, nodes: Option<u32>) -> Result<ExitCode> {
+    use raftsim::check::{check_records, validate_node_ids};
+    use raftsim::trace::{parse_trace, Event};
+
+    let file = path.display();
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("{file}: cannot read the trace"))?;
+    let records = parse_trace(&text)
+        .map_err(|(line, msg)| anyhow::anyhow!("{file}:{line}: not a trace event: {msg}"))?;
+    // parse_trace skips blank lines: map record positions back to line numbers.
+    let lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, _)| i + 1)
+        .collect();
+    let from_start = records.iter().find_map(|r| match r.ev {
+        Event::Start { nodes, .. } => Some(nodes),
+        _ => None,
+    });
+    let n = match nodes.or(from_start) {
+        Some(n) if (1..=64).contains(&n) => n,
+        Some(n) => anyhow::bail!("{file}: {n} nodes is not allowed: 1 to 64"),
+        None => anyhow::bail!("{file}: no `start` event gives the cluster size; pass --nodes N"),
+    };
+    validate_node_ids(n, &records)
+        .map_err(|(i, msg)| anyhow::anyhow!("{file}:{}: {msg}", lines[i]))?;
+    let (events, violation) = check_records(n, &records);
+    match violation {
+        None => {
+            println!("ok: {events} events, no violation");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(v) => {
+            // check_records numbers records from 1.
+            let line = lines[v.event_index as usize - 1];
+            println!(
+                "violation: {} at event {} ({file}:{line}, t={}): {}",
+                v.property,
+                v.event_index,
+                raftsim::time::SimTime(v.time),
+                v.detail
+            );
+            Ok(ExitCode::from(1))
+        }
     }
 }

@@ -5,23 +5,23 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {path}: {source}")]
+#[error("cannot write {path}: {error}")]
 pub struct WriteError {
     pub path: PathBuf,
-    pub source: std::io::Error,
+    pub error: std::io::Error,
 }
 
 /// Creates `dir` (and parents); an error names the folder.
 pub fn ensure_dir(dir: &Path) -> Result<(), WriteError> {
-    std::fs::create_dir_all(dir).map_err(|source| WriteError {
+    std::fs::create_dir_all(dir).map_err(|error| WriteError {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     // Probe that the folder is writable before any work is done.
     let probe = dir.join(".raftsim-write-test");
-    std::fs::write(&probe, b"").map_err(|source| WriteError {
+    std::fs::write(&probe, b"").map_err(|error| WriteError {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
@@ -29,9 +29,9 @@ pub fn ensure_dir(dir: &Path) -> Result<(), WriteError> {
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let err = |source| WriteError {
+    let err = |error| WriteError {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let dir = path
         .parent()

@@ -352,8 +352,14 @@ pub struct Node {
     votes: u64,
     /// Whether this candidate's own term and vote are durable yet.
     self_vote_durable: bool,
+    /// The disk write that makes this candidacy's term and vote durable.
+    election_seq: u64,
     next_index: Vec<Index>,
     match_index: Vec<Index>,
+    /// Per follower: true until it accepts an AppendEntries this term (and again after a
+    /// rejection). While probing, the leader does not advance nextIndex on sending: only
+    /// replies move it, so rejections can only walk it back.
+    probing: Vec<bool>,
     /// Persistence bookkeeping: the last write issued and the last one reported durable.
     persist_seq: u64,
     durable_seq: u64,
@@ -390,8 +396,10 @@ impl Node {
             last_applied: 0,
             votes: 0,
             self_vote_durable: false,
+            election_seq: 0,
             next_index: vec![1; n + 1],
             match_index: vec![0; n + 1],
+            probing: vec![true; n + 1],
             persist_seq: 0,
             durable_seq: 0,
             inflight_len: Vec::new(),
@@ -420,6 +428,9 @@ impl Node {
     }
     pub fn commit_index(&self) -> Index {
         self.commit_index
+    }
+    pub fn last_applied(&self) -> Index {
+        self.last_applied
     }
     pub fn leader(&self) -> Option<NodeId> {
         self.leader
@@ -537,6 +548,8 @@ impl Node {
         self.hard_dirty = true;
         self.votes = 0;
         self.self_vote_durable = false;
+        // flush_persist at the end of this step issues this write (hard_dirty is set).
+        self.election_seq = self.persist_seq + 1;
         self.role = Role::Candidate;
         out.push(Output::Note(Note::RoleChanged {
             role: Role::Candidate,
@@ -600,6 +613,7 @@ impl Node {
         for p in 1..=self.cfg.cluster_size as usize {
             self.next_index[p] = next;
             self.match_index[p] = 0;
+            self.probing[p] = true;
         }
         // A no-op of the new term lets earlier entries commit (dissertation §6.4).
         if elected {
@@ -790,6 +804,11 @@ impl Node {
                     let last = self.log.last_index();
                     self.log.truncate_from(idx);
                     self.durable_len = self.durable_len.min(idx - 1);
+                    // Writes still in flight were issued for the old suffix: once they land,
+                    // at most the prefix before `idx` of the current log is durable.
+                    for (_, len) in &mut self.inflight_len {
+                        *len = (*len).min(idx - 1);
+                    }
                     self.pending_ops.push(LogOp::Truncate { from: idx });
                     out.push(Output::Note(Note::Truncated {
                         from: idx,
@@ -835,6 +854,7 @@ impl Node {
                 self.match_index[p] = index;
             }
             self.next_index[p] = self.next_index[p].max(index + 1);
+            self.probing[p] = false;
             self.advance_commit(out);
             if self.next_index[p] <= self.log.last_index() {
                 self.send_append(from, out);
@@ -845,6 +865,7 @@ impl Node {
                 .min(self.next_index[p].saturating_sub(1))
                 .max(self.match_index[p] + 1);
             self.next_index[p] = next.max(1);
+            self.probing[p] = true;
             self.send_append(from, out);
         }
     }
@@ -892,7 +913,9 @@ impl Node {
         }
         self.release_held(out);
         match self.role {
-            Role::Candidate if !self.self_vote_durable => {
+            // Only the write that holds this term's vote counts, not an older one that happens
+            // to complete first (Figure 2: persist before responding; a vote for oneself too).
+            Role::Candidate if !self.self_vote_durable && seq >= self.election_seq => {
                 self.self_vote_durable = true;
                 let me = self.cfg.id;
                 self.count_vote(me, out);
@@ -931,8 +954,15 @@ impl Node {
         let next = self.next_index[p].clamp(1, self.log.last_index() + 1);
         let prev = next - 1;
         let entries = self.log.slice_from(next, self.cfg.max_entries_per_message);
-        // Pipeline: assume delivery; a rejection backs next_index up again.
-        self.next_index[p] = next + entries.len() as Index;
+        // Pipeline once the follower is known to match: assume delivery; a rejection backs
+        // next_index up again. While probing, do not: an optimistic advance would let the
+        // rejection of a later probe (hint = prev - 1) move next_index forward again, and under
+        // load or heartbeats the walk back over a long conflicting suffix would never finish.
+        self.next_index[p] = if self.probing[p] {
+            next
+        } else {
+            next + entries.len() as Index
+        };
         out.push(Output::Send(Envelope {
             from: self.cfg.id,
             to,
@@ -1028,5 +1058,288 @@ impl Node {
             self.held = wait;
             out.extend(ready.into_iter().map(|(_, env)| Output::Send(env)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A node driven by hand: inputs in, outputs inspected. Each test names the rule it checks.
+    use super::*;
+
+    fn cfg(id: NodeId, n: u32, persist: CandidatePersist) -> Config {
+        Config {
+            id,
+            cluster_size: n,
+            election_timeout_min: SimDuration::from_millis(150),
+            election_timeout_max: SimDuration::from_millis(300),
+            heartbeat_interval: SimDuration::from_millis(50),
+            max_entries_per_message: 64,
+            candidate_persist: persist,
+        }
+    }
+
+    fn node(id: NodeId, n: u32, term: Term, voted_for: Option<NodeId>, terms: &[Term]) -> Node {
+        let log = Log::from_entries(terms.iter().map(|&t| Entry::noop(t)).collect());
+        Node::new(
+            cfg(id, n, CandidatePersist::BeforeSend),
+            HardState {
+                term,
+                voted_for,
+                log,
+            },
+        )
+    }
+
+    fn step(n: &mut Node, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        n.step(input, &mut out);
+        out
+    }
+
+    fn msg(from: NodeId, to: NodeId, msg: Message) -> Input {
+        Input::Message(Envelope { from, to, msg })
+    }
+
+    fn sends(out: &[Output]) -> Vec<&Envelope> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn persist_seq(out: &[Output]) -> Option<u64> {
+        out.iter().find_map(|o| match o {
+            Output::Persist { seq, .. } => Some(*seq),
+            _ => None,
+        })
+    }
+
+    fn grant(from: NodeId, to: NodeId, term: Term) -> Input {
+        msg(
+            from,
+            to,
+            Message::RequestVoteResp {
+                term,
+                granted: true,
+            },
+        )
+    }
+
+    /// Makes `n` leader of `term` + 1 in a 3-node cluster, with every write durable.
+    fn elect(n: &mut Node) {
+        let out = step(n, Input::Timer(TimerKind::Election));
+        let seq = persist_seq(&out).expect("the candidacy is written");
+        step(n, Input::Persisted(seq));
+        let term = n.term();
+        let out = step(n, grant(2, 1, term));
+        assert_eq!(n.role(), Role::Leader);
+        if let Some(seq) = persist_seq(&out) {
+            step(n, Input::Persisted(seq));
+        }
+    }
+
+    fn ack(from: NodeId, term: Term, index: Index) -> Input {
+        msg(
+            from,
+            1,
+            Message::AppendEntriesResp {
+                term,
+                success: true,
+                index,
+            },
+        )
+    }
+
+    /// §5.4.2 and Figure 8: a leader does not commit an entry of an earlier term by counting
+    /// replicas, only by committing an entry of its own term after it.
+    #[test]
+    fn leader_commits_only_entries_of_its_own_term_by_counting() {
+        // n1 holds [1, 2]; it is elected for term 3 and appends its no-op at 3.
+        let mut n1 = node(1, 3, 2, None, &[1, 2]);
+        elect(&mut n1);
+        assert_eq!(n1.term(), 3);
+        assert_eq!(n1.log().last_index(), 3);
+        // n2 now holds entry 2 (term 2): on 2 of 3 nodes, a majority, and still not committed.
+        step(&mut n1, ack(2, 3, 2));
+        assert_eq!(n1.commit_index(), 0, "entry 2 is of term 2, not 3");
+        // Once the term-3 entry is on a majority, it and everything before it commit.
+        let out = step(&mut n1, ack(2, 3, 3));
+        assert_eq!(n1.commit_index(), 3);
+        let applied: Vec<Index> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Apply { index, .. } => Some(*index),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(applied, vec![1, 2, 3]);
+    }
+
+    /// Figure 2, AppendEntries receiver step 5: commitIndex = min(leaderCommit, index of the
+    /// last new entry) — not the end of the follower's log, which may hold stale entries.
+    #[test]
+    fn follower_commit_is_min_of_leader_commit_and_last_new_entry() {
+        // n2 holds [1, 1, 1] from term 1; the leader of term 2 has only entry 1 in common.
+        let mut n2 = node(2, 3, 1, None, &[1, 1, 1]);
+        let hb = |prev: Index, leader_commit: Index, entries: Vec<Entry>| {
+            msg(
+                1,
+                2,
+                Message::AppendEntries {
+                    term: 2,
+                    prev_log_index: prev,
+                    prev_log_term: if prev == 0 { 0 } else { 1 },
+                    entries,
+                    leader_commit,
+                },
+            )
+        };
+        // A heartbeat proving only entry 1: commit 1, not 3, though leaderCommit is 5.
+        step(&mut n2, hb(1, 5, vec![]));
+        assert_eq!(n2.commit_index(), 1);
+        // Entries 2 (term 2) arrive with leaderCommit 5: commit up to 2, the last new entry.
+        step(&mut n2, hb(1, 5, vec![Entry::noop(2)]));
+        assert_eq!(
+            n2.log().last_index(),
+            2,
+            "the conflicting entries 2..3 are gone"
+        );
+        assert_eq!(n2.commit_index(), 2);
+    }
+
+    /// Figure 2, "Persistent state ... updated on stable storage before responding to RPCs":
+    /// an AppendEntries success and a granted vote are sent only after the write is durable.
+    #[test]
+    fn replies_wait_until_what_they_depend_on_is_durable() {
+        let mut n2 = node(2, 3, 1, None, &[1]);
+        let out = step(
+            &mut n2,
+            msg(
+                1,
+                2,
+                Message::AppendEntries {
+                    term: 1,
+                    prev_log_index: 1,
+                    prev_log_term: 1,
+                    entries: vec![Entry::noop(1)],
+                    leader_commit: 0,
+                },
+            ),
+        );
+        assert!(sends(&out).is_empty(), "no ack before the entry is on disk");
+        let seq = persist_seq(&out).expect("the entry is written");
+        let out = step(&mut n2, Input::Persisted(seq));
+        assert!(matches!(
+            sends(&out)[..],
+            [Envelope {
+                msg: Message::AppendEntriesResp {
+                    success: true,
+                    index: 2,
+                    ..
+                },
+                ..
+            }]
+        ));
+
+        let out = step(
+            &mut n2,
+            msg(
+                3,
+                2,
+                Message::RequestVote {
+                    term: 2,
+                    last_log_index: 2,
+                    last_log_term: 1,
+                },
+            ),
+        );
+        assert!(
+            sends(&out).is_empty(),
+            "no vote before term and vote are on disk"
+        );
+        let seq = persist_seq(&out).expect("term and vote are written");
+        let out = step(&mut n2, Input::Persisted(seq));
+        assert_eq!(sends(&out).len(), 1);
+        assert_eq!(n2.voted_for(), Some(3));
+    }
+
+    /// §5.2 with Figure 2's persistence rule, for a candidate that sends RequestVote while its
+    /// own write is in flight: its own vote counts only once *that* write is durable. An older
+    /// write completing first is not enough — had it been, a crash could make the node forget
+    /// a vote it had counted, vote again, and let two leaders win the same term.
+    #[test]
+    fn candidate_counts_itself_only_when_its_own_vote_is_durable() {
+        let mut n1 = Node::new(
+            cfg(1, 3, CandidatePersist::Parallel),
+            HardState {
+                term: 1,
+                voted_for: None,
+                log: Log::from_entries(vec![Entry::noop(1)]),
+            },
+        );
+        // A write from term 1 is still in flight (an entry from the leader of term 1).
+        let out = step(
+            &mut n1,
+            msg(
+                2,
+                1,
+                Message::AppendEntries {
+                    term: 1,
+                    prev_log_index: 1,
+                    prev_log_term: 1,
+                    entries: vec![Entry::noop(1)],
+                    leader_commit: 0,
+                },
+            ),
+        );
+        let older = persist_seq(&out).unwrap();
+        // The election starts: term 2 and the vote for itself go to disk as a later write.
+        let out = step(&mut n1, Input::Timer(TimerKind::Election));
+        let own = persist_seq(&out).unwrap();
+        assert!(own > older);
+        assert_eq!(
+            sends(&out).len(),
+            2,
+            "Parallel: RequestVote goes out at once"
+        );
+        step(&mut n1, grant(3, 1, 2));
+        step(&mut n1, Input::Persisted(older));
+        assert_eq!(
+            n1.role(),
+            Role::Candidate,
+            "its own vote is not durable yet"
+        );
+        step(&mut n1, Input::Persisted(own));
+        assert_eq!(n1.role(), Role::Leader);
+    }
+
+    /// Figure 2: the leader counts itself in a majority only for entries on its own disk.
+    #[test]
+    fn leader_counts_itself_only_for_durable_entries() {
+        let mut n1 = node(1, 3, 0, None, &[]);
+        elect(&mut n1);
+        let term = n1.term();
+        step(&mut n1, ack(2, term, 1));
+        assert_eq!(n1.commit_index(), 1);
+        let out = step(
+            &mut n1,
+            Input::ClientRequest {
+                req: 7,
+                key: 0,
+                value: 7,
+            },
+        );
+        let seq = persist_seq(&out).unwrap();
+        // n3 acks entry 2 before the leader's own write lands: n3 alone is not a majority.
+        step(&mut n1, ack(3, term, 2));
+        assert_eq!(n1.commit_index(), 1);
+        let out = step(&mut n1, Input::Persisted(seq));
+        assert_eq!(n1.commit_index(), 2);
+        assert!(out.contains(&Output::ClientReply {
+            req: 7,
+            reply: ClientReply::Committed { index: 2 },
+        }));
     }
 }

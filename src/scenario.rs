@@ -183,8 +183,9 @@ impl Default for ClockSpec {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSpec {
-    /// Time for one durable write (term, vote and log entries) to complete. Writes of one node
-    /// complete in order, one after another.
+    /// Time for one durable write (term, vote and log entries) to complete. A node's disk does
+    /// one write at a time, in order; writes issued while one is in flight are batched into the
+    /// next write (group commit), so a busy disk queues at most one batch.
     #[serde(default = "zero_dist")]
     pub write_latency: DurationDist,
 }
@@ -253,6 +254,7 @@ pub enum Target {
     Node(NodeId),
     /// "leader": the current leader (the live leader of the highest term); nothing if none.
     /// "random": a live node drawn from the faults stream.
+    /// "follower": a live node other than the current leader, drawn from the faults stream.
     /// "last_crashed": the node most recently crashed.
     Named(NamedTarget),
 }
@@ -262,6 +264,7 @@ pub enum Target {
 pub enum NamedTarget {
     Leader,
     Random,
+    Follower,
     LastCrashed,
 }
 
@@ -281,7 +284,7 @@ impl<'de> Deserialize<'de> for Target {
             type Value = Target;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str(
-                    "a node id (1, 2, ...) or one of \"leader\", \"random\", \"last_crashed\"",
+                    "a node id (1, 2, ...) or one of \"leader\", \"random\", \"follower\", \"last_crashed\"",
                 )
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Target, E> {
@@ -298,9 +301,10 @@ impl<'de> Deserialize<'de> for Target {
                 match v {
                     "leader" => Ok(Target::Named(NamedTarget::Leader)),
                     "random" => Ok(Target::Named(NamedTarget::Random)),
+                    "follower" => Ok(Target::Named(NamedTarget::Follower)),
                     "last_crashed" => Ok(Target::Named(NamedTarget::LastCrashed)),
                     _ => Err(E::custom(format!(
-                        "unknown target {v:?}: write a node id or one of \"leader\", \"random\", \"last_crashed\""
+                        "unknown target {v:?}: write a node id or one of \"leader\", \"random\", \"follower\", \"last_crashed\""
                     ))),
                 }
             }
@@ -418,11 +422,8 @@ pub struct SweepRange {
 /// A bad scenario: where and why, in words a user can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("{file}: cannot read the file: {source}")]
-    Read {
-        file: String,
-        source: std::io::Error,
-    },
+    #[error("{file}: cannot read the file: {error}")]
+    Read { file: String, error: std::io::Error },
     #[error("{file}:{line}:{column}: {message}")]
     Parse {
         file: String,
@@ -443,21 +444,31 @@ impl Scenario {
     /// Reads, parses and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
             file: file.clone(),
-            source,
+            error,
         })?;
         Scenario::parse(&file, &text)
     }
 
     /// Parses and validates scenario text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-        let sc: Scenario = serde_json::from_str(text).map_err(|e| ScenarioError::Parse {
+        // serde_path_to_error names the field a type error is in (serde_json alone gives only
+        // the line and column); `end` rejects trailing characters as `from_str` does.
+        let parse_err = |e: &serde_json::Error, path: String| ScenarioError::Parse {
             file: file.to_string(),
             line: e.line(),
             column: e.column(),
-            message: explain_serde(&e.to_string()),
-        })?;
+            // "?" marks a key serde could not read; "." is the top level.
+            message: match path.trim_end_matches(".?") {
+                "" | "." | "?" => explain_serde(&e.to_string()),
+                field => format!("field `{field}`: {}", explain_serde(&e.to_string())),
+            },
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let sc: Scenario = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| parse_err(e.inner(), e.path().to_string()))?;
+        de.end().map_err(|e| parse_err(&e, String::new()))?;
         sc.validate()
             .map_err(|(field, message)| ScenarioError::Invalid {
                 file: file.to_string(),
@@ -702,10 +713,14 @@ impl Scenario {
                     );
                 }
             }
-            for t in [f.crash, f.restart, f.pause].into_iter().flatten() {
-                if let Target::Node(id) = t {
+            for (kind, t) in [
+                ("crash", f.crash),
+                ("restart", f.restart),
+                ("pause", f.pause),
+            ] {
+                if let Some(Target::Node(id)) = t {
                     if !node_ok(id) {
-                        return bad_node(&path, id);
+                        return bad_node(&format!("{path}.{kind}"), id);
                     }
                 }
             }

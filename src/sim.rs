@@ -58,6 +58,8 @@ enum Ev {
         req: u64,
         attempt: u32,
     },
+    /// Restart after a crash made by [`Simulation::crash_at_write`].
+    RestartNode(NodeId),
 }
 
 impl Ev {
@@ -73,8 +75,15 @@ impl Ev {
     }
 }
 
+/// A disk write: one node's batch of writes that complete together (group commit). A write
+/// issued while another is in flight waits for it; writes issued while one is already waiting
+/// join that waiting batch, so a busy disk never builds an unbounded queue.
 struct PendingWrite {
+    /// The first and last write (by the node's sequence number) in this batch.
+    first_seq: u64,
     seq: u64,
+    /// When the disk starts this batch.
+    start: SimTime,
     term: u64,
     voted_for: Option<NodeId>,
     ops: Vec<LogOp>,
@@ -147,6 +156,41 @@ pub struct RunResult {
     pub leader_after_faults_ns: Option<u64>,
     pub elections_after_faults: u64,
     pub split_votes_after_faults: u64,
+    /// Each node when the run ended, by id - 1; `None` for a node that was down.
+    pub nodes_at_end: Vec<Option<NodeEnd>>,
+}
+
+/// A live node's state when the run ended.
+#[derive(Clone, Debug)]
+pub struct NodeEnd {
+    pub term: u64,
+    pub role: Role,
+    pub commit_index: u64,
+    pub last_applied: u64,
+    pub log: Log,
+}
+
+/// Where [`Simulation::crash_at_write`] crashes a node, relative to one of its disk writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WritePoint {
+    /// Right after the step that issued the write (what that step sent is already on the wire).
+    AfterIssue,
+    /// At the moment the write would have completed: it is lost.
+    BeforeComplete,
+    /// Right after the write completed and the node handled the completion.
+    AfterComplete,
+}
+
+/// A crash aimed at one disk write, for tests of what a crash can lose.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteCrash {
+    /// The k-th disk write of the run (1-based) among those counted.
+    pub k: u64,
+    /// Count only writes issued by a node that is leader when it issues them.
+    pub leader_only: bool,
+    pub point: WritePoint,
+    /// The crashed node restarts (from its durable state) this long after the crash.
+    pub restart_after: SimDuration,
 }
 
 pub struct Simulation<'a> {
@@ -179,6 +223,11 @@ pub struct Simulation<'a> {
     // clients
     client_rng: Rng,
     reqs: Vec<ClientReq>,
+    // test hook: crash at a disk write
+    write_crash: Option<WriteCrash>,
+    writes_counted: u64,
+    /// The write picked by `write_crash`: (node, incarnation, seq).
+    write_crash_target: Option<(NodeId, u32, u64)>,
 }
 
 fn hard_state_of(sc: &Scenario, id: NodeId) -> HardState {
@@ -278,7 +327,26 @@ impl<'a> Simulation<'a> {
             split_votes_after_faults: 0,
             client_rng: Rng::stream(seed, Purpose::Workload, 0),
             reqs: Vec::new(),
+            write_crash: None,
+            writes_counted: 0,
+            write_crash_target: None,
         }
+    }
+
+    /// Test hook: crash the node that issues the chosen disk write, at the chosen point, and
+    /// restart it later. Nothing else about the run changes until that moment.
+    pub fn crash_at_write(mut self, wc: WriteCrash) -> Simulation<'a> {
+        assert!(wc.k >= 1, "writes are counted from 1");
+        self.write_crash = Some(wc);
+        self
+    }
+
+    /// Crashes `id` for the write-crash hook and schedules its restart.
+    fn hook_crash(&mut self, id: NodeId) {
+        let wc = self.write_crash.expect("hook set");
+        self.crash(id);
+        self.queue
+            .push(self.now + wc.restart_after, Ev::RestartNode(id));
     }
 
     fn slot(&mut self, id: NodeId) -> &mut Slot {
@@ -453,6 +521,19 @@ impl<'a> Simulation<'a> {
             leader_after_faults_ns: self.leader_after_faults.map(|t| t.0),
             elections_after_faults: self.elections_after_faults,
             split_votes_after_faults: self.split_votes_after_faults,
+            nodes_at_end: self
+                .slots
+                .iter()
+                .map(|s| {
+                    s.node.as_ref().map(|n| NodeEnd {
+                        term: n.term(),
+                        role: n.role(),
+                        commit_index: n.commit_index(),
+                        last_applied: n.last_applied(),
+                        log: n.log().clone(),
+                    })
+                })
+                .collect(),
         }
     }
 
@@ -505,18 +586,36 @@ impl<'a> Simulation<'a> {
                 incarnation,
                 seq,
             } => {
-                let s = self.slot(node);
-                if s.incarnation != incarnation {
+                if self.slot(node).incarnation != incarnation {
                     return;
                 }
+                let batch = self
+                    .slot(node)
+                    .disk_queue
+                    .front()
+                    .map(|w| (w.first_seq, w.seq))
+                    .expect("a write is pending");
+                debug_assert_eq!(batch.0, seq, "disk writes complete in order");
+                let hooked = self.write_crash_target.is_some_and(|(n, i, k)| {
+                    (n, i) == (node, incarnation) && (batch.0..=batch.1).contains(&k)
+                });
+                let point = self.write_crash.map(|w| w.point);
+                if hooked && point == Some(WritePoint::BeforeComplete) {
+                    self.hook_crash(node);
+                    return;
+                }
+                let s = self.slot(node);
                 let w = s.disk_queue.pop_front().expect("a write is pending");
-                assert_eq!(w.seq, seq, "disk writes complete in order");
+                let seq = w.seq;
                 s.hard.term = w.term;
                 s.hard.voted_for = w.voted_for;
                 for op in &w.ops {
                     s.hard.log.apply_op(op);
                 }
                 self.step(node, Input::Persisted(seq));
+                if hooked && point == Some(WritePoint::AfterComplete) {
+                    self.hook_crash(node);
+                }
             }
             Ev::FaultStart(i) => self.fault(i, true),
             Ev::FaultEnd(i) => self.fault(i, false),
@@ -537,6 +636,7 @@ impl<'a> Simulation<'a> {
                 // A request to a crashed node is lost; the client's timeout retries it.
             }
             Ev::ClientReply { req, node, reply } => self.client_reply(req, node, reply),
+            Ev::RestartNode(id) => self.restart(id),
             Ev::ClientResend { req, attempt } => {
                 let r = &self.reqs[req as usize];
                 if r.done.is_none() && r.attempt == attempt {
@@ -575,6 +675,7 @@ impl<'a> Simulation<'a> {
 
     fn process_outputs(&mut self, id: NodeId) {
         let mut outs = std::mem::take(&mut self.outs);
+        let mut crash_after = false;
         for out in outs.drain(..) {
             match out {
                 Output::Send(env) => self.send(env),
@@ -612,28 +713,58 @@ impl<'a> Simulation<'a> {
                     ops,
                 } => {
                     let s = &mut self.slots[id as usize - 1];
-                    let latency = if self.sc.storage.write_latency.is_zero() {
-                        SimDuration::ZERO
-                    } else {
-                        self.sc.storage.write_latency.sample(&mut s.disk_rng)
+                    let now = self.now;
+                    let joined = match s.disk_queue.back_mut() {
+                        Some(w) if w.start > now => {
+                            w.seq = seq;
+                            w.term = term;
+                            w.voted_for = voted_for;
+                            w.ops.extend(ops);
+                            true
+                        }
+                        _ => {
+                            let latency = if self.sc.storage.write_latency.is_zero() {
+                                SimDuration::ZERO
+                            } else {
+                                self.sc.storage.write_latency.sample(&mut s.disk_rng)
+                            };
+                            let start = now.max(s.disk_free);
+                            s.disk_free = start + latency;
+                            s.disk_queue.push_back(PendingWrite {
+                                first_seq: seq,
+                                seq,
+                                start,
+                                term,
+                                voted_for,
+                                ops,
+                            });
+                            false
+                        }
                     };
-                    let done = self.now.max(s.disk_free) + latency;
-                    s.disk_free = done;
-                    s.disk_queue.push_back(PendingWrite {
-                        seq,
-                        term,
-                        voted_for,
-                        ops,
-                    });
+                    let done = s.disk_free;
                     let incarnation = s.incarnation;
-                    self.queue.push(
-                        done,
-                        Ev::Disk {
-                            node: id,
-                            incarnation,
-                            seq,
-                        },
-                    );
+                    if let Some(wc) = self.write_crash {
+                        let leader = s.node.as_ref().map(|n| n.role()) == Some(Role::Leader);
+                        if self.write_crash_target.is_none() && (leader || !wc.leader_only) {
+                            self.writes_counted += 1;
+                            if self.writes_counted == wc.k {
+                                self.write_crash_target = Some((id, incarnation, seq));
+                                if wc.point == WritePoint::AfterIssue {
+                                    crash_after = true;
+                                }
+                            }
+                        }
+                    }
+                    if !joined {
+                        self.queue.push(
+                            done,
+                            Ev::Disk {
+                                node: id,
+                                incarnation,
+                                seq,
+                            },
+                        );
+                    }
                 }
                 Output::Apply { index, entry } => self.emit(Event::Apply {
                     node: id,
@@ -694,6 +825,9 @@ impl<'a> Simulation<'a> {
             }
         }
         self.outs = outs;
+        if crash_after {
+            self.hook_crash(id);
+        }
     }
 
     fn send(&mut self, env: Envelope) {
@@ -712,21 +846,23 @@ impl<'a> Simulation<'a> {
     // ---- faults ----
 
     fn resolve(&mut self, i: usize, t: Target) -> Option<NodeId> {
+        let leader = self
+            .slots
+            .iter()
+            .filter_map(|s| s.node.as_ref())
+            .filter(|n| n.role() == Role::Leader)
+            .max_by_key(|n| n.term())
+            .map(|n| n.id());
         match t {
             Target::Node(id) => Some(id),
             Target::Named(NamedTarget::LastCrashed) => self.last_crashed,
-            Target::Named(NamedTarget::Leader) => self
-                .slots
-                .iter()
-                .filter_map(|s| s.node.as_ref())
-                .filter(|n| n.role() == Role::Leader)
-                .max_by_key(|n| n.term())
-                .map(|n| n.id()),
-            Target::Named(NamedTarget::Random) => {
+            Target::Named(NamedTarget::Leader) => leader,
+            Target::Named(named @ (NamedTarget::Random | NamedTarget::Follower)) => {
                 let live: Vec<NodeId> = self
                     .slots
                     .iter()
                     .filter_map(|s| s.node.as_ref().map(|n| n.id()))
+                    .filter(|&id| named == NamedTarget::Random || Some(id) != leader)
                     .collect();
                 if live.is_empty() {
                     None

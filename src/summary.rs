@@ -276,7 +276,7 @@ pub fn client_stats(
         .filter_map(|(s, d)| d.filter(|d| d.1).map(|d| d.0 - s))
         .collect();
     lat.sort_unstable();
-    let mut st = ClientStats {
+    ClientStats {
         requests: reqs.len() as u64,
         committed: lat.len() as u64,
         failed: reqs
@@ -287,31 +287,130 @@ pub fn client_stats(
         latency_p50_ns: quantile_sorted(&lat, 0.5),
         latency_p99_ns: quantile_sorted(&lat, 0.99),
         latency_max_ns: lat.last().copied(),
-        no_commit_windows: Vec::new(),
-    };
-    // Windows: between consecutive commits, from the later of the previous commit and the
-    // submission of the oldest request still outstanding, to the next commit (or the end).
+        no_commit_windows: no_commit_windows(reqs, end, window_min_ns),
+    }
+}
+
+/// Intervals longer than `window_min_ns` in which requests were outstanding and none committed.
+/// Between consecutive commits (and from the last commit to `end`), a window runs from the
+/// later of the previous commit and the submission of the oldest request still outstanding
+/// just before the next commit, to that next commit.
+///
+/// O(n log n): commit times are swept in order while a min-heap holds the submission times of
+/// requests already submitted; a request that finished before the current commit is dropped
+/// from the top lazily, which is sound because commit times only grow.
+fn no_commit_windows(
+    reqs: &[(u64, Option<(u64, bool)>)],
+    end: u64,
+    window_min_ns: u64,
+) -> Vec<[u64; 2]> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
     let mut commits: Vec<u64> = reqs
         .iter()
         .filter_map(|(_, d)| d.filter(|d| d.1).map(|d| d.0))
         .collect();
     commits.sort_unstable();
     commits.push(end);
+    // (submitted, finished or u64::MAX), by submission time.
+    let mut by_submit: Vec<(u64, u64)> = reqs
+        .iter()
+        .map(|(s, d)| (*s, d.map_or(u64::MAX, |(t, _)| t)))
+        .collect();
+    by_submit.sort_unstable();
+    let mut heap: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::new();
+    let mut next = 0;
+    let mut windows = Vec::new();
     let mut prev = 0u64;
     for &c in &commits {
-        // oldest request outstanding during (prev, c): submitted before c, not finished before c
-        let oldest = reqs
-            .iter()
-            .filter(|(s, d)| *s < c && d.map_or(true, |(t, _)| t >= c))
-            .map(|(s, _)| *s)
-            .min();
-        if let Some(o) = oldest {
+        // The oldest request outstanding just before c: submitted before c, not finished
+        // before c.
+        while next < by_submit.len() && by_submit[next].0 < c {
+            heap.push(Reverse(by_submit[next]));
+            next += 1;
+        }
+        while heap.peek().is_some_and(|Reverse((_, f))| *f < c) {
+            heap.pop();
+        }
+        if let Some(&Reverse((o, _))) = heap.peek() {
             let start = prev.max(o);
             if c > start && c - start > window_min_ns {
-                st.no_commit_windows.push([start, c]);
+                windows.push([start, c]);
             }
         }
         prev = c;
     }
-    st
+    windows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The quadratic definition, kept as the reference for the sweep.
+    fn windows_reference(
+        reqs: &[(u64, Option<(u64, bool)>)],
+        end: u64,
+        window_min_ns: u64,
+    ) -> Vec<[u64; 2]> {
+        let mut commits: Vec<u64> = reqs
+            .iter()
+            .filter_map(|(_, d)| d.filter(|d| d.1).map(|d| d.0))
+            .collect();
+        commits.sort_unstable();
+        commits.push(end);
+        let mut out = Vec::new();
+        let mut prev = 0u64;
+        for &c in &commits {
+            let oldest = reqs
+                .iter()
+                .filter(|(s, d)| *s < c && d.map_or(true, |(t, _)| t >= c))
+                .map(|(s, _)| *s)
+                .min();
+            if let Some(o) = oldest {
+                let start = prev.max(o);
+                if c > start && c - start > window_min_ns {
+                    out.push([start, c]);
+                }
+            }
+            prev = c;
+        }
+        out
+    }
+
+    #[test]
+    fn a_stall_under_load_is_one_window() {
+        // Requests every 10ms; commits stop between 100ms and 600ms.
+        let ms = 1_000_000;
+        let reqs: Vec<(u64, Option<(u64, bool)>)> = (0..100u64)
+            .map(|i| {
+                let s = i * 10 * ms;
+                let f = if (10..60).contains(&i) {
+                    600 * ms + i
+                } else {
+                    s + 5 * ms
+                };
+                (s, Some((f, true)))
+            })
+            .collect();
+        let w = no_commit_windows(&reqs, 1000 * ms, 300 * ms);
+        assert_eq!(w, vec![[100 * ms, 600 * ms + 10]]);
+    }
+
+    proptest! {
+        #[test]
+        fn sweep_matches_the_quadratic_definition(
+            raw in proptest::collection::vec((0u64..1000, proptest::option::of((0u64..500, any::<bool>()))), 0..60),
+            end_extra in 0u64..500,
+            min in 0u64..200,
+        ) {
+            let reqs: Vec<(u64, Option<(u64, bool)>)> =
+                raw.iter().map(|&(s, d)| (s, d.map(|(l, ok)| (s + l, ok)))).collect();
+            // A run ends after everything in it.
+            let last = reqs.iter().map(|(s, d)| d.map_or(*s, |(f, _)| f)).max().unwrap_or(0);
+            let end = last + end_extra;
+            prop_assert_eq!(no_commit_windows(&reqs, end, min), windows_reference(&reqs, end, min));
+        }
+    }
 }

@@ -199,8 +199,19 @@ impl Serialize for SimDuration {
 
 impl<'de> Deserialize<'de> for SimDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_duration(&s).map_err(serde::de::Error::custom)
+        // A visitor rather than String::deserialize + parse, so that serde_json reports a bad
+        // duration at the value itself, not at the next token.
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = SimDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration string such as \"150ms\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<SimDuration, E> {
+                parse_duration(s).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 

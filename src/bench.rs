@@ -1,0 +1,125 @@
+//! `raftsim bench`: the simulator's speed, measured with the wall clock at the edge (never
+//! inside a run). Figures: events per second for a 5-node cluster with repeated elections
+//! (tracing off and on), with replication under client load, the wall time of a 10-second
+//! loaded run with faults, Figure 16 trials per second on one thread, and both Figure 16 graphs
+//! at full trial counts on all cores.
+
+use std::fmt::Write;
+use std::time::Instant;
+
+use crate::scenario::Scenario;
+use crate::sim::{run, RunOptions};
+use crate::sweep::{build_configs, run_sweep, SweepPlan};
+
+const ELECTIONS: &str = r#"{
+  "version": 1, "name": "bench-elections",
+  "cluster": { "nodes": 5 },
+  "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" },
+  "network": { "delay": { "uniform": ["5ms", "10ms"] } },
+  "storage": { "write_latency": { "constant": "1ms" } },
+  "faults": [
+    { "at": "1s", "crash": "leader", "until": "1.5s" }, { "at": "2s", "crash": "leader", "until": "2.5s" },
+    { "at": "3s", "crash": "leader", "until": "3.5s" }, { "at": "4s", "crash": "leader", "until": "4.5s" },
+    { "at": "5s", "crash": "leader", "until": "5.5s" }, { "at": "6s", "crash": "leader", "until": "6.5s" }
+  ],
+  "stop": { "at": "60s" }
+}"#;
+
+const LOADED: &str = r#"{
+  "version": 1, "name": "bench-load",
+  "cluster": { "nodes": 5 },
+  "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" },
+  "network": { "delay": { "uniform": ["1ms", "3ms"] }, "loss": 0.01 },
+  "storage": { "write_latency": { "normal": { "mean": "1ms", "stddev": "200us" } } },
+  "workload": { "requests_per_second": RATE },
+  "faults": [
+    { "at": "3s", "crash": "leader", "until": "4s" },
+    { "at": "6s", "partition": [[1, 2]], "until": "7s" }
+  ],
+  "stop": { "at": "10s" }
+}"#;
+
+fn parse(text: &str) -> Scenario {
+    Scenario::parse("<bench>", text).expect("bench scenarios are valid")
+}
+
+/// Runs `f` until at least `min_secs` of wall time has passed; returns (runs, seconds, events).
+fn measure(min_secs: f64, mut f: impl FnMut(u64) -> u64) -> (u64, f64, u64) {
+    let start = Instant::now();
+    let (mut runs, mut events) = (0u64, 0u64);
+    while runs == 0 || start.elapsed().as_secs_f64() < min_secs {
+        events += f(runs);
+        runs += 1;
+    }
+    (runs, start.elapsed().as_secs_f64(), events)
+}
+
+pub fn run_all(quick: bool) -> String {
+    let secs = if quick { 0.3 } else { 2.0 };
+    let mut o = String::new();
+    let elections = parse(ELECTIONS);
+    for (label, trace) in [("tracing off", false), ("tracing on", true)] {
+        let (runs, t, ev) = measure(secs, |i| {
+            run(&elections, i, RunOptions { trace }).summary.events
+        });
+        let _ = writeln!(o, "elections, 5 nodes, 60s simulated, {label}: {:.2} M events/s ({runs} runs, {:.0} events each)", ev as f64 / t / 1e6, ev as f64 / runs as f64);
+    }
+    let loaded = parse(&LOADED.replace("RATE", "1000"));
+    let (runs, t, ev) = measure(secs, |i| {
+        run(&loaded, i, RunOptions { trace: false }).summary.events
+    });
+    let _ = writeln!(
+        o,
+        "replication, 1000 req/s, 10s simulated, tracing off: {:.2} M events/s ({runs} runs)",
+        ev as f64 / t / 1e6
+    );
+    let loaded100 = parse(&LOADED.replace("RATE", "100"));
+    let (runs, t, ev) = measure(secs, |i| {
+        run(&loaded100, i, RunOptions { trace: false })
+            .summary
+            .events
+    });
+    let _ = writeln!(
+        o,
+        "10s simulated, 5 nodes, 100 req/s, crash + partition, tracing off: {:.3} ms wall per run ({:.0}x real time, {:.0} events per run)",
+        t / runs as f64 * 1e3,
+        10.0 / (t / runs as f64),
+        ev as f64 / runs as f64
+    );
+    let top = parse(include_str!("../scenarios/figure16-top.json"));
+    let bottom = parse(include_str!("../scenarios/figure16-bottom.json"));
+    let plan_of = |sc: &Scenario, trials: Option<u32>| SweepPlan {
+        ranges: sc.sweep.as_ref().expect("sweep section").ranges.clone(),
+        default_trials: sc.sweep.as_ref().expect("sweep section").trials,
+        trials_override: trials,
+        nodes: vec![],
+        sets: vec![],
+        seed: sc.seed,
+        cap: sc.sweep.as_ref().and_then(|s| s.cap).expect("cap"),
+    };
+    // One thread, the 150-300 range.
+    let mut plan = plan_of(&bottom, Some(if quick { 2000 } else { 20000 }));
+    plan.ranges
+        .retain(|r| r.timeout[0].0 == 150_000_000 && r.timeout[1].0 == 300_000_000);
+    let configs = build_configs("<bench>", &bottom, &plan).expect("valid");
+    let start = Instant::now();
+    let n = run_sweep(&configs, 1, 1, &|_| {}).len();
+    let t = start.elapsed().as_secs_f64();
+    let _ = writeln!(
+        o,
+        "figure 16, 150-300ms, one thread: {:.0} trials/s ({n} trials)",
+        n as f64 / t
+    );
+    if !quick {
+        let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let start = Instant::now();
+        let mut total = 0;
+        for sc in [&top, &bottom] {
+            let configs = build_configs("<bench>", sc, &plan_of(sc, None)).expect("valid");
+            total += run_sweep(&configs, sc.seed, jobs, &|_| {}).len();
+        }
+        let t = start.elapsed().as_secs_f64();
+        let _ = writeln!(o, "figure 16, both graphs, full trial counts ({total} trials), {jobs} threads: {t:.3} s wall");
+    }
+    o
+}
