@@ -12,6 +12,20 @@ use raftsim::scenario::Scenario;
 use raftsim::sim::{self, Outcome, RunOptions};
 use raftsim::summary::SummaryBuilder;
 
+/// Prints to stdout; a closed pipe (`raftsim ... | head`) is not an error worth a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "raftsim",
@@ -81,7 +95,7 @@ fn main() -> ExitCode {
         Cmd::Bench { quick } => cmd_bench(quick),
         Cmd::Check { trace, nodes } => cmd_check(&trace, nodes),
         Cmd::Schema => {
-            println!("{}", Scenario::json_schema());
+            outln!("{}", Scenario::json_schema());
             Ok(ExitCode::SUCCESS)
         }
     };
@@ -111,25 +125,30 @@ fn cmd_run(
     ensure_dir(&dir).context("output folder is not writable (choose another with --out)")?;
     let result = sim::run(&sc, seed, RunOptions { trace: true });
     let trace = result.trace.as_ref().expect("tracing was on");
-    if verbose {
-        let text = std::str::from_utf8(trace.bytes()).expect("utf-8 trace");
-        for rec in raftsim::trace::parse_trace(text).expect("own trace parses") {
-            println!("{rec}");
-        }
-    }
     write_atomic(&dir.join("trace.jsonl"), trace.bytes())?;
     let summary_json = serde_json::to_vec_pretty(&result.summary).expect("summary serialises");
     write_atomic(&dir.join("summary.json"), &summary_json)?;
+    if verbose {
+        // Written line by line; a closed pipe (`| head`) ends the listing quietly.
+        use std::io::Write;
+        let text = std::str::from_utf8(trace.bytes()).expect("utf-8 trace");
+        let mut stdout = std::io::stdout().lock();
+        for rec in raftsim::trace::parse_trace(text).expect("own trace parses") {
+            if writeln!(stdout, "{rec}").is_err() {
+                break;
+            }
+        }
+    }
     let repro = format!("raftsim run {} --seed {seed}", path.display());
     if quiet {
-        println!(
+        outln!(
             "{} {}",
             result.summary.outcome,
             result.summary.trace_hash.as_deref().unwrap_or("")
         );
     } else {
-        print!("{}", SummaryBuilder::render(&result.summary));
-        println!(
+        out!("{}", SummaryBuilder::render(&result.summary));
+        outln!(
             "wrote      {}/trace.jsonl, {}/summary.json",
             dir.display(),
             dir.display()
@@ -179,7 +198,7 @@ struct SweepArgs {
     out: Option<PathBuf>,
     /// Longest virtual time a trial may take before it counts as capped [default: the
     /// scenario's sweep.cap, else 20m].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     cap: Option<String>,
     /// Cluster sizes to sweep as another axis, e.g. 3,5,7,9.
     #[arg(long, value_delimiter = ',')]
@@ -311,8 +330,8 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         std::fs::rename(&tmp, dir.join(name))
             .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
     }
-    print!("{}", sweep::summary_table(&sums));
-    println!(
+    out!("{}", sweep::summary_table(&sums));
+    outln!(
         "{} trials in {:.2}s wall on {} threads; wrote {}/{{trials.csv,summary.csv,cdf.png,cdf.svg}}",
         total,
         elapsed.as_secs_f64(),
@@ -324,7 +343,7 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
 
 fn cmd_bench(quick: bool) -> Result<ExitCode> {
     let report = raftsim::bench::run_all(quick);
-    print!("{report}");
+    out!("{report}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -358,13 +377,13 @@ fn cmd_check(path: &Path, nodes: Option<u32>) -> Result<ExitCode> {
     let (events, violation) = check_records(n, &records);
     match violation {
         None => {
-            println!("ok: {events} events, no violation");
+            outln!("ok: {events} events, no violation");
             Ok(ExitCode::SUCCESS)
         }
         Some(v) => {
             // check_records numbers records from 1.
             let line = lines[v.event_index as usize - 1];
-            println!(
+            outln!(
                 "violation: {} at event {} ({file}:{line}, t={}): {}",
                 v.property,
                 v.event_index,

@@ -1315,6 +1315,59 @@ mod tests {
         assert_eq!(n1.role(), Role::Leader);
     }
 
+    /// §5.3, the consistency check walking nextIndex back over a long conflicting suffix while
+    /// heartbeats keep probing. Regression: seed 18 (and 501, 573, ...) of FAULTY_UNDER_LOAD in
+    /// tests/replication.rs, where a deposed leader rejoined with 54 uncommitted entries and
+    /// never caught up: each heartbeat was sent from an optimistically advanced nextIndex, so
+    /// every new probe started again from the top, and with 5% loss no chain of probes and
+    /// rejections lived the 54 round trips needed to walk back.
+    #[test]
+    fn a_long_conflicting_suffix_is_repaired_despite_heartbeats() {
+        let leader_log: Vec<Term> = [vec![1; 41], vec![4; 160]].concat();
+        let follower_log: Vec<Term> = [vec![1; 41], vec![2; 54]].concat();
+        let mut n1 = node(1, 3, 4, Some(1), &leader_log);
+        let mut n2 = node(2, 3, 4, Some(1), &follower_log);
+        let mut to_n2: Vec<Envelope> = Vec::new();
+        let mut out = Vec::new();
+        // Every 8th message is lost.
+        let mut sent = 0u32;
+        let mut lost = |_: &Envelope| {
+            sent += 1;
+            sent.is_multiple_of(8)
+        };
+        n1.bootstrap_leader(&mut out);
+        for round in 0..200 {
+            if n2.log() == n1.log() {
+                assert!(round < 100, "took {round} rounds");
+                return;
+            }
+            // A heartbeat every round, as under load or with a short heartbeat interval.
+            out.extend(step(&mut n1, Input::Timer(TimerKind::Heartbeat)));
+            to_n2.extend(sends(&out).into_iter().filter(|e| e.to == 2).cloned());
+            out.clear();
+            to_n2.retain(|e| !lost(e));
+            let mut to_n1 = Vec::new();
+            for env in to_n2.drain(..) {
+                let o = step(&mut n2, Input::Message(env));
+                let mut released: Vec<Envelope> = sends(&o).into_iter().cloned().collect();
+                if let Some(seq) = persist_seq(&o) {
+                    let o = step(&mut n2, Input::Persisted(seq));
+                    released.extend(sends(&o).into_iter().cloned());
+                }
+                to_n1.extend(released);
+            }
+            to_n1.retain(|e| !lost(e));
+            for env in to_n1 {
+                out.extend(step(&mut n1, Input::Message(env)));
+            }
+        }
+        panic!(
+            "n2 never caught up: {} of {} entries",
+            n2.log().last_index(),
+            n1.log().last_index()
+        );
+    }
+
     /// Figure 2: the leader counts itself in a majority only for entries on its own disk.
     #[test]
     fn leader_counts_itself_only_for_durable_entries() {

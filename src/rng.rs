@@ -34,7 +34,7 @@ pub enum Purpose {
 
 /// A deterministic random stream.
 #[derive(Clone, Debug)]
-pub struct Rng(ChaCha8Rng);
+pub struct Rng(ChaCha8Rng, Option<f64>);
 
 impl Rng {
     /// The stream for (seed, purpose, index).
@@ -44,7 +44,7 @@ impl Rng {
         key[8..16].copy_from_slice(b"raftsim1");
         let mut r = ChaCha8Rng::from_seed(key);
         r.set_stream(((purpose as u64) << 40) ^ index);
-        Rng(r)
+        Rng(r, None)
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -83,11 +83,18 @@ impl Rng {
         p > 0.0 && (p >= 1.0 || self.unit() < p)
     }
 
-    /// Standard normal by Box-Muller with portable `libm` functions.
+    /// Standard normal by Box-Muller with portable `libm` functions. Each pair of uniforms gives
+    /// two normals; the second is kept for the next call.
     pub fn std_normal(&mut self) -> f64 {
+        if let Some(z) = self.1.take() {
+            return z;
+        }
         let u1 = self.unit_open0();
         let u2 = self.unit();
-        libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(2.0 * std::f64::consts::PI * u2)
+        let r = libm::sqrt(-2.0 * libm::log(u1));
+        let (s, c) = libm::sincos(2.0 * std::f64::consts::PI * u2);
+        self.1 = Some(r * s);
+        r * c
     }
 
     /// Exponential with the given mean.

@@ -364,11 +364,10 @@ pub struct StopSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StopWhen {
-    /// A leader is elected in a term that began after the last fault was applied.
+    /// After the last fault event (start or end), a live leader that every other live,
+    /// unpaused node follows in its term, i.e. has accepted an AppendEntries from (the paper's
+    /// Figure 16 end of downtime).
     LeaderAfterFaults,
-    /// ... and every other live node has received an AppendEntries from it (the paper's
-    /// Figure 16 definition of the end of downtime).
-    LeaderHeardAfterFaults,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]

@@ -11,44 +11,74 @@ use crate::raft::NodeId;
 use crate::trace::{Event, Record};
 
 /// Emits a `split_vote` for every term in which a candidate stood and no leader was elected,
-/// at the moment a higher term first appears anywhere in the cluster (a term still open when
-/// the run ends is not counted: nobody can tell yet).
+/// once the term is over: a higher term has appeared somewhere in the cluster *and* every
+/// candidate of the term has left it (moved to another term or crashed), so no late vote can
+/// still make one of them leader. A term still open when the run ends is not counted: nobody
+/// can tell yet. A term is judged once: a node that stands in it only later (restarted from an
+/// old term, or on the other side of a partition) does not reopen it, so on rare runs such a
+/// node can still win a term already reported as a split vote.
 #[derive(Default)]
 pub struct SplitVoteDetector {
     max_term: u64,
-    /// Open terms: candidates that stood, and whether a leader was elected.
-    open: BTreeMap<u64, (Vec<NodeId>, bool)>,
+    /// Open terms, by term.
+    open: BTreeMap<u64, OpenTerm>,
+}
+
+#[derive(Default)]
+struct OpenTerm {
+    /// Candidates that stood, in order.
+    candidates: Vec<NodeId>,
+    /// Candidates still in the term.
+    remaining: Vec<NodeId>,
+    elected: bool,
 }
 
 impl SplitVoteDetector {
     pub fn on(&mut self, ev: &Event, out: &mut Vec<Event>) {
-        let term = match ev {
+        // The node (if any) whose current term this event sets (None: it left every term).
+        let (node, term) = match ev {
             Event::Election { node, term } => {
-                self.open.entry(*term).or_default().0.push(*node);
-                *term
+                if *term >= self.max_term || self.open.contains_key(term) {
+                    let t = self.open.entry(*term).or_default();
+                    t.candidates.push(*node);
+                    t.remaining.push(*node);
+                }
+                (*node, Some(*term))
             }
-            Event::Leader { term, .. } => {
-                self.open.entry(*term).or_default().1 = true;
-                *term
+            Event::Leader { node, term, .. } => {
+                if *term >= self.max_term || self.open.contains_key(term) {
+                    self.open.entry(*term).or_default().elected = true;
+                }
+                (*node, Some(*term))
             }
-            Event::Role { term, .. } | Event::Boot { term, .. } | Event::Restart { term, .. } => {
-                *term
-            }
+            Event::Role { node, term, .. }
+            | Event::Boot { node, term, .. }
+            | Event::Restart { node, term, .. } => (*node, Some(*term)),
+            Event::Crash { node } => (*node, None),
             _ => return,
         };
-        if term > self.max_term {
-            self.max_term = term;
-            while let Some(entry) = self.open.first_entry() {
-                if *entry.key() >= term {
-                    break;
-                }
-                let (t, (candidates, elected)) = entry.remove_entry();
-                if !elected && !candidates.is_empty() {
-                    out.push(Event::SplitVote {
-                        term: t,
-                        candidates,
-                    });
-                }
+        for (t, open) in self.open.iter_mut() {
+            if Some(*t) != term {
+                open.remaining.retain(|&c| c != node);
+            }
+        }
+        if let Some(term) = term {
+            self.max_term = self.max_term.max(term);
+        }
+        let max = self.max_term;
+        let over: Vec<u64> = self
+            .open
+            .range(..max)
+            .filter(|(_, t)| t.elected || t.remaining.is_empty())
+            .map(|(&t, _)| t)
+            .collect();
+        for t in over {
+            let open = self.open.remove(&t).expect("listed above");
+            if !open.elected {
+                out.push(Event::SplitVote {
+                    term: t,
+                    candidates: open.candidates,
+                });
             }
         }
     }
@@ -135,20 +165,18 @@ impl SummaryBuilder {
                 }
                 self.current_leader = Some((*node, *term));
             }
-            Event::Role { node, role, .. } if role != "leader" => {
-                if self.current_leader.map(|(n, _)| n) == Some(*node) {
-                    self.current_leader = None;
-                }
+            Event::Role { node, role, .. }
+                if role != "leader" && self.current_leader.map(|(n, _)| n) == Some(*node) =>
+            {
+                self.current_leader = None;
             }
-            Event::Crash { node } => {
-                if self.current_leader.map(|(n, _)| n) == Some(*node) {
-                    s.crash_to_next_leader.push(CrashRecovery {
-                        crashed_leader: *node,
-                        crashed_at_ns: rec.t,
-                        next_leader_after_ns: None,
-                    });
-                    self.current_leader = None;
-                }
+            Event::Crash { node } if self.current_leader.map(|(n, _)| n) == Some(*node) => {
+                s.crash_to_next_leader.push(CrashRecovery {
+                    crashed_leader: *node,
+                    crashed_at_ns: rec.t,
+                    next_leader_after_ns: None,
+                });
+                self.current_leader = None;
             }
             Event::SplitVote { term, .. } => {
                 s.split_votes += 1;
@@ -365,7 +393,7 @@ mod tests {
         for &c in &commits {
             let oldest = reqs
                 .iter()
-                .filter(|(s, d)| *s < c && d.map_or(true, |(t, _)| t >= c))
+                .filter(|(s, d)| *s < c && d.is_none_or(|(t, _)| t >= c))
                 .map(|(s, _)| *s)
                 .min();
             if let Some(o) = oldest {

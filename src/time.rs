@@ -165,7 +165,7 @@ trait DecimalZeros {
 impl DecimalZeros for u64 {
     fn trailing_zeros_decimal(mut self) -> usize {
         let mut n = 0;
-        while self >= 10 && self % 10 == 0 {
+        while self >= 10 && self.is_multiple_of(10) {
             self /= 10;
             n += 1;
         }

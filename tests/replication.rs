@@ -48,8 +48,19 @@ const FAULTY_UNDER_LOAD: &str = r#"{
   "stop": { "at": "3500ms" }
 }"#;
 
-/// The applied prefix of every node; panics unless all nodes are up and agree.
+/// The log every node applied; panics unless all nodes are up and applied the same entries.
 fn agreed_prefix(r: &RunResult, what: &str) -> Vec<Entry> {
+    let (prefix, lagging) = applied_prefix(r, what);
+    assert!(
+        lagging.is_empty(),
+        "{what}: {lagging:?} applied less than the others"
+    );
+    prefix
+}
+
+/// The longest log any node applied, and the nodes that applied less; panics unless all nodes
+/// are up and every node's applied log is a prefix of that one.
+fn applied_prefix(r: &RunResult, what: &str) -> (Vec<Entry>, Vec<String>) {
     let nodes: Vec<&NodeEnd> = r
         .nodes_at_end
         .iter()
@@ -59,26 +70,28 @@ fn agreed_prefix(r: &RunResult, what: &str) -> Vec<Entry> {
                 .unwrap_or_else(|| panic!("{what}: n{} is down at the end", i + 1))
         })
         .collect();
-    let first = nodes[0];
-    let prefix = first.log.entries()[..first.last_applied as usize].to_vec();
+    let longest = nodes.iter().max_by_key(|n| n.last_applied).unwrap();
+    let prefix = longest.log.entries()[..longest.last_applied as usize].to_vec();
+    let mut lagging = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
-        assert_eq!(
-            n.last_applied,
-            first.last_applied,
-            "{what}: n{} applied {} entries, n1 {}",
-            i + 1,
-            n.last_applied,
-            first.last_applied
-        );
         assert_eq!(n.commit_index, n.last_applied, "{what}: n{}", i + 1);
+        let applied = &n.log.entries()[..n.last_applied as usize];
         assert_eq!(
-            n.log.entries()[..n.last_applied as usize],
-            prefix[..],
+            applied,
+            &prefix[..applied.len()],
             "{what}: n{} applied a different log",
             i + 1
         );
+        if applied.len() < prefix.len() {
+            lagging.push(format!(
+                "n{} ({} of {})",
+                i + 1,
+                applied.len(),
+                prefix.len()
+            ));
+        }
     }
-    prefix
+    (prefix, lagging)
 }
 
 fn put_reqs(entries: &[Entry]) -> BTreeSet<u64> {
@@ -94,45 +107,50 @@ fn put_reqs(entries: &[Entry]) -> BTreeSet<u64> {
 /// 1000 seeds of faults under load: Election Safety, Log Matching, Leader Completeness, State
 /// Machine Safety (and the rest) hold after every event of every run, and once the faults are
 /// over every node has applied the same log, holding every write acknowledged to a client.
+///
+/// "Once the faults are over" needs the cluster to be quiet at the end: with 5% loss a follower
+/// now and then misses enough heartbeats to start an election, and a leader elected in the last
+/// moments has committed its no-op before its followers hear of it. Such a run may end with
+/// followers one heartbeat behind; it is allowed only then, and only rarely.
 #[test]
 fn a_thousand_faulty_seeds_under_load_stay_safe_and_converge() {
     let sc = Scenario::parse("faulty-under-load", FAULTY_UNDER_LOAD).unwrap();
+    let settle_ns = 500_000_000;
     let reproduce = |seed: u64| {
         format!("seed {seed} of the FAULTY_UNDER_LOAD scenario in tests/replication.rs")
     };
-    let committed: u64 = (0..1000u64)
+    let results: Vec<(u64, bool)> = (0..1000u64)
         .into_par_iter()
         .map(|seed| {
+            let what = reproduce(seed);
             let r = sim::run(&sc, seed, RunOptions { trace: false });
+            assert!(r.violation.is_none(), "{what}: {}", r.violation.unwrap());
+            assert_eq!(r.outcome, Outcome::Completed, "{what}");
+            let (prefix, lagging) = applied_prefix(&r, &what);
+            let last_leader_ns = r.summary.leaders.last().map_or(0, |l| l.elected_at_ns);
+            let late_election = last_leader_ns + settle_ns > r.summary.end_time_ns;
             assert!(
-                r.violation.is_none(),
-                "{}: {}",
-                reproduce(seed),
-                r.violation.unwrap()
+                lagging.is_empty() || late_election,
+                "{what}: {lagging:?} applied less, with no election in the last 500ms"
             );
-            assert_eq!(r.outcome, Outcome::Completed, "{}", reproduce(seed));
-            let prefix = agreed_prefix(&r, &reproduce(seed));
             let c = r.summary.client.as_ref().unwrap();
-            assert!(c.committed > 0, "{}: nothing committed", reproduce(seed));
-            assert_eq!(
-                c.pending_at_end,
-                0,
-                "{}: requests still pending",
-                reproduce(seed)
-            );
-            // Every committed request is in the agreed log (the count may be smaller than the
-            // entries: a retried request can be appended twice).
+            assert!(c.committed > 0, "{what}: nothing committed");
+            assert_eq!(c.pending_at_end, 0, "{what}: requests still pending");
+            // Every acknowledged request is in the applied log (a retried request may be in it
+            // twice, so count distinct requests).
             assert!(
                 put_reqs(&prefix).len() as u64 >= c.committed,
-                "{}: {} requests acknowledged but {} in the log",
-                reproduce(seed),
+                "{what}: {} requests acknowledged but {} in the log",
                 c.committed,
                 put_reqs(&prefix).len()
             );
-            c.committed
+            (c.committed, !lagging.is_empty())
         })
-        .sum();
+        .collect();
+    let committed: u64 = results.iter().map(|r| r.0).sum();
+    let unsettled = results.iter().filter(|r| r.1).count();
     assert!(committed > 100_000, "the load was light: {committed}");
+    assert!(unsettled <= 10, "{unsettled} of 1000 runs ended unsettled");
 }
 
 /// scenarios/replication.json: the follower that crashes at 3s and restarts at 6s catches up,
@@ -206,14 +224,16 @@ fn leader_churn_scenario_elects_after_every_crash() {
 
 // ---- crashes aimed at every disk write ----
 
-/// Three nodes, light load for a second, then quiet so crashed nodes recover.
+/// Three nodes, 5% message loss, light load for 0.7s, then quiet so a crashed node recovers.
+/// Disk writes (1-20ms) are often slower than a round trip, so acknowledgements regularly
+/// outrun the acknowledging node's own disk: the case a durability bug would get wrong.
 const SMALL_UNDER_LOAD: &str = r#"{
   "version": 1,
   "name": "small-under-load",
   "cluster": { "nodes": 3 },
   "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" },
-  "network": { "delay": { "uniform": ["1ms", "4ms"] } },
-  "storage": { "write_latency": { "uniform": ["1ms", "5ms"] } },
+  "network": { "delay": { "uniform": ["1ms", "4ms"] }, "loss": 0.05 },
+  "storage": { "write_latency": { "uniform": ["1ms", "20ms"] } },
   "workload": { "requests_per_second": 40, "start": "300ms", "end": "1s", "request_timeout": "300ms" },
   "stop": { "at": "2500ms" }
 }"#;
@@ -245,39 +265,52 @@ fn run_with_write_crash(
 /// Figure 2's persistence rule, end to end: a node answers only once what the answer depends on
 /// is durable, and a crash loses only writes that were not. Crash a node right after it issues
 /// its k-th disk write, just before that write completes (so it is lost), and right after it
-/// completes, for every k of a small loaded run — counting the leader's writes, then every
-/// node's — restart it 200ms later from its durable state, and check that every request a
-/// client was told had committed is in the log every node applied.
+/// completes, for every k of a small loaded run with 5% message loss — counting the leader's
+/// writes, then every node's — restart it (at once, or after 200ms) from its durable state,
+/// and check that every request a client was told had committed is in the log the cluster
+/// applied, and that every node applied it.
 #[test]
 fn a_crash_at_any_disk_write_loses_no_acknowledged_write() {
     let sc = Scenario::parse("small-under-load", SMALL_UNDER_LOAD).unwrap();
     let mut cases = Vec::new();
-    for leader_only in [true, false] {
-        for point in [
-            WritePoint::AfterIssue,
-            WritePoint::BeforeComplete,
-            WritePoint::AfterComplete,
-        ] {
-            cases.push((leader_only, point));
+    for seed in [1, 2] {
+        for restart_ms in [1, 200] {
+            for leader_only in [true, false] {
+                for point in [
+                    WritePoint::AfterIssue,
+                    WritePoint::BeforeComplete,
+                    WritePoint::AfterComplete,
+                ] {
+                    cases.push((seed, restart_ms, leader_only, point));
+                }
+            }
         }
     }
     let runs: usize = cases
         .par_iter()
-        .map(|&(leader_only, point)| {
+        .map(|&(seed, restart_ms, leader_only, point)| {
             let mut k = 1;
             loop {
                 let wc = WriteCrash {
                     k,
                     leader_only,
                     point,
-                    restart_after: SimDuration::from_millis(200),
+                    restart_after: SimDuration::from_millis(restart_ms),
                 };
-                let what = format!("crash at write {k} (leader_only={leader_only}, {point:?})");
-                let Some((r, acked)) = run_with_write_crash(&sc, 1, wc) else {
+                let what = format!(
+                    "seed {seed}: crash at write {k} (leader_only={leader_only}, {point:?}, \
+                     restart after {restart_ms}ms)"
+                );
+                let Some((r, acked)) = run_with_write_crash(&sc, seed, wc) else {
                     break;
                 };
                 assert!(r.violation.is_none(), "{what}: {}", r.violation.unwrap());
-                let prefix = agreed_prefix(&r, &what);
+                let (prefix, lagging) = applied_prefix(&r, &what);
+                let last_leader_ns = r.summary.leaders.last().map_or(0, |l| l.elected_at_ns);
+                assert!(
+                    lagging.is_empty() || last_leader_ns + 500_000_000 > r.summary.end_time_ns,
+                    "{what}: {lagging:?} applied less, with no election in the last 500ms"
+                );
                 let in_log = put_reqs(&prefix);
                 let lost: Vec<&u64> = acked.difference(&in_log).collect();
                 assert!(
@@ -286,13 +319,9 @@ fn a_crash_at_any_disk_write_loses_no_acknowledged_write() {
                 );
                 k += 1;
             }
-            assert!(
-                k > 20,
-                "only {} writes counted (leader_only={leader_only})",
-                k - 1
-            );
+            assert!(k > 20, "seed {seed}: only {} writes counted", k - 1);
             k as usize - 1
         })
         .sum();
-    assert!(runs > 200, "{runs} runs");
+    assert!(runs > 1000, "{runs} runs");
 }
