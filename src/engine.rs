@@ -10,41 +10,38 @@ use std::collections::BinaryHeap;
 
 use crate::time::SimTime;
 
-struct Item<E> {
+/// The heap holds only the ordering key and a slot index: events themselves stay put in a
+/// slab, so sifting moves 24 bytes instead of a whole message.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key {
     time: SimTime,
     seq: u64,
-    event: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Item<E> {
-    fn eq(&self, o: &Self) -> bool {
-        self.time == o.time && self.seq == o.seq
-    }
-}
-impl<E> Eq for Item<E> {}
-impl<E> PartialOrd for Item<E> {
+impl PartialOrd for Key {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
         Some(self.cmp(o))
     }
 }
-impl<E> Ord for Item<E> {
-    /// Reversed, so the max-heap pops the earliest (time, seq).
+impl Ord for Key {
+    /// Reversed, so the max-heap pops the earliest (time, seq). `seq` is unique, so `slot`
+    /// never decides.
     fn cmp(&self, o: &Self) -> Ordering {
         o.time.cmp(&self.time).then_with(|| o.seq.cmp(&self.seq))
     }
 }
 
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Item<E>>,
+    heap: BinaryHeap<Key>,
+    slab: Vec<Option<E>>,
+    free: Vec<u32>,
     next_seq: u64,
 }
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
-        EventQueue {
-            heap: BinaryHeap::new(),
-            next_seq: 0,
-        }
+        Self::with_capacity(0)
     }
 }
 
@@ -52,6 +49,8 @@ impl<E> EventQueue<E> {
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(n),
+            slab: Vec::with_capacity(n),
+            free: Vec::new(),
             next_seq: 0,
         }
     }
@@ -59,15 +58,30 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, time: SimTime, event: E) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Item { time, seq, event });
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(event);
+                i
+            }
+            None => {
+                self.slab.push(Some(event));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.heap.push(Key { time, seq, slot });
     }
 
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        self.heap.pop().map(|i| (i.time, i.event))
+        let k = self.heap.pop()?;
+        let e = self.slab[k.slot as usize]
+            .take()
+            .expect("a queued slot holds its event");
+        self.free.push(k.slot);
+        Some((k.time, e))
     }
 
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|i| i.time)
+        self.heap.peek().map(|k| k.time)
     }
 
     pub fn len(&self) -> usize {

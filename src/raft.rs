@@ -979,15 +979,17 @@ impl Node {
     /// §5.3, §5.4.2: commit the highest index held by a majority, only if it is of this term.
     fn advance_commit(&mut self, out: &mut Vec<Output>) {
         let me = self.cfg.id as usize;
-        let mut matched: Vec<Index> = (1..=self.cfg.cluster_size as usize)
-            .map(|p| {
-                if p == me {
-                    self.durable_len
-                } else {
-                    self.match_index[p]
-                }
-            })
-            .collect();
+        // At most 64 nodes: a stack array, no allocation on this hot path.
+        let size = self.cfg.cluster_size as usize;
+        let mut buf = [0 as Index; 64];
+        let matched = &mut buf[..size];
+        for (p, m) in matched.iter_mut().enumerate() {
+            *m = if p + 1 == me {
+                self.durable_len
+            } else {
+                self.match_index[p + 1]
+            };
+        }
         matched.sort_unstable_by(|a, b| b.cmp(a));
         let n = matched[self.majority() as usize - 1];
         if n > self.commit_index && self.log.term_at(n) == Some(self.term) {
@@ -1051,13 +1053,11 @@ impl Node {
     /// Sends held messages whose writes are durable, in the order they were made.
     fn release_held(&mut self, out: &mut Vec<Output>) {
         let durable = self.durable_seq;
-        if self.held.iter().any(|(s, _)| *s <= durable) {
-            let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
-                .into_iter()
-                .partition(|(s, _)| *s <= durable);
-            self.held = wait;
-            out.extend(ready.into_iter().map(|(_, env)| Output::Send(env)));
-        }
+        out.extend(
+            self.held
+                .extract_if(.., |(s, _)| *s <= durable)
+                .map(|(_, env)| Output::Send(env)),
+        );
     }
 }
 

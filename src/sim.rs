@@ -1068,6 +1068,9 @@ impl<'a> Simulation<'a> {
 /// Converts a duration on a node's clock to virtual time: a clock running fast by `ppb` parts
 /// per billion reaches a local deadline early.
 pub fn local_to_virtual(local_ns: u64, drift_ppb: i64) -> u64 {
+    if drift_ppb == 0 {
+        return local_ns;
+    }
     let denom = 1_000_000_000i128 + drift_ppb as i128;
     ((local_ns as i128 * 1_000_000_000i128 + denom / 2) / denom) as u64
 }
