@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::raft::NodeId;
+use crate::raft::{NodeId, Role};
 use crate::trace::{Event, Record, TEntry};
 
 /// A broken property: the first event at which it failed.
@@ -89,7 +89,7 @@ impl Checker {
                     );
                 }
                 v.term = *term;
-                v.leader = role == "leader";
+                v.leader = *role == Role::Leader;
             }
             Event::Leader { node, term, .. } => {
                 if let Some(&other) = self.leaders.get(term) {

@@ -656,9 +656,9 @@ impl<'a> Simulation<'a> {
         self.emit(Event::Drop {
             from: env.from,
             to: env.to,
-            msg: env.msg.kind().to_string(),
+            msg: env.msg.kind().into(),
             term: env.msg.term(),
-            reason: reason.name().to_string(),
+            reason: reason.name().into(),
         });
     }
 

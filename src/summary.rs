@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::raft::NodeId;
+use crate::raft::{NodeId, Role};
 use crate::trace::{Event, Record};
 
 /// Emits a `split_vote` for every term in which a candidate stood and no leader was elected,
@@ -166,7 +166,7 @@ impl SummaryBuilder {
                 self.current_leader = Some((*node, *term));
             }
             Event::Role { node, role, .. }
-                if role != "leader" && self.current_leader.map(|(n, _)| n) == Some(*node) =>
+                if *role != Role::Leader && self.current_leader.map(|(n, _)| n) == Some(*node) =>
             {
                 self.current_leader = None;
             }
@@ -183,7 +183,7 @@ impl SummaryBuilder {
                 s.split_vote_terms.push(*term);
             }
             Event::Drop { reason, .. } => {
-                *s.messages_dropped.entry(reason.clone()).or_default() += 1
+                *s.messages_dropped.entry(reason.to_string()).or_default() += 1
             }
             Event::Commit { commit_index, .. } => {
                 s.max_commit_index = s.max_commit_index.max(*commit_index)

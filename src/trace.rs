@@ -6,6 +6,7 @@
 //! The trace hash is the SHA-256 of the trace bytes. Each event also has a one-line human form,
 //! e.g. `t=1.203000s n2 vote for n1 term=3 granted`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -82,7 +83,7 @@ pub enum Event {
     },
     Role {
         node: NodeId,
-        role: String,
+        role: Role,
         term: u64,
     },
     Election {
@@ -111,9 +112,9 @@ pub enum Event {
     Drop {
         from: NodeId,
         to: NodeId,
-        msg: String,
+        msg: Cow<'static, str>,
         term: u64,
-        reason: String,
+        reason: Cow<'static, str>,
     },
     Append {
         node: NodeId,
@@ -155,11 +156,7 @@ pub enum Event {
 
 impl Event {
     pub fn role(node: NodeId, role: Role, term: u64) -> Event {
-        Event::Role {
-            node,
-            role: role.name().to_string(),
-            term,
-        }
+        Event::Role { node, role, term }
     }
 }
 
@@ -197,7 +194,9 @@ impl fmt::Display for Record {
             Event::Restore { from, to } => write!(f, "RESTORE n{from}->n{to}"),
             Event::Pause { node, until } => write!(f, "n{node} PAUSE until={}", SimTime(*until)),
             Event::Resume { node } => write!(f, "n{node} RESUME"),
-            Event::Role { node, role, term } => write!(f, "n{node} becomes {role} term={term}"),
+            Event::Role { node, role, term } => {
+                write!(f, "n{node} becomes {} term={term}", role.name())
+            }
             Event::Election { node, term } => write!(f, "n{node} starts election term={term}"),
             Event::Vote {
                 node,

@@ -205,7 +205,7 @@ fn leader(node: u32, term: u64) -> Event {
 fn follower(node: u32, term: u64) -> Event {
     Event::Role {
         node,
-        role: "follower".into(),
+        role: raftsim::raft::Role::Follower,
         term,
     }
 }
