@@ -1,0 +1,147 @@
+//! The network and clock models' documented rules (src/net.rs, src/sim.rs, README "Semantics"):
+//! a message is delivered only if its link is open both when it is sent and when it arrives; a
+//! node whose clock runs fast reaches its timer deadlines early in virtual time.
+
+use raftsim::scenario::Scenario;
+use raftsim::sim::{run, RunOptions};
+use raftsim::trace::{parse_trace, Event, Record};
+
+/// n1 leads from the start and sends its first heartbeats at t=0; every message takes 10ms.
+fn scenario(faults: &str) -> Scenario {
+    let text = format!(
+        r#"{{
+          "version": 1, "name": "inflight",
+          "cluster": {{ "nodes": 3, "initial_leader": 1 }},
+          "raft": {{ "election_timeout": ["1s", "2s"], "heartbeat_interval": "100ms" }},
+          "network": {{ "delay": {{ "constant": "10ms" }} }},
+          "faults": [{faults}],
+          "stop": {{ "at": "150ms" }}
+        }}"#
+    );
+    Scenario::parse("inflight.json", &text).expect("valid scenario")
+}
+
+fn records(sc: &Scenario) -> Vec<Record> {
+    let r = run(sc, 1, RunOptions { trace: true });
+    assert!(r.violation.is_none());
+    parse_trace(std::str::from_utf8(r.trace.expect("traced").bytes()).unwrap()).unwrap()
+}
+
+fn drops(recs: &[Record]) -> Vec<(u64, u32, u32, String, String)> {
+    recs.iter()
+        .filter_map(|r| match &r.ev {
+            Event::Drop {
+                from,
+                to,
+                msg,
+                reason,
+                ..
+            } => Some((r.t, *from, *to, msg.to_string(), reason.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_cut_that_starts_while_a_message_is_in_flight_drops_it_on_arrival() {
+    // Heartbeats leave n1 at 0ms and arrive at 10ms; the cut n1->n2 starts at 5ms.
+    let recs = records(&scenario(
+        r#"{ "at": "5ms", "cut": { "from": 1, "to": 2 }, "until": "50ms" }"#,
+    ));
+    let d = drops(&recs);
+    assert_eq!(
+        d,
+        vec![(10_000_000, 1, 2, "AppendEntries".into(), "cut".into())],
+        "{d:?}"
+    );
+    // n3's copy and n2's reply direction are untouched: n3 appends nothing new but answers.
+    assert!(!d.iter().any(|x| x.2 == 3 || x.1 == 2));
+}
+
+#[test]
+fn a_message_sent_across_a_cut_is_dropped_even_if_the_cut_heals_before_it_arrives() {
+    // The cut n1->n2 covers the heartbeat sent at 100ms and heals at 105ms, before its 110ms
+    // arrival.
+    let recs = records(&scenario(
+        r#"{ "at": "95ms", "cut": { "from": 1, "to": 2 }, "until": "105ms" }"#,
+    ));
+    let d = drops(&recs);
+    assert_eq!(
+        d,
+        vec![(100_000_000, 1, 2, "AppendEntries".into(), "cut".into())],
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_partition_drops_both_directions_and_a_cut_only_one() {
+    // The partition starts at 105ms, after n1's second heartbeat (sent at 100ms) and before it
+    // arrives (110ms): both copies die on arrival; nothing else is dropped.
+    let recs = records(&scenario(
+        r#"{ "at": "105ms", "partition": [[1], [2, 3]], "until": "140ms" }"#,
+    ));
+    let d = drops(&recs);
+    assert_eq!(
+        d,
+        vec![
+            (
+                110_000_000,
+                1,
+                2,
+                "AppendEntries".into(),
+                "partition".into()
+            ),
+            (
+                110_000_000,
+                1,
+                3,
+                "AppendEntries".into(),
+                "partition".into()
+            )
+        ],
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_fast_clock_times_out_first_and_at_the_drifted_time() {
+    // Identical timeouts; only n2's clock runs fast (+50000 ppm): its 300ms timer fires at
+    // 300ms / 1.05 = 285.714286ms of virtual time, before anyone else, on every seed.
+    let text = r#"{
+      "version": 1, "name": "drift",
+      "cluster": { "nodes": 3 },
+      "raft": { "election_timeout": ["300ms", "300ms"], "heartbeat_interval": "50ms" },
+      "network": { "delay": { "constant": "1ms" } },
+      "clocks": { "node_drift_ppm": [0, 50000, -50000] },
+      "stop": { "at": "400ms" }
+    }"#;
+    let sc = Scenario::parse("drift.json", text).unwrap();
+    for seed in 0..20 {
+        let recs = records_seed(&sc, seed);
+        let first = recs.iter().find_map(|r| match r.ev {
+            Event::Election { node, term } => Some((r.t, node, term)),
+            _ => None,
+        });
+        assert_eq!(first, Some((285_714_286, 2, 1)), "seed {seed}");
+        assert!(
+            recs.iter().any(|r| matches!(
+                r.ev,
+                Event::Leader {
+                    node: 2,
+                    term: 1,
+                    ..
+                }
+            )),
+            "seed {seed}"
+        );
+    }
+    assert_eq!(
+        raftsim::sim::local_to_virtual(300_000_000, -50_000_000),
+        315_789_474
+    );
+}
+
+fn records_seed(sc: &Scenario, seed: u64) -> Vec<Record> {
+    let r = run(sc, seed, RunOptions { trace: true });
+    parse_trace(std::str::from_utf8(r.trace.expect("traced").bytes()).unwrap()).unwrap()
+}
