@@ -16,8 +16,8 @@ use crate::check::{Checker, Violation};
 use crate::engine::EventQueue;
 use crate::net::{DropReason, Fate, Network};
 use crate::raft::{
-    self, ClientReply, Entry, Envelope, HardState, Input, Log, LogOp, Node, NodeId, Note, Output,
-    Role, TimerKind,
+    self, ClientReply, Entry, Envelope, HardState, Input, Log, LogOp, Node, NodeId, Output, Role,
+    TimerKind,
 };
 use crate::rng::{Purpose, Rng};
 use crate::scenario::{Arrivals, FaultSpec, NamedTarget, Scenario, StopWhen, Target};
@@ -782,46 +782,7 @@ impl<'a> Simulation<'a> {
                         },
                     );
                 }
-                Output::Note(note) => {
-                    let ev = match note {
-                        Note::RoleChanged { role, term } => Event::role(id, role, term),
-                        Note::ElectionStarted { term } => Event::Election { node: id, term },
-                        Note::VoteGranted { candidate, term } => Event::Vote {
-                            node: id,
-                            candidate,
-                            term,
-                            granted: true,
-                            reason: None,
-                        },
-                        Note::VoteDenied {
-                            candidate,
-                            term,
-                            reason,
-                        } => Event::Vote {
-                            node: id,
-                            candidate,
-                            term,
-                            granted: false,
-                            reason: Some(reason.describe()),
-                        },
-                        Note::LeaderElected { term, votes } => Event::Leader {
-                            node: id,
-                            term,
-                            votes,
-                        },
-                        Note::Appended { index, entries } => Event::Append {
-                            node: id,
-                            index,
-                            entries: entries.iter().map(TEntry::from).collect(),
-                        },
-                        Note::Truncated { from, .. } => Event::Truncate { node: id, from },
-                        Note::Committed { commit_index } => Event::Commit {
-                            node: id,
-                            commit_index,
-                        },
-                    };
-                    self.emit(ev);
-                }
+                Output::Note(note) => self.emit(Event::from_note(id, note)),
             }
         }
         self.outs = outs;

@@ -12,7 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::raft::{Command, Entry, NodeId, Role};
+use crate::raft::{Command, Entry, NodeId, Note, Role};
 use crate::time::SimTime;
 
 /// A log entry as traced: its term, and for a client write the request id, key and value.
@@ -157,6 +157,47 @@ pub enum Event {
 impl Event {
     pub fn role(node: NodeId, role: Role, term: u64) -> Event {
         Event::Role { node, role, term }
+    }
+
+    /// The trace event for node `id`'s observation.
+    pub fn from_note(id: NodeId, note: Note) -> Event {
+        match note {
+            Note::RoleChanged { role, term } => Event::role(id, role, term),
+            Note::ElectionStarted { term } => Event::Election { node: id, term },
+            Note::VoteGranted { candidate, term } => Event::Vote {
+                node: id,
+                candidate,
+                term,
+                granted: true,
+                reason: None,
+            },
+            Note::VoteDenied {
+                candidate,
+                term,
+                reason,
+            } => Event::Vote {
+                node: id,
+                candidate,
+                term,
+                granted: false,
+                reason: Some(reason.describe()),
+            },
+            Note::LeaderElected { term, votes } => Event::Leader {
+                node: id,
+                term,
+                votes,
+            },
+            Note::Appended { index, entries } => Event::Append {
+                node: id,
+                index,
+                entries: entries.iter().map(TEntry::from).collect(),
+            },
+            Note::Truncated { from, .. } => Event::Truncate { node: id, from },
+            Note::Committed { commit_index } => Event::Commit {
+                node: id,
+                commit_index,
+            },
+        }
     }
 }
 

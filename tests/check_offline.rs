@@ -3,7 +3,10 @@
 //! the simulator found while running — nothing — and a tampered trace fails with the property
 //! named. Bad trace files are bad input (exit 2) with the file and line named.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{root, scenario_files};
+
+use std::path::Path;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -12,22 +15,6 @@ use raftsim::check::check_records;
 use raftsim::scenario::Scenario;
 use raftsim::sim::{self, RunOptions};
 use raftsim::trace::{parse_trace, Event};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Every `scenarios/*.json`, sorted.
-fn scenarios() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
-        .expect("scenarios/ exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no scenarios/*.json found");
-    files
-}
 
 fn raftsim() -> Command {
     Command::cargo_bin("raftsim").expect("the raftsim binary is built")
@@ -44,7 +31,7 @@ fn traced_run(path: &Path) -> (String, Option<(String, u64)>) {
 #[test]
 fn offline_check_agrees_with_the_online_checker_on_every_shipped_scenario() {
     let dir = tempfile::tempdir().unwrap();
-    for path in scenarios() {
+    for path in scenario_files() {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let (text, online) = traced_run(&path);
         let recs = parse_trace(&text).expect("own trace parses");

@@ -5,7 +5,10 @@
 //! Golden files are rewritten only on purpose: `UPDATE_GOLDEN=1 cargo test --test cli`, then
 //! read the diff before committing it (STYLE habit 8).
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{root, scenario_files};
+
+use std::path::Path;
 
 use assert_cmd::Command;
 use sha2::{Digest, Sha256};
@@ -13,22 +16,6 @@ use sha2::{Digest, Sha256};
 /// Shipped scenarios documented to end in a failed property or liveness check (exit 1), by
 /// file name. Such a scenario must say so in its description. None today.
 const EXPECTED_TO_FAIL: &[&str] = &[];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Every `scenarios/*.json`, sorted, so that a new scenario is covered without editing this file.
-fn scenarios() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
-        .expect("scenarios/ exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no scenarios/*.json found");
-    files
-}
 
 fn raftsim() -> Command {
     Command::cargo_bin("raftsim").expect("the raftsim binary is built")
@@ -93,7 +80,7 @@ fn printed_hash(stdout: &str) -> &str {
 #[test]
 fn every_shipped_scenario_runs_reproducibly() {
     let tmp = tempfile::tempdir().unwrap();
-    for (i, sc) in scenarios().iter().enumerate() {
+    for (i, sc) in scenario_files().iter().enumerate() {
         let name = sc.file_name().unwrap().to_string_lossy().into_owned();
         let expected = if EXPECTED_TO_FAIL.contains(&name.as_str()) {
             1

@@ -2,24 +2,15 @@
 //! a run is a pure function of (scenario, seed) — the same on any thread and whether or not it
 //! is traced — and adding a fault does not shift the random draws of anything else.
 
-use std::path::PathBuf;
+mod common;
+use common::{root, scenario_files};
 
 use raftsim::scenario::Scenario;
 use raftsim::sim::{self, RunOptions};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Every shipped scenario, parsed, with its file name.
 fn scenarios() -> Vec<(String, Scenario)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
-        .expect("scenarios/ exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    files
+    scenario_files()
         .into_iter()
         .map(|p| {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();

@@ -19,8 +19,8 @@ use std::path::Path;
 
 use raftsim::check::{check_records, Checker, Violation};
 use raftsim::raft::{
-    CandidatePersist, Config, Entry, Envelope, HardState, Index, Input, Log, Node, NodeId, Note,
-    Output, Role, Term, TimerKind,
+    CandidatePersist, Config, Entry, Envelope, HardState, Index, Input, Log, Node, NodeId, Output,
+    Role, Term, TimerKind,
 };
 use raftsim::scenario::Scenario;
 use raftsim::sim::{self, Outcome, RunOptions};
@@ -155,7 +155,7 @@ impl Cluster {
                     index,
                     entry: TEntry::from(&entry),
                 }),
-                Output::Note(note) => self.observe(note_event(id, note)),
+                Output::Note(note) => self.observe(Event::from_note(id, note)),
                 Output::SetTimer { .. } | Output::CancelTimer(_) | Output::ClientReply { .. } => {}
             }
         }
@@ -223,47 +223,6 @@ impl Cluster {
         if let Some(v) = &self.violation {
             panic!("{v}");
         }
-    }
-}
-
-/// The trace event for a node's observation, as the simulator records it.
-fn note_event(id: NodeId, note: Note) -> Event {
-    match note {
-        Note::RoleChanged { role, term } => Event::role(id, role, term),
-        Note::ElectionStarted { term } => Event::Election { node: id, term },
-        Note::VoteGranted { candidate, term } => Event::Vote {
-            node: id,
-            candidate,
-            term,
-            granted: true,
-            reason: None,
-        },
-        Note::VoteDenied {
-            candidate,
-            term,
-            reason,
-        } => Event::Vote {
-            node: id,
-            candidate,
-            term,
-            granted: false,
-            reason: Some(reason.describe()),
-        },
-        Note::LeaderElected { term, votes } => Event::Leader {
-            node: id,
-            term,
-            votes,
-        },
-        Note::Appended { index, entries } => Event::Append {
-            node: id,
-            index,
-            entries: entries.iter().map(TEntry::from).collect(),
-        },
-        Note::Truncated { from, .. } => Event::Truncate { node: id, from },
-        Note::Committed { commit_index } => Event::Commit {
-            node: id,
-            commit_index,
-        },
     }
 }
 
