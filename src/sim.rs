@@ -10,18 +10,20 @@
 //! state (`HardState`) lives here, outside the node, and a restart rebuilds the node from it.
 //! A paused node handles nothing: its events are put back to the moment it resumes, in order.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::check::{Checker, Violation};
 use crate::engine::EventQueue;
 use crate::net::{DropReason, Fate, Network};
 use crate::raft::{
-    self, ClientReply, Entry, Envelope, HardState, Input, Log, LogOp, Node, NodeId, Output, Role,
-    TimerKind,
+    self, ClientReply, Command, Entry, Envelope, HardState, Input, Log, LogOp, Node, NodeId,
+    Output, Role, TimerKind,
 };
 use crate::rng::{Purpose, Rng};
 use crate::scenario::{Arrivals, FaultSpec, NamedTarget, Scenario, StopWhen, Target};
-use crate::summary::{client_stats, SplitVoteDetector, Summary, SummaryBuilder};
+use crate::summary::{
+    client_stats, kv_digest, SplitVoteDetector, StateMachineSummary, Summary, SummaryBuilder,
+};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{Event, Record, TEntry, TraceWriter};
 
@@ -102,6 +104,10 @@ struct Slot {
     disk_queue: VecDeque<PendingWrite>,
     drift_ppb: i64,
     paused_until: Option<SimTime>,
+    /// The node's state machine: a key-value map fed by applied entries. Volatile: a restart
+    /// rebuilds it by applying the log again.
+    kv: BTreeMap<u32, u64>,
+    applied: u64,
 }
 
 struct ClientReq {
@@ -292,6 +298,8 @@ impl<'a> Simulation<'a> {
                     disk_queue: VecDeque::new(),
                     drift_ppb: libm::round(drift_ppm * 1000.0) as i64,
                     paused_until: None,
+                    kv: BTreeMap::new(),
+                    applied: 0,
                 }
             })
             .collect();
@@ -504,6 +512,17 @@ impl<'a> Simulation<'a> {
                 .reqs
                 .iter()
                 .map(|r| (r.submitted.0, r.done.map(|(t, ok)| (t.0, ok))))
+                .collect();
+            summary.state_machines = self
+                .slots
+                .iter()
+                .filter(|s| s.node.is_some())
+                .map(|s| StateMachineSummary {
+                    node: s.cfg.id,
+                    applied: s.applied,
+                    keys: s.kv.len() as u64,
+                    digest: kv_digest(&s.kv),
+                })
                 .collect();
             summary.client = Some(client_stats(
                 &reqs,
@@ -766,11 +785,18 @@ impl<'a> Simulation<'a> {
                         );
                     }
                 }
-                Output::Apply { index, entry } => self.emit(Event::Apply {
-                    node: id,
-                    index,
-                    entry: TEntry::from(&entry),
-                }),
+                Output::Apply { index, entry } => {
+                    let s = &mut self.slots[id as usize - 1];
+                    if let Command::Put { key, value, .. } = entry.command {
+                        s.kv.insert(key, value);
+                    }
+                    s.applied = index;
+                    self.emit(Event::Apply {
+                        node: id,
+                        index,
+                        entry: TEntry::from(&entry),
+                    })
+                }
                 Output::ClientReply { req, reply } => {
                     let d = self.net.client_delay(None);
                     self.queue.push(
@@ -920,6 +946,8 @@ impl<'a> Simulation<'a> {
         });
         let cfg = self.slot(id).cfg.clone();
         let mut node = Node::new(cfg, hard);
+        self.slot(id).kv.clear();
+        self.slot(id).applied = 0;
         let mut outs = std::mem::take(&mut self.outs);
         node.start(&mut outs);
         self.outs = outs;

@@ -100,6 +100,26 @@ pub struct CrashRecovery {
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
+pub struct StateMachineSummary {
+    pub node: NodeId,
+    pub applied: u64,
+    pub keys: u64,
+    pub digest: String,
+}
+
+/// FNV-1a over the map's (key, value) pairs in key order: a short, portable fingerprint.
+pub fn kv_digest(kv: &BTreeMap<u32, u64>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in kv {
+        for b in k.to_le_bytes().into_iter().chain(v.to_le_bytes()) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct ClientStats {
     pub requests: u64,
     pub committed: u64,
@@ -131,6 +151,10 @@ pub struct Summary {
     pub max_commit_index: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientStats>,
+    /// Each live node's key-value state machine at the end (runs with a workload): how far it
+    /// applied, and a digest of its contents. Nodes that applied as far agree on the digest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub state_machines: Vec<StateMachineSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub violation: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -276,6 +300,13 @@ impl SummaryBuilder {
                     ms(w[1] - w[0])
                 );
             }
+        }
+        for m in &s.state_machines {
+            let _ = writeln!(
+                o,
+                "state machine n{}: applied {}, {} keys, digest {}",
+                m.node, m.applied, m.keys, m.digest
+            );
         }
         if let Some(h) = &s.trace_hash {
             let _ = writeln!(o, "trace hash {h}");

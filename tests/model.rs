@@ -145,3 +145,31 @@ fn records_seed(sc: &Scenario, seed: u64) -> Vec<Record> {
     let r = run(sc, seed, RunOptions { trace: true });
     parse_trace(std::str::from_utf8(r.trace.expect("traced").bytes()).unwrap()).unwrap()
 }
+
+#[test]
+fn key_value_state_machines_that_applied_as_far_hold_the_same_contents() {
+    // State Machine Safety seen from the outside (§5.4.3): same applied index, same map.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/replication.json"
+    ))
+    .unwrap();
+    let sc = Scenario::parse("replication.json", &text).unwrap();
+    for seed in 0..5 {
+        let r = run(&sc, seed, RunOptions { trace: false });
+        let sms = &r.summary.state_machines;
+        assert_eq!(sms.len(), 5, "seed {seed}: every node is up at the end");
+        let top = sms.iter().map(|m| m.applied).max().unwrap();
+        assert!(top > 100, "seed {seed}: the load committed");
+        let full: Vec<_> = sms.iter().filter(|m| m.applied == top).collect();
+        assert!(
+            full.len() >= 3,
+            "seed {seed}: a majority applied everything"
+        );
+        assert!(
+            full.iter()
+                .all(|m| m.digest == full[0].digest && m.keys == full[0].keys),
+            "seed {seed}: {sms:?}"
+        );
+    }
+}
