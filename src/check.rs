@@ -21,8 +21,7 @@ use crate::trace::{Event, Record, TEntry};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
     pub property: &'static str,
-    /// Index of the event (0-based count of events processed by the simulator, or the trace
-    /// line number when checking a file).
+    /// The event's line number in the trace (1-based), online and offline alike.
     pub event_index: u64,
     pub time: u64,
     pub detail: String,
@@ -59,6 +58,8 @@ pub struct Checker {
     entries: BTreeMap<(u64, u64), (TEntry, u64)>,
     /// The committed prefix, as far as any node has committed.
     committed: Vec<TEntry>,
+    /// The term of the node that first committed each entry: the term it was committed in.
+    committed_in: Vec<u64>,
     applied: Vec<TEntry>,
 }
 
@@ -67,6 +68,16 @@ impl Checker {
         Checker {
             nodes: vec![NodeView::default(); nodes as usize + 1],
             ..Default::default()
+        }
+    }
+
+    /// Records `voter`'s vote for `candidate` in `term`; a second, different one is an error.
+    fn record_vote(&mut self, voter: NodeId, candidate: NodeId, term: u64) -> Result<(), String> {
+        match self.votes.insert((term, voter), candidate) {
+            Some(c) if c != candidate => Err(format!(
+                "n{voter} voted for n{c} and n{candidate} in term {term}"
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -102,9 +113,12 @@ impl Checker {
                 }
                 self.leaders.insert(*term, *node);
                 let v = &self.nodes[*node as usize];
-                // Leader Completeness: the new leader holds every committed entry.
-                for (i, c) in self.committed.iter().enumerate() {
-                    if v.log.get(i).map(|e| e.term) != Some(c.term) {
+                // Leader Completeness: the new leader holds every entry committed in an earlier
+                // term. (A leader of a stale term, e.g. one paused while its votes arrived, need
+                // not hold what later terms committed.)
+                for (i, (c, &in_term)) in self.committed.iter().zip(&self.committed_in).enumerate()
+                {
+                    if in_term < *term && v.log.get(i).map(|e| e.term) != Some(c.term) {
                         return fail(
                             "Leader Completeness",
                             format!("n{node}, leader of term {term}, lacks committed entry {} (term {})", i + 1, c.term),
@@ -119,15 +133,15 @@ impl Checker {
                 granted: true,
                 ..
             } => {
-                if let Some(&c) = self.votes.get(&(*term, *node)) {
-                    if c != *candidate {
-                        return fail(
-                            "Vote Uniqueness",
-                            format!("n{node} voted for n{c} and n{candidate} in term {term}"),
-                        );
-                    }
+                if let Err(d) = self.record_vote(*node, *candidate, *term) {
+                    return fail("Vote Uniqueness", d);
                 }
-                self.votes.insert((*term, *node), *candidate);
+            }
+            // A candidate votes for itself: that vote counts like any other.
+            Event::Election { node, term } => {
+                if let Err(d) = self.record_vote(*node, *node, *term) {
+                    return fail("Vote Uniqueness", d);
+                }
             }
             Event::Append {
                 node,
@@ -196,6 +210,7 @@ impl Checker {
             }
             Event::Commit { node, commit_index } => {
                 let v = &mut self.nodes[*node as usize];
+                let commit_term = v.term;
                 if *commit_index < v.commit {
                     return fail(
                         "Commit Monotonicity",
@@ -232,6 +247,7 @@ impl Checker {
                                 );
                             }
                             self.committed.push(e);
+                            self.committed_in.push(commit_term);
                         }
                     }
                 }
@@ -478,6 +494,54 @@ mod tests {
             .property,
             "State Machine Safety"
         );
+    }
+
+    #[test]
+    fn a_stale_leader_need_not_hold_entries_committed_in_later_terms() {
+        // Found by review fuzzing: a candidate paused while its votes arrived wins its old
+        // term after a later term committed more. Leader Completeness (§5.4) covers only
+        // entries committed in earlier terms.
+        let mut c = Checker::new(3);
+        c.observe(&rec(Event::role(1, crate::raft::Role::Leader, 3)), 1)
+            .unwrap();
+        let e = vec![TEntry { term: 3, put: None }];
+        c.observe(
+            &rec(Event::Append {
+                node: 1,
+                index: 1,
+                entries: e,
+            }),
+            2,
+        )
+        .unwrap();
+        c.observe(
+            &rec(Event::Commit {
+                node: 1,
+                commit_index: 1,
+            }),
+            3,
+        )
+        .unwrap();
+        c.observe(
+            &rec(Event::Leader {
+                node: 2,
+                term: 2,
+                votes: 2,
+            }),
+            4,
+        )
+        .unwrap();
+        let v = c
+            .observe(
+                &rec(Event::Leader {
+                    node: 3,
+                    term: 4,
+                    votes: 2,
+                }),
+                5,
+            )
+            .unwrap_err();
+        assert_eq!(v.property, "Leader Completeness");
     }
 
     #[test]

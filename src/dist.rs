@@ -63,26 +63,6 @@ impl DurationDist {
         matches!(self, DurationDist::Constant(d) if d.0 == 0)
     }
 
-    /// The largest value this distribution can give, if bounded.
-    pub fn max(&self) -> Option<SimDuration> {
-        match self {
-            DurationDist::Constant(d) => Some(*d),
-            DurationDist::Uniform([_, hi]) => Some(*hi),
-            _ => None,
-        }
-    }
-
-    /// Theoretical mean in nanoseconds (for tests and docs).
-    pub fn mean_ns(&self) -> f64 {
-        match self {
-            DurationDist::Constant(d) => d.0 as f64,
-            DurationDist::Uniform([lo, hi]) => (lo.0 as f64 + hi.0 as f64) / 2.0,
-            DurationDist::Normal { mean, .. } => mean.0 as f64,
-            DurationDist::Exponential { mean } => mean.0 as f64,
-            DurationDist::Lognormal { mean, .. } => mean.0 as f64,
-        }
-    }
-
     pub fn sample(&self, rng: &mut Rng) -> SimDuration {
         match *self {
             DurationDist::Constant(d) => d,

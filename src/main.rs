@@ -158,13 +158,25 @@ fn cmd_run(
         Outcome::Violation => {
             let v = result.violation.expect("violation outcome has one");
             eprintln!(
-                "property failed: {} at event {}: {}",
-                v.property, v.event_index, v.detail
+                "property failed: {} at event {} (line {} of {}/trace.jsonl): {}",
+                v.property,
+                v.event_index,
+                v.event_index,
+                dir.display(),
+                v.detail
             );
             eprintln!("reproduce with: {repro}");
             Ok(ExitCode::from(1))
         }
-        Outcome::TimeLimit | Outcome::EventLimit if sc.stop.when.is_some() => {
+        Outcome::EventLimit => {
+            eprintln!(
+                "the run reached limits.max_events ({}) before stop.at: its result is incomplete",
+                sc.limits.max_events
+            );
+            eprintln!("reproduce with: {repro}");
+            Ok(ExitCode::from(1))
+        }
+        Outcome::TimeLimit if sc.stop.when.is_some() => {
             eprintln!(
                 "liveness: the stop condition did not hold by the end of the run ({})",
                 result.outcome.name()
@@ -331,6 +343,28 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
     }
     out!("{}", sweep::summary_table(&sums));
+    if let Some(bad) = results.iter().find(|r| r.violation.is_some()) {
+        // A safety failure is a finding, not a statistic: save the trial's own scenario and
+        // say how to replay it.
+        let cfg = &configs[bad.config];
+        let file = dir.join(format!("failing-trial-{}-{}.json", bad.config, bad.trial));
+        let text = serde_json::to_vec_pretty(&cfg.scenario).expect("scenario serialises");
+        write_atomic(&file, &text)?;
+        let failed = results.iter().filter(|r| r.violation.is_some()).count();
+        eprintln!(
+            "property failed in {failed} trial(s); first: {} trial {} (seed {}): {}",
+            cfg.label(),
+            bad.trial,
+            bad.seed,
+            bad.violation.as_deref().unwrap_or_default()
+        );
+        eprintln!(
+            "reproduce with: raftsim run {} --seed {}",
+            file.display(),
+            bad.seed
+        );
+        return Ok(ExitCode::from(1));
+    }
     outln!(
         "{} trials in {:.2}s wall on {} threads; wrote {}/{{trials.csv,summary.csv,cdf.png,cdf.svg}}",
         total,

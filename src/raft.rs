@@ -80,7 +80,7 @@ impl Log {
         if start >= self.entries.len() {
             return Vec::new();
         }
-        let end = (start + max).min(self.entries.len());
+        let end = start.saturating_add(max).min(self.entries.len());
         self.entries[start..end].to_vec()
     }
     pub fn push(&mut self, e: Entry) {
@@ -583,7 +583,7 @@ impl Node {
 
     fn count_vote(&mut self, voter: NodeId, out: &mut Vec<Output>) {
         assert_eq!(self.role, Role::Candidate);
-        self.votes |= 1 << voter;
+        self.votes |= 1u64 << (voter - 1);
         if self.votes.count_ones() >= self.majority() && self.self_vote_durable {
             self.become_leader(out, true);
         }

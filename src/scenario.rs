@@ -21,6 +21,12 @@ use crate::time::SimDuration;
 /// The scenario format version this build reads.
 pub const VERSION: u32 = 1;
 
+/// The largest term an initial log may hold, far from where term arithmetic could overflow.
+pub const MAX_TERM: u64 = 1 << 32;
+
+/// The largest clock drift a scenario may give, in parts per million (10%).
+pub const MAX_DRIFT_PPM: f64 = 100_000.0;
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -523,11 +529,32 @@ impl Scenario {
                 );
             }
             for (i, log) in logs.iter().enumerate() {
-                if log.windows(2).any(|w| w[0] > w[1]) || log.first() == Some(&0) {
+                if log.windows(2).any(|w| w[0] > w[1])
+                    || log.first() == Some(&0)
+                    || log.last().is_some_and(|&t| t > MAX_TERM)
+                {
                     return err(
                         &format!("cluster.initial_logs[{i}]"),
-                        "entry terms must be at least 1 and must not decrease".into(),
+                        format!("entry terms must be from 1 to {MAX_TERM} and must not decrease"),
                     );
+                }
+            }
+            // Log Matching (§5.3) must hold from the start: logs that share an entry's index
+            // and term share everything before it.
+            for (i, a) in logs.iter().enumerate() {
+                for (j, b) in logs.iter().enumerate().skip(i + 1) {
+                    let shared = a.iter().zip(b).rposition(|(x, y)| x == y);
+                    if let Some(k) = shared {
+                        if a[..k] != b[..k] {
+                            return err(
+                                &format!("cluster.initial_logs[{j}]"),
+                                format!(
+                                    "logs {} and {} hold entry {} of term {} but differ before it, which no Raft cluster can reach (Log Matching)",
+                                    i + 1, j + 1, k + 1, a[k]
+                                ),
+                            );
+                        }
+                    }
                 }
             }
         }
@@ -623,7 +650,9 @@ impl Scenario {
                 );
             }
         }
-        let drift_ok = |x: f64| x.is_finite() && x.abs() < 100_000.0;
+        // Drift is clamped to ±MAX_DRIFT_PPM when drawn; parameters must lie within it.
+        let drift_ok = |x: f64| x.is_finite() && x.abs() <= MAX_DRIFT_PPM;
+        let drift_msg = || format!("drift must be within ±{MAX_DRIFT_PPM} ppm");
         if !self
             .clocks
             .node_drift_ppm
@@ -631,27 +660,15 @@ impl Scenario {
             .flatten()
             .all(|&x| drift_ok(x))
         {
-            return err(
-                "clocks.node_drift_ppm",
-                "drift must be within ±100000 ppm".into(),
-            );
+            return err("clocks.node_drift_ppm", drift_msg());
         }
-        match self.clocks.drift_ppm {
-            crate::dist::NumberDist::Constant(x) | crate::dist::NumberDist::Uniform([x, _])
-                if !drift_ok(x) =>
-            {
-                return err(
-                    "clocks.drift_ppm",
-                    "drift must be within ±100000 ppm".into(),
-                )
-            }
-            crate::dist::NumberDist::Uniform([_, x]) if !drift_ok(x) => {
-                return err(
-                    "clocks.drift_ppm",
-                    "drift must be within ±100000 ppm".into(),
-                )
-            }
-            _ => {}
+        let params: Vec<f64> = match self.clocks.drift_ppm {
+            NumberDist::Constant(x) => vec![x],
+            NumberDist::Uniform([a, b]) => vec![a, b],
+            NumberDist::Normal { mean, stddev } => vec![mean, stddev],
+        };
+        if !params.into_iter().all(drift_ok) {
+            return err("clocks.drift_ppm", drift_msg());
         }
         self.storage
             .write_latency
@@ -692,6 +709,15 @@ impl Scenario {
                     &path,
                     format!(
                         "give exactly one of crash, restart, partition, cut, pause (found {count})"
+                    ),
+                );
+            }
+            if f.at > self.stop.at {
+                return err(
+                    &format!("{path}.at"),
+                    format!(
+                        "{} is after stop.at {}: the fault would never apply",
+                        f.at, self.stop.at
                     ),
                 );
             }

@@ -20,7 +20,9 @@ use crate::raft::{
     Output, Role, TimerKind,
 };
 use crate::rng::{Purpose, Rng};
-use crate::scenario::{Arrivals, FaultSpec, NamedTarget, Scenario, StopWhen, Target};
+use crate::scenario::{
+    Arrivals, FaultSpec, NamedTarget, Scenario, StopWhen, Target, MAX_DRIFT_PPM,
+};
 use crate::summary::{
     client_stats, kv_digest, SplitVoteDetector, StateMachineSummary, Summary, SummaryBuilder,
 };
@@ -103,7 +105,10 @@ struct Slot {
     disk_free: SimTime,
     disk_queue: VecDeque<PendingWrite>,
     drift_ppb: i64,
+    /// While paused: the latest end of the pauses in effect, and how many are in effect
+    /// (pauses may overlap; the node resumes when the last one ends).
     paused_until: Option<SimTime>,
+    pauses: u32,
     /// The node's state machine: a key-value map fed by applied entries. Volatile: a restart
     /// rebuilds it by applying the log again.
     kv: BTreeMap<u32, u64>,
@@ -112,6 +117,7 @@ struct Slot {
 
 struct ClientReq {
     submitted: SimTime,
+    key: u32,
     attempt: u32,
     target: NodeId,
     done: Option<(SimTime, bool)>,
@@ -215,6 +221,8 @@ pub struct Simulation<'a> {
     derived: Vec<Event>,
     violation: Option<Violation>,
     events: u64,
+    /// Trace records observed so far (whether or not the trace is written).
+    records: u64,
     messages_sent: u64,
     // faults
     fault_rngs: Vec<Rng>,
@@ -227,7 +235,10 @@ pub struct Simulation<'a> {
     elections_after_faults: u64,
     split_votes_after_faults: u64,
     // clients
+    /// Arrivals draw from one stream (gap, first target, key) and event-driven retries from
+    /// another, so a fault that changes retries does not move later arrivals.
     client_rng: Rng,
+    retry_rng: Rng,
     reqs: Vec<ClientReq>,
     // test hook: crash at a disk write
     write_crash: Option<WriteCrash>,
@@ -276,7 +287,8 @@ impl<'a> Simulation<'a> {
                 let drift_ppm = match &sc.clocks.node_drift_ppm {
                     Some(v) => v[id as usize - 1],
                     None => sc.clocks.drift_ppm.sample(&mut drift_rng),
-                };
+                }
+                .clamp(-MAX_DRIFT_PPM, MAX_DRIFT_PPM);
                 Slot {
                     node: None,
                     cfg: raft::Config {
@@ -298,6 +310,7 @@ impl<'a> Simulation<'a> {
                     disk_queue: VecDeque::new(),
                     drift_ppb: libm::round(drift_ppm * 1000.0) as i64,
                     paused_until: None,
+                    pauses: 0,
                     kv: BTreeMap::new(),
                     applied: 0,
                 }
@@ -322,6 +335,7 @@ impl<'a> Simulation<'a> {
             derived: Vec::new(),
             violation: None,
             events: 0,
+            records: 0,
             messages_sent: 0,
             fault_rngs: (0..sc.faults.len())
                 .map(|i| Rng::stream(seed, Purpose::Faults, i as u64))
@@ -334,6 +348,7 @@ impl<'a> Simulation<'a> {
             elections_after_faults: 0,
             split_votes_after_faults: 0,
             client_rng: Rng::stream(seed, Purpose::Workload, 0),
+            retry_rng: Rng::stream(seed, Purpose::Workload, 1),
             reqs: Vec::new(),
             write_crash: None,
             writes_counted: 0,
@@ -376,6 +391,9 @@ impl<'a> Simulation<'a> {
     }
 
     fn observe(&mut self, rec: &Record) {
+        // Numbered like the trace's lines, so a reported event can be found in trace.jsonl
+        // and `raftsim check` reports the same number.
+        self.records += 1;
         if self.last_fault.is_some() && self.faults_pending == 0 {
             match rec.ev {
                 Event::Election { .. } => self.elections_after_faults += 1,
@@ -387,7 +405,7 @@ impl<'a> Simulation<'a> {
             }
         }
         if self.violation.is_none() {
-            if let Err(v) = self.checker.observe(rec, self.events) {
+            if let Err(v) = self.checker.observe(rec, self.records) {
                 self.violation = Some(v);
             }
         }
@@ -641,8 +659,7 @@ impl<'a> Simulation<'a> {
             Ev::ClientArrival => self.client_arrival(),
             Ev::ClientToNode { req, node } => {
                 if self.slot(node).node.is_some() {
-                    let w = self.sc.workload.as_ref().expect("workload");
-                    let key = (self.client_rng.next_u64() % w.keys as u64) as u32;
+                    let key = self.reqs[req as usize].key;
                     self.step(
                         node,
                         Input::ClientRequest {
@@ -904,17 +921,26 @@ impl<'a> Simulation<'a> {
             if start {
                 let target = self.resolve(i, t);
                 self.fault_targets[i] = target;
-                if let Some(id) = target {
+                if let Some(id) = target.filter(|&id| self.slots[id as usize - 1].node.is_some()) {
                     let until = SimTime(f.until.expect("validated").0);
-                    self.slot(id).paused_until = Some(until);
+                    let s = self.slot(id);
+                    s.paused_until = Some(s.paused_until.map_or(until, |u| u.max(until)));
+                    s.pauses += 1;
                     self.emit(Event::Pause {
                         node: id,
                         until: until.0,
                     });
                 }
             } else if let Some(id) = self.fault_targets[i] {
-                self.slot(id).paused_until = None;
-                self.emit(Event::Resume { node: id });
+                // A crash ends every pause of the node; otherwise resume with the last pause.
+                let s = self.slot(id);
+                if s.pauses > 0 {
+                    s.pauses -= 1;
+                    if s.pauses == 0 {
+                        s.paused_until = None;
+                        self.emit(Event::Resume { node: id });
+                    }
+                }
             }
         }
     }
@@ -929,6 +955,7 @@ impl<'a> Simulation<'a> {
         s.disk_queue.clear();
         s.disk_free = SimTime::ZERO;
         s.paused_until = None;
+        s.pauses = 0;
         self.last_crashed = Some(id);
         self.emit(Event::Crash { node: id });
     }
@@ -968,8 +995,10 @@ impl<'a> Simulation<'a> {
         let target = self
             .client_rng
             .range_inclusive(1, self.sc.cluster.nodes as u64) as NodeId;
+        let key = (self.client_rng.next_u64() % w.keys as u64) as u32;
         self.reqs.push(ClientReq {
             submitted: self.now,
+            key,
             attempt: 1,
             target,
             done: None,
@@ -1043,7 +1072,7 @@ impl<'a> Simulation<'a> {
             _ => {
                 // No leader known: back off, then try a random node.
                 r.target = self
-                    .client_rng
+                    .retry_rng
                     .range_inclusive(1, self.sc.cluster.nodes as u64)
                     as NodeId;
                 let attempt = r.attempt;

@@ -128,8 +128,8 @@ pub struct ClientStats {
     pub latency_p50_ns: Option<u64>,
     pub latency_p99_ns: Option<u64>,
     pub latency_max_ns: Option<u64>,
-    /// Intervals longer than the maximum election timeout during which requests were
-    /// outstanding and none committed: [start_ns, end_ns].
+    /// Stalls: intervals longer than the maximum election timeout during which requests were
+    /// outstanding and none committed, as [start_ns, end_ns]; see `no_commit_windows`.
     pub no_commit_windows: Vec<[u64; 2]>,
 }
 
@@ -350,14 +350,24 @@ pub fn client_stats(
     }
 }
 
-/// Intervals longer than `window_min_ns` in which requests were outstanding and none committed.
-/// Between consecutive commits (and from the last commit to `end`), a window runs from the
-/// later of the previous commit and the submission of the oldest request still outstanding
-/// just before the next commit, to that next commit.
+/// Stalls: intervals longer than `window_min_ns` during which at least one request was
+/// outstanding (submitted, not yet finished) and no request committed.
 ///
-/// O(n log n): commit times are swept in order while a min-heap holds the submission times of
-/// requests already submitted; a request that finished before the current commit is dropped
-/// from the top lazily, which is sound because commit times only grow.
+/// The run is cut at every commit time; the last piece ends at `end`. For the piece between
+/// consecutive commit times `prev` and `c`, let R be the requests that were outstanding at
+/// some point in it: submitted before `c` and finished (committed or failed) after `prev`, or
+/// never. The window runs from the earliest submission in R (but not before `prev`) to the
+/// last finish in R (but not after `c`, an unfinished request counting as finishing after
+/// `c`). So a request that gave up before the next commit still counts: while it waited,
+/// nothing committed. A stall that ends with every request failed ends at the last failure,
+/// not at the next commit or the end of the run. Gaps inside a piece with nothing outstanding
+/// do not split its window.
+///
+/// O(n log n): commit times are swept in order while a min-heap holds the requests already
+/// submitted, by submission time; a request that finished by `prev` is dropped from the top
+/// lazily, which is sound because `prev` only grows. The last finish in R is the running
+/// maximum of the finish times of the requests submitted so far, when it is after `prev`
+/// (otherwise R is empty).
 fn no_commit_windows(
     reqs: &[(u64, Option<(u64, bool)>)],
     end: u64,
@@ -379,22 +389,24 @@ fn no_commit_windows(
     by_submit.sort_unstable();
     let mut heap: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::new();
     let mut next = 0;
+    // The latest finish among requests submitted so far.
+    let mut last_finish = 0u64;
     let mut windows = Vec::new();
     let mut prev = 0u64;
     for &c in &commits {
-        // The oldest request outstanding just before c: submitted before c, not finished
-        // before c.
         while next < by_submit.len() && by_submit[next].0 < c {
             heap.push(Reverse(by_submit[next]));
+            last_finish = last_finish.max(by_submit[next].1);
             next += 1;
         }
-        while heap.peek().is_some_and(|Reverse((_, f))| *f < c) {
+        while heap.peek().is_some_and(|Reverse((_, f))| *f <= prev) {
             heap.pop();
         }
-        if let Some(&Reverse((o, _))) = heap.peek() {
-            let start = prev.max(o);
-            if c > start && c - start > window_min_ns {
-                windows.push([start, c]);
+        if let Some(&Reverse((first, _))) = heap.peek() {
+            let start = prev.max(first);
+            let stop = c.min(last_finish);
+            if stop > start && stop - start > window_min_ns {
+                windows.push([start, stop]);
             }
         }
         prev = c;
@@ -422,15 +434,20 @@ mod tests {
         let mut out = Vec::new();
         let mut prev = 0u64;
         for &c in &commits {
-            let oldest = reqs
+            // Outstanding at some point between prev and c: (submitted, finished or never).
+            let r: Vec<(u64, u64)> = reqs
                 .iter()
-                .filter(|(s, d)| *s < c && d.is_none_or(|(t, _)| t >= c))
-                .map(|(s, _)| *s)
-                .min();
-            if let Some(o) = oldest {
-                let start = prev.max(o);
-                if c > start && c - start > window_min_ns {
-                    out.push([start, c]);
+                .map(|(s, d)| (*s, d.map_or(u64::MAX, |(t, _)| t)))
+                .filter(|&(s, f)| s < c && f > prev)
+                .collect();
+            if let (Some(first), Some(last)) = (
+                r.iter().map(|&(s, _)| s).min(),
+                r.iter().map(|&(_, f)| f).max(),
+            ) {
+                let start = prev.max(first);
+                let stop = c.min(last);
+                if stop > start && stop - start > window_min_ns {
+                    out.push([start, stop]);
                 }
             }
             prev = c;
@@ -455,6 +472,38 @@ mod tests {
             .collect();
         let w = no_commit_windows(&reqs, 1000 * ms, 300 * ms);
         assert_eq!(w, vec![[100 * ms, 600 * ms + 10]]);
+    }
+
+    #[test]
+    fn requests_that_all_fail_are_one_window() {
+        // Total loss: a request every 100ms, each failing after 1s; nothing commits in 6s.
+        let ms = 1_000_000;
+        let fail = |s: u64| (s, Some((s + 1000 * ms, false)));
+        let reqs: Vec<(u64, Option<(u64, bool)>)> =
+            (0..50u64).map(|i| fail(i * 100 * ms)).collect();
+        // Every request failed by 5.9s: the window ends at the last failure.
+        assert_eq!(
+            no_commit_windows(&reqs, 6000 * ms, 300 * ms),
+            vec![[0, 5900 * ms]]
+        );
+        let stats = client_stats(&reqs, 6000 * ms, 300 * ms);
+        assert_eq!((stats.committed, stats.failed), (0, 50));
+        assert_eq!(stats.no_commit_windows, vec![[0, 5900 * ms]]);
+        // With requests still waiting at the end, it runs to the end.
+        let mut waiting = reqs.clone();
+        waiting.push((5500 * ms, None));
+        assert_eq!(
+            no_commit_windows(&waiting, 6000 * ms, 300 * ms),
+            vec![[0, 6000 * ms]]
+        );
+        // Requests that failed before the next commit still open its window, from the first
+        // submission (the gap from 1.2s to 1.5s with nothing outstanding does not split it).
+        let mut then_commit = reqs[..3].to_vec(); // fail at 1.0s, 1.1s, 1.2s
+        then_commit.push((1500 * ms, Some((1600 * ms, true))));
+        assert_eq!(
+            no_commit_windows(&then_commit, 2000 * ms, 300 * ms),
+            vec![[0, 1600 * ms]]
+        );
     }
 
     proptest! {

@@ -20,12 +20,6 @@ pub struct SimDuration(pub u64);
 
 impl SimTime {
     pub const ZERO: SimTime = SimTime(0);
-    pub fn as_nanos(self) -> u64 {
-        self.0
-    }
-    pub fn saturating_sub(self, earlier: SimTime) -> SimDuration {
-        SimDuration(self.0.saturating_sub(earlier.0))
-    }
 }
 
 impl SimDuration {
@@ -41,12 +35,6 @@ impl SimDuration {
     }
     pub const fn from_secs(s: u64) -> Self {
         SimDuration(s * 1_000_000_000)
-    }
-    pub fn as_nanos(self) -> u64 {
-        self.0
-    }
-    pub fn as_millis_f64(self) -> f64 {
-        self.0 as f64 / 1e6
     }
 }
 

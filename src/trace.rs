@@ -296,20 +296,15 @@ impl fmt::Display for Record {
 #[derive(Default)]
 pub struct TraceWriter {
     buf: Vec<u8>,
-    lines: u64,
 }
 
 impl TraceWriter {
     pub fn record(&mut self, rec: &Record) {
         serde_json::to_writer(&mut self.buf, rec).expect("trace records serialise");
         self.buf.push(b'\n');
-        self.lines += 1;
     }
     pub fn bytes(&self) -> &[u8] {
         &self.buf
-    }
-    pub fn lines(&self) -> u64 {
-        self.lines
     }
     pub fn hash(&self) -> String {
         hash_hex(&self.buf)
