@@ -168,6 +168,9 @@ pub struct RunResult {
     pub leader_after_faults_ns: Option<u64>,
     pub elections_after_faults: u64,
     pub split_votes_after_faults: u64,
+    /// Of those, terms in which two or more candidates stood (the vote really split, rather
+    /// than a lone candidate that could not win).
+    pub contested_after_faults: u64,
     /// Each node when the run ended, by id - 1; `None` for a node that was down.
     pub nodes_at_end: Vec<Option<NodeEnd>>,
 }
@@ -234,6 +237,7 @@ pub struct Simulation<'a> {
     leader_after_faults: Option<SimTime>,
     elections_after_faults: u64,
     split_votes_after_faults: u64,
+    contested_after_faults: u64,
     // clients
     /// Arrivals draw from one stream (gap, first target, key) and event-driven retries from
     /// another, so a fault that changes retries does not move later arrivals.
@@ -347,6 +351,7 @@ impl<'a> Simulation<'a> {
             leader_after_faults: None,
             elections_after_faults: 0,
             split_votes_after_faults: 0,
+            contested_after_faults: 0,
             client_rng: Rng::stream(seed, Purpose::Workload, 0),
             retry_rng: Rng::stream(seed, Purpose::Workload, 1),
             reqs: Vec::new(),
@@ -397,7 +402,12 @@ impl<'a> Simulation<'a> {
         if self.last_fault.is_some() && self.faults_pending == 0 {
             match rec.ev {
                 Event::Election { .. } => self.elections_after_faults += 1,
-                Event::SplitVote { .. } => self.split_votes_after_faults += 1,
+                Event::SplitVote { ref candidates, .. } => {
+                    self.split_votes_after_faults += 1;
+                    if candidates.len() >= 2 {
+                        self.contested_after_faults += 1;
+                    }
+                }
                 Event::Leader { .. } if self.leader_after_faults.is_none() => {
                     self.leader_after_faults = Some(self.now)
                 }
@@ -558,6 +568,7 @@ impl<'a> Simulation<'a> {
             leader_after_faults_ns: self.leader_after_faults.map(|t| t.0),
             elections_after_faults: self.elections_after_faults,
             split_votes_after_faults: self.split_votes_after_faults,
+            contested_after_faults: self.contested_after_faults,
             nodes_at_end: self
                 .slots
                 .iter()

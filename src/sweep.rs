@@ -85,6 +85,8 @@ pub struct TrialResult {
     pub time_to_leader_ns: Option<u64>,
     pub elections: u64,
     pub split_votes: u64,
+    /// Split votes with two or more candidates.
+    pub contested: u64,
     pub messages: u64,
     pub capped: bool,
     /// A safety property that failed in this trial (a bug in the Raft under test): the sweep
@@ -344,6 +346,7 @@ pub fn run_trial(cfg: &SweepConfig, seed: u64, trial: u32) -> TrialResult {
         time_to_leader_ns: r.leader_after_faults_ns.map(|t| t - crash),
         elections: r.elections_after_faults,
         split_votes: r.split_votes_after_faults,
+        contested: r.contested_after_faults,
         messages: r.summary.messages_sent,
         capped: !done,
         violation: r.violation.map(|v| v.to_string()),
@@ -396,6 +399,7 @@ pub struct ConfigSummary {
     pub mean_ms: f64,
     pub leader_p50_ms: f64,
     pub split_share: f64,
+    pub contested_share: f64,
     pub capped: u64,
 }
 
@@ -439,6 +443,11 @@ pub fn summarize(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<Config
                 } else {
                     rs.iter().filter(|r| r.split_votes > 0).count() as f64 / rs.len() as f64
                 },
+                contested_share: if rs.is_empty() {
+                    0.0
+                } else {
+                    rs.iter().filter(|r| r.contested > 0).count() as f64 / rs.len() as f64
+                },
                 capped: rs.iter().filter(|r| r.capped).count() as u64,
             }
         })
@@ -467,6 +476,7 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
             "time_to_leader_ms",
             "elections",
             "split_votes",
+            "contested_split_votes",
             "messages",
             "capped",
         ]
@@ -485,6 +495,7 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
             opt_ms(r.time_to_leader_ns),
             r.elections.to_string(),
             r.split_votes.to_string(),
+            r.contested.to_string(),
             r.messages.to_string(),
             r.capped.to_string(),
         ]);
@@ -493,7 +504,7 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
     w.into_inner().expect("csv flush")
 }
 
-pub const SUMMARY_COLUMNS: [&str; 12] = [
+pub const SUMMARY_COLUMNS: [&str; 13] = [
     "timeout_min_ms",
     "timeout_max_ms",
     "trials",
@@ -505,6 +516,7 @@ pub const SUMMARY_COLUMNS: [&str; 12] = [
     "mean_ms",
     "leader_p50_ms",
     "split_vote_share",
+    "contested_share",
     "capped",
 ];
 
@@ -539,6 +551,7 @@ pub fn summary_csv(sums: &[ConfigSummary]) -> Vec<u8> {
             num(s.mean_ms),
             num(s.leader_p50_ms),
             format!("{:.3}", s.split_share),
+            format!("{:.3}", s.contested_share),
             s.capped.to_string(),
         ]);
         w.write_record(&row).expect("csv to memory");
@@ -550,12 +563,22 @@ pub fn summary_csv(sums: &[ConfigSummary]) -> Vec<u8> {
 pub fn summary_table(sums: &[ConfigSummary]) -> String {
     let width = sums.iter().map(|s| s.label.len()).max().unwrap_or(5).max(5);
     let mut o = format!(
-        "{:<width$} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>7} {:>6}\n",
-        "range", "trials", "min", "p50", "p90", "p99", "max", "mean", "split%", "capped"
+        "{:<width$} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>7} {:>9} {:>6}\n",
+        "range",
+        "trials",
+        "min",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "mean",
+        "split%",
+        "contest%",
+        "capped"
     );
     for s in sums {
         o.push_str(&format!(
-            "{:<width$} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>6.1}% {:>6}\n",
+            "{:<width$} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>6.1}% {:>8.1}% {:>6}\n",
             s.label,
             s.trials,
             num(s.min_ms),
@@ -565,10 +588,12 @@ pub fn summary_table(sums: &[ConfigSummary]) -> String {
             num(s.max_ms),
             num(s.mean_ms),
             s.split_share * 100.0,
+            s.contested_share * 100.0,
             s.capped
         ));
     }
     o.push_str("times in ms: from the leader's crash until every survivor follows a new leader\n");
+    o.push_str("split%: trials with a term in which candidates stood and nobody won; contest%: of those, with two or more candidates\n");
     o
 }
 

@@ -89,6 +89,7 @@ struct Trial {
     downtime_ms: Option<f64>,
     time_to_leader_ms: Option<f64>,
     split_votes: u64,
+    contested: u64,
     capped: bool,
 }
 
@@ -96,6 +97,7 @@ fn group_trials(t: &Table) -> Groups {
     let (lo, hi) = (t.col("timeout_min_ms"), t.col("timeout_max_ms"));
     let (d, l) = (t.col("downtime_ms"), t.col("time_to_leader_ms"));
     let (sv, cap) = (t.col("split_votes"), t.col("capped"));
+    let cs = t.col("contested_split_votes");
     let mut g = Groups {
         order: Vec::new(),
         trials: HashMap::new(),
@@ -110,12 +112,15 @@ fn group_trials(t: &Table) -> Groups {
             downtime_ms: opt(&r[d]),
             time_to_leader_ms: opt(&r[l]),
             split_votes: r[sv].parse().unwrap(),
+            contested: r[cs].parse().unwrap(),
             capped: match r[cap].as_str() {
                 "true" => true,
                 "false" => false,
                 other => panic!("capped is {other:?}"),
             },
         };
+        // A contested split vote is a split vote.
+        assert!(trial.contested <= trial.split_votes, "row {r:?}");
         // A capped trial has no downtime, and a finished one has one.
         assert_eq!(trial.capped, trial.downtime_ms.is_none(), "row {r:?}");
         g.trials.entry(key).or_default().push(trial);
@@ -203,6 +208,10 @@ fn summary_matches_statistics_recomputed_from_trials() {
                 ("mean_ms", mean),
                 ("leader_p50_ms", quantile(&l, 0.5)),
                 ("split_vote_share", Some(split_share(&ts))),
+                (
+                    "contested_share",
+                    Some(ts.iter().filter(|t| t.contested > 0).count() as f64 / ts.len() as f64),
+                ),
             ];
             for (c, w) in want {
                 match w {
@@ -275,6 +284,13 @@ fn figure16_top_ordering_on_reduced_trials() {
         // No randomness splits the vote often; any randomness makes it rarer.
         assert!(split[0] >= 0.1, "{ctx}");
         assert!(split[0] >= split[1] && split[0] > split[2], "{ctx}");
+        // Contested split votes (two or more candidates, the symmetry that randomness breaks)
+        // fall steeply with more randomness; lone ineligible candidates do not depend on it.
+        let contested = stat("contested_share");
+        assert!(
+            contested[0] > contested[1] && contested[1] >= contested[2],
+            "{ctx} contested {contested:?}"
+        );
         // Split votes give 150-150 a long tail: its p90 and mean are the largest.
         assert!(p90[0] > p90[1] && p90[0] > p90[2], "{ctx}");
         assert!(mean[0] > mean[2] && mean[2] > mean[1], "{ctx}");
