@@ -379,6 +379,7 @@ pub fn validate_node_ids(nodes: u32, records: &[Record]) -> Result<(), (usize, S
             Event::SplitVote { candidates, .. } => candidates,
             Event::Start { .. }
             | Event::ClientDone { .. }
+            | Event::FaultSkipped { .. }
             | Event::Violation { .. }
             | Event::End { .. } => &[],
         };

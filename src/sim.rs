@@ -586,13 +586,17 @@ impl<'a> Simulation<'a> {
     }
 
     /// A live leader that every other live, unpaused node follows in its term.
-    fn stable_leader(&self) -> Option<NodeId> {
-        let leader = self
-            .slots
+    /// The live leader of the highest term, if any.
+    fn current_leader(&self) -> Option<&Node> {
+        self.slots
             .iter()
             .filter_map(|s| s.node.as_ref())
             .filter(|n| n.role() == Role::Leader)
-            .max_by_key(|n| n.term())?;
+            .max_by_key(|n| n.term())
+    }
+
+    fn stable_leader(&self) -> Option<NodeId> {
+        let leader = self.current_leader()?;
         let (id, term) = (leader.id(), leader.term());
         let all = self
             .slots
@@ -861,13 +865,7 @@ impl<'a> Simulation<'a> {
     // ---- faults ----
 
     fn resolve(&mut self, i: usize, t: Target) -> Option<NodeId> {
-        let leader = self
-            .slots
-            .iter()
-            .filter_map(|s| s.node.as_ref())
-            .filter(|n| n.role() == Role::Leader)
-            .max_by_key(|n| n.term())
-            .map(|n| n.id());
+        let leader = self.current_leader().map(|n| n.id());
         match t {
             Target::Node(id) => Some(id),
             Target::Named(NamedTarget::LastCrashed) => self.last_crashed,
@@ -897,15 +895,21 @@ impl<'a> Simulation<'a> {
             if start {
                 let target = self.resolve(i, t);
                 self.fault_targets[i] = target;
-                if let Some(id) = target {
-                    self.crash(id);
+                match target {
+                    Some(id) => self.crash(id),
+                    None => self.emit(Event::FaultSkipped {
+                        reason: format!("crash: there is no {}", target_name(t)),
+                    }),
                 }
             } else if let Some(id) = self.fault_targets[i] {
                 self.restart(id);
             }
         } else if let Some(t) = f.restart {
-            if let Some(id) = self.resolve(i, t) {
-                self.restart(id);
+            match self.resolve(i, t) {
+                Some(id) => self.restart(id),
+                None => self.emit(Event::FaultSkipped {
+                    reason: format!("restart: there is no {}", target_name(t)),
+                }),
             }
         } else if let Some(groups) = &f.partition {
             self.net.set_partition(groups, start);
@@ -930,9 +934,11 @@ impl<'a> Simulation<'a> {
             });
         } else if let Some(t) = f.pause {
             if start {
-                let target = self.resolve(i, t);
+                let target = self
+                    .resolve(i, t)
+                    .filter(|&id| self.slots[id as usize - 1].node.is_some());
                 self.fault_targets[i] = target;
-                if let Some(id) = target.filter(|&id| self.slots[id as usize - 1].node.is_some()) {
+                if let Some(id) = target {
                     let until = SimTime(f.until.expect("validated").0);
                     let s = self.slot(id);
                     s.paused_until = Some(s.paused_until.map_or(until, |u| u.max(until)));
@@ -940,6 +946,10 @@ impl<'a> Simulation<'a> {
                     self.emit(Event::Pause {
                         node: id,
                         until: until.0,
+                    });
+                } else {
+                    self.emit(Event::FaultSkipped {
+                        reason: format!("pause: {} is not a live node", target_name(t)),
                     });
                 }
             } else if let Some(id) = self.fault_targets[i] {
@@ -959,6 +969,9 @@ impl<'a> Simulation<'a> {
     fn crash(&mut self, id: NodeId) {
         let s = self.slot(id);
         if s.node.is_none() {
+            self.emit(Event::FaultSkipped {
+                reason: format!("crash: n{id} is already down"),
+            });
             return;
         }
         s.node = None;
@@ -973,6 +986,9 @@ impl<'a> Simulation<'a> {
 
     fn restart(&mut self, id: NodeId) {
         if self.slot(id).node.is_some() {
+            self.emit(Event::FaultSkipped {
+                reason: format!("restart: n{id} is already up"),
+            });
             return;
         }
         let hard = self.slot(id).hard.clone();
@@ -1091,6 +1107,17 @@ impl<'a> Simulation<'a> {
                     .push(self.now + backoff, Ev::ClientResend { req, attempt });
             }
         }
+    }
+}
+
+/// How a fault target reads in a `fault_skipped` reason.
+fn target_name(t: Target) -> String {
+    match t {
+        Target::Node(id) => format!("n{id}"),
+        Target::Named(NamedTarget::Leader) => "leader".into(),
+        Target::Named(NamedTarget::Follower) => "live follower".into(),
+        Target::Named(NamedTarget::Random) => "live node".into(),
+        Target::Named(NamedTarget::LastCrashed) => "crashed node".into(),
     }
 }
 

@@ -144,6 +144,10 @@ pub enum Event {
         ok: bool,
         latency: u64,
     },
+    /// A fault that found nothing to act on (no leader to crash, a node already up, ...).
+    FaultSkipped {
+        reason: String,
+    },
     Violation {
         property: String,
         detail: String,
@@ -286,6 +290,7 @@ impl fmt::Display for Record {
                     crate::time::SimDuration(*latency)
                 )
             }
+            Event::FaultSkipped { reason } => write!(f, "fault skipped: {reason}"),
             Event::Violation { property, detail } => write!(f, "VIOLATION {property}: {detail}"),
             Event::End { outcome, events } => write!(f, "end {outcome} events={events}"),
         }
