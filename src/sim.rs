@@ -887,6 +887,9 @@ impl<'a> Simulation<'a> {
         }
     }
 
+    // Rare next to message and timer events: kept out of the event loop's inlined body.
+    #[cold]
+    #[inline(never)]
     fn fault(&mut self, i: usize, start: bool) {
         let f: &FaultSpec = &self.sc.faults[i];
         self.faults_pending -= 1;
@@ -966,6 +969,9 @@ impl<'a> Simulation<'a> {
         }
     }
 
+    // Rare next to message and timer events: kept out of the event loop's inlined body.
+    #[cold]
+    #[inline(never)]
     fn crash(&mut self, id: NodeId) {
         let s = self.slot(id);
         if s.node.is_none() {
@@ -984,6 +990,9 @@ impl<'a> Simulation<'a> {
         self.emit(Event::Crash { node: id });
     }
 
+    // Rare next to message and timer events: kept out of the event loop's inlined body.
+    #[cold]
+    #[inline(never)]
     fn restart(&mut self, id: NodeId) {
         if self.slot(id).node.is_some() {
             self.emit(Event::FaultSkipped {
