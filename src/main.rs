@@ -225,6 +225,10 @@ struct SweepArgs {
     /// Draw the CDF with a linear time axis.
     #[arg(long)]
     linear: bool,
+    /// End the CDF's time axis at this duration, e.g. 500ms [default: the scenario's
+    /// sweep.plot_max, else the slowest trial].
+    #[arg(long)]
+    plot_max: Option<String>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -290,6 +294,13 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         cap,
     };
     let configs = sweep::build_configs(&file, &sc, &plan)?;
+    let plot_max = match &a.plot_max {
+        Some(d) => {
+            Some(raftsim::time::parse_duration(d).map_err(|e| anyhow::anyhow!("--plot-max: {e}"))?)
+        }
+        None => spec.as_ref().and_then(|s| s.plot_max),
+    }
+    .map(|d| d.0 as f64 / 1e6);
     let log_axis = if a.log {
         true
     } else if a.linear {
@@ -337,7 +348,7 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
             ".{name}.tmp.{}",
             if name.ends_with("svg") { "svg" } else { "png" }
         ));
-        raftsim::plot::draw_cdf(&tmp, &title, &lines, log_axis)
+        raftsim::plot::draw_cdf(&tmp, &title, &lines, log_axis, plot_max)
             .map_err(|e| anyhow::anyhow!("drawing {name}: {e}"))?;
         std::fs::rename(&tmp, dir.join(name))
             .with_context(|| format!("cannot write {}", dir.join(name).display()))?;

@@ -57,16 +57,23 @@ pub fn cdf_lines(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<CdfLin
 }
 
 /// Draws the CDF to `path` (PNG or SVG by extension).
-pub fn draw_cdf(path: &Path, title: &str, lines: &[CdfLine], log_axis: bool) -> Result<(), String> {
+/// `x_max_ms` ends the time axis there (lines that go further run off the right edge).
+pub fn draw_cdf(
+    path: &Path,
+    title: &str,
+    lines: &[CdfLine],
+    log_axis: bool,
+    x_max_ms: Option<f64>,
+) -> Result<(), String> {
     register_font();
     let is_svg = path.extension().is_some_and(|e| e == "svg");
     let size = (1000, 620);
     if is_svg {
         let root = SVGBackend::new(path, size).into_drawing_area();
-        draw_on(root, title, lines, log_axis)
+        draw_on(root, title, lines, log_axis, x_max_ms)
     } else {
         let root = BitMapBackend::new(path, size).into_drawing_area();
-        draw_on(root, title, lines, log_axis)
+        draw_on(root, title, lines, log_axis, x_max_ms)
     }
 }
 
@@ -75,6 +82,7 @@ fn draw_on<DB: DrawingBackend>(
     title: &str,
     lines: &[CdfLine],
     log_axis: bool,
+    x_max_ms: Option<f64>,
 ) -> Result<(), String>
 where
     DB::ErrorType: 'static,
@@ -88,6 +96,12 @@ where
     if !lo.is_finite() {
         (lo, hi) = (1.0, 10.0);
     }
+    let clip = x_max_ms.filter(|&m| m > 0.0);
+    if let Some(m) = clip {
+        hi = m / 1.05;
+        lo = lo.min(m / 2.0);
+    }
+    let edge = clip.unwrap_or(f64::INFINITY);
     let x_label = "time without leader (ms)";
     let y_label = "cumulative percent of trials";
     let colors = |i: usize| Palette99::pick(i).to_rgba();
@@ -111,6 +125,10 @@ where
                 let mut pts = Vec::with_capacity(l.points.len() * 2);
                 let mut prev = 0.0;
                 for &(x, y) in &l.points {
+                    if x > edge {
+                        pts.push((edge, prev));
+                        break;
+                    }
                     pts.push((x, prev));
                     pts.push((x, y));
                     prev = y;

@@ -410,6 +410,9 @@ pub struct SweepSpec {
     /// Draw the CDF's time axis on a log scale.
     #[serde(default)]
     pub log_axis: bool,
+    /// End the CDF's time axis here (default: the slowest trial).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plot_max: Option<SimDuration>,
 }
 
 fn default_trials() -> u32 {
