@@ -341,6 +341,17 @@ pub struct HardState {
     pub log: Log,
 }
 
+impl HardState {
+    /// Makes one completed disk write (an `Output::Persist`) durable.
+    pub fn apply_write(&mut self, term: Term, voted_for: Option<NodeId>, ops: &[LogOp]) {
+        self.term = term;
+        self.voted_for = voted_for;
+        for op in ops {
+            self.log.apply_op(op);
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Node {
     cfg: Config,

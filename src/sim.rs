@@ -659,11 +659,7 @@ impl<'a> Simulation<'a> {
                 let s = self.slot(node);
                 let w = s.disk_queue.pop_front().expect("a write is pending");
                 let seq = w.seq;
-                s.hard.term = w.term;
-                s.hard.voted_for = w.voted_for;
-                for op in &w.ops {
-                    s.hard.log.apply_op(op);
-                }
+                s.hard.apply_write(w.term, w.voted_for, &w.ops);
                 self.step(node, Input::Persisted(seq));
                 if hooked && point == Some(WritePoint::AfterComplete) {
                     self.hook_crash(node);

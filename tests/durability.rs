@@ -161,11 +161,7 @@ fn fuzz(seed: u64, steps: usize) {
                 continue;
             }
             let (seq, term, voted_for, ops) = disk.inflight.remove(0);
-            disk.durable.term = term;
-            disk.durable.voted_for = voted_for;
-            for op in &ops {
-                disk.durable.log.apply_op(op);
-            }
+            disk.durable.apply_write(term, voted_for, &ops);
             Input::Persisted(seq)
         } else {
             // Crash: what is in flight is lost; restart from the disk alone.

@@ -142,12 +142,7 @@ impl Cluster {
                     voted_for,
                     ops,
                 } => {
-                    let h = &mut self.hard[id as usize - 1];
-                    h.term = term;
-                    h.voted_for = voted_for;
-                    for op in &ops {
-                        h.log.apply_op(op);
-                    }
+                    self.hard[id as usize - 1].apply_write(term, voted_for, &ops);
                     durable = Some(seq);
                 }
                 Output::Apply { index, entry } => self.observe(Event::Apply {
