@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use raftsim::output::{ensure_dir, write_atomic};
+use raftsim::observe::summary::SummaryBuilder;
+use raftsim::report::output::{ensure_dir, write_atomic};
 use raftsim::scenario::Scenario;
-use raftsim::sim::{self, Outcome, RunOptions};
-use raftsim::summary::SummaryBuilder;
+use raftsim::world::{self, Outcome, RunOptions};
 
 /// Prints to stdout; a closed pipe (`raftsim ... | head`) is not an error worth a panic.
 macro_rules! outln {
@@ -123,7 +123,7 @@ fn cmd_run(
     let seed = seed.unwrap_or(sc.seed);
     let dir = out.unwrap_or_else(|| PathBuf::from("output").join(format!("{}-{seed}", sc.name)));
     ensure_dir(&dir).context("output folder is not writable (choose another with --out)")?;
-    let result = sim::run(&sc, seed, RunOptions { trace: true });
+    let result = world::run(&sc, seed, RunOptions { trace: true });
     let trace = result.trace.as_ref().expect("tracing was on");
     write_atomic(&dir.join("trace.jsonl"), trace.bytes())?;
     let summary_json = serde_json::to_vec_pretty(&result.summary).expect("summary serialises");
@@ -133,7 +133,7 @@ fn cmd_run(
         use std::io::Write;
         let text = std::str::from_utf8(trace.bytes()).expect("utf-8 trace");
         let mut stdout = std::io::stdout().lock();
-        for rec in raftsim::trace::parse_trace(text).expect("own trace parses") {
+        for rec in raftsim::observe::trace::parse_trace(text).expect("own trace parses") {
             if writeln!(stdout, "{rec}").is_err() {
                 break;
             }
@@ -235,8 +235,8 @@ struct SweepArgs {
 }
 
 fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
+    use raftsim::experiment::sweep::{self, SweepPlan};
     use raftsim::scenario::SweepRange;
-    use raftsim::sweep::{self, SweepPlan};
     use std::io::IsTerminal;
 
     let sc = load(&a.scenario)?;
@@ -268,11 +268,13 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         anyhow::bail!("--jobs must be at least 1");
     }
     let cap = match &a.cap {
-        Some(c) => raftsim::time::parse_duration(c).map_err(|e| anyhow::anyhow!("--cap: {e}"))?,
+        Some(c) => {
+            raftsim::base::time::parse_duration(c).map_err(|e| anyhow::anyhow!("--cap: {e}"))?
+        }
         None => spec
             .as_ref()
             .and_then(|s| s.cap)
-            .unwrap_or(raftsim::time::SimDuration::from_secs(20 * 60)),
+            .unwrap_or(raftsim::base::time::SimDuration::from_secs(20 * 60)),
     };
     if cap.0 == 0 {
         anyhow::bail!("--cap must be above zero");
@@ -295,9 +297,10 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
     };
     let configs = sweep::build_configs(&file, &sc, &plan)?;
     let plot_max = match &a.plot_max {
-        Some(d) => {
-            Some(raftsim::time::parse_duration(d).map_err(|e| anyhow::anyhow!("--plot-max: {e}"))?)
-        }
+        Some(d) => Some(
+            raftsim::base::time::parse_duration(d)
+                .map_err(|e| anyhow::anyhow!("--plot-max: {e}"))?,
+        ),
         None => spec.as_ref().and_then(|s| s.plot_max),
     }
     .map(|d| d.0 as f64 / 1e6);
@@ -340,7 +343,7 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         &sweep::trials_csv(&configs, &results),
     )?;
     write_atomic(&dir.join("summary.csv"), &sweep::summary_csv(&sums))?;
-    let lines = raftsim::plot::cdf_lines(&configs, &results);
+    let lines = raftsim::report::plot::cdf_lines(&configs, &results);
     let title = format!("{}: time without a leader after a leader crash", sc.name);
     for name in ["cdf.png", "cdf.svg"] {
         // Draw to a temporary name, then rename: no half-written plot.
@@ -348,7 +351,7 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
             ".{name}.tmp.{}",
             if name.ends_with("svg") { "svg" } else { "png" }
         ));
-        raftsim::plot::draw_cdf(&tmp, &title, &lines, log_axis, plot_max)
+        raftsim::report::plot::draw_cdf(&tmp, &title, &lines, log_axis, plot_max)
             .map_err(|e| anyhow::anyhow!("drawing {name}: {e}"))?;
         std::fs::rename(&tmp, dir.join(name))
             .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
@@ -387,14 +390,14 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
 }
 
 fn cmd_bench(quick: bool) -> Result<ExitCode> {
-    let report = raftsim::bench::run_all(quick);
+    let report = raftsim::experiment::bench::run_all(quick);
     out!("{report}");
     Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_check(path: &Path, nodes: Option<u32>) -> Result<ExitCode> {
-    use raftsim::check::{check_records, validate_node_ids};
-    use raftsim::trace::{parse_trace, Event};
+    use raftsim::observe::check::{check_records, validate_node_ids};
+    use raftsim::observe::trace::{parse_trace, Event};
 
     let file = path.display();
     let text =
@@ -432,7 +435,7 @@ fn cmd_check(path: &Path, nodes: Option<u32>) -> Result<ExitCode> {
                 "violation: {} at event {} ({file}:{line}, t={}): {}",
                 v.property,
                 v.event_index,
-                raftsim::time::SimTime(v.time),
+                raftsim::base::time::SimTime(v.time),
                 v.detail
             );
             Ok(ExitCode::from(1))

@@ -6,7 +6,7 @@ mod common;
 use common::{root, scenario_files};
 
 use raftsim::scenario::Scenario;
-use raftsim::sim::{self, RunOptions};
+use raftsim::world::{self, RunOptions};
 
 /// Every shipped scenario, parsed, with its file name.
 fn scenarios() -> Vec<(String, Scenario)> {
@@ -21,14 +21,14 @@ fn scenarios() -> Vec<(String, Scenario)> {
 }
 
 fn traced(sc: &Scenario, seed: u64) -> (Vec<u8>, String) {
-    let r = sim::run(sc, seed, RunOptions { trace: true });
+    let r = world::run(sc, seed, RunOptions { trace: true });
     let t = r.trace.expect("tracing was on");
     (t.bytes().to_vec(), t.hash())
 }
 
 /// The summary as JSON, without the trace hash (absent when tracing is off).
 fn summary_json(sc: &Scenario, seed: u64, trace: bool) -> serde_json::Value {
-    let r = sim::run(sc, seed, RunOptions { trace });
+    let r = world::run(sc, seed, RunOptions { trace });
     let mut v = serde_json::to_value(&r.summary).expect("summary serialises");
     v.as_object_mut().unwrap().remove("trace_hash");
     v
@@ -121,7 +121,7 @@ fn different_seeds_give_different_runs() {
     let sc = Scenario::load(&root().join("scenarios/basic.json")).unwrap();
     let mut firsts: Vec<u64> = (0..10)
         .map(|seed| {
-            sim::run(&sc, seed, RunOptions { trace: false })
+            world::run(&sc, seed, RunOptions { trace: false })
                 .summary
                 .first_leader_ns
                 .expect("basic elects a leader")

@@ -5,12 +5,12 @@
 //! answers in is on disk. A crash loses the writes still in flight, and the node restarts from
 //! the disk alone.
 
-use raftsim::raft::{
+use raftsim::base::rng::{Purpose, Rng};
+use raftsim::base::time::SimDuration;
+use raftsim::node::{
     CandidatePersist, Config, Entry, Envelope, HardState, Input, LogOp, Message, Node, NodeId,
     Output, Term, TimerKind,
 };
-use raftsim::rng::{Purpose, Rng};
-use raftsim::time::SimDuration;
 
 const N: u32 = 5;
 const ME: NodeId = 1;

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use raftsim::scenario::{Scenario, StopWhen};
-use raftsim::sim::{self, Outcome, RunOptions};
+use raftsim::world::{self, Outcome, RunOptions};
 
 const SEEDS: u64 = 1000;
 const FILE: &str = "scenarios/faulty.json";
@@ -51,7 +51,7 @@ fn thousand_faulty_seeds_stay_safe_and_elect_a_leader() {
     let sc = load();
     let mut failures = Vec::new();
     for seed in 0..SEEDS {
-        let r = sim::run(&sc, seed, RunOptions { trace: false });
+        let r = world::run(&sc, seed, RunOptions { trace: false });
         let why = match (&r.outcome, &r.violation) {
             (_, Some(v)) => format!("safety: {v}"),
             (Outcome::ConditionMet, None) => {

@@ -9,7 +9,7 @@
 //! safely.
 //!
 //! Three views of the same story:
-//! 1. five `raft::Node`s driven by hand, message by message, every observation fed to the
+//! 1. five `node::Node`s driven by hand, message by message, every observation fed to the
 //!    safety checker (the same code the simulator uses);
 //! 2. the checker fed a hand-written trace of a *buggy* leader that does commit by counting,
 //!    to show the violation would be caught;
@@ -17,15 +17,15 @@
 
 use std::path::Path;
 
-use raftsim::check::{check_records, Checker, Violation};
-use raftsim::raft::{
+use raftsim::base::time::SimDuration;
+use raftsim::node::{
     CandidatePersist, Config, Entry, Envelope, HardState, Index, Input, Log, Node, NodeId, Output,
     Role, Term, TimerKind,
 };
+use raftsim::observe::check::{check_records, Checker, Violation};
+use raftsim::observe::trace::{parse_trace, Event, Record, TEntry};
 use raftsim::scenario::Scenario;
-use raftsim::sim::{self, Outcome, RunOptions};
-use raftsim::time::SimDuration;
-use raftsim::trace::{parse_trace, Event, Record, TEntry};
+use raftsim::world::{self, Outcome, RunOptions};
 
 // ---- a hand-driven cluster ----
 
@@ -564,8 +564,8 @@ fn figure8_scenario() -> Scenario {
         .expect("scenarios/figure8.json loads")
 }
 
-fn run_trace(sc: &Scenario, seed: u64) -> (sim::RunResult, Vec<Record>) {
-    let r = sim::run(sc, seed, RunOptions { trace: true });
+fn run_trace(sc: &Scenario, seed: u64) -> (world::RunResult, Vec<Record>) {
+    let r = world::run(sc, seed, RunOptions { trace: true });
     let text = String::from_utf8(r.trace.as_ref().unwrap().bytes().to_vec()).unwrap();
     let recs = parse_trace(&text).expect("own trace parses");
     (r, recs)

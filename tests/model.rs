@@ -2,9 +2,9 @@
 //! a message is delivered only if its link is open both when it is sent and when it arrives; a
 //! node whose clock runs fast reaches its timer deadlines early in virtual time.
 
+use raftsim::observe::trace::{parse_trace, Event, Record};
 use raftsim::scenario::Scenario;
-use raftsim::sim::{run, RunOptions};
-use raftsim::trace::{parse_trace, Event, Record};
+use raftsim::world::{run, RunOptions};
 
 /// n1 leads from the start and sends its first heartbeats at t=0; every message takes 10ms.
 fn scenario(faults: &str) -> Scenario {
@@ -136,7 +136,7 @@ fn a_fast_clock_times_out_first_and_at_the_drifted_time() {
         );
     }
     assert_eq!(
-        raftsim::sim::local_to_virtual(300_000_000, -50_000_000),
+        raftsim::world::local_to_virtual(300_000_000, -50_000_000),
         315_789_474
     );
 }

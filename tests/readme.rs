@@ -2,7 +2,7 @@
 //! code mislead the people who copy them).
 
 use raftsim::scenario::Scenario;
-use raftsim::sim::{run, RunOptions};
+use raftsim::world::{run, RunOptions};
 
 #[test]
 fn the_annotated_scenario_example_parses_and_runs() {

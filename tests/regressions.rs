@@ -1,13 +1,13 @@
 //! Regression tests for simulator bugs found while writing the core test suite. Each test
 //! names the rule it checks and how the bug was found.
 
-use raftsim::check::Checker;
-use raftsim::raft::{
+use raftsim::base::time::SimDuration;
+use raftsim::node::{
     CandidatePersist, Config, Envelope, HardState, Input, Message, Node, Output, Role, TimerKind,
 };
-use raftsim::summary::SplitVoteDetector;
-use raftsim::time::SimDuration;
-use raftsim::trace::{Event, Record};
+use raftsim::observe::check::Checker;
+use raftsim::observe::summary::SplitVoteDetector;
+use raftsim::observe::trace::{Event, Record};
 
 fn node(id: u32, cluster_size: u32, persist: CandidatePersist) -> Node {
     let cfg = Config {
@@ -205,7 +205,7 @@ fn leader(node: u32, term: u64) -> Event {
 fn follower(node: u32, term: u64) -> Event {
     Event::Role {
         node,
-        role: raftsim::raft::Role::Follower,
+        role: raftsim::node::Role::Follower,
         term,
     }
 }

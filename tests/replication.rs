@@ -8,13 +8,13 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use raftsim::raft::{Command, Entry};
+use raftsim::base::time::SimDuration;
+use raftsim::node::{Command, Entry};
+use raftsim::observe::trace::{parse_trace, Event};
 use raftsim::scenario::Scenario;
-use raftsim::sim::{
+use raftsim::world::{
     self, NodeEnd, Outcome, RunOptions, RunResult, Simulation, WriteCrash, WritePoint,
 };
-use raftsim::time::SimDuration;
-use raftsim::trace::{parse_trace, Event};
 
 fn shipped(name: &str) -> Scenario {
     Scenario::load(
@@ -123,7 +123,7 @@ fn a_thousand_faulty_seeds_under_load_stay_safe_and_converge() {
         .into_par_iter()
         .map(|seed| {
             let what = reproduce(seed);
-            let r = sim::run(&sc, seed, RunOptions { trace: false });
+            let r = world::run(&sc, seed, RunOptions { trace: false });
             assert!(r.violation.is_none(), "{what}: {}", r.violation.unwrap());
             assert_eq!(r.outcome, Outcome::Completed, "{what}");
             let (prefix, lagging) = applied_prefix(&r, &what);
@@ -159,7 +159,7 @@ fn a_thousand_faulty_seeds_under_load_stay_safe_and_converge() {
 fn replication_scenario_restarted_follower_catches_up() {
     let sc = shipped("replication.json");
     for seed in [sc.seed, 2, 3] {
-        let r = sim::run(&sc, seed, RunOptions { trace: true });
+        let r = world::run(&sc, seed, RunOptions { trace: true });
         assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
         let prefix = agreed_prefix(&r, &format!("replication seed {seed}"));
         let c = r.summary.client.as_ref().unwrap();
@@ -208,7 +208,7 @@ fn replication_scenario_restarted_follower_catches_up() {
 fn leader_churn_scenario_elects_after_every_crash() {
     let sc = shipped("leader-churn.json");
     for seed in [sc.seed, 2, 3] {
-        let r = sim::run(&sc, seed, RunOptions { trace: false });
+        let r = world::run(&sc, seed, RunOptions { trace: false });
         assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
         let crashes = &r.summary.crash_to_next_leader;
         assert_eq!(crashes.len(), 5, "seed {seed}");

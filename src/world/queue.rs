@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use crate::time::SimTime;
+use crate::base::time::SimTime;
 
 /// The heap holds only the ordering key and a slot index: events themselves stay put in a
 /// slab, so sifting moves 24 bytes instead of a whole message.

@@ -14,8 +14,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::raft::{NodeId, Role};
-use crate::trace::{Event, Record, TEntry};
+use crate::node::{NodeId, Role};
+use crate::observe::trace::{Event, Record, TEntry};
 
 /// A broken property: the first event at which it failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +34,7 @@ impl std::fmt::Display for Violation {
             "{} violated at event {} (t={}): {}",
             self.property,
             self.event_index,
-            crate::time::SimTime(self.time),
+            crate::base::time::SimTime(self.time),
             self.detail
         )
     }
@@ -503,7 +503,7 @@ mod tests {
         // term after a later term committed more. Leader Completeness (§5.4) covers only
         // entries committed in earlier terms.
         let mut c = Checker::new(3);
-        c.observe(&rec(Event::role(1, crate::raft::Role::Leader, 3)), 1)
+        c.observe(&rec(Event::role(1, crate::node::Role::Leader, 3)), 1)
             .unwrap();
         let e = vec![TEntry { term: 3, put: None }];
         c.observe(
@@ -591,7 +591,7 @@ mod tests {
             1,
         )
         .unwrap();
-        c.observe(&rec(Event::role(1, crate::raft::Role::Leader, 1)), 2)
+        c.observe(&rec(Event::role(1, crate::node::Role::Leader, 1)), 2)
             .unwrap();
         let v = c
             .observe(&rec(Event::Truncate { node: 1, from: 1 }), 3)
@@ -633,10 +633,10 @@ mod tests {
     #[test]
     fn falling_term_violates_term_monotonicity() {
         let mut c = Checker::new(2);
-        c.observe(&rec(Event::role(1, crate::raft::Role::Follower, 5)), 1)
+        c.observe(&rec(Event::role(1, crate::node::Role::Follower, 5)), 1)
             .unwrap();
         let v = c
-            .observe(&rec(Event::role(1, crate::raft::Role::Candidate, 4)), 2)
+            .observe(&rec(Event::role(1, crate::node::Role::Candidate, 4)), 2)
             .unwrap_err();
         assert_eq!(v.property, "Term Monotonicity");
     }

@@ -7,9 +7,9 @@
 use std::fmt::Write;
 use std::time::Instant;
 
+use crate::experiment::sweep::{build_configs, run_sweep, SweepPlan};
 use crate::scenario::Scenario;
-use crate::sim::{run, RunOptions};
-use crate::sweep::{build_configs, run_sweep, SweepPlan};
+use crate::world::{run, RunOptions};
 
 const ELECTIONS: &str = r#"{
   "version": 1, "name": "bench-elections",
@@ -86,8 +86,8 @@ pub fn run_all(quick: bool) -> String {
         10.0 / (t / runs as f64),
         ev as f64 / runs as f64
     );
-    let top = parse(include_str!("../scenarios/figure16-top.json"));
-    let bottom = parse(include_str!("../scenarios/figure16-bottom.json"));
+    let top = parse(include_str!("../../scenarios/figure16-top.json"));
+    let bottom = parse(include_str!("../../scenarios/figure16-bottom.json"));
     let plan_of = |sc: &Scenario, trials: Option<u32>| SweepPlan {
         ranges: sc.sweep.as_ref().expect("sweep section").ranges.clone(),
         default_trials: sc.sweep.as_ref().expect("sweep section").trials,

@@ -10,11 +10,11 @@
 //! Every draw comes from the sender's network stream, so one node's traffic does not shift
 //! another's delays.
 
-use crate::dist::DurationDist;
-use crate::raft::NodeId;
-use crate::rng::{Purpose, Rng};
+use crate::base::dist::DurationDist;
+use crate::base::rng::{Purpose, Rng};
+use crate::base::time::SimDuration;
+use crate::node::NodeId;
 use crate::scenario::NetworkSpec;
-use crate::time::SimDuration;
 
 #[derive(Clone, Debug)]
 struct Link {

@@ -11,7 +11,7 @@ use std::sync::Once;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::sweep::{SweepConfig, TrialResult};
+use crate::experiment::sweep::{SweepConfig, TrialResult};
 
 static FONT: Once = Once::new();
 

@@ -14,9 +14,9 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::dist::{DurationDist, NumberDist};
-use crate::raft::{CandidatePersist, NodeId};
-use crate::time::SimDuration;
+use crate::base::dist::{DurationDist, NumberDist};
+use crate::base::time::SimDuration;
+use crate::node::{CandidatePersist, NodeId};
 
 /// The scenario format version this build reads.
 pub const VERSION: u32 = 1;

@@ -20,11 +20,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::rng::trial_seed;
+use crate::base::rng::trial_seed;
+use crate::base::time::{format_duration, SimDuration};
+use crate::observe::summary::quantile_sorted;
 use crate::scenario::{Scenario, ScenarioError, SweepRange};
-use crate::sim::{self, Outcome, RunOptions};
-use crate::summary::quantile_sorted;
-use crate::time::{format_duration, SimDuration};
+use crate::world::{self, Outcome, RunOptions};
 
 /// An axis given on the command line: a scenario field by its path and the values to try.
 #[derive(Clone, Debug)]
@@ -106,7 +106,7 @@ pub fn parse_range(s: &str) -> Result<[SimDuration; 2], String> {
         } else {
             x.to_string()
         };
-        crate::time::parse_duration(&with_unit).map_err(|e| e.to_string())
+        crate::base::time::parse_duration(&with_unit).map_err(|e| e.to_string())
     };
     let (lo, hi) = (one(a)?, one(b)?);
     if lo.0 == 0 || lo > hi {
@@ -335,7 +335,7 @@ fn axes_field(combo: &[(String, Value)]) -> String {
 /// Runs one trial.
 pub fn run_trial(cfg: &SweepConfig, seed: u64, trial: u32) -> TrialResult {
     let s = trial_seed(seed, cfg.index as u64, trial as u64);
-    let r = sim::run(&cfg.scenario, s, RunOptions { trace: false });
+    let r = world::run(&cfg.scenario, s, RunOptions { trace: false });
     let crash = r.last_fault_ns.unwrap_or(0);
     let done = r.outcome == Outcome::ConditionMet;
     TrialResult {

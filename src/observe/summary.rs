@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::raft::{NodeId, Role};
-use crate::trace::{Event, Record};
+use crate::node::{NodeId, Role};
+use crate::observe::trace::{Event, Record};
 
 /// Emits a `split_vote` for every term in which a candidate stood and no leader was elected,
 /// once the term is over: a higher term has appeared somewhere in the cluster *and* every

@@ -12,8 +12,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::raft::{Command, Entry, NodeId, Note, Role};
-use crate::time::SimTime;
+use crate::base::time::SimTime;
+use crate::node::{Command, Entry, NodeId, Note, Role};
 
 /// A log entry as traced: its term, and for a client write the request id, key and value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,7 +287,7 @@ impl fmt::Display for Record {
                     f,
                     "client req={req} {} latency={}",
                     if *ok { "committed" } else { "FAILED" },
-                    crate::time::SimDuration(*latency)
+                    crate::base::time::SimDuration(*latency)
                 )
             }
             Event::FaultSkipped { reason } => write!(f, "fault skipped: {reason}"),

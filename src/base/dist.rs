@@ -16,8 +16,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::rng::Rng;
-use crate::time::SimDuration;
+use crate::base::rng::Rng;
+use crate::base::time::SimDuration;
 
 /// A distribution of non-negative durations.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -135,7 +135,7 @@ impl NumberDist {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Purpose;
+    use crate::base::rng::Purpose;
 
     fn ms(x: u64) -> SimDuration {
         SimDuration::from_millis(x)

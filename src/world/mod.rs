@@ -10,24 +10,27 @@
 //! state (`HardState`) lives here, outside the node, and a restart rebuilds the node from it.
 //! A paused node handles nothing: its events are put back to the moment it resumes, in order.
 
+pub mod net;
+pub mod queue;
+
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::check::{Checker, Violation};
-use crate::engine::EventQueue;
-use crate::net::{DropReason, Fate, Network};
-use crate::raft::{
-    self, ClientReply, Command, Entry, Envelope, HardState, Input, Log, LogOp, Node, NodeId,
-    Output, Role, TimerKind,
+use crate::base::rng::{Purpose, Rng};
+use crate::base::time::{SimDuration, SimTime};
+use crate::node::{
+    ClientReply, Command, Entry, Envelope, HardState, Input, Log, LogOp, Node, NodeId, Output,
+    Role, TimerKind,
 };
-use crate::rng::{Purpose, Rng};
+use crate::observe::check::{Checker, Violation};
+use crate::observe::summary::{
+    client_stats, kv_digest, SplitVoteDetector, StateMachineSummary, Summary, SummaryBuilder,
+};
+use crate::observe::trace::{Event, Record, TEntry, TraceWriter};
 use crate::scenario::{
     Arrivals, FaultSpec, NamedTarget, Scenario, StopWhen, Target, MAX_DRIFT_PPM,
 };
-use crate::summary::{
-    client_stats, kv_digest, SplitVoteDetector, StateMachineSummary, Summary, SummaryBuilder,
-};
-use crate::time::{SimDuration, SimTime};
-use crate::trace::{Event, Record, TEntry, TraceWriter};
+use crate::world::net::{DropReason, Fate, Network};
+use crate::world::queue::EventQueue;
 
 #[derive(Clone, Debug)]
 enum Ev {
@@ -95,7 +98,7 @@ struct PendingWrite {
 
 struct Slot {
     node: Option<Node>,
-    cfg: raft::Config,
+    cfg: crate::node::Config,
     hard: HardState,
     incarnation: u32,
     timer_gen: [u64; 2],
@@ -295,7 +298,7 @@ impl<'a> Simulation<'a> {
                 .clamp(-MAX_DRIFT_PPM, MAX_DRIFT_PPM);
                 Slot {
                     node: None,
-                    cfg: raft::Config {
+                    cfg: crate::node::Config {
                         id,
                         cluster_size: n,
                         election_timeout_min: sc.raft.election_timeout[0],

@@ -1,0 +1,5 @@
+//! Experiments: many runs of the simulated world, in parallel — the Figure 16 sweep and the
+//! speed benchmark.
+
+pub mod bench;
+pub mod sweep;

@@ -1,0 +1,357 @@
+//! The node interface: what the simulator and a Raft node say to each other.
+//!
+//! A node is sans-IO. Inputs go in through [`RaftNode::step`]: a message, a timer firing, a
+//! client request, or word that a disk write is durable; a restart builds a new node from its
+//! durable state ([`RaftNode::restart`]). Outputs come back in a caller-owned `Vec<Output>`:
+//! messages to send, timer requests as a *range* (the runtime draws the timeout from the node's
+//! own seeded stream), disk writes, applies and client replies, plus optional notes that explain
+//! a decision (a vote's denial reason) for a human reader of the trace.
+//!
+//! The simulator observes a node only through this interface: its log, term, vote and commit
+//! from what it persisted, sent and applied, and its role from [`RaftNode::role`]. Notes are
+//! shown in the trace but never trusted by the checker. `docs/ARCHITECTURE.md` says how a
+//! library in the "ready/advance" style maps onto it.
+//!
+//! Node ids are 1-based (`n1`..`nN`), as in traces and scenario files.
+
+use crate::base::time::SimDuration;
+
+pub type NodeId = u32;
+pub type Term = u64;
+pub type Index = u64;
+
+/// A client command. `Noop` is what a new leader appends (dissertation §6.4) and what
+/// scenario-given initial logs hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Command {
+    Noop,
+    Put { req: u64, key: u32, value: u64 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Entry {
+    pub term: Term,
+    pub command: Command,
+}
+
+impl Entry {
+    pub fn noop(term: Term) -> Entry {
+        Entry {
+            term,
+            command: Command::Noop,
+        }
+    }
+}
+
+/// A 1-indexed Raft log. Index 0 is the empty prefix, with term 0.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Log {
+    entries: Vec<Entry>,
+}
+
+impl Log {
+    pub fn from_entries(entries: Vec<Entry>) -> Log {
+        Log { entries }
+    }
+    pub fn last_index(&self) -> Index {
+        self.entries.len() as Index
+    }
+    pub fn last_term(&self) -> Term {
+        self.entries.last().map_or(0, |e| e.term)
+    }
+    /// The term at `index`, 0 for index 0, `None` past the end.
+    pub fn term_at(&self, index: Index) -> Option<Term> {
+        if index == 0 {
+            Some(0)
+        } else {
+            self.entries.get(index as usize - 1).map(|e| e.term)
+        }
+    }
+    pub fn get(&self, index: Index) -> Option<&Entry> {
+        if index == 0 {
+            None
+        } else {
+            self.entries.get(index as usize - 1)
+        }
+    }
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+    /// Entries from `from` (inclusive), at most `max`.
+    pub fn slice_from(&self, from: Index, max: usize) -> Vec<Entry> {
+        let start = (from.max(1) - 1) as usize;
+        if start >= self.entries.len() {
+            return Vec::new();
+        }
+        let end = start.saturating_add(max).min(self.entries.len());
+        self.entries[start..end].to_vec()
+    }
+    pub fn push(&mut self, e: Entry) {
+        self.entries.push(e);
+    }
+    /// Deletes the entry at `from` and every entry after it.
+    pub fn truncate_from(&mut self, from: Index) {
+        self.entries.truncate((from.max(1) - 1) as usize);
+    }
+    /// §5.4.1: a log ending in (last_term, last_index) is at least as up to date as this one.
+    pub fn is_up_to_date(&self, last_index: Index, last_term: Term) -> bool {
+        last_term > self.last_term()
+            || (last_term == self.last_term() && last_index >= self.last_index())
+    }
+    /// Applies a durable-log change, in the order the node issued it.
+    pub fn apply_op(&mut self, op: &LogOp) {
+        match op {
+            LogOp::Truncate { from } => self.truncate_from(*from),
+            LogOp::Append { entries } => self.entries.extend_from_slice(entries),
+        }
+    }
+}
+
+/// A change to the log, as written to disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogOp {
+    /// Delete the entry at `from` and all after it.
+    Truncate { from: Index },
+    /// Append these entries at the end.
+    Append { entries: Vec<Entry> },
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        }
+    }
+}
+
+/// Why a vote was denied; traced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenyReason {
+    StaleTerm,
+    AlreadyVoted(NodeId),
+    LogNotUpToDate,
+}
+
+impl DenyReason {
+    pub fn describe(self) -> String {
+        match self {
+            DenyReason::StaleTerm => "stale_term".into(),
+            DenyReason::AlreadyVoted(c) => format!("already_voted_for_n{c}"),
+            DenyReason::LogNotUpToDate => "log_not_up_to_date".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    RequestVote {
+        term: Term,
+        last_log_index: Index,
+        last_log_term: Term,
+    },
+    RequestVoteResp {
+        term: Term,
+        granted: bool,
+    },
+    AppendEntries {
+        term: Term,
+        prev_log_index: Index,
+        prev_log_term: Term,
+        entries: Vec<Entry>,
+        leader_commit: Index,
+    },
+    AppendEntriesResp {
+        term: Term,
+        success: bool,
+        /// On success, the index of the last entry the follower now matches. On failure, the
+        /// follower's last log index (a hint for where the leader should retry).
+        index: Index,
+    },
+}
+
+impl Message {
+    pub fn term(&self) -> Term {
+        match self {
+            Message::RequestVote { term, .. }
+            | Message::RequestVoteResp { term, .. }
+            | Message::AppendEntries { term, .. }
+            | Message::AppendEntriesResp { term, .. } => *term,
+        }
+    }
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::RequestVote { .. } => "RequestVote",
+            Message::RequestVoteResp { .. } => "RequestVoteResp",
+            Message::AppendEntries { .. } => "AppendEntries",
+            Message::AppendEntriesResp { .. } => "AppendEntriesResp",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub msg: Message,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TimerKind {
+    Election,
+    Heartbeat,
+}
+
+/// When a candidate makes its own term and vote durable relative to sending RequestVote.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidatePersist {
+    /// Write term and vote, wait for the disk, then send RequestVote (Figure 2 read strictly).
+    #[default]
+    BeforeSend,
+    /// Send RequestVote at once and write in parallel; the candidate counts its own vote only
+    /// once the write is durable.
+    Parallel,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub id: NodeId,
+    pub cluster_size: u32,
+    pub election_timeout_min: SimDuration,
+    pub election_timeout_max: SimDuration,
+    pub heartbeat_interval: SimDuration,
+    pub max_entries_per_message: usize,
+    pub candidate_persist: CandidatePersist,
+}
+
+/// What a node tells the runtime; see the module doc.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Send(Envelope),
+    /// (Re)arm a timer to fire after a duration drawn uniformly from [min, max] on the node's
+    /// own clock. Re-arming cancels the previous one of the same kind.
+    SetTimer {
+        kind: TimerKind,
+        min: SimDuration,
+        max: SimDuration,
+    },
+    CancelTimer(TimerKind),
+    /// Make this durable: the hard state and the log changes since the last write. Report it
+    /// back with `Input::Persisted(seq)`.
+    Persist {
+        seq: u64,
+        term: Term,
+        voted_for: Option<NodeId>,
+        ops: Vec<LogOp>,
+    },
+    /// Apply a committed entry to the state machine.
+    Apply {
+        index: Index,
+        entry: Entry,
+    },
+    /// Answer to a client request.
+    ClientReply {
+        req: u64,
+        reply: ClientReply,
+    },
+    /// Observations for the trace and checker.
+    Note(Note),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientReply {
+    Committed { index: Index },
+    NotLeader { hint: Option<NodeId> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    RoleChanged {
+        role: Role,
+        term: Term,
+    },
+    ElectionStarted {
+        term: Term,
+    },
+    VoteGranted {
+        candidate: NodeId,
+        term: Term,
+    },
+    VoteDenied {
+        candidate: NodeId,
+        term: Term,
+        reason: DenyReason,
+    },
+    LeaderElected {
+        term: Term,
+        votes: u32,
+    },
+    /// Entries written to the in-memory log starting at `index`.
+    Appended {
+        index: Index,
+        entries: Vec<Entry>,
+    },
+    /// Entries from `from` on were deleted because they conflicted with the leader's.
+    Truncated {
+        from: Index,
+        last_index: Index,
+    },
+    Committed {
+        commit_index: Index,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub enum Input {
+    Timer(TimerKind),
+    Message(Envelope),
+    ClientRequest {
+        req: u64,
+        key: u32,
+        value: u64,
+    },
+    /// All disk writes up to and including `seq` are durable.
+    Persisted(u64),
+}
+
+/// The durable part of a node: what survives a crash.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HardState {
+    pub term: Term,
+    pub voted_for: Option<NodeId>,
+    pub log: Log,
+}
+
+impl HardState {
+    /// Makes one completed disk write (an `Output::Persist`) durable.
+    pub fn apply_write(&mut self, term: Term, voted_for: Option<NodeId>, ops: &[LogOp]) {
+        self.term = term;
+        self.voted_for = voted_for;
+        for op in ops {
+            self.log.apply_op(op);
+        }
+    }
+}
+

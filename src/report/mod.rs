@@ -1,0 +1,4 @@
+//! Reports: files written atomically and plots.
+
+pub mod output;
+pub mod plot;
