@@ -4,31 +4,52 @@
 //! The node holds no clock, RNG, channel or file. It never answers before what the answer
 //! depends on is durable: a reply produced while a disk write is outstanding is held and sent
 //! when [`Input::Persisted`] reports that write (and all before it) done.
+//!
+//! Structure, by role: what only a candidate or a leader needs lives in its role's state
+//! ([`candidate::Candidacy`], [`leader::Leadership`]), so it cannot outlive the role. Each
+//! transition (`become_follower_*`, `become_candidate`, `become_leader`) asserts the role it
+//! comes from. Messages are dispatched first by the rule for all servers (a higher term makes
+//! a follower, Figure 2), then by kind to the role that handles it: [`follower`] holds what
+//! every server does on RequestVote and AppendEntries, [`candidate`] counts votes, [`leader`]
+//! replicates and commits. Decisions by majority go through [`quorum`], never `n/2+1`.
+
+pub mod candidate;
+pub mod follower;
+pub mod leader;
+pub mod progress;
+pub mod quorum;
 
 pub use crate::protocol::*;
+
+use candidate::Candidacy;
+use leader::Leadership;
+use quorum::Majority;
+
+/// What the node's current role needs, and nothing another role needs.
+#[derive(Clone, Debug)]
+enum RoleState {
+    Follower {
+        /// The leader of the current term, once heard from.
+        leader: Option<NodeId>,
+    },
+    Candidate(Candidacy),
+    Leader(Leadership),
+}
 
 #[derive(Clone, Debug)]
 pub struct Node {
     cfg: Config,
+    /// The voters of the (fixed) configuration.
+    quorum: Majority,
+    // Persistent state on all servers (Figure 2), as this node holds it in memory; durable
+    // once the write that carries it completes.
     term: Term,
     voted_for: Option<NodeId>,
     log: Log,
-    role: Role,
-    leader: Option<NodeId>,
+    // Volatile state on all servers.
     commit_index: Index,
     last_applied: Index,
-    /// Votes received this term, as a bit per node id.
-    votes: u64,
-    /// Whether this candidate's own term and vote are durable yet.
-    self_vote_durable: bool,
-    /// The disk write that makes this candidacy's term and vote durable.
-    election_seq: u64,
-    next_index: Vec<Index>,
-    match_index: Vec<Index>,
-    /// Per follower: true until it accepts an AppendEntries this term (and again after a
-    /// rejection). While probing, the leader does not advance nextIndex on sending: only
-    /// replies move it, so rejections can only walk it back.
-    probing: Vec<bool>,
+    role: RoleState,
     /// Persistence bookkeeping: the last write issued and the last one reported durable.
     persist_seq: u64,
     durable_seq: u64,
@@ -40,8 +61,6 @@ pub struct Node {
     pending_ops: Vec<LogOp>,
     /// Replies held until the write they depend on is durable.
     held: Vec<(u64, Envelope)>,
-    /// Client requests the leader appended, by log index, awaiting commit.
-    pending_clients: Vec<(Index, u64)>,
 }
 
 impl Node {
@@ -51,24 +70,16 @@ impl Node {
             cfg.id >= 1 && cfg.id <= cfg.cluster_size,
             "node id out of range"
         );
-        assert!(cfg.cluster_size <= 64, "at most 64 nodes");
-        let n = cfg.cluster_size as usize;
         let durable_len = hard.log.last_index();
         Node {
+            quorum: Majority::of_size(cfg.cluster_size),
             cfg,
             term: hard.term,
             voted_for: hard.voted_for,
             log: hard.log,
-            role: Role::Follower,
-            leader: None,
             commit_index: 0,
             last_applied: 0,
-            votes: 0,
-            self_vote_durable: false,
-            election_seq: 0,
-            next_index: vec![1; n + 1],
-            match_index: vec![0; n + 1],
-            probing: vec![true; n + 1],
+            role: RoleState::Follower { leader: None },
             persist_seq: 0,
             durable_seq: 0,
             inflight_len: Vec::new(),
@@ -76,7 +87,6 @@ impl Node {
             hard_dirty: false,
             pending_ops: Vec::new(),
             held: Vec::new(),
-            pending_clients: Vec::new(),
         }
     }
 
@@ -87,7 +97,11 @@ impl Node {
         self.term
     }
     pub fn role(&self) -> Role {
-        self.role
+        match self.role {
+            RoleState::Follower { .. } => Role::Follower,
+            RoleState::Candidate(_) => Role::Candidate,
+            RoleState::Leader(_) => Role::Leader,
+        }
     }
     pub fn voted_for(&self) -> Option<NodeId> {
         self.voted_for
@@ -101,20 +115,26 @@ impl Node {
     pub fn last_applied(&self) -> Index {
         self.last_applied
     }
+    /// The leader this node knows of in its term: itself when leading.
     pub fn leader(&self) -> Option<NodeId> {
-        self.leader
+        match self.role {
+            RoleState::Follower { leader } => leader,
+            RoleState::Candidate(_) => None,
+            RoleState::Leader(_) => Some(self.cfg.id),
+        }
     }
     pub fn config(&self) -> &Config {
         &self.cfg
     }
 
-    fn majority(&self) -> u32 {
-        self.cfg.cluster_size / 2 + 1
-    }
-
-    fn peers(&self) -> impl Iterator<Item = NodeId> {
+    /// The other voters, in id order.
+    fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
         let me = self.cfg.id;
-        (1..=self.cfg.cluster_size).filter(move |&p| p != me)
+        self.quorum
+            .voters()
+            .iter()
+            .copied()
+            .filter(move |&p| p != me)
     }
 
     /// Called once when the node starts (fresh or restarted): arms the election timer.
@@ -126,24 +146,29 @@ impl Node {
     /// from an established cluster (Figure 16 trials). Every node's hard state must already say
     /// this term, and the others must have voted for this node.
     pub fn bootstrap_leader(&mut self, out: &mut Vec<Output>) {
-        assert_eq!(self.role, Role::Follower);
+        assert!(matches!(self.role, RoleState::Follower { .. }));
         assert_eq!(self.voted_for, Some(self.cfg.id));
-        self.votes = 0;
         self.become_leader(out, false);
     }
 
     pub fn step(&mut self, input: Input, out: &mut Vec<Output>) {
         match input {
-            Input::Timer(TimerKind::Election) => self.on_election_timeout(out),
-            Input::Timer(TimerKind::Heartbeat) => self.on_heartbeat(out),
+            Input::Timer(TimerKind::Election) => {
+                if !matches!(self.role, RoleState::Leader(_)) {
+                    self.become_candidate(out);
+                }
+            }
+            Input::Timer(TimerKind::Heartbeat) => {
+                if matches!(self.role, RoleState::Leader(_)) {
+                    self.on_heartbeat(out);
+                }
+            }
             Input::Message(env) => self.on_message(env, out),
             Input::ClientRequest { req, key, value } => self.on_client(req, key, value, out),
             Input::Persisted(seq) => self.on_persisted(seq, out),
         }
         self.flush_persist(out);
     }
-
-    // ---- timers ----
 
     fn arm_election_timer(&self, out: &mut Vec<Output>) {
         out.push(Output::SetTimer {
@@ -153,155 +178,11 @@ impl Node {
         });
     }
 
-    fn on_election_timeout(&mut self, out: &mut Vec<Output>) {
-        if self.role == Role::Leader {
-            return;
-        }
-        self.start_election(out);
-    }
-
-    fn on_heartbeat(&mut self, out: &mut Vec<Output>) {
-        if self.role != Role::Leader {
-            return;
-        }
-        self.broadcast_append(out);
-        out.push(Output::SetTimer {
-            kind: TimerKind::Heartbeat,
-            min: self.cfg.heartbeat_interval,
-            max: self.cfg.heartbeat_interval,
-        });
-    }
-
-    // ---- transitions ----
-
-    fn set_role(&mut self, role: Role, out: &mut Vec<Output>) {
-        if self.role != role {
-            self.role = role;
-            out.push(Output::Note(Note::RoleChanged {
-                role,
-                term: self.term,
-            }));
-        }
-    }
-
-    /// Adopts a higher term (Figure 2, "All servers"): forget the vote, become follower.
-    fn become_follower_of_new_term(&mut self, term: Term, out: &mut Vec<Output>) {
-        assert!(term > self.term, "terms only increase");
-        let was_leader = self.role == Role::Leader;
-        self.term = term;
-        self.voted_for = None;
-        self.leader = None;
-        self.hard_dirty = true;
-        if self.role != Role::Follower {
-            self.role = Role::Follower;
-        }
-        out.push(Output::Note(Note::RoleChanged {
-            role: Role::Follower,
-            term,
-        }));
-        if was_leader {
-            out.push(Output::CancelTimer(TimerKind::Heartbeat));
-            self.fail_pending_clients(out);
-            self.arm_election_timer(out);
-        }
-    }
-
-    fn start_election(&mut self, out: &mut Vec<Output>) {
-        assert!(
-            self.role != Role::Leader,
-            "a leader does not start elections"
-        );
-        self.term += 1;
-        self.voted_for = Some(self.cfg.id);
-        self.leader = None;
-        self.hard_dirty = true;
-        self.votes = 0;
-        self.self_vote_durable = false;
-        // flush_persist at the end of this step issues this write (hard_dirty is set).
-        self.election_seq = self.persist_seq + 1;
-        self.role = Role::Candidate;
-        out.push(Output::Note(Note::RoleChanged {
-            role: Role::Candidate,
-            term: self.term,
-        }));
-        out.push(Output::Note(Note::ElectionStarted { term: self.term }));
-        self.arm_election_timer(out);
-        let msg = Message::RequestVote {
-            term: self.term,
-            last_log_index: self.log.last_index(),
-            last_log_term: self.log.last_term(),
-        };
-        let wait = self.cfg.candidate_persist == CandidatePersist::BeforeSend;
-        for p in self.peers() {
-            let env = Envelope {
-                from: self.cfg.id,
-                to: p,
-                msg: msg.clone(),
-            };
-            if wait {
-                // Held until the write issued at the end of this step is durable.
-                self.held.push((self.persist_seq + 1, env));
-            } else {
-                out.push(Output::Send(env));
-            }
-        }
-    }
-
-    fn count_vote(&mut self, voter: NodeId, out: &mut Vec<Output>) {
-        assert_eq!(self.role, Role::Candidate);
-        self.votes |= 1u64 << (voter - 1);
-        if self.votes.count_ones() >= self.majority() && self.self_vote_durable {
-            self.become_leader(out, true);
-        }
-    }
-
-    fn become_leader(&mut self, out: &mut Vec<Output>, elected: bool) {
-        if elected {
-            assert_eq!(
-                self.role,
-                Role::Candidate,
-                "only a candidate wins an election"
-            );
-            assert!(
-                self.votes.count_ones() >= self.majority(),
-                "a leader needs a majority"
-            );
-        }
-        self.role = Role::Leader;
-        self.leader = Some(self.cfg.id);
-        out.push(Output::Note(Note::RoleChanged {
-            role: Role::Leader,
-            term: self.term,
-        }));
-        out.push(Output::Note(Note::LeaderElected {
-            term: self.term,
-            votes: self.votes.count_ones(),
-        }));
-        out.push(Output::CancelTimer(TimerKind::Election));
-        let next = self.log.last_index() + 1;
-        for p in 1..=self.cfg.cluster_size as usize {
-            self.next_index[p] = next;
-            self.match_index[p] = 0;
-            self.probing[p] = true;
-        }
-        // A no-op of the new term lets earlier entries commit (dissertation §6.4).
-        if elected {
-            self.append_local(Entry::noop(self.term), out);
-        }
-        self.broadcast_append(out);
-        out.push(Output::SetTimer {
-            kind: TimerKind::Heartbeat,
-            min: self.cfg.heartbeat_interval,
-            max: self.cfg.heartbeat_interval,
-        });
-    }
-
-    // ---- messages ----
-
+    /// Figure 2, "All servers": a request or response with a higher term makes this node a
+    /// follower of that term before anything else is done with the message. Then the message
+    /// goes to the role that handles it.
     fn on_message(&mut self, env: Envelope, out: &mut Vec<Output>) {
         debug_assert_eq!(env.to, self.cfg.id);
-        // Figure 2: any RPC request or response with a higher term converts us to follower
-        // before the message is handled.
         if env.msg.term() > self.term {
             self.become_follower_of_new_term(env.msg.term(), out);
         }
@@ -312,9 +193,12 @@ impl Node {
                 last_log_term,
             } => self.on_request_vote(env.from, term, last_log_index, last_log_term, out),
             Message::RequestVoteResp { term, granted } => {
-                // A reply from another term is stale: never count it (RAFT-NOTES, Terms).
-                if term == self.term && self.role == Role::Candidate && granted {
-                    self.count_vote(env.from, out);
+                // A reply from another term is stale: never count it (§5.1: a server ignores
+                // replies of terms it has left).
+                if term == self.term && granted {
+                    if let RoleState::Candidate(_) = self.role {
+                        self.count_vote(env.from, out);
+                    }
                 }
             }
             Message::AppendEntries {
@@ -337,234 +221,24 @@ impl Node {
                 success,
                 index,
             } => {
-                if term == self.term && self.role == Role::Leader {
+                if term == self.term && matches!(self.role, RoleState::Leader(_)) {
                     self.on_append_resp(env.from, success, index, out);
                 }
             }
         }
     }
 
-    fn reply(&mut self, to: NodeId, msg: Message) {
-        // Every reply waits for all writes issued so far, including the one this step is
-        // about to issue (flush_persist assigns persist_seq + 1 if state is dirty).
-        let seq = if self.hard_dirty || !self.pending_ops.is_empty() {
-            self.persist_seq + 1
-        } else {
-            self.persist_seq
-        };
-        self.held.push((
-            seq,
-            Envelope {
-                from: self.cfg.id,
-                to,
-                msg,
-            },
-        ));
-    }
-
-    fn on_request_vote(
-        &mut self,
-        candidate: NodeId,
-        term: Term,
-        last_log_index: Index,
-        last_log_term: Term,
-        out: &mut Vec<Output>,
-    ) {
-        let deny = if term < self.term {
-            Some(DenyReason::StaleTerm)
-        } else if let Some(v) = self.voted_for.filter(|&v| v != candidate) {
-            Some(DenyReason::AlreadyVoted(v))
-        } else if !self.log.is_up_to_date(last_log_index, last_log_term) {
-            Some(DenyReason::LogNotUpToDate)
-        } else {
-            None
-        };
-        match deny {
-            Some(reason) => {
-                out.push(Output::Note(Note::VoteDenied {
-                    candidate,
-                    term,
-                    reason,
-                }));
-                self.reply(
-                    candidate,
-                    Message::RequestVoteResp {
-                        term: self.term,
-                        granted: false,
-                    },
-                );
-            }
-            None => {
-                debug_assert_eq!(self.role, Role::Follower);
-                if self.voted_for.is_none() {
-                    self.voted_for = Some(candidate);
-                    self.hard_dirty = true;
-                }
-                out.push(Output::Note(Note::VoteGranted { candidate, term }));
-                // Reset only when granting (RAFT-NOTES, Timers).
-                self.arm_election_timer(out);
-                self.reply(
-                    candidate,
-                    Message::RequestVoteResp {
-                        term: self.term,
-                        granted: true,
-                    },
-                );
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn on_append_entries(
-        &mut self,
-        leader: NodeId,
-        term: Term,
-        prev_log_index: Index,
-        prev_log_term: Term,
-        entries: Vec<Entry>,
-        leader_commit: Index,
-        out: &mut Vec<Output>,
-    ) {
-        if term < self.term {
-            self.reply(
-                leader,
-                Message::AppendEntriesResp {
-                    term: self.term,
-                    success: false,
-                    index: 0,
-                },
-            );
-            return;
-        }
-        // Same term: this is the current leader. A candidate of this term steps down.
-        assert!(self.role != Role::Leader, "two leaders in term {term}");
-        self.set_role(Role::Follower, out);
-        self.leader = Some(leader);
-        self.arm_election_timer(out);
-
-        match self.log.term_at(prev_log_index) {
-            Some(t) if t == prev_log_term => {}
-            _ => {
-                let hint = self.log.last_index().min(prev_log_index.saturating_sub(1));
-                self.reply(
-                    leader,
-                    Message::AppendEntriesResp {
-                        term: self.term,
-                        success: false,
-                        index: hint,
-                    },
-                );
-                return;
-            }
-        }
-        let last_new = prev_log_index + entries.len() as Index;
-        // Skip entries we already hold; truncate at the first conflict only (a delayed or
-        // duplicated AppendEntries must not cut entries that match).
-        let mut i = 0;
-        while i < entries.len() {
-            let idx = prev_log_index + 1 + i as Index;
-            match self.log.term_at(idx) {
-                Some(t) if t == entries[i].term => i += 1,
-                Some(_) => {
-                    assert!(
-                        idx > self.commit_index,
-                        "truncating a committed entry at {idx}"
-                    );
-                    let last = self.log.last_index();
-                    self.log.truncate_from(idx);
-                    self.durable_len = self.durable_len.min(idx - 1);
-                    // Writes still in flight were issued for the old suffix: once they land,
-                    // at most the prefix before `idx` of the current log is durable.
-                    for (_, len) in &mut self.inflight_len {
-                        *len = (*len).min(idx - 1);
-                    }
-                    self.pending_ops.push(LogOp::Truncate { from: idx });
-                    out.push(Output::Note(Note::Truncated {
-                        from: idx,
-                        last_index: last,
-                    }));
-                    break;
-                }
-                None => break,
-            }
-        }
-        if i < entries.len() {
-            let new: Vec<Entry> = entries[i..].to_vec();
-            let start = self.log.last_index() + 1;
-            for e in &new {
-                self.log.push(*e);
-            }
-            out.push(Output::Note(Note::Appended {
-                index: start,
-                entries: new.clone(),
-            }));
-            self.pending_ops.push(LogOp::Append { entries: new });
-        }
-        if leader_commit > self.commit_index {
-            let c = leader_commit.min(last_new);
-            if c > self.commit_index {
-                self.set_commit(c, out);
-            }
-        }
-        self.reply(
-            leader,
-            Message::AppendEntriesResp {
-                term: self.term,
-                success: true,
-                index: last_new,
-            },
-        );
-    }
-
-    fn on_append_resp(&mut self, from: NodeId, success: bool, index: Index, out: &mut Vec<Output>) {
-        let p = from as usize;
-        if success {
-            if index > self.match_index[p] {
-                self.match_index[p] = index;
-            }
-            self.next_index[p] = self.next_index[p].max(index + 1);
-            self.probing[p] = false;
-            self.advance_commit(out);
-            if self.next_index[p] <= self.log.last_index() {
-                self.send_append(from, out);
-            }
-        } else {
-            // Back up, never below what the follower is known to match.
-            let next = (index + 1)
-                .min(self.next_index[p].saturating_sub(1))
-                .max(self.match_index[p] + 1);
-            self.next_index[p] = next.max(1);
-            self.probing[p] = true;
-            self.send_append(from, out);
-        }
-    }
-
     fn on_client(&mut self, req: u64, key: u32, value: u64, out: &mut Vec<Output>) {
-        if self.role != Role::Leader {
+        if !matches!(self.role, RoleState::Leader(_)) {
             out.push(Output::ClientReply {
                 req,
-                reply: ClientReply::NotLeader { hint: self.leader },
+                reply: ClientReply::NotLeader {
+                    hint: self.leader(),
+                },
             });
             return;
         }
-        let index = self.append_local(
-            Entry {
-                term: self.term,
-                command: Command::Put { req, key, value },
-            },
-            out,
-        );
-        self.pending_clients.push((index, req));
-        self.broadcast_append(out);
-    }
-
-    fn fail_pending_clients(&mut self, out: &mut Vec<Output>) {
-        for (_, req) in self.pending_clients.drain(..) {
-            out.push(Output::ClientReply {
-                req,
-                reply: ClientReply::NotLeader { hint: None },
-            });
-        }
+        self.propose(req, key, value, out);
     }
 
     fn on_persisted(&mut self, seq: u64, out: &mut Vec<Output>) {
@@ -581,21 +255,20 @@ impl Node {
             self.inflight_len.remove(0);
         }
         self.release_held(out);
-        match self.role {
-            // Only the write that holds this term's vote counts, not an older one that happens
-            // to complete first (Figure 2: persist before responding; a vote for oneself too).
-            Role::Candidate if !self.self_vote_durable && seq >= self.election_seq => {
-                self.self_vote_durable = true;
-                let me = self.cfg.id;
-                self.count_vote(me, out);
+        match &self.role {
+            RoleState::Candidate(c) => {
+                if c.own_vote_durable_with(seq) {
+                    self.on_own_vote_durable(out);
+                }
             }
-            Role::Leader => self.advance_commit(out),
-            _ => {}
+            RoleState::Leader(_) => self.advance_commit(out),
+            RoleState::Follower { .. } => {}
         }
     }
 
-    // ---- log replication (leader) ----
+    // ---- shared by every role ----
 
+    /// Appends an entry this node creates (a leader's no-op or client command).
     fn append_local(&mut self, e: Entry, out: &mut Vec<Output>) -> Index {
         self.log.push(e);
         let index = self.log.last_index();
@@ -610,62 +283,26 @@ impl Node {
         index
     }
 
-    fn broadcast_append(&mut self, out: &mut Vec<Output>) {
-        for p in 1..=self.cfg.cluster_size {
-            if p != self.cfg.id {
-                self.send_append(p, out);
-            }
-        }
-    }
-
-    fn send_append(&mut self, to: NodeId, out: &mut Vec<Output>) {
-        let p = to as usize;
-        let next = self.next_index[p].clamp(1, self.log.last_index() + 1);
-        let prev = next - 1;
-        let entries = self.log.slice_from(next, self.cfg.max_entries_per_message);
-        // Pipeline once the follower is known to match: assume delivery; a rejection backs
-        // next_index up again. While probing, do not: an optimistic advance would let the
-        // rejection of a later probe (hint = prev - 1) move next_index forward again, and under
-        // load or heartbeats the walk back over a long conflicting suffix would never finish.
-        self.next_index[p] = if self.probing[p] {
-            next
+    /// Queues a reply until every write issued so far is durable, including the one this step
+    /// is about to issue (flush_persist assigns persist_seq + 1 if state is dirty).
+    fn reply(&mut self, to: NodeId, msg: Message) {
+        let seq = if self.hard_dirty || !self.pending_ops.is_empty() {
+            self.persist_seq + 1
         } else {
-            next + entries.len() as Index
+            self.persist_seq
         };
-        out.push(Output::Send(Envelope {
-            from: self.cfg.id,
-            to,
-            msg: Message::AppendEntries {
-                term: self.term,
-                prev_log_index: prev,
-                prev_log_term: self.log.term_at(prev).expect("prev is within the log"),
-                entries,
-                leader_commit: self.commit_index,
+        self.held.push((
+            seq,
+            Envelope {
+                from: self.cfg.id,
+                to,
+                msg,
             },
-        }));
+        ));
     }
 
-    /// §5.3, §5.4.2: commit the highest index held by a majority, only if it is of this term.
-    fn advance_commit(&mut self, out: &mut Vec<Output>) {
-        let me = self.cfg.id as usize;
-        // At most 64 nodes: a stack array, no allocation on this hot path.
-        let size = self.cfg.cluster_size as usize;
-        let mut buf = [0 as Index; 64];
-        let matched = &mut buf[..size];
-        for (p, m) in matched.iter_mut().enumerate() {
-            *m = if p + 1 == me {
-                self.durable_len
-            } else {
-                self.match_index[p + 1]
-            };
-        }
-        matched.sort_unstable_by(|a, b| b.cmp(a));
-        let n = matched[self.majority() as usize - 1];
-        if n > self.commit_index && self.log.term_at(n) == Some(self.term) {
-            self.set_commit(n, out);
-        }
-    }
-
+    /// Advances commitIndex and applies what it covers; a leader answers the clients whose
+    /// entries are now committed.
     fn set_commit(&mut self, c: Index, out: &mut Vec<Output>) {
         assert!(c > self.commit_index, "commitIndex never decreases");
         assert!(c <= self.log.last_index(), "commit beyond the log");
@@ -682,21 +319,8 @@ impl Node {
                 entry,
             });
         }
-        if self.role == Role::Leader {
-            let committed = self.commit_index;
-            let mut k = 0;
-            while k < self.pending_clients.len() {
-                let (idx, req) = self.pending_clients[k];
-                if idx <= committed {
-                    self.pending_clients.remove(k);
-                    out.push(Output::ClientReply {
-                        req,
-                        reply: ClientReply::Committed { index: idx },
-                    });
-                } else {
-                    k += 1;
-                }
-            }
+        if let RoleState::Leader(l) = &mut self.role {
+            l.answer_committed(c, out);
         }
     }
 

@@ -354,4 +354,3 @@ impl HardState {
         }
     }
 }
-

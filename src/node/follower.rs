@@ -1,0 +1,209 @@
+//! What every server does, whatever its role, with the two RPC requests (paper Figure 2,
+//! "Receiver implementation"), and the transitions to follower.
+//!
+//! A request from a higher term has already made the node a follower of that term (see
+//! `Node::on_message`), so a vote is granted only by a follower, and an AppendEntries of the
+//! current term comes from that term's one leader: a candidate of the same term steps down.
+
+use super::{Node, RoleState};
+use crate::protocol::*;
+
+impl Node {
+    /// Adopts a higher term (Figure 2, "All servers"): forget the vote, become follower. From
+    /// any role.
+    pub(super) fn become_follower_of_new_term(&mut self, term: Term, out: &mut Vec<Output>) {
+        assert!(term > self.term, "terms only increase");
+        let was = std::mem::replace(&mut self.role, RoleState::Follower { leader: None });
+        self.term = term;
+        self.voted_for = None;
+        self.hard_dirty = true;
+        out.push(Output::Note(Note::RoleChanged {
+            role: Role::Follower,
+            term,
+        }));
+        if let RoleState::Leader(mut l) = was {
+            out.push(Output::CancelTimer(TimerKind::Heartbeat));
+            l.fail_pending_clients(out);
+            self.arm_election_timer(out);
+        }
+    }
+
+    /// §5.2: a candidate that hears from the leader of its own term steps down; a follower
+    /// learns who leads. Never from leader: two leaders in one term break Election Safety.
+    fn follow_leader_of_this_term(&mut self, leader: NodeId, out: &mut Vec<Output>) {
+        match self.role {
+            RoleState::Leader(_) => panic!("two leaders in term {}", self.term),
+            RoleState::Candidate(_) => {
+                self.role = RoleState::Follower {
+                    leader: Some(leader),
+                };
+                out.push(Output::Note(Note::RoleChanged {
+                    role: Role::Follower,
+                    term: self.term,
+                }));
+            }
+            RoleState::Follower { .. } => {
+                self.role = RoleState::Follower {
+                    leader: Some(leader),
+                }
+            }
+        }
+    }
+
+    /// RequestVote receiver (Figure 2, §5.2, §5.4.1).
+    pub(super) fn on_request_vote(
+        &mut self,
+        candidate: NodeId,
+        term: Term,
+        last_log_index: Index,
+        last_log_term: Term,
+        out: &mut Vec<Output>,
+    ) {
+        let deny = if term < self.term {
+            Some(DenyReason::StaleTerm)
+        } else if let Some(v) = self.voted_for.filter(|&v| v != candidate) {
+            Some(DenyReason::AlreadyVoted(v))
+        } else if !self.log.is_up_to_date(last_log_index, last_log_term) {
+            Some(DenyReason::LogNotUpToDate)
+        } else {
+            None
+        };
+        match deny {
+            Some(reason) => {
+                out.push(Output::Note(Note::VoteDenied {
+                    candidate,
+                    term,
+                    reason,
+                }));
+                self.reply(
+                    candidate,
+                    Message::RequestVoteResp {
+                        term: self.term,
+                        granted: false,
+                    },
+                );
+            }
+            None => {
+                // A candidate or leader of this term voted for itself, so only a follower
+                // gets here.
+                debug_assert!(matches!(self.role, RoleState::Follower { .. }));
+                if self.voted_for.is_none() {
+                    self.voted_for = Some(candidate);
+                    self.hard_dirty = true;
+                }
+                out.push(Output::Note(Note::VoteGranted { candidate, term }));
+                // §5.2: the election timer restarts only when a vote is granted, not when one
+                // is denied.
+                self.arm_election_timer(out);
+                self.reply(
+                    candidate,
+                    Message::RequestVoteResp {
+                        term: self.term,
+                        granted: true,
+                    },
+                );
+            }
+        }
+    }
+
+    /// AppendEntries receiver (Figure 2, §5.3).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_append_entries(
+        &mut self,
+        leader: NodeId,
+        term: Term,
+        prev_log_index: Index,
+        prev_log_term: Term,
+        entries: Vec<Entry>,
+        leader_commit: Index,
+        out: &mut Vec<Output>,
+    ) {
+        if term < self.term {
+            self.reply(
+                leader,
+                Message::AppendEntriesResp {
+                    term: self.term,
+                    success: false,
+                    index: 0,
+                },
+            );
+            return;
+        }
+        self.follow_leader_of_this_term(leader, out);
+        self.arm_election_timer(out);
+
+        match self.log.term_at(prev_log_index) {
+            Some(t) if t == prev_log_term => {}
+            _ => {
+                let hint = self.log.last_index().min(prev_log_index.saturating_sub(1));
+                self.reply(
+                    leader,
+                    Message::AppendEntriesResp {
+                        term: self.term,
+                        success: false,
+                        index: hint,
+                    },
+                );
+                return;
+            }
+        }
+        let last_new = prev_log_index + entries.len() as Index;
+        // Skip entries we already hold; truncate at the first conflict only (a delayed or
+        // duplicated AppendEntries must not cut entries that match).
+        let mut i = 0;
+        while i < entries.len() {
+            let idx = prev_log_index + 1 + i as Index;
+            match self.log.term_at(idx) {
+                Some(t) if t == entries[i].term => i += 1,
+                Some(_) => {
+                    assert!(
+                        idx > self.commit_index,
+                        "truncating a committed entry at {idx}"
+                    );
+                    let last = self.log.last_index();
+                    self.log.truncate_from(idx);
+                    self.durable_len = self.durable_len.min(idx - 1);
+                    // Writes still in flight were issued for the old suffix: once they land,
+                    // at most the prefix before `idx` of the current log is durable.
+                    for (_, len) in &mut self.inflight_len {
+                        *len = (*len).min(idx - 1);
+                    }
+                    self.pending_ops.push(LogOp::Truncate { from: idx });
+                    out.push(Output::Note(Note::Truncated {
+                        from: idx,
+                        last_index: last,
+                    }));
+                    break;
+                }
+                None => break,
+            }
+        }
+        if i < entries.len() {
+            let new: Vec<Entry> = entries[i..].to_vec();
+            let start = self.log.last_index() + 1;
+            for e in &new {
+                self.log.push(*e);
+            }
+            out.push(Output::Note(Note::Appended {
+                index: start,
+                entries: new.clone(),
+            }));
+            self.pending_ops.push(LogOp::Append { entries: new });
+        }
+        // Figure 2, step 5: commitIndex = min(leaderCommit, index of last new entry).
+        if leader_commit > self.commit_index {
+            let c = leader_commit.min(last_new);
+            if c > self.commit_index {
+                self.set_commit(c, out);
+            }
+        }
+        self.reply(
+            leader,
+            Message::AppendEntriesResp {
+                term: self.term,
+                success: true,
+                index: last_new,
+            },
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! Leaders (paper §5.3, §5.4): replicate the log, advance commitIndex, answer clients.
+//!
+//! A leader tracks each follower's log in a [`ProgressTracker`], commits the highest index a
+//! majority holds *only if it is of the current term* (§5.4.2, Figure 8), and counts itself
+//! only for entries on its own disk.
+
+use super::progress::ProgressTracker;
+use super::{Node, RoleState};
+use crate::protocol::*;
+
+/// What only a leader holds.
+#[derive(Clone, Debug)]
+pub struct Leadership {
+    progress: ProgressTracker,
+    /// Client requests appended by this leader, by log index, awaiting commit.
+    pending_clients: Vec<(Index, u64)>,
+    /// Reused when computing the committed index, so the hot path does not allocate.
+    scratch: Vec<Index>,
+}
+
+impl Leadership {
+    /// Answers the clients whose entries are committed at `committed`.
+    pub(super) fn answer_committed(&mut self, committed: Index, out: &mut Vec<Output>) {
+        let mut k = 0;
+        while k < self.pending_clients.len() {
+            let (idx, req) = self.pending_clients[k];
+            if idx <= committed {
+                self.pending_clients.remove(k);
+                out.push(Output::ClientReply {
+                    req,
+                    reply: ClientReply::Committed { index: idx },
+                });
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    /// A leader that steps down cannot tell whether its pending entries will commit: their
+    /// clients retry elsewhere.
+    pub(super) fn fail_pending_clients(&mut self, out: &mut Vec<Output>) {
+        for (_, req) in self.pending_clients.drain(..) {
+            out.push(Output::ClientReply {
+                req,
+                reply: ClientReply::NotLeader { hint: None },
+            });
+        }
+    }
+}
+
+impl Node {
+    /// A candidate that won a majority (`elected`), or a follower made leader by the scenario's
+    /// initial state, takes office.
+    pub(super) fn become_leader(&mut self, out: &mut Vec<Output>, elected: bool) {
+        let votes = match &self.role {
+            RoleState::Candidate(c) => {
+                assert!(elected, "a candidate becomes leader only by election");
+                assert!(
+                    self.quorum.is_won(|v| c.votes.has(v)),
+                    "a leader needs a majority"
+                );
+                c.votes.count()
+            }
+            RoleState::Follower { .. } => {
+                assert!(!elected, "only a candidate wins an election");
+                0
+            }
+            RoleState::Leader(_) => panic!("already leader"),
+        };
+        let next = self.log.last_index() + 1;
+        self.role = RoleState::Leader(Leadership {
+            progress: ProgressTracker::new(self.cfg.cluster_size, next),
+            pending_clients: Vec::new(),
+            scratch: Vec::with_capacity(self.quorum.voters().len()),
+        });
+        out.push(Output::Note(Note::RoleChanged {
+            role: Role::Leader,
+            term: self.term,
+        }));
+        out.push(Output::Note(Note::LeaderElected {
+            term: self.term,
+            votes: votes as u32,
+        }));
+        out.push(Output::CancelTimer(TimerKind::Election));
+        // A no-op of the new term lets earlier entries commit (dissertation §6.4).
+        if elected {
+            self.append_local(Entry::noop(self.term), out);
+        }
+        self.broadcast_append(out);
+        self.arm_heartbeat(out);
+    }
+
+    fn arm_heartbeat(&self, out: &mut Vec<Output>) {
+        out.push(Output::SetTimer {
+            kind: TimerKind::Heartbeat,
+            min: self.cfg.heartbeat_interval,
+            max: self.cfg.heartbeat_interval,
+        });
+    }
+
+    pub(super) fn on_heartbeat(&mut self, out: &mut Vec<Output>) {
+        self.broadcast_append(out);
+        self.arm_heartbeat(out);
+    }
+
+    /// A client command: append it, replicate it, answer once it commits.
+    pub(super) fn propose(&mut self, req: u64, key: u32, value: u64, out: &mut Vec<Output>) {
+        let index = self.append_local(
+            Entry {
+                term: self.term,
+                command: Command::Put { req, key, value },
+            },
+            out,
+        );
+        self.leadership().pending_clients.push((index, req));
+        self.broadcast_append(out);
+    }
+
+    fn leadership(&mut self) -> &mut Leadership {
+        match &mut self.role {
+            RoleState::Leader(l) => l,
+            _ => panic!("only a leader replicates"),
+        }
+    }
+
+    fn broadcast_append(&mut self, out: &mut Vec<Output>) {
+        for p in 1..=self.cfg.cluster_size {
+            if p != self.cfg.id && self.quorum.contains(p) {
+                self.send_append(p, out);
+            }
+        }
+    }
+
+    fn send_append(&mut self, to: NodeId, out: &mut Vec<Output>) {
+        let last = self.log.last_index();
+        let pr = self.leadership().progress.get_mut(to);
+        let next = pr.next_to_send(last);
+        let entries = self.log.slice_from(next, self.cfg.max_entries_per_message);
+        self.leadership()
+            .progress
+            .get_mut(to)
+            .on_sent(next, entries.len());
+        let prev = next - 1;
+        out.push(Output::Send(Envelope {
+            from: self.cfg.id,
+            to,
+            msg: Message::AppendEntries {
+                term: self.term,
+                prev_log_index: prev,
+                prev_log_term: self.log.term_at(prev).expect("prev is within the log"),
+                entries,
+                leader_commit: self.commit_index,
+            },
+        }));
+    }
+
+    pub(super) fn on_append_resp(
+        &mut self,
+        from: NodeId,
+        success: bool,
+        index: Index,
+        out: &mut Vec<Output>,
+    ) {
+        if success {
+            let pr = self.leadership().progress.get_mut(from);
+            pr.on_accepted(index);
+            let next = pr.next;
+            self.advance_commit(out);
+            if next <= self.log.last_index() {
+                self.send_append(from, out);
+            }
+        } else {
+            self.leadership().progress.get_mut(from).on_rejected(index);
+            self.send_append(from, out);
+        }
+    }
+
+    /// §5.3, §5.4.2: commit the highest index held by a majority, only if it is of this term.
+    pub(super) fn advance_commit(&mut self, out: &mut Vec<Output>) {
+        let me = self.cfg.id;
+        let durable_len = self.durable_len;
+        let RoleState::Leader(l) = &mut self.role else {
+            panic!("only a leader commits by counting")
+        };
+        let progress = &l.progress;
+        let n = self.quorum.committed_index(
+            |v| {
+                if v == me {
+                    durable_len
+                } else {
+                    progress.get(v).matched
+                }
+            },
+            &mut l.scratch,
+        );
+        if n > self.commit_index && self.log.term_at(n) == Some(self.term) {
+            self.set_commit(n, out);
+        }
+    }
+}
