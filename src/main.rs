@@ -1,5 +1,7 @@
 //! The `raftsim` command line: parses flags, calls the library, prints, and maps results to
-//! exit codes: 0 ok, 1 a checked property failed, 2 bad input (file, flag, value).
+//! exit codes: 0 ok; 1 a checked property failed (a safety violation, a liveness failure, a
+//! panic, an incomplete run); 2 bad input (file, flag, value), refused before any work; 3 an
+//! output file could not be written after the run.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,10 +9,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use raftsim::node::Node;
 use raftsim::observe::summary::SummaryBuilder;
 use raftsim::report::output::{ensure_dir, write_atomic};
 use raftsim::scenario::Scenario;
-use raftsim::world::{self, Outcome, RunOptions};
+use raftsim::world::{Outcome, TraceLevel};
 
 /// Prints to stdout; a closed pipe (`raftsim ... | head`) is not an error worth a panic.
 macro_rules! outln {
@@ -56,6 +59,14 @@ enum Cmd {
         /// Also print the trace in its one-line human form.
         #[arg(long)]
         verbose: bool,
+        /// What the trace records: `events` (state changes, faults, drops, clients) or
+        /// `messages` (also every message's send and deliver, paired by id).
+        #[arg(long, value_enum, default_value = "events")]
+        trace_level: TraceLevelArg,
+        /// Testing aid: make the node panic at its N-th step, to see what a run that stops on a
+        /// broken assertion leaves behind.
+        #[arg(long, hide = true)]
+        panic_after_steps: Option<u64>,
     },
     /// Check a trace file offline: replay its events through the same safety checker that runs
     /// online, and report the first violated property (exit 1) or "ok" (exit 0).
@@ -80,7 +91,12 @@ enum Cmd {
     },
 }
 
-/// Marks an error as bad input (exit code 2).
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TraceLevelArg {
+    Events,
+    Messages,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
@@ -90,7 +106,22 @@ fn main() -> ExitCode {
             out,
             quiet,
             verbose,
-        } => cmd_run(&scenario, seed, out, quiet, verbose),
+            trace_level,
+            panic_after_steps,
+        } => cmd_run(
+            &scenario,
+            RunFlags {
+                seed,
+                out,
+                quiet,
+                verbose,
+                level: match trace_level {
+                    TraceLevelArg::Events => TraceLevel::Events,
+                    TraceLevelArg::Messages => TraceLevel::Messages,
+                },
+                panic_after_steps,
+            },
+        ),
         Cmd::Sweep(args) => cmd_sweep(args),
         Cmd::Bench { quick } => cmd_bench(quick),
         Cmd::Check { trace, nodes } => cmd_check(&trace, nodes),
@@ -101,6 +132,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if e.downcast_ref::<OutputFailed>().is_some() => {
+            eprintln!("error: output not written: {e:#}");
+            ExitCode::from(3)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -112,42 +147,93 @@ fn load(path: &Path) -> Result<Scenario> {
     Ok(Scenario::load(path)?)
 }
 
-fn cmd_run(
-    path: &Path,
+/// An output file could not be written after the run: exit code 3, not "bad input".
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct OutputFailed(String);
+
+fn output_failed(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(OutputFailed(e.to_string()))
+}
+
+struct RunFlags {
     seed: Option<u64>,
     out: Option<PathBuf>,
     quiet: bool,
     verbose: bool,
-) -> Result<ExitCode> {
+    level: TraceLevel,
+    panic_after_steps: Option<u64>,
+}
+
+fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
+    use raftsim::experiment::run::{run_observed, PanicAfter};
+    use raftsim::observe::trace::TraceWriter;
+
     let sc = load(path)?;
-    let seed = seed.unwrap_or(sc.seed);
-    let dir = out.unwrap_or_else(|| PathBuf::from("output").join(format!("{}-{seed}", sc.name)));
+    let seed = f.seed.unwrap_or(sc.seed);
+    let dir = f
+        .out
+        .unwrap_or_else(|| PathBuf::from("output").join(format!("{}-{seed}", sc.name)));
     ensure_dir(&dir).context("output folder is not writable (choose another with --out)")?;
-    let result = world::run(&sc, seed, RunOptions { trace: true });
-    let trace = result.trace.as_ref().expect("tracing was on");
-    write_atomic(&dir.join("trace.jsonl"), trace.bytes())?;
-    let summary_json = serde_json::to_vec_pretty(&result.summary).expect("summary serialises");
-    write_atomic(&dir.join("summary.json"), &summary_json)?;
-    if verbose {
-        // Written line by line; a closed pipe (`| head`) ends the listing quietly.
-        use std::io::Write;
-        let text = std::str::from_utf8(trace.bytes()).expect("utf-8 trace");
+    let cfg = sc.compile();
+    let repro = format!("raftsim run {} --seed {seed}", path.display());
+    // The trace streams to a temporary file as the run goes, and takes its name at the end,
+    // so memory stays flat and a run that stops early (a violation, a panic) still leaves
+    // everything up to that point.
+    let trace_path = dir.join("trace.jsonl");
+    let tmp = dir.join(format!(".trace.jsonl.tmp-{}", std::process::id()));
+    let file = std::fs::File::create(&tmp)
+        .map_err(|e| output_failed(format!("cannot write {}: {e}", tmp.display())))?;
+    let mut trace = TraceWriter::new(std::io::BufWriter::new(file));
+    let (result, mut summary) = match f.panic_after_steps {
+        None => run_observed::<Node, _, _>(&cfg, seed, f.level, Some(&mut trace), &mut ()),
+        Some(n) => {
+            PanicAfter::arm(n);
+            run_observed::<PanicAfter, _, _>(&cfg, seed, f.level, Some(&mut trace), &mut ())
+        }
+    };
+    let hash = trace.hash();
+    let finished = trace.finish().and_then(|(w, _)| {
+        w.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
+    });
+    if let Err(e) = finished.and_then(|_| std::fs::rename(&tmp, &trace_path)) {
+        let _ = std::fs::remove_file(&tmp);
+        eprintln!("reproduce with: {repro}");
+        return Err(output_failed(format!(
+            "cannot write {}: {e}",
+            trace_path.display()
+        )));
+    }
+    summary.trace_hash = Some(hash);
+    let summary_json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
+    if let Err(e) = write_atomic(&dir.join("summary.json"), &summary_json) {
+        eprintln!("reproduce with: {repro}");
+        return Err(output_failed(e));
+    }
+    if f.verbose {
+        // Read back line by line; a closed pipe (`| head`) ends the listing quietly.
+        use std::io::{BufRead, Write};
+        let file = std::fs::File::open(&trace_path).map_err(output_failed)?;
         let mut stdout = std::io::stdout().lock();
-        for rec in raftsim::observe::trace::parse_trace(text).expect("own trace parses") {
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line.map_err(output_failed)?;
+            let rec: raftsim::observe::trace::Record =
+                serde_json::from_str(&line).expect("own trace parses");
             if writeln!(stdout, "{rec}").is_err() {
                 break;
             }
         }
     }
-    let repro = format!("raftsim run {} --seed {seed}", path.display());
-    if quiet {
+    if f.quiet {
         outln!(
             "{} {}",
-            result.summary.outcome,
-            result.summary.trace_hash.as_deref().unwrap_or("")
+            summary.outcome,
+            summary.trace_hash.as_deref().unwrap_or("")
         );
     } else {
-        out!("{}", SummaryBuilder::render(&result.summary));
+        out!("{}", SummaryBuilder::render(&summary));
         outln!(
             "wrote      {}/trace.jsonl, {}/summary.json",
             dir.display(),
@@ -164,6 +250,15 @@ fn cmd_run(
                 v.event_index,
                 dir.display(),
                 v.detail
+            );
+            eprintln!("reproduce with: {repro}");
+            Ok(ExitCode::from(1))
+        }
+        Outcome::Panic => {
+            eprintln!(
+                "panicked: {} (the trace up to the panic is in {}/trace.jsonl)",
+                result.panic.as_deref().unwrap_or(""),
+                dir.display()
             );
             eprintln!("reproduce with: {repro}");
             Ok(ExitCode::from(1))

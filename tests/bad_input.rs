@@ -28,7 +28,11 @@ const BASE: &str = r#"{
 /// returns the message.
 fn run_edited(from: &str, to: &str) -> String {
     assert_eq!(BASE.matches(from).count(), 1, "edit {from:?} is ambiguous");
-    let text = BASE.replacen(from, to, 1);
+    run_text(&BASE.replacen(from, to, 1))
+}
+
+/// Writes `text` to `<tmp>/case.json` and runs it as [`run_edited`] does.
+fn run_text(text: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("case.json");
     std::fs::write(&file, text).unwrap();
@@ -166,6 +170,157 @@ fn min_timeout_above_max() {
             "case.json:5:13:",
             "raft.election_timeout",
             "300ms is above max 150ms",
+        ],
+    );
+}
+
+/// Whitespace before, inside or after a duration is rejected, as the schema's pattern for a
+/// duration rejects it (`raftsim schema`), so an editor checking against the schema and a run
+/// agree; the message quotes the value and gives the allowed form.
+#[test]
+fn duration_with_whitespace() {
+    // The column is the value's closing quote; `\\t` is a tab written as a JSON escape.
+    for (bad, column) in [(" 50ms", 81), ("50ms ", 81), ("50 ms", 81), ("50\\tms", 82)] {
+        let stderr = run_edited(
+            r#""heartbeat_interval": "50ms""#,
+            &format!(r#""heartbeat_interval": "{bad}""#),
+        );
+        assert_has(
+            &stderr,
+            &[
+                &format!("case.json:5:{column}:"),
+                "raft.heartbeat_interval",
+                &format!("invalid duration {:?}", bad.replace("\\t", "\t")),
+                "whitespace is not allowed",
+                "with no spaces",
+                "\"1.5s\"",
+                "ns, us or µs, ms, s, m or min",
+            ],
+        );
+    }
+}
+
+/// A decimal point must be followed by a digit: "5.s" is rejected (".5s" and "5.5s" are
+/// accepted), the same rule as the schema's pattern for a duration.
+#[test]
+fn duration_with_trailing_decimal_point() {
+    let stderr = run_edited(r#""until": "1.5s""#, r#""until": "1.s""#);
+    assert_has(
+        &stderr,
+        &[
+            "case.json:8:44:",
+            "faults[0].until",
+            "invalid duration \"1.s\"",
+            "a decimal point must be followed by a digit",
+            "\".5s\"",
+        ],
+    );
+}
+
+/// A UTF-8 byte-order mark at the start of the file is accepted and skipped, not an error: the
+/// file runs, and a later error is reported at the same file:line:column as without the mark
+/// (columns on line 1 count from after it, as an editor that hides it shows them).
+#[test]
+fn byte_order_mark_is_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("bom.json");
+    std::fs::write(&scenario, format!("\u{feff}{BASE}")).unwrap();
+    let out = tmp.path().join("out");
+    raftsim()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .assert()
+        .code(0);
+    assert!(out.join("trace.jsonl").is_file());
+
+    let with_error = BASE.replacen(r#""version": 1,"#, r#""version": 1"#, 1);
+    let stderr = run_text(&format!("\u{feff}{with_error}"));
+    assert_has(&stderr, &["case.json:3:3:", "expected `,` or `}`"]);
+    let stderr = run_text(&format!("\u{feff}[{BASE}]"));
+    assert_has(&stderr, &["case.json:1:1:", "not an array"]);
+}
+
+/// A top-level array, e.g. `[ {...} ]`: serde would read the scenario's fields from the
+/// array's elements in order and complain about the first; the message says what a scenario
+/// file holds instead.
+#[test]
+fn top_level_array() {
+    let stderr = run_text(&format!("\n  [{BASE}]\n"));
+    assert_has(
+        &stderr,
+        &[
+            "case.json:2:3:",
+            "a scenario file holds one JSON object ({...}), not an array",
+        ],
+    );
+}
+
+/// A distribution is an object with exactly one key naming its kind (the schema's `oneOf`);
+/// with two, the message lists the allowed kinds and the ones found, at the field's path and
+/// the object's closing brace (the first point where the parser knows the count).
+#[test]
+fn distribution_with_two_kinds() {
+    let stderr = run_edited(
+        r#"{ "constant": "5ms" }"#,
+        r#"{ "constant": "1ms", "uniform": ["1ms", "2ms"] }"#,
+    );
+    assert_has(
+        &stderr,
+        &[
+            "case.json:6:72:",
+            "network.delay",
+            "give exactly one of constant, uniform, normal, exponential, lognormal (found 2: constant, uniform)",
+        ],
+    );
+}
+
+/// The same rule with no key at all.
+#[test]
+fn distribution_with_no_kind() {
+    let stderr = run_edited(r#"{ "constant": "5ms" }"#, "{ }");
+    assert_has(
+        &stderr,
+        &[
+            "case.json:6:27:",
+            "network.delay",
+            "give exactly one of constant, uniform, normal, exponential, lognormal (found 0)",
+        ],
+    );
+}
+
+/// A number distribution (clock drift) follows the same rule with its own kinds.
+#[test]
+fn number_distribution_with_two_kinds() {
+    let stderr = run_edited(
+        r#""stop": { "at": "3s" }"#,
+        r#""clocks": { "drift_ppm": { "uniform": [-5, 5], "normal": { "mean": 0, "stddev": 1 } } },
+  "stop": { "at": "3s" }"#,
+    );
+    assert_has(
+        &stderr,
+        &[
+            "case.json:11:87:",
+            "clocks.drift_ppm",
+            "give exactly one of constant, uniform, normal (found 2: uniform, normal)",
+        ],
+    );
+}
+
+/// A plain duration where a distribution is expected (`"delay": "5ms"`): the message says a
+/// distribution is an object and names the kinds.
+#[test]
+fn duration_where_distribution_expected() {
+    let stderr = run_edited(r#"{ "constant": "5ms" }"#, r#""5ms""#);
+    assert_has(
+        &stderr,
+        &[
+            "case.json:6:29:",
+            "network.delay",
+            "invalid type: string \"5ms\"",
+            "an object with exactly one of constant, uniform, normal, exponential, lognormal",
         ],
     );
 }

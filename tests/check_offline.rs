@@ -11,10 +11,10 @@ use std::path::Path;
 use assert_cmd::Command;
 use predicates::prelude::*;
 
+use raftsim::experiment::run::{self as world, RunOptions};
 use raftsim::observe::check::check_records;
 use raftsim::observe::trace::{parse_trace, Event};
 use raftsim::scenario::Scenario;
-use raftsim::world::{self, RunOptions};
 
 fn raftsim() -> Command {
     Command::cargo_bin("raftsim").expect("the raftsim binary is built")
@@ -23,7 +23,14 @@ fn raftsim() -> Command {
 /// Runs a scenario with tracing on; returns the trace text and the online violation, if any.
 fn traced_run(path: &Path) -> (String, Option<(String, u64)>) {
     let sc = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
-    let r = world::run(&sc, sc.seed, RunOptions { trace: true });
+    let r = world::run(
+        &sc,
+        sc.seed,
+        RunOptions {
+            trace: true,
+            ..Default::default()
+        },
+    );
     let text = String::from_utf8(r.trace.expect("tracing was on").bytes().to_vec()).unwrap();
     (text, r.violation.map(|v| (v.property.to_string(), v.time)))
 }

@@ -5,8 +5,8 @@
 mod common;
 use common::{root, scenario_files};
 
+use raftsim::experiment::run::{self as world, RunOptions};
 use raftsim::scenario::Scenario;
-use raftsim::world::{self, RunOptions};
 
 /// Every shipped scenario, parsed, with its file name.
 fn scenarios() -> Vec<(String, Scenario)> {
@@ -21,14 +21,28 @@ fn scenarios() -> Vec<(String, Scenario)> {
 }
 
 fn traced(sc: &Scenario, seed: u64) -> (Vec<u8>, String) {
-    let r = world::run(sc, seed, RunOptions { trace: true });
+    let r = world::run(
+        sc,
+        seed,
+        RunOptions {
+            trace: true,
+            ..Default::default()
+        },
+    );
     let t = r.trace.expect("tracing was on");
     (t.bytes().to_vec(), t.hash())
 }
 
 /// The summary as JSON, without the trace hash (absent when tracing is off).
 fn summary_json(sc: &Scenario, seed: u64, trace: bool) -> serde_json::Value {
-    let r = world::run(sc, seed, RunOptions { trace });
+    let r = world::run(
+        sc,
+        seed,
+        RunOptions {
+            trace,
+            ..Default::default()
+        },
+    );
     let mut v = serde_json::to_value(&r.summary).expect("summary serialises");
     v.as_object_mut().unwrap().remove("trace_hash");
     v
@@ -121,10 +135,17 @@ fn different_seeds_give_different_runs() {
     let sc = Scenario::load(&root().join("scenarios/basic.json")).unwrap();
     let mut firsts: Vec<u64> = (0..10)
         .map(|seed| {
-            world::run(&sc, seed, RunOptions { trace: false })
-                .summary
-                .first_leader_ns
-                .expect("basic elects a leader")
+            world::run(
+                &sc,
+                seed,
+                RunOptions {
+                    trace: false,
+                    ..Default::default()
+                },
+            )
+            .summary
+            .first_leader_ns
+            .expect("basic elects a leader")
         })
         .collect();
     firsts.sort_unstable();

@@ -5,8 +5,9 @@
 
 use std::path::PathBuf;
 
+use raftsim::experiment::run::{self as world, RunOptions};
 use raftsim::scenario::{Scenario, StopWhen};
-use raftsim::world::{self, Outcome, RunOptions};
+use raftsim::world::Outcome;
 
 const SEEDS: u64 = 1000;
 const FILE: &str = "scenarios/faulty.json";
@@ -51,7 +52,14 @@ fn thousand_faulty_seeds_stay_safe_and_elect_a_leader() {
     let sc = load();
     let mut failures = Vec::new();
     for seed in 0..SEEDS {
-        let r = world::run(&sc, seed, RunOptions { trace: false });
+        let r = world::run(
+            &sc,
+            seed,
+            RunOptions {
+                trace: false,
+                ..Default::default()
+            },
+        );
         let why = match (&r.outcome, &r.violation) {
             (_, Some(v)) => format!("safety: {v}"),
             (Outcome::ConditionMet, None) => {

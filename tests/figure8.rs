@@ -9,302 +9,182 @@
 //! safely.
 //!
 //! Three views of the same story:
-//! 1. five `node::Node`s driven by hand, message by message, every observation fed to the
-//!    safety checker (the same code the simulator uses);
+//! 1. five `node::Node`s driven by hand, message by message, on the interaction-test driver's
+//!    cluster (`tests/interaction/cluster.rs`, also played as `tests/interaction/figure8.txt`),
+//!    every observation fed to the safety checker (the same code the simulator uses);
 //! 2. the checker fed a hand-written trace of a *buggy* leader that does commit by counting,
 //!    to show the violation would be caught;
 //! 3. the shipped `scenarios/figure8.json`, which scripts the sequence with faults.
 
+#[path = "interaction/cluster.rs"]
+mod cluster;
+
 use std::path::Path;
 
-use raftsim::base::time::SimDuration;
-use raftsim::node::{
-    CandidatePersist, Config, Entry, Envelope, HardState, Index, Input, Log, Node, NodeId, Output,
-    Role, Term, TimerKind,
-};
+use cluster::{Cluster, Happening, Link, Res};
+use raftsim::experiment::run::{self as world, RunOptions};
+use raftsim::node::{Index, NodeId, Role};
 use raftsim::observe::check::{check_records, Checker, Violation};
 use raftsim::observe::trace::{parse_trace, Event, Record, TEntry};
 use raftsim::scenario::Scenario;
-use raftsim::world::{self, Outcome, RunOptions};
+use raftsim::world::Outcome;
 
-// ---- a hand-driven cluster ----
+// ---- a hand-driven cluster, watched by the checker ----
 
-/// Five nodes, a message pool the test delivers from by hand, disks that complete at once,
-/// and the safety checker watching every observation.
-struct Cluster {
-    nodes: Vec<Option<Node>>,
-    cfgs: Vec<Config>,
-    hard: Vec<HardState>,
-    /// Messages sent and not yet delivered or dropped, in send order.
-    net: Vec<Envelope>,
-    checker: Checker,
-    events: u64,
+/// What the safety checker made of a cluster's observations.
+struct Checked {
     violation: Option<Violation>,
     /// (node, from) of every truncation, in order.
     truncations: Vec<(NodeId, Index)>,
 }
 
-impl Cluster {
-    /// Every node starts with the same durable state: `log` (terms) and `term`, no vote.
-    fn new(n: u32, term: Term, log: &[Term]) -> Cluster {
-        let cfgs: Vec<Config> = (1..=n)
-            .map(|id| Config {
-                id,
-                cluster_size: n,
-                election_timeout_min: SimDuration::from_millis(150),
-                election_timeout_max: SimDuration::from_millis(300),
-                heartbeat_interval: SimDuration::from_millis(50),
-                // One entry per AppendEntries, so the leader can be stopped between entries.
-                max_entries_per_message: 1,
-                candidate_persist: CandidatePersist::BeforeSend,
-            })
-            .collect();
-        let hard = HardState {
-            term,
-            voted_for: None,
-            log: Log::from_entries(log.iter().map(|&t| Entry::noop(t)).collect()),
-        };
-        let mut c = Cluster {
-            nodes: (0..n).map(|_| None).collect(),
-            cfgs,
-            hard: vec![hard; n as usize],
-            net: Vec::new(),
-            checker: Checker::new(n),
-            events: 0,
-            violation: None,
-            truncations: Vec::new(),
-        };
-        for id in 1..=n {
-            c.boot(id, true);
-        }
-        c
-    }
-
-    fn observe(&mut self, ev: Event) {
-        self.events += 1;
-        if let Event::Truncate { node, from } = ev {
-            self.truncations.push((node, from));
-        }
-        if self.violation.is_none() {
-            if let Err(v) = self.checker.observe(&Record { t: 0, ev }, self.events) {
-                self.violation = Some(v);
-            }
-        }
-    }
-
-    fn boot(&mut self, id: NodeId, first: bool) {
-        let h = self.hard[id as usize - 1].clone();
-        let log = h.log.entries().iter().map(TEntry::from).collect();
-        self.observe(if first {
-            Event::Boot {
-                node: id,
-                term: h.term,
-                voted_for: h.voted_for,
-                log,
-            }
-        } else {
-            Event::Restart {
-                node: id,
-                term: h.term,
-                voted_for: h.voted_for,
-                log,
-            }
-        });
-        let mut node = Node::new(self.cfgs[id as usize - 1].clone(), h);
-        let mut out = Vec::new();
-        node.start(&mut out);
-        self.nodes[id as usize - 1] = Some(node);
-        self.handle(id, out);
-    }
-
-    fn node(&self, id: NodeId) -> &Node {
-        self.nodes[id as usize - 1].as_ref().expect("node is up")
-    }
-
-    fn step(&mut self, id: NodeId, input: Input) {
-        let mut out = Vec::new();
-        self.nodes[id as usize - 1]
-            .as_mut()
-            .expect("node is up")
-            .step(input, &mut out);
-        self.handle(id, out);
-    }
-
-    /// Turns outputs into observations, pooled messages and (immediately completed) writes.
-    fn handle(&mut self, id: NodeId, out: Vec<Output>) {
-        let mut durable = None;
-        for o in out {
-            match o {
-                Output::Send(env) => self.net.push(env),
-                Output::Persist {
-                    seq,
-                    term,
-                    voted_for,
-                    ops,
-                } => {
-                    self.hard[id as usize - 1].apply_write(term, voted_for, &ops);
-                    durable = Some(seq);
+/// Feeds everything the cluster observed so far, in order, to a fresh safety checker: starts
+/// and restarts with their durable state, crashes, and the records the simulator's witness
+/// derives from each step (role, votes, log writes, commits, applies).
+fn check(c: &Cluster) -> Checked {
+    let mut checker = Checker::new(c.size());
+    let mut checked = Checked {
+        violation: None,
+        truncations: Vec::new(),
+    };
+    let mut events = 0;
+    for h in c.happenings() {
+        let ev = match h.clone() {
+            Happening::Start {
+                node,
+                hard,
+                restart,
+            } => {
+                let log = hard.log.entries().iter().map(TEntry::from).collect();
+                if restart {
+                    Event::Restart {
+                        node,
+                        term: hard.term,
+                        voted_for: hard.voted_for,
+                        log,
+                    }
+                } else {
+                    Event::Boot {
+                        node,
+                        term: hard.term,
+                        voted_for: hard.voted_for,
+                        log,
+                    }
                 }
-                Output::Apply { index, entry } => self.observe(Event::Apply {
-                    node: id,
-                    index,
-                    entry: TEntry::from(&entry),
-                }),
-                Output::Note(note) => self.observe(Event::from_note(id, note)),
-                Output::SetTimer { .. } | Output::CancelTimer(_) | Output::ClientReply { .. } => {}
             }
+            Happening::Crash { node } => Event::Crash { node },
+            Happening::Record(ev) => ev,
+            Happening::Output { .. } => continue,
+        };
+        events += 1;
+        if let Event::Truncate { node, from } = ev {
+            checked.truncations.push((node, from));
         }
-        if let Some(seq) = durable {
-            self.step(id, Input::Persisted(seq));
-        }
-    }
-
-    fn timeout(&mut self, id: NodeId) {
-        self.step(id, Input::Timer(TimerKind::Election));
-    }
-
-    fn heartbeat(&mut self, id: NodeId) {
-        self.step(id, Input::Timer(TimerKind::Heartbeat));
-    }
-
-    /// Delivers the messages now in flight from `from` to `to`, oldest first. Replies they
-    /// cause join the pool.
-    fn deliver(&mut self, from: NodeId, to: NodeId) {
-        let (now, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.net)
-            .into_iter()
-            .partition(|e| e.from == from && e.to == to);
-        self.net = rest;
-        for env in now {
-            if self.nodes[to as usize - 1].is_some() {
-                self.step(to, Input::Message(env));
+        if checked.violation.is_none() {
+            if let Err(v) = checker.observe(&Record { t: 0, ev }, events) {
+                checked.violation = Some(v);
             }
         }
     }
+    checked
+}
 
-    /// Delivers everything, including what that causes, until nothing is in flight.
-    fn settle(&mut self) {
-        while !self.net.is_empty() {
-            let env = self.net.remove(0);
-            if self.nodes[env.to as usize - 1].is_some() {
-                self.step(env.to, Input::Message(env));
-            }
-        }
+fn assert_safe(c: &Cluster) {
+    if let Some(v) = check(c).violation {
+        panic!("{v}");
     }
+}
 
-    fn drop_all(&mut self) {
-        self.net.clear();
-    }
-
-    fn crash(&mut self, id: NodeId) {
-        self.nodes[id as usize - 1] = None;
-        self.net.retain(|e| e.to != id);
-        self.observe(Event::Crash { node: id });
-    }
-
-    fn restart(&mut self, id: NodeId) {
-        self.boot(id, false);
-    }
-
-    fn log_terms(&self, id: NodeId) -> Vec<Term> {
-        self.hard[id as usize - 1]
-            .log
-            .entries()
-            .iter()
-            .map(|e| e.term)
-            .collect()
-    }
-
-    fn assert_safe(&self) {
-        if let Some(v) = &self.violation {
-            panic!("{v}");
-        }
-    }
+/// Five nodes whose durable state is term 1 and log [1]; disks complete at once; one entry
+/// per AppendEntries, so the leader can be stopped between entries.
+fn cluster() -> Res<Cluster> {
+    Cluster::parse("nodes=5 log=1 term=1 disk=instant max-entries=1")
 }
 
 /// Plays Figure 8 (a)–(c): returns the cluster with S1 leader of term 4, the term-2 entry at
 /// index 2 stored on S1, S2, S3 and S4, and S1's own term-4 entry at index 3 on S1 only.
-fn figure8_through_c() -> Cluster {
+fn figure8_through_c() -> Res<Cluster> {
     // Every server holds entry 1 (term 1).
-    let mut c = Cluster::new(5, 1, &[1]);
+    let mut c = cluster()?;
 
     // (a) S1 is elected for term 2 and replicates its entry at index 2 to S2 only.
-    c.timeout(1);
+    c.tick_election(1)?;
     for p in 2..=5 {
-        c.deliver(1, p);
+        c.deliver_link(1, p);
     }
     for p in 2..=5 {
-        c.deliver(p, 1);
+        c.deliver_link(p, 1);
     }
     assert_eq!(c.node(1).role(), Role::Leader);
     assert_eq!(c.node(1).term(), 2);
     assert_eq!(
-        c.log_terms(1),
+        c.durable_terms(1),
         vec![1, 2],
         "the new leader's entry 2 is of term 2"
     );
-    c.deliver(1, 2);
-    c.deliver(2, 1);
-    c.drop_all();
-    assert_eq!(c.log_terms(2), vec![1, 2]);
+    c.deliver_link(1, 2);
+    c.deliver_link(2, 1);
+    c.drop(&[Link::ALL]);
+    assert_eq!(c.durable_terms(2), vec![1, 2]);
     assert_eq!(c.node(1).commit_index(), 0, "2 of 5 is no majority");
 
     // (b) S1 crashes; S5 is elected for term 3 with votes from S3, S4 and itself, and
     // accepts a different entry at index 2 (its own, of term 3), which reaches nobody.
-    c.crash(1);
-    c.timeout(5);
+    c.crash(1)?;
+    c.tick_election(5)?;
     for p in [3, 4] {
-        c.deliver(5, p);
-        c.deliver(p, 5);
+        c.deliver_link(5, p);
+        c.deliver_link(p, 5);
     }
     assert_eq!(c.node(5).role(), Role::Leader);
     assert_eq!(c.node(5).term(), 3);
-    assert_eq!(c.log_terms(5), vec![1, 3]);
-    c.drop_all();
+    assert_eq!(c.durable_terms(5), vec![1, 3]);
+    c.drop(&[Link::ALL]);
 
     // (c) S5 crashes; S1 restarts and is elected. Its first try (term 3) fails: S3 and S4
     // already voted in term 3. Term 4 succeeds.
-    c.crash(5);
-    c.restart(1);
-    c.timeout(1);
+    c.crash(5)?;
+    c.restart(1)?;
+    c.tick_election(1)?;
     for p in 2..=4 {
-        c.deliver(1, p);
-        c.deliver(p, 1);
+        c.deliver_link(1, p);
+        c.deliver_link(p, 1);
     }
     assert_eq!(c.node(1).role(), Role::Candidate);
-    c.timeout(1);
+    c.tick_election(1)?;
     for p in 2..=4 {
-        c.deliver(1, p);
-        c.deliver(p, 1);
+        c.deliver_link(1, p);
+        c.deliver_link(p, 1);
     }
     assert_eq!(c.node(1).role(), Role::Leader);
     assert_eq!(c.node(1).term(), 4);
     assert_eq!(
-        c.log_terms(1),
+        c.durable_terms(1),
         vec![1, 2, 4],
         "S1 appended entry 3 of term 4"
     );
     // The first AppendEntries (prev = 2) fails on S3 and S4, which lack entry 2; S1 backs up
     // and sends entry 2 (term 2), which they accept. The one to S2 is lost.
-    c.net.retain(|e| e.to != 2);
+    c.drop(&[Link::to(2)]);
     for p in [3, 4] {
-        c.deliver(1, p); // prev 2: rejected
-        c.deliver(p, 1);
-        c.deliver(1, p); // entry 2
-        c.deliver(p, 1); // success, match 2
+        c.deliver_link(1, p); // prev 2: rejected
+        c.deliver_link(p, 1);
+        c.deliver_link(1, p); // entry 2
+        c.deliver_link(p, 1); // success, match 2
     }
     // S1 now sends entry 3; that is lost.
-    c.drop_all();
-    c
+    c.drop(&[Link::ALL]);
+    Ok(c)
 }
 
 /// §5.4.2, Figure 8 (c)–(d): the term-2 entry is on a majority but S1 does not commit it;
 /// S5 is then elected and overwrites it, and no committed entry is lost.
 #[test]
-fn figure8_correct_raft_does_not_commit_an_old_term_entry_by_counting() {
-    let mut c = figure8_through_c();
+fn figure8_correct_raft_does_not_commit_an_old_term_entry_by_counting() -> Res<()> {
+    let mut c = figure8_through_c()?;
     for id in 1..=4 {
         assert_eq!(
-            c.log_terms(id)[..2],
+            c.durable_terms(id)[..2],
             [1, 2],
             "S{id} stores entry 2 of term 2"
         );
@@ -312,62 +192,63 @@ fn figure8_correct_raft_does_not_commit_an_old_term_entry_by_counting() {
     // Reference: §5.4.2. Four of five servers store it, S1 knows three of them do (itself,
     // S3, S4), and it is still not committed: it is not from S1's current term.
     assert_eq!(c.node(1).commit_index(), 0);
-    c.assert_safe();
+    assert_safe(&c);
 
     // (d) S1 crashes. S5 restarts; its term-4 candidacy fails (S2..S4 voted for S1 in term 4),
     // its term-5 one wins with the votes of S2, S3 and S4: its last entry (term 3) is more up
     // to date than theirs (term 2).
-    c.crash(1);
-    c.restart(5);
-    c.timeout(5);
+    c.crash(1)?;
+    c.restart(5)?;
+    c.tick_election(5)?;
     for p in 2..=4 {
-        c.deliver(5, p);
-        c.deliver(p, 5);
+        c.deliver_link(5, p);
+        c.deliver_link(p, 5);
     }
     assert_eq!(c.node(5).role(), Role::Candidate);
-    c.timeout(5);
+    c.tick_election(5)?;
     for p in 2..=4 {
-        c.deliver(5, p);
-        c.deliver(p, 5);
+        c.deliver_link(5, p);
+        c.deliver_link(p, 5);
     }
     assert_eq!(c.node(5).role(), Role::Leader);
     assert_eq!(c.node(5).term(), 5);
     // S5 replicates its log, overwriting entry 2 everywhere; S1 restarts and follows.
-    c.settle();
-    c.restart(1);
-    c.heartbeat(5);
-    c.settle();
-    c.heartbeat(5);
-    c.settle();
+    c.stabilize()?;
+    c.restart(1)?;
+    c.tick_heartbeat(5)?;
+    c.stabilize()?;
+    c.tick_heartbeat(5)?;
+    c.stabilize()?;
     for id in 1..=5 {
-        assert_eq!(c.log_terms(id), vec![1, 3, 5], "S{id}'s log");
+        assert_eq!(c.durable_terms(id), vec![1, 3, 5], "S{id}'s log");
         assert_eq!(c.node(id).commit_index(), 3, "S{id}'s commit index");
     }
+    let truncations = check(&c).truncations;
     for id in 1..=4 {
         assert!(
-            c.truncations.contains(&(id, 2)),
-            "S{id} overwrote entry 2 ({:?})",
-            c.truncations
+            truncations.contains(&(id, 2)),
+            "S{id} overwrote entry 2 ({truncations:?})"
         );
     }
     // State Machine Safety and the rest held at every step: the term-2 entry was never
     // committed, so overwriting it lost nothing.
-    c.assert_safe();
+    assert_safe(&c);
+    Ok(())
 }
 
 /// §5.4.2, Figure 8 (e): once S1 replicates an entry of its own term (index 3, term 4) on a
 /// majority, it commits it and, indirectly, entry 2; S5 can then no longer win an election.
 #[test]
-fn figure8_an_entry_of_the_current_term_commits_the_older_one() {
-    let mut c = figure8_through_c();
+fn figure8_an_entry_of_the_current_term_commits_the_older_one() -> Res<()> {
+    let mut c = figure8_through_c()?;
     // This time S1's entry 3 reaches S3 and S4: the heartbeat (prev 3) fails, S1 backs up
     // and sends entry 3, which they accept.
-    c.heartbeat(1);
-    c.net.retain(|e| e.to == 3 || e.to == 4);
+    c.tick_heartbeat(1)?;
+    c.drop_where(|e| e.to != 3 && e.to != 4);
     for p in [3, 4] {
         for _ in 0..2 {
-            c.deliver(1, p);
-            c.deliver(p, 1);
+            c.deliver_link(1, p);
+            c.deliver_link(p, 1);
         }
     }
     assert_eq!(
@@ -375,35 +256,36 @@ fn figure8_an_entry_of_the_current_term_commits_the_older_one() {
         3,
         "entry 3 (term 4) commits, and 2 with it"
     );
-    c.drop_all();
+    c.drop(&[Link::ALL]);
 
     // S1 crashes; S5 restarts and times out repeatedly, but S3 and S4 hold a last entry of
     // term 4 and refuse it (§5.4.1), so it never gets a majority.
-    c.crash(1);
-    c.restart(5);
+    c.crash(1)?;
+    c.restart(5)?;
     for _ in 0..3 {
-        c.timeout(5);
+        c.tick_election(5)?;
         for p in 2..=4 {
-            c.deliver(5, p);
-            c.deliver(p, 5);
+            c.deliver_link(5, p);
+            c.deliver_link(p, 5);
         }
         assert_ne!(c.node(5).role(), Role::Leader);
     }
     // S3 is elected instead, keeps entries 2 and 3, and brings everyone up to date.
-    c.timeout(3);
-    c.settle();
+    c.tick_election(3)?;
+    c.stabilize()?;
     assert_eq!(c.node(3).role(), Role::Leader);
-    c.restart(1);
-    c.heartbeat(3);
-    c.settle();
-    c.heartbeat(3);
-    c.settle();
-    let leader_log = c.log_terms(3);
+    c.restart(1)?;
+    c.tick_heartbeat(3)?;
+    c.stabilize()?;
+    c.tick_heartbeat(3)?;
+    c.stabilize()?;
+    let leader_log = c.durable_terms(3);
     assert_eq!(leader_log[..3], [1, 2, 4]);
     for id in 1..=5 {
-        assert_eq!(c.log_terms(id), leader_log, "S{id}'s log");
+        assert_eq!(c.durable_terms(id), leader_log, "S{id}'s log");
     }
-    c.assert_safe();
+    assert_safe(&c);
+    Ok(())
 }
 
 // ---- the checker would catch a leader that commits by counting ----
@@ -564,8 +446,15 @@ fn figure8_scenario() -> Scenario {
         .expect("scenarios/figure8.json loads")
 }
 
-fn run_trace(sc: &Scenario, seed: u64) -> (world::RunResult, Vec<Record>) {
-    let r = world::run(sc, seed, RunOptions { trace: true });
+fn run_trace(sc: &Scenario, seed: u64) -> (world::RunReport, Vec<Record>) {
+    let r = world::run(
+        sc,
+        seed,
+        RunOptions {
+            trace: true,
+            ..Default::default()
+        },
+    );
     let text = String::from_utf8(r.trace.as_ref().unwrap().bytes().to_vec()).unwrap();
     let recs = parse_trace(&text).expect("own trace parses");
     (r, recs)

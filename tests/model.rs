@@ -2,9 +2,9 @@
 //! a message is delivered only if its link is open both when it is sent and when it arrives; a
 //! node whose clock runs fast reaches its timer deadlines early in virtual time.
 
+use raftsim::experiment::run::{run, RunOptions};
 use raftsim::observe::trace::{parse_trace, Event, Record};
 use raftsim::scenario::Scenario;
-use raftsim::world::{run, RunOptions};
 
 /// n1 leads from the start and sends its first heartbeats at t=0; every message takes 10ms.
 fn scenario(faults: &str) -> Scenario {
@@ -22,7 +22,14 @@ fn scenario(faults: &str) -> Scenario {
 }
 
 fn records(sc: &Scenario) -> Vec<Record> {
-    let r = run(sc, 1, RunOptions { trace: true });
+    let r = run(
+        sc,
+        1,
+        RunOptions {
+            trace: true,
+            ..Default::default()
+        },
+    );
     assert!(r.violation.is_none());
     parse_trace(std::str::from_utf8(r.trace.expect("traced").bytes()).unwrap()).unwrap()
 }
@@ -142,7 +149,14 @@ fn a_fast_clock_times_out_first_and_at_the_drifted_time() {
 }
 
 fn records_seed(sc: &Scenario, seed: u64) -> Vec<Record> {
-    let r = run(sc, seed, RunOptions { trace: true });
+    let r = run(
+        sc,
+        seed,
+        RunOptions {
+            trace: true,
+            ..Default::default()
+        },
+    );
     parse_trace(std::str::from_utf8(r.trace.expect("traced").bytes()).unwrap()).unwrap()
 }
 
@@ -156,7 +170,14 @@ fn key_value_state_machines_that_applied_as_far_hold_the_same_contents() {
     .unwrap();
     let sc = Scenario::parse("replication.json", &text).unwrap();
     for seed in 0..5 {
-        let r = run(&sc, seed, RunOptions { trace: false });
+        let r = run(
+            &sc,
+            seed,
+            RunOptions {
+                trace: false,
+                ..Default::default()
+            },
+        );
         let sms = &r.summary.state_machines;
         assert_eq!(sms.len(), 5, "seed {seed}: every node is up at the end");
         let top = sms.iter().map(|m| m.applied).max().unwrap();
@@ -189,7 +210,14 @@ fn overlapping_pauses_resume_when_the_last_one_ends() {
       "stop": { "at": "4s" } }"#;
     let sc = Scenario::parse("pauses.json", text).unwrap();
     for seed in 0..10 {
-        let r = run(&sc, seed, RunOptions { trace: true });
+        let r = run(
+            &sc,
+            seed,
+            RunOptions {
+                trace: true,
+                ..Default::default()
+            },
+        );
         assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
         let recs = parse_trace(std::str::from_utf8(r.trace.unwrap().bytes()).unwrap()).unwrap();
         let resumes: Vec<(u64, u32)> = recs

@@ -1,8 +1,8 @@
 //! The README's annotated scenario example must stay a valid scenario (docs that drift from the
 //! code mislead the people who copy them).
 
+use raftsim::experiment::run::{run, RunOptions};
 use raftsim::scenario::Scenario;
-use raftsim::world::{run, RunOptions};
 
 #[test]
 fn the_annotated_scenario_example_parses_and_runs() {
@@ -20,6 +20,13 @@ fn the_annotated_scenario_example_parses_and_runs() {
         .collect::<Vec<_>>()
         .join("\n");
     let sc = Scenario::parse("README.md example", &json).unwrap_or_else(|e| panic!("{e}"));
-    let r = run(&sc, sc.seed, RunOptions { trace: false });
+    let r = run(
+        &sc,
+        sc.seed,
+        RunOptions {
+            trace: false,
+            ..Default::default()
+        },
+    );
     assert!(r.violation.is_none(), "{:?}", r.violation);
 }

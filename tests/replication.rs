@@ -9,12 +9,12 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use raftsim::base::time::SimDuration;
+use raftsim::experiment::run::{self as world, RunOptions, RunReport as RunResult};
 use raftsim::node::{Command, Entry};
 use raftsim::observe::trace::{parse_trace, Event};
 use raftsim::scenario::Scenario;
-use raftsim::world::{
-    self, NodeEnd, Outcome, RunOptions, RunResult, Simulation, WriteCrash, WritePoint,
-};
+use raftsim::world::config::{Fault, FaultKind, WritePoint};
+use raftsim::world::{NodeEnd, Outcome};
 
 fn shipped(name: &str) -> Scenario {
     Scenario::load(
@@ -123,7 +123,14 @@ fn a_thousand_faulty_seeds_under_load_stay_safe_and_converge() {
         .into_par_iter()
         .map(|seed| {
             let what = reproduce(seed);
-            let r = world::run(&sc, seed, RunOptions { trace: false });
+            let r = world::run(
+                &sc,
+                seed,
+                RunOptions {
+                    trace: false,
+                    ..Default::default()
+                },
+            );
             assert!(r.violation.is_none(), "{what}: {}", r.violation.unwrap());
             assert_eq!(r.outcome, Outcome::Completed, "{what}");
             let (prefix, lagging) = applied_prefix(&r, &what);
@@ -159,7 +166,14 @@ fn a_thousand_faulty_seeds_under_load_stay_safe_and_converge() {
 fn replication_scenario_restarted_follower_catches_up() {
     let sc = shipped("replication.json");
     for seed in [sc.seed, 2, 3] {
-        let r = world::run(&sc, seed, RunOptions { trace: true });
+        let r = world::run(
+            &sc,
+            seed,
+            RunOptions {
+                trace: true,
+                ..Default::default()
+            },
+        );
         assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
         let prefix = agreed_prefix(&r, &format!("replication seed {seed}"));
         let c = r.summary.client.as_ref().unwrap();
@@ -208,7 +222,14 @@ fn replication_scenario_restarted_follower_catches_up() {
 fn leader_churn_scenario_elects_after_every_crash() {
     let sc = shipped("leader-churn.json");
     for seed in [sc.seed, 2, 3] {
-        let r = world::run(&sc, seed, RunOptions { trace: false });
+        let r = world::run(
+            &sc,
+            seed,
+            RunOptions {
+                trace: false,
+                ..Default::default()
+            },
+        );
         assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
         let crashes = &r.summary.crash_to_next_leader;
         assert_eq!(crashes.len(), 5, "seed {seed}");
@@ -238,15 +259,25 @@ const SMALL_UNDER_LOAD: &str = r#"{
   "stop": { "at": "2500ms" }
 }"#;
 
-/// Runs with a crash at the k-th counted write; `None` once k is past the last write.
+/// Runs with a crash at the k-th counted write (a `crash_at_write` fault from the start);
+/// `None` once k is past the last write.
 fn run_with_write_crash(
     sc: &Scenario,
     seed: u64,
-    wc: WriteCrash,
+    crash: FaultKind,
 ) -> Option<(RunResult, BTreeSet<u64>)> {
-    let r = Simulation::new(sc, seed, RunOptions { trace: true })
-        .crash_at_write(wc)
-        .run();
+    let mut cfg = sc.compile();
+    cfg.faults.push(Fault {
+        at: raftsim::base::time::SimTime::ZERO,
+        jitter: None,
+        until: None,
+        kind: crash,
+    });
+    let opts = RunOptions {
+        trace: true,
+        ..Default::default()
+    };
+    let r = world::run_config::<raftsim::node::Node>(&cfg, seed, opts);
     let text = std::str::from_utf8(r.trace.as_ref().unwrap().bytes()).unwrap();
     let recs = parse_trace(text).unwrap();
     if !recs.iter().any(|r| matches!(r.ev, Event::Crash { .. })) {
@@ -291,7 +322,7 @@ fn a_crash_at_any_disk_write_loses_no_acknowledged_write() {
         .map(|&(seed, restart_ms, leader_only, point)| {
             let mut k = 1;
             loop {
-                let wc = WriteCrash {
+                let wc = FaultKind::CrashAtWrite {
                     k,
                     leader_only,
                     point,

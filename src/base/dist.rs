@@ -13,14 +13,19 @@
 //! written here rather than taken from `rand_distr` so that the exact arithmetic (and so every
 //! trace) is pinned by this crate and portable through `libm`.
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::base::rng::Rng;
 use crate::base::time::SimDuration;
 
 /// A distribution of non-negative durations.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+// Read by the `OneKey` reader below, written by the derive.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum DurationDist {
     /// Always this value.
@@ -102,7 +107,8 @@ fn round_ns(x: f64) -> SimDuration {
 }
 
 /// A distribution of plain numbers (clock drift in parts per million).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+// Read by the `OneKey` reader below, written by the derive.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum NumberDist {
     Constant(f64),
@@ -129,6 +135,125 @@ impl NumberDist {
             NumberDist::Uniform([lo, hi]) => lo + (hi - lo) * rng.unit(),
             NumberDist::Normal { mean, stddev } => mean + stddev * rng.std_normal(),
         }
+    }
+}
+
+/// A distribution as the file writes it: an object with exactly one key, the variant's name
+/// (the schema's `oneOf`). serde's derived reader for such an enum reports a second key as
+/// "expected value"; this reader reads every key, so a message can name them all.
+trait OneKey: Sized {
+    /// The variant names, as serialised.
+    const VARIANTS: &'static [&'static str];
+    /// The value of variant `VARIANTS[i]`.
+    fn read_value<'de, A: MapAccess<'de>>(i: usize, map: &mut A) -> Result<Self, A::Error>;
+}
+
+/// The object of a `normal` or `lognormal` variant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeanStddev<T> {
+    mean: T,
+    stddev: T,
+}
+
+/// The object of an `exponential` variant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Mean<T> {
+    mean: T,
+}
+
+struct OneKeyVisitor<T>(PhantomData<T>);
+
+impl<'de, T: OneKey> Visitor<'de> for OneKeyVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "a distribution: an object with exactly one of {}, e.g. {{ \"constant\": ... }}",
+            T::VARIANTS.join(", ")
+        )
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut found: Vec<String> = Vec::new();
+        let mut value = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let Some(i) = T::VARIANTS.iter().position(|v| *v == key) else {
+                return Err(A::Error::unknown_variant(&key, T::VARIANTS));
+            };
+            if value.is_none() {
+                value = Some(T::read_value(i, &mut map)?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+            found.push(key);
+        }
+        match value {
+            Some(v) if found.len() == 1 => Ok(v),
+            _ => Err(A::Error::custom(format!(
+                "give exactly one of {} (found {}{})",
+                T::VARIANTS.join(", "),
+                found.len(),
+                if found.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", found.join(", "))
+                }
+            ))),
+        }
+    }
+}
+
+impl OneKey for DurationDist {
+    const VARIANTS: &'static [&'static str] =
+        &["constant", "uniform", "normal", "exponential", "lognormal"];
+
+    fn read_value<'de, A: MapAccess<'de>>(i: usize, map: &mut A) -> Result<Self, A::Error> {
+        Ok(match i {
+            0 => DurationDist::Constant(map.next_value()?),
+            1 => DurationDist::Uniform(map.next_value()?),
+            2 => {
+                let MeanStddev { mean, stddev } = map.next_value()?;
+                DurationDist::Normal { mean, stddev }
+            }
+            3 => {
+                let Mean { mean } = map.next_value()?;
+                DurationDist::Exponential { mean }
+            }
+            _ => {
+                let MeanStddev { mean, stddev } = map.next_value()?;
+                DurationDist::Lognormal { mean, stddev }
+            }
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationDist {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(OneKeyVisitor(PhantomData))
+    }
+}
+
+impl OneKey for NumberDist {
+    const VARIANTS: &'static [&'static str] = &["constant", "uniform", "normal"];
+
+    fn read_value<'de, A: MapAccess<'de>>(i: usize, map: &mut A) -> Result<Self, A::Error> {
+        Ok(match i {
+            0 => NumberDist::Constant(map.next_value()?),
+            1 => NumberDist::Uniform(map.next_value()?),
+            _ => {
+                let MeanStddev { mean, stddev } = map.next_value()?;
+                NumberDist::Normal { mean, stddev }
+            }
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for NumberDist {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(OneKeyVisitor(PhantomData))
     }
 }
 
@@ -235,6 +360,84 @@ mod tests {
         let (mu, _) = lognormal_params(2e6, 1e6);
         assert!(close(mean(&v), 2e6, 0.01), "{}", mean(&v));
         assert!(close(quantile(&v, 0.5), libm::exp(mu), 0.015));
+    }
+
+    /// The reader accepts what the derived writer writes, variant for variant, so the names
+    /// in `OneKey::VARIANTS` cannot drift from the serialised ones.
+    #[test]
+    fn every_variant_round_trips_through_json() {
+        let durations = [
+            DurationDist::Constant(ms(5)),
+            DurationDist::Uniform([ms(5), ms(10)]),
+            DurationDist::Normal {
+                mean: ms(2),
+                stddev: ms(1),
+            },
+            DurationDist::Exponential { mean: ms(1) },
+            DurationDist::Lognormal {
+                mean: ms(2),
+                stddev: ms(1),
+            },
+        ];
+        assert_eq!(durations.len(), DurationDist::VARIANTS.len());
+        for (d, name) in durations.iter().zip(DurationDist::VARIANTS) {
+            let json = serde_json::to_string(d).unwrap();
+            assert!(json.starts_with(&format!("{{\"{name}\":")), "{json}");
+            assert_eq!(&serde_json::from_str::<DurationDist>(&json).unwrap(), d);
+        }
+        let numbers = [
+            NumberDist::Constant(-3.5),
+            NumberDist::Uniform([-100.0, 100.0]),
+            NumberDist::Normal {
+                mean: 0.0,
+                stddev: 20.0,
+            },
+        ];
+        assert_eq!(numbers.len(), NumberDist::VARIANTS.len());
+        for (d, name) in numbers.iter().zip(NumberDist::VARIANTS) {
+            let json = serde_json::to_string(d).unwrap();
+            assert!(json.starts_with(&format!("{{\"{name}\":")), "{json}");
+            assert_eq!(&serde_json::from_str::<NumberDist>(&json).unwrap(), d);
+        }
+    }
+
+    /// Not exactly one key: the message names every key found and the allowed ones.
+    #[test]
+    fn one_key_exactly() {
+        let err = |json: &str| {
+            serde_json::from_str::<DurationDist>(json)
+                .unwrap_err()
+                .to_string()
+        };
+        let all = "give exactly one of constant, uniform, normal, exponential, lognormal";
+        let two = err(r#"{ "constant": "1ms", "uniform": ["1ms", "2ms"] }"#);
+        assert!(
+            two.contains(&format!("{all} (found 2: constant, uniform)")),
+            "{two}"
+        );
+        let three = err(
+            r#"{ "normal": {"mean": "1ms", "stddev": "1ms"}, "constant": "1ms", "uniform": 3 }"#,
+        );
+        assert!(
+            three.contains("(found 3: normal, constant, uniform)"),
+            "{three}"
+        );
+        assert!(err("{}").contains(&format!("{all} (found 0)")));
+        let unknown = err(r#"{ "constnt": "1ms" }"#);
+        assert!(unknown.contains("unknown variant `constnt`"), "{unknown}");
+        let inner = err(r#"{ "normal": { "mean": "1ms" } }"#);
+        assert!(inner.contains("missing field `stddev`"), "{inner}");
+        let extra = err(r#"{ "exponential": { "mean": "1ms", "stddev": "1ms" } }"#);
+        assert!(extra.contains("unknown field `stddev`"), "{extra}");
+        let numbers = serde_json::from_str::<NumberDist>(r#"{ "constant": 1, "normal": {} }"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            numbers.contains(
+                "give exactly one of constant, uniform, normal (found 2: constant, normal)"
+            ),
+            "{numbers}"
+        );
     }
 
     #[test]

@@ -62,53 +62,80 @@ impl Sub for SimTime {
     }
 }
 
+/// The syntax of a duration, written once for both its readers: the JSON Schema's `pattern`
+/// (what an editor checks) and [`parse_duration`] (what a run accepts). Digits, at most one
+/// decimal point that is followed by at least one digit (".5s" and "1.5s" are allowed, "5.s" is
+/// not), then a unit, with no whitespace anywhere. Beyond the syntax the parser also rejects
+/// values it cannot hold: more than `u64::MAX` nanoseconds, or a fraction of a nanosecond.
+pub const DURATION_PATTERN: &str = r"^[0-9]*\.?[0-9]+(ns|us|µs|ms|s|m|min)$";
+
 /// Error from [`parse_duration`]: says what was given and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {input:?}: {why}; write a number and a unit, e.g. \"150ms\", \"1.5s\", \"250us\", \"40ns\", \"2m\"")]
+#[error("invalid duration {input:?}: {why}; allowed: a number then a unit, with no spaces, e.g. \"150ms\", \"1.5s\", \".5s\", \"250us\", \"40ns\", \"2m\" (units ns, us or µs, ms, s, m or min)")]
 pub struct DurationError {
     pub input: String,
-    pub why: &'static str,
+    pub why: String,
 }
 
-/// Parses "150ms", "1.5s", "250us" (or "250µs"), "40ns", "2m" into nanoseconds.
-/// Decimal fractions are exact (no floating point): "1.5s" is 1_500_000_000 ns.
+/// Parses "150ms", "1.5s", ".5s", "250us" (or "250µs"), "40ns", "2m" (or "2min") into
+/// nanoseconds; the syntax is [`DURATION_PATTERN`]'s. Decimal fractions are exact (no floating
+/// point): "1.5s" is 1_500_000_000 ns.
 pub fn parse_duration(s: &str) -> Result<SimDuration, DurationError> {
-    let err = |why| DurationError {
+    let err = |why: &str| DurationError {
         input: s.to_string(),
-        why,
+        why: why.to_string(),
     };
-    let t = s.trim();
-    if t.starts_with('-') {
+    if s.is_empty() {
+        return Err(err("it is empty"));
+    }
+    // Checked first so that " 5s", "5 s" and "5s " get this message rather than one about the
+    // number or the unit.
+    if s.chars().any(char::is_whitespace) {
+        return Err(err("whitespace is not allowed, around or inside it"));
+    }
+    if s.starts_with('-') {
         return Err(err("a duration cannot be negative"));
     }
-    let split = t
+    let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| err("the unit is missing"))?;
-    let (num, unit) = t.split_at(split);
-    let scale: u64 = match unit.trim() {
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    if num.is_empty() {
+        return Err(err("the number is missing (it comes first)"));
+    }
+    if unit.is_empty() {
+        return Err(err("the unit is missing"));
+    }
+    let (int_part, frac_part) = match num.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (num, ""),
+    };
+    if frac_part.contains('.') {
+        return Err(err("a number has at most one decimal point"));
+    }
+    if num.ends_with('.') {
+        return Err(err("a decimal point must be followed by a digit"));
+    }
+    let scale: u64 = match unit {
         "ns" => 1,
         "us" | "µs" => 1_000,
         "ms" => 1_000_000,
         "s" => 1_000_000_000,
         "m" | "min" => 60_000_000_000,
-        _ => return Err(err("unknown unit (allowed: ns, us, ms, s, m)")),
+        _ => return Err(err(&format!("unknown unit {unit:?}"))),
     };
-    let (int_part, frac_part) = match num.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (num, ""),
-    };
-    if int_part.is_empty() && frac_part.is_empty() {
-        return Err(err("the number is missing"));
-    }
+    let too_large =
+        || err("too large: the longest duration is 18446744073709551615ns (about 584 years)");
+    // `int_part` holds ASCII digits only, so parsing fails only by overflow.
     let int: u64 = if int_part.is_empty() {
         0
     } else {
-        int_part.parse().map_err(|_| err("not a number"))?
+        int_part.parse().map_err(|_| too_large())?
     };
-    let mut total = int.checked_mul(scale).ok_or_else(|| err("too large"))?;
+    let mut total = int.checked_mul(scale).ok_or_else(too_large)?;
     let mut place = scale;
     for c in frac_part.chars() {
-        let d = c.to_digit(10).ok_or_else(|| err("not a number"))? as u64;
+        let d = c.to_digit(10).expect("only ASCII digits follow the point") as u64;
         place /= 10;
         if place == 0 {
             if d != 0 {
@@ -116,9 +143,7 @@ pub fn parse_duration(s: &str) -> Result<SimDuration, DurationError> {
             }
             continue;
         }
-        total = total
-            .checked_add(d * place)
-            .ok_or_else(|| err("too large"))?;
+        total = total.checked_add(d * place).ok_or_else(too_large)?;
     }
     Ok(SimDuration(total))
 }
@@ -212,12 +237,12 @@ impl schemars::JsonSchema for SimDuration {
         SchemaObject {
             instance_type: Some(InstanceType::String.into()),
             string: Some(Box::new(StringValidation {
-                pattern: Some(r"^[0-9]*\.?[0-9]+\s*(ns|us|µs|ms|s|m|min)$".into()),
+                pattern: Some(DURATION_PATTERN.into()),
                 ..Default::default()
             })),
             metadata: Some(Box::new(Metadata {
                 description: Some(
-                    "A duration: a number and a unit, e.g. \"150ms\", \"1.5s\", \"250us\".".into(),
+                    "A duration: a number then a unit, with no spaces, e.g. \"150ms\", \"1.5s\", \".5s\", \"250us\", \"2m\"; units ns, us or µs, ms, s, m or min.".into(),
                 ),
                 ..Default::default()
             })),
@@ -256,8 +281,124 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        for bad in ["", "ms", "-5ms", "5", "5 parsecs", "1.2.3s", "0.5ns"] {
+        for bad in [
+            "",
+            "ms",
+            "-5ms",
+            "5",
+            "5 parsecs",
+            "1.2.3s",
+            "0.5ns",
+            " 5s",
+            "5s ",
+            "5 s",
+            "5.s",
+            "5\ts",
+            "5\u{a0}s",
+            ".s",
+            "5sec",
+            "+5s",
+            "5S",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    /// Each message says what was given, what is wrong with it, and what is allowed.
+    #[test]
+    fn messages_name_the_input_the_fault_and_the_rule() {
+        for (bad, why) in [
+            (" 5s", "whitespace is not allowed"),
+            ("5 s", "whitespace is not allowed"),
+            ("5.s", "a decimal point must be followed by a digit"),
+            ("1.2.3s", "at most one decimal point"),
+            ("5sec", "unknown unit \"sec\""),
+            ("5", "the unit is missing"),
+            ("ms", "the number is missing"),
+            ("99999999999999999999ns", "too large"),
+        ] {
+            let msg = parse_duration(bad).unwrap_err().to_string();
+            for part in [
+                &format!("{bad:?}"),
+                why,
+                "\"1.5s\"",
+                "ns, us or µs, ms, s, m or min",
+            ] {
+                assert!(msg.contains(part), "{bad:?}: message lacks {part:?}: {msg}");
+            }
+        }
+    }
+
+    /// The pattern `raftsim schema` prints for a duration, read from the generated schema itself.
+    fn schema_regex() -> regex::Regex {
+        let root = schemars::schema_for!(SimDuration);
+        let pattern = root
+            .schema
+            .string
+            .as_ref()
+            .and_then(|s| s.pattern.clone())
+            .expect("the duration schema has a pattern");
+        regex::Regex::new(&pattern).expect("the schema's pattern compiles")
+    }
+
+    /// What the parser may reject although the pattern matches: values, not syntax. A regular
+    /// expression cannot reasonably bound the number or its decimal places per unit.
+    fn is_value_limit(e: &DurationError) -> bool {
+        e.why.starts_with("too large") || e.why == "finer than one nanosecond"
+    }
+
+    /// The parser and the schema's pattern agree on syntax, so an editor that validates against
+    /// the schema flags exactly the durations a run would reject (bar the value limits above).
+    #[test]
+    fn schema_pattern_and_parser_agree_on_a_table() {
+        let re = schema_regex();
+        // (input, syntax allowed, parser accepts)
+        let table: &[(&str, bool, bool)] = &[
+            ("150ms", true, true),
+            ("1.5s", true, true),
+            (".5s", true, true),
+            ("0.5s", true, true),
+            ("0s", true, true),
+            ("250us", true, true),
+            ("250µs", true, true),
+            ("40ns", true, true),
+            ("1.0ns", true, true),
+            ("2m", true, true),
+            ("2min", true, true),
+            ("007ms", true, true),
+            ("5.s", false, false),
+            (".s", false, false),
+            (" 5s", false, false),
+            ("5s ", false, false),
+            ("5 s", false, false),
+            ("5\ts", false, false),
+            ("\n5s", false, false),
+            ("", false, false),
+            ("5", false, false),
+            ("ms", false, false),
+            ("-5ms", false, false),
+            ("+5ms", false, false),
+            ("1.2.3s", false, false),
+            ("5sec", false, false),
+            ("5S", false, false),
+            ("5mins", false, false),
+            ("5μs", false, false), // Greek mu, not the micro sign
+            ("1e3ms", false, false),
+            ("0.5ns", true, false),
+            ("1.0000000001s", true, false),
+            ("99999999999999999999ns", true, false),
+            ("18446744073709551615ns", true, true),
+            ("18446744073709551616ns", true, false),
+        ];
+        for &(input, syntax_ok, parses) in table {
+            assert_eq!(re.is_match(input), syntax_ok, "pattern on {input:?}");
+            match parse_duration(input) {
+                Ok(_) => assert!(parses, "{input:?} should be rejected"),
+                Err(e) => {
+                    assert!(!parses, "{input:?} should parse: {e}");
+                    assert_eq!(!syntax_ok, !is_value_limit(&e), "{input:?}: {e}");
+                }
+            }
         }
     }
 
@@ -266,6 +407,23 @@ mod tests {
         fn format_then_parse_round_trips(ns in 0u64..10_000_000_000_000) {
             let d = SimDuration(ns);
             prop_assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+        }
+
+        /// The same agreement on generated strings: near-misses of the duration shape (stray
+        /// whitespace, signs, points, units) and strings of the characters durations use.
+        #[test]
+        fn schema_pattern_and_parser_agree(s in prop_oneof![
+            "[ \t+\\-]?[0-9.]{0,4}[ \t.]?(ns|us|µs|μs|ms|s|m|min|mins|S)?[ \t]?",
+            "[0-9. \t+\\-µnsumiS]{0,7}",
+        ]) {
+            let matched = schema_regex().is_match(&s);
+            match parse_duration(&s) {
+                Ok(_) => prop_assert!(matched, "{:?} parses but the pattern rejects it", s),
+                Err(e) => prop_assert!(
+                    !matched || is_value_limit(&e),
+                    "{:?} matches the pattern but the parser rejects it: {}", s, e
+                ),
+            }
         }
     }
 }

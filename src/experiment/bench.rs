@@ -7,9 +7,11 @@
 use std::fmt::Write;
 use std::time::Instant;
 
+use crate::experiment::run::{run_config, RunOptions};
 use crate::experiment::sweep::{build_configs, run_sweep, SweepPlan};
+use crate::node::Node;
 use crate::scenario::Scenario;
-use crate::world::{run, RunOptions};
+use crate::world::config::RunConfig;
 
 const ELECTIONS: &str = r#"{
   "version": 1, "name": "bench-elections",
@@ -43,6 +45,15 @@ fn parse(text: &str) -> Scenario {
     Scenario::parse("<bench>", text).expect("bench scenarios are valid")
 }
 
+/// One run of the built-in node with the standard observers; returns the events handled.
+fn events(cfg: &RunConfig, seed: u64, trace: bool) -> u64 {
+    let opts = RunOptions {
+        trace,
+        ..Default::default()
+    };
+    run_config::<Node>(cfg, seed, opts).summary.events
+}
+
 /// Runs `f` until at least `min_secs` of wall time has passed; returns (runs, seconds, events).
 fn measure(min_secs: f64, mut f: impl FnMut(u64) -> u64) -> (u64, f64, u64) {
     let start = Instant::now();
@@ -57,28 +68,20 @@ fn measure(min_secs: f64, mut f: impl FnMut(u64) -> u64) -> (u64, f64, u64) {
 pub fn run_all(quick: bool) -> String {
     let secs = if quick { 0.3 } else { 2.0 };
     let mut o = String::new();
-    let elections = parse(ELECTIONS);
+    let elections = parse(ELECTIONS).compile();
     for (label, trace) in [("tracing off", false), ("tracing on", true)] {
-        let (runs, t, ev) = measure(secs, |i| {
-            run(&elections, i, RunOptions { trace }).summary.events
-        });
+        let (runs, t, ev) = measure(secs, |i| events(&elections, i, trace));
         let _ = writeln!(o, "elections, 5 nodes, 60s simulated, {label}: {:.2} M events/s ({runs} runs, {:.0} events each)", ev as f64 / t / 1e6, ev as f64 / runs as f64);
     }
-    let loaded = parse(&LOADED.replace("RATE", "1000"));
-    let (runs, t, ev) = measure(secs, |i| {
-        run(&loaded, i, RunOptions { trace: false }).summary.events
-    });
+    let loaded = parse(&LOADED.replace("RATE", "1000")).compile();
+    let (runs, t, ev) = measure(secs, |i| events(&loaded, i, false));
     let _ = writeln!(
         o,
         "replication, 1000 req/s, 10s simulated, tracing off: {:.2} M events/s ({runs} runs)",
         ev as f64 / t / 1e6
     );
-    let loaded100 = parse(&LOADED.replace("RATE", "100"));
-    let (runs, t, ev) = measure(secs, |i| {
-        run(&loaded100, i, RunOptions { trace: false })
-            .summary
-            .events
-    });
+    let loaded100 = parse(&LOADED.replace("RATE", "100")).compile();
+    let (runs, t, ev) = measure(secs, |i| events(&loaded100, i, false));
     let _ = writeln!(
         o,
         "10s simulated, 5 nodes, 100 req/s, crash + partition, tracing off: {:.3} ms wall per run ({:.0}x real time, {:.0} events per run)",

@@ -2,4 +2,5 @@
 //! speed benchmark.
 
 pub mod bench;
+pub mod run;
 pub mod sweep;

@@ -20,11 +20,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 use serde_json::Value;
 
+use crate::base::dist::DurationDist;
 use crate::base::rng::trial_seed;
 use crate::base::time::{format_duration, SimDuration};
+use crate::experiment::run::run_observed;
+use crate::node::Node;
+use crate::observe::check::Violation;
 use crate::observe::summary::quantile_sorted;
-use crate::scenario::{Scenario, ScenarioError, SweepRange};
-use crate::world::{self, Outcome, RunOptions};
+use crate::observe::trace::{Event, Record};
+use crate::observe::{ObsCtx, Observer};
+use crate::protocol::NodeId;
+use crate::scenario::{
+    CutSpec, FaultSpec, NamedTarget, Scenario, ScenarioError, StopSpec, StopWhen, SweepRange,
+    Target,
+};
+use crate::world::config::RunConfig;
+use crate::world::{Outcome, TraceLevel};
 
 /// An axis given on the command line: a scenario field by its path and the values to try.
 #[derive(Clone, Debug)]
@@ -54,7 +65,10 @@ pub struct SweepConfig {
     pub axes: Vec<(String, String)>,
     pub timeout: [SimDuration; 2],
     pub trials: u32,
+    /// The trial's scenario, as a file would hold it (saved when a trial fails).
     pub scenario: Scenario,
+    /// The same, compiled.
+    pub run: RunConfig,
 }
 
 impl SweepConfig {
@@ -260,44 +274,9 @@ pub fn build_configs(
                 ));
             }
             let [lo, hi] = range.timeout;
-            let hb = SimDuration(lo.0 / 2).max(SimDuration(1));
-            v["raft"]["election_timeout"] = serde_json::to_value([lo, hi]).expect("durations");
-            v["raft"]["heartbeat_interval"] = serde_json::to_value(hb).expect("duration");
-            if v["cluster"]["initial_leader"].is_null() {
-                v["cluster"]["initial_leader"] = Value::from(1);
-                if v["cluster"]["initial_logs"].is_null() {
-                    let n = v["cluster"]["nodes"].as_u64().unwrap_or(5) as u32;
-                    v["cluster"]["initial_logs"] =
-                        serde_json::to_value(default_logs(n)).expect("logs");
-                }
-            }
-            // Nodes whose log is behind the leader's must stay behind until the crash, as in
-            // the paper (they cannot win): cut the leader's link to them, or its first heartbeat
-            // would repair their logs before it crashes.
-            let leader = v["cluster"]["initial_leader"].as_u64().unwrap_or(1) as usize;
-            let logs: Vec<Vec<u64>> =
-                serde_json::from_value(v["cluster"]["initial_logs"].clone()).unwrap_or_default();
-            let mut faults = vec![serde_json::json!({
-                "at": "0s",
-                "jitter": { "uniform": ["0s", format_duration(SimDuration(hb.0.saturating_sub(1)))] },
-                "crash": "leader"
-            })];
-            if let Some(lead_log) = logs.get(leader - 1) {
-                for (i, log) in logs.iter().enumerate() {
-                    if i + 1 != leader && log != lead_log {
-                        faults.push(serde_json::json!({ "at": "0s", "cut": { "from": leader, "to": i + 1 } }));
-                    }
-                }
-            }
-            v["faults"] = Value::Array(faults);
-            v["stop"] = serde_json::json!({ "at": format_duration(plan.cap), "when": "leader_after_faults" });
-            v["workload"] = Value::Null;
-            if let Some(o) = v.as_object_mut() {
-                o.remove("sweep");
-                o.remove("workload");
-            }
-            let sc: Scenario =
+            let mut sc: Scenario =
                 serde_json::from_value(v).map_err(|e| invalid(axes_field(combo), e.to_string()))?;
+            shape_trial(&mut sc, [lo, hi], plan.cap);
             sc.validate().map_err(|(field, message)| {
                 invalid(
                     format!("{field} (in configuration {})", axes_field(combo)),
@@ -313,11 +292,63 @@ pub fn build_configs(
                 axes,
                 timeout: [lo, hi],
                 trials,
+                run: sc.compile(),
                 scenario: sc,
             });
         }
     }
     Ok(configs)
+}
+
+/// Gives a configuration's scenario the shape of one Figure 16 trial: the timeout range, a
+/// heartbeat of half the minimum timeout, an established leader (n1 unless the scenario names
+/// one), its crash at a uniformly random time within one heartbeat interval, cuts that keep the
+/// nodes whose logs are behind from being repaired before the crash, and the stop condition.
+fn shape_trial(sc: &mut Scenario, timeout: [SimDuration; 2], cap: SimDuration) {
+    let hb = SimDuration(timeout[0].0 / 2).max(SimDuration(1));
+    sc.raft.election_timeout = timeout;
+    sc.raft.heartbeat_interval = hb;
+    if sc.cluster.initial_leader.is_none() {
+        sc.cluster.initial_leader = Some(1);
+        if sc.cluster.initial_logs.is_none() {
+            sc.cluster.initial_logs = Some(default_logs(sc.cluster.nodes));
+        }
+    }
+    let leader = sc.cluster.initial_leader.expect("set above");
+    let mut faults = vec![FaultSpec {
+        at: SimDuration::ZERO,
+        jitter: Some(DurationDist::Uniform([
+            SimDuration::ZERO,
+            SimDuration(hb.0.saturating_sub(1)),
+        ])),
+        crash: Some(Target::Named(NamedTarget::Leader)),
+        ..Default::default()
+    }];
+    // Nodes whose log is behind the leader's must stay behind until the crash, as in the
+    // paper (they cannot win): cut the leader's link to them, or its first heartbeat would
+    // repair their logs before it crashes.
+    if let Some(logs) = &sc.cluster.initial_logs {
+        let lead_log = &logs[leader as usize - 1];
+        for (i, log) in logs.iter().enumerate() {
+            if i as NodeId + 1 != leader && log != lead_log {
+                faults.push(FaultSpec {
+                    at: SimDuration::ZERO,
+                    cut: Some(CutSpec {
+                        from: leader,
+                        to: i as NodeId + 1,
+                    }),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    sc.faults = faults;
+    sc.stop = StopSpec {
+        at: cap,
+        when: Some(StopWhen::LeaderAfterFaults),
+    };
+    sc.workload = None;
+    sc.sweep = None;
 }
 
 fn axes_field(combo: &[(String, Value)]) -> String {
@@ -332,24 +363,60 @@ fn axes_field(combo: &[(String, Value)]) -> String {
     }
 }
 
-/// Runs one trial.
+/// The per-trial metrics of Figure 16, as an observer: elections, split votes and the first
+/// leader once every fault event (the leader's crash) has applied.
+#[derive(Default)]
+pub struct TrialMetrics {
+    pub elections: u64,
+    pub split_votes: u64,
+    /// Split votes with two or more candidates.
+    pub contested: u64,
+    pub leader_at_ns: Option<u64>,
+}
+
+impl Observer for TrialMetrics {
+    fn observe(&mut self, rec: &Record, _: u64, ctx: &ObsCtx) -> Option<Violation> {
+        if ctx.faults_done {
+            match &rec.ev {
+                Event::Election { .. } => self.elections += 1,
+                Event::SplitVote { candidates, .. } => {
+                    self.split_votes += 1;
+                    if candidates.len() >= 2 {
+                        self.contested += 1;
+                    }
+                }
+                Event::Leader { .. } if self.leader_at_ns.is_none() => {
+                    self.leader_at_ns = Some(rec.t)
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+/// Runs one trial. A panic in it is caught by the world and reported like a violation.
 pub fn run_trial(cfg: &SweepConfig, seed: u64, trial: u32) -> TrialResult {
     let s = trial_seed(seed, cfg.index as u64, trial as u64);
-    let r = world::run(&cfg.scenario, s, RunOptions { trace: false });
+    let mut m = TrialMetrics::default();
+    let (r, _) = run_observed::<Node, Vec<u8>, _>(&cfg.run, s, TraceLevel::Events, None, &mut m);
     let crash = r.last_fault_ns.unwrap_or(0);
     let done = r.outcome == Outcome::ConditionMet;
     TrialResult {
         config: cfg.index,
         trial,
         seed: s,
-        downtime_ns: done.then(|| r.summary.end_time_ns - crash),
-        time_to_leader_ns: r.leader_after_faults_ns.map(|t| t - crash),
-        elections: r.elections_after_faults,
-        split_votes: r.split_votes_after_faults,
-        contested: r.contested_after_faults,
-        messages: r.summary.messages_sent,
+        downtime_ns: done.then(|| r.end_time_ns - crash),
+        time_to_leader_ns: m.leader_at_ns.map(|t| t - crash),
+        elections: m.elections,
+        split_votes: m.split_votes,
+        contested: m.contested,
+        messages: r.messages_sent,
         capped: !done,
-        violation: r.violation.map(|v| v.to_string()),
+        violation: r
+            .violation
+            .map(|v| v.to_string())
+            .or(r.panic.map(|p| format!("panic: {p}"))),
     }
 }
 

@@ -44,11 +44,6 @@ impl Node {
             // flush_persist at the end of this step issues this write (hard_dirty is set).
             election_seq: self.persist_seq + 1,
         });
-        out.push(Output::Note(Note::RoleChanged {
-            role: Role::Candidate,
-            term: self.term,
-        }));
-        out.push(Output::Note(Note::ElectionStarted { term: self.term }));
         self.arm_election_timer(out);
         let msg = Message::RequestVote {
             term: self.term,

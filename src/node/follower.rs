@@ -17,10 +17,6 @@ impl Node {
         self.term = term;
         self.voted_for = None;
         self.hard_dirty = true;
-        out.push(Output::Note(Note::RoleChanged {
-            role: Role::Follower,
-            term,
-        }));
         if let RoleState::Leader(mut l) = was {
             out.push(Output::CancelTimer(TimerKind::Heartbeat));
             l.fail_pending_clients(out);
@@ -30,19 +26,10 @@ impl Node {
 
     /// §5.2: a candidate that hears from the leader of its own term steps down; a follower
     /// learns who leads. Never from leader: two leaders in one term break Election Safety.
-    fn follow_leader_of_this_term(&mut self, leader: NodeId, out: &mut Vec<Output>) {
+    fn follow_leader_of_this_term(&mut self, leader: NodeId) {
         match self.role {
             RoleState::Leader(_) => panic!("two leaders in term {}", self.term),
-            RoleState::Candidate(_) => {
-                self.role = RoleState::Follower {
-                    leader: Some(leader),
-                };
-                out.push(Output::Note(Note::RoleChanged {
-                    role: Role::Follower,
-                    term: self.term,
-                }));
-            }
-            RoleState::Follower { .. } => {
+            RoleState::Candidate(_) | RoleState::Follower { .. } => {
                 self.role = RoleState::Follower {
                     leader: Some(leader),
                 }
@@ -91,7 +78,6 @@ impl Node {
                     self.voted_for = Some(candidate);
                     self.hard_dirty = true;
                 }
-                out.push(Output::Note(Note::VoteGranted { candidate, term }));
                 // §5.2: the election timer restarts only when a vote is granted, not when one
                 // is denied.
                 self.arm_election_timer(out);
@@ -129,7 +115,7 @@ impl Node {
             );
             return;
         }
-        self.follow_leader_of_this_term(leader, out);
+        self.follow_leader_of_this_term(leader);
         self.arm_election_timer(out);
 
         match self.log.term_at(prev_log_index) {
@@ -160,7 +146,6 @@ impl Node {
                         idx > self.commit_index,
                         "truncating a committed entry at {idx}"
                     );
-                    let last = self.log.last_index();
                     self.log.truncate_from(idx);
                     self.durable_len = self.durable_len.min(idx - 1);
                     // Writes still in flight were issued for the old suffix: once they land,
@@ -169,10 +154,6 @@ impl Node {
                         *len = (*len).min(idx - 1);
                     }
                     self.pending_ops.push(LogOp::Truncate { from: idx });
-                    out.push(Output::Note(Note::Truncated {
-                        from: idx,
-                        last_index: last,
-                    }));
                     break;
                 }
                 None => break,
@@ -180,14 +161,9 @@ impl Node {
         }
         if i < entries.len() {
             let new: Vec<Entry> = entries[i..].to_vec();
-            let start = self.log.last_index() + 1;
             for e in &new {
                 self.log.push(*e);
             }
-            out.push(Output::Note(Note::Appended {
-                index: start,
-                entries: new.clone(),
-            }));
             self.pending_ops.push(LogOp::Append { entries: new });
         }
         // Figure 2, step 5: commitIndex = min(leaderCommit, index of last new entry).

@@ -52,39 +52,27 @@ impl Node {
     /// A candidate that won a majority (`elected`), or a follower made leader by the scenario's
     /// initial state, takes office.
     pub(super) fn become_leader(&mut self, out: &mut Vec<Output>, elected: bool) {
-        let votes = match &self.role {
+        match &self.role {
             RoleState::Candidate(c) => {
                 assert!(elected, "a candidate becomes leader only by election");
                 assert!(
                     self.quorum.is_won(|v| c.votes.has(v)),
                     "a leader needs a majority"
                 );
-                c.votes.count()
             }
-            RoleState::Follower { .. } => {
-                assert!(!elected, "only a candidate wins an election");
-                0
-            }
+            RoleState::Follower { .. } => assert!(!elected, "only a candidate wins an election"),
             RoleState::Leader(_) => panic!("already leader"),
-        };
+        }
         let next = self.log.last_index() + 1;
         self.role = RoleState::Leader(Leadership {
             progress: ProgressTracker::new(self.cfg.cluster_size, next),
             pending_clients: Vec::new(),
             scratch: Vec::with_capacity(self.quorum.voters().len()),
         });
-        out.push(Output::Note(Note::RoleChanged {
-            role: Role::Leader,
-            term: self.term,
-        }));
-        out.push(Output::Note(Note::LeaderElected {
-            term: self.term,
-            votes: votes as u32,
-        }));
         out.push(Output::CancelTimer(TimerKind::Election));
         // A no-op of the new term lets earlier entries commit (dissertation §6.4).
         if elected {
-            self.append_local(Entry::noop(self.term), out);
+            self.append_local(Entry::noop(self.term));
         }
         self.broadcast_append(out);
         self.arm_heartbeat(out);
@@ -105,13 +93,10 @@ impl Node {
 
     /// A client command: append it, replicate it, answer once it commits.
     pub(super) fn propose(&mut self, req: u64, key: u32, value: u64, out: &mut Vec<Output>) {
-        let index = self.append_local(
-            Entry {
-                term: self.term,
-                command: Command::Put { req, key, value },
-            },
-            out,
-        );
+        let index = self.append_local(Entry {
+            term: self.term,
+            command: Command::Put { req, key, value },
+        });
         self.leadership().pending_clients.push((index, req));
         self.broadcast_append(out);
     }

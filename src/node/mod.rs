@@ -269,13 +269,9 @@ impl Node {
     // ---- shared by every role ----
 
     /// Appends an entry this node creates (a leader's no-op or client command).
-    fn append_local(&mut self, e: Entry, out: &mut Vec<Output>) -> Index {
+    fn append_local(&mut self, e: Entry) -> Index {
         self.log.push(e);
         let index = self.log.last_index();
-        out.push(Output::Note(Note::Appended {
-            index,
-            entries: vec![e],
-        }));
         match self.pending_ops.last_mut() {
             Some(LogOp::Append { entries }) => entries.push(e),
             _ => self.pending_ops.push(LogOp::Append { entries: vec![e] }),
@@ -307,7 +303,6 @@ impl Node {
         assert!(c > self.commit_index, "commitIndex never decreases");
         assert!(c <= self.log.last_index(), "commit beyond the log");
         self.commit_index = c;
-        out.push(Output::Note(Note::Committed { commit_index: c }));
         while self.last_applied < self.commit_index {
             self.last_applied += 1;
             let entry = *self
@@ -351,6 +346,29 @@ impl Node {
                 .extract_if(.., |(s, _)| *s <= durable)
                 .map(|(_, env)| Output::Send(env)),
         );
+    }
+}
+
+impl RaftNode for Node {
+    type Msg = Message;
+
+    fn restart(cfg: &Config, hard: HardState) -> Node {
+        Node::new(cfg.clone(), hard)
+    }
+    fn start(&mut self, out: &mut Vec<Output>) {
+        Node::start(self, out)
+    }
+    fn bootstrap_leader(&mut self, out: &mut Vec<Output>) {
+        Node::bootstrap_leader(self, out)
+    }
+    fn step(&mut self, input: Input, out: &mut Vec<Output>) {
+        Node::step(self, input, out)
+    }
+    fn role(&self) -> Role {
+        Node::role(self)
+    }
+    fn leader(&self) -> Option<NodeId> {
+        Node::leader(self)
     }
 }
 

@@ -14,8 +14,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::node::{NodeId, Role};
 use crate::observe::trace::{Event, Record, TEntry};
+use crate::protocol::{NodeId, Role};
 
 /// A broken property: the first event at which it failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,7 +51,12 @@ struct NodeView {
 
 #[derive(Default)]
 pub struct Checker {
+    /// By node id; grows as ids appear, so no cluster size is fixed in advance.
     nodes: Vec<NodeView>,
+    /// From the trace's `start` event: how many votes a leader needs.
+    cluster: Option<u32>,
+    /// Once a property failed, the rest of the run is not checked (one violation per run).
+    failed: bool,
     leaders: BTreeMap<u64, NodeId>,
     votes: BTreeMap<(u64, NodeId), NodeId>,
     /// Every entry ever appended anywhere, by (index, term): its content and the term before it.
@@ -64,11 +69,23 @@ pub struct Checker {
 }
 
 impl Checker {
+    /// A checker; `nodes` only sizes its tables up front (ids beyond it are still checked).
     pub fn new(nodes: u32) -> Checker {
         Checker {
             nodes: vec![NodeView::default(); nodes as usize + 1],
             ..Default::default()
         }
+    }
+
+    /// The checker as an observer: the first violation, then nothing more.
+    #[inline]
+    pub fn check(&mut self, rec: &Record, event_index: u64) -> Option<Violation> {
+        if self.failed {
+            return None;
+        }
+        let v = self.observe(rec, event_index).err();
+        self.failed = v.is_some();
+        v
     }
 
     /// Records `voter`'s vote for `candidate` in `term`; a second, different one is an error.
@@ -92,7 +109,7 @@ impl Checker {
         };
         match &rec.ev {
             Event::Role { node, role, term } => {
-                let v = &mut self.nodes[*node as usize];
+                let v = view(&mut self.nodes, *node);
                 if *term < v.term {
                     return fail(
                         "Term Monotonicity",
@@ -102,7 +119,18 @@ impl Checker {
                 v.term = *term;
                 v.leader = *role == Role::Leader;
             }
-            Event::Leader { node, term, .. } => {
+            Event::Start { nodes, .. } => self.cluster = Some(*nodes),
+            Event::Leader { node, term, votes } => {
+                // A leader's votes are counted by the world from the grants delivered to it and
+                // its own durable vote, not taken from the node (§5.2: a majority elects).
+                if let Some(n) = self.cluster {
+                    if *votes * 2 <= n {
+                        return fail(
+                            "Election Safety",
+                            format!("n{node} became leader of term {term} with {votes} of {n} votes, not a majority"),
+                        );
+                    }
+                }
                 if let Some(&other) = self.leaders.get(term) {
                     if other != *node {
                         return fail(
@@ -112,7 +140,7 @@ impl Checker {
                     }
                 }
                 self.leaders.insert(*term, *node);
-                let v = &self.nodes[*node as usize];
+                let v = &*view(&mut self.nodes, *node);
                 // Leader Completeness: the new leader holds every entry committed in an earlier
                 // term. (A leader of a stale term, e.g. one paused while its votes arrived, need
                 // not hold what later terms committed.)
@@ -148,7 +176,7 @@ impl Checker {
                 index,
                 entries,
             } => {
-                let v = &mut self.nodes[*node as usize];
+                let v = view(&mut self.nodes, *node);
                 if *index != v.log.len() as u64 + 1 {
                     return fail(
                         "Log Matching",
@@ -190,7 +218,7 @@ impl Checker {
                 }
             }
             Event::Truncate { node, from } => {
-                let v = &mut self.nodes[*node as usize];
+                let v = view(&mut self.nodes, *node);
                 if v.leader {
                     return fail(
                         "Leader Append-Only",
@@ -209,7 +237,7 @@ impl Checker {
                 v.log.truncate(*from as usize - 1);
             }
             Event::Commit { node, commit_index } => {
-                let v = &mut self.nodes[*node as usize];
+                let v = view(&mut self.nodes, *node);
                 let commit_term = v.term;
                 if *commit_index < v.commit {
                     return fail(
@@ -254,7 +282,7 @@ impl Checker {
                 v.commit = *commit_index;
             }
             Event::Apply { node, index, entry } => {
-                let v = &mut self.nodes[*node as usize];
+                let v = view(&mut self.nodes, *node);
                 if *index != v.applied + 1 {
                     return fail(
                         "State Machine Safety",
@@ -299,7 +327,7 @@ impl Checker {
                     voter != *node || t < *term || (t == *term && *voted_for == Some(*c))
                 });
                 // The durable log replaces the in-memory one; entries in it were appended before.
-                let v = &mut self.nodes[*node as usize];
+                let v = view(&mut self.nodes, *node);
                 *v = NodeView {
                     term: *term,
                     log: Vec::new(),
@@ -318,10 +346,10 @@ impl Checker {
                         }
                     }
                 }
-                self.nodes[*node as usize].log = log.clone();
+                view(&mut self.nodes, *node).log = log.clone();
             }
             Event::Crash { node } => {
-                self.nodes[*node as usize].leader = false;
+                view(&mut self.nodes, *node).leader = false;
             }
             _ => {}
         }
@@ -329,11 +357,26 @@ impl Checker {
     }
 }
 
+/// What the checker knows of node `id`; the table grows for ids beyond its first size.
+#[inline]
+fn view(nodes: &mut Vec<NodeView>, id: NodeId) -> &mut NodeView {
+    let i = id as usize;
+    if i >= nodes.len() {
+        grow(nodes, i);
+    }
+    &mut nodes[i]
+}
+
+#[cold]
+fn grow(nodes: &mut Vec<NodeView>, i: usize) {
+    nodes.resize(i + 1, NodeView::default());
+}
+
 /// Checks a whole trace; returns the number of events and the first violation, if any.
 pub fn check_records(nodes: u32, records: &[Record]) -> (u64, Option<Violation>) {
     let mut c = Checker::new(nodes);
     for (i, r) in records.iter().enumerate() {
-        if let Event::Violation { .. } = r.ev {
+        if let Event::Violation { .. } | Event::Panic { .. } = r.ev {
             continue;
         }
         if let Err(v) = c.observe(r, i as u64 + 1) {
@@ -367,7 +410,9 @@ pub fn validate_node_ids(nodes: u32, records: &[Record]) -> Result<(), (usize, S
             } => &[*node, *candidate],
             Event::Cut { from, to }
             | Event::Restore { from, to }
-            | Event::Drop { from, to, .. } => &[*from, *to],
+            | Event::Drop { from, to, .. }
+            | Event::Send { from, to, .. }
+            | Event::Deliver { from, to, .. } => &[*from, *to],
             Event::Partition { groups } | Event::Heal { groups } => {
                 match groups.iter().flatten().find(|&&id| id == 0 || id > nodes) {
                     Some(&id) => {
@@ -381,6 +426,7 @@ pub fn validate_node_ids(nodes: u32, records: &[Record]) -> Result<(), (usize, S
             | Event::ClientDone { .. }
             | Event::FaultSkipped { .. }
             | Event::Violation { .. }
+            | Event::Panic { .. }
             | Event::End { .. } => &[],
         };
         if let Some(&id) = ids.iter().find(|&&id| id == 0 || id > nodes) {
@@ -503,7 +549,7 @@ mod tests {
         // term after a later term committed more. Leader Completeness (§5.4) covers only
         // entries committed in earlier terms.
         let mut c = Checker::new(3);
-        c.observe(&rec(Event::role(1, crate::node::Role::Leader, 3)), 1)
+        c.observe(&rec(Event::role(1, crate::protocol::Role::Leader, 3)), 1)
             .unwrap();
         let e = vec![TEntry { term: 3, put: None }];
         c.observe(
@@ -591,7 +637,7 @@ mod tests {
             1,
         )
         .unwrap();
-        c.observe(&rec(Event::role(1, crate::node::Role::Leader, 1)), 2)
+        c.observe(&rec(Event::role(1, crate::protocol::Role::Leader, 1)), 2)
             .unwrap();
         let v = c
             .observe(&rec(Event::Truncate { node: 1, from: 1 }), 3)
@@ -633,10 +679,10 @@ mod tests {
     #[test]
     fn falling_term_violates_term_monotonicity() {
         let mut c = Checker::new(2);
-        c.observe(&rec(Event::role(1, crate::node::Role::Follower, 5)), 1)
+        c.observe(&rec(Event::role(1, crate::protocol::Role::Follower, 5)), 1)
             .unwrap();
         let v = c
-            .observe(&rec(Event::role(1, crate::node::Role::Candidate, 4)), 2)
+            .observe(&rec(Event::role(1, crate::protocol::Role::Candidate, 4)), 2)
             .unwrap_err();
         assert_eq!(v.property, "Term Monotonicity");
     }

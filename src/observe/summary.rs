@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::node::{NodeId, Role};
 use crate::observe::trace::{Event, Record};
+use crate::protocol::{NodeId, Role};
 
 /// Emits a `split_vote` for every term in which a candidate stood and no leader was elected,
 /// once the term is over: a higher term has appeared somewhere in the cluster *and* every
@@ -157,6 +157,9 @@ pub struct Summary {
     pub state_machines: Vec<StateMachineSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub violation: Option<String>,
+    /// The panic that stopped the run, for outcome `panic`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub panic: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_hash: Option<String>,
 }
@@ -169,6 +172,30 @@ pub struct SummaryBuilder {
 }
 
 impl SummaryBuilder {
+    /// The summary once the run is over: what the records showed, plus the world's own
+    /// counts (`events`, messages sent, state machines, clients) and the trace hash.
+    pub fn finish(
+        self,
+        scenario: &str,
+        seed: u64,
+        r: &crate::world::RunResult,
+        trace_hash: Option<String>,
+    ) -> Summary {
+        let mut s = self.s;
+        s.scenario = scenario.to_string();
+        s.seed = seed;
+        s.outcome = r.outcome.name().to_string();
+        s.end_time_ns = r.end_time_ns;
+        s.events = r.events;
+        s.messages_sent = r.messages_sent;
+        s.violation = r.violation.as_ref().map(|v| v.to_string());
+        s.panic = r.panic.clone();
+        s.state_machines = r.state_machines.clone();
+        s.client = r.client.clone();
+        s.trace_hash = trace_hash;
+        s
+    }
+
     pub fn on(&mut self, rec: &Record) {
         let s = &mut self.s;
         match &rec.ev {
@@ -231,6 +258,9 @@ impl SummaryBuilder {
         );
         if let Some(v) = &s.violation {
             let _ = writeln!(o, "VIOLATION  {v}");
+        }
+        if let Some(p) = &s.panic {
+            let _ = writeln!(o, "PANIC      {p}");
         }
         let _ = writeln!(
             o,

@@ -8,12 +8,13 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::base::time::SimTime;
-use crate::node::{Command, Entry, NodeId, Note, Role};
+use crate::protocol::{Command, Entry, NodeId, Note, Role};
 
 /// A log entry as traced: its term, and for a client write the request id, key and value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +116,26 @@ pub enum Event {
         msg: Cow<'static, str>,
         term: u64,
         reason: Cow<'static, str>,
+        /// The `send` this drop pairs with (traced with `--trace-level messages` only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+    },
+    /// A message left its sender (`--trace-level messages`); `id` pairs it with its `deliver`
+    /// or `drop` (a duplicated message is delivered twice under one id).
+    Send {
+        from: NodeId,
+        to: NodeId,
+        msg: Cow<'static, str>,
+        term: u64,
+        id: u64,
+    },
+    /// A message reached its receiver, which handles it now (`--trace-level messages`).
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: Cow<'static, str>,
+        term: u64,
+        id: u64,
     },
     Append {
         node: NodeId,
@@ -152,6 +173,10 @@ pub enum Event {
         property: String,
         detail: String,
     },
+    /// The run stopped on a panic (a broken assertion in the node or the simulator).
+    Panic {
+        message: String,
+    },
     End {
         outcome: String,
         events: u64,
@@ -163,18 +188,9 @@ impl Event {
         Event::Role { node, role, term }
     }
 
-    /// The trace event for node `id`'s observation.
+    /// The trace event for node `id`'s explanation.
     pub fn from_note(id: NodeId, note: Note) -> Event {
         match note {
-            Note::RoleChanged { role, term } => Event::role(id, role, term),
-            Note::ElectionStarted { term } => Event::Election { node: id, term },
-            Note::VoteGranted { candidate, term } => Event::Vote {
-                node: id,
-                candidate,
-                term,
-                granted: true,
-                reason: None,
-            },
             Note::VoteDenied {
                 candidate,
                 term,
@@ -185,21 +201,6 @@ impl Event {
                 term,
                 granted: false,
                 reason: Some(reason.describe()),
-            },
-            Note::LeaderElected { term, votes } => Event::Leader {
-                node: id,
-                term,
-                votes,
-            },
-            Note::Appended { index, entries } => Event::Append {
-                node: id,
-                index,
-                entries: entries.iter().map(TEntry::from).collect(),
-            },
-            Note::Truncated { from, .. } => Event::Truncate { node: id, from },
-            Note::Committed { commit_index } => Event::Commit {
-                node: id,
-                commit_index,
             },
         }
     }
@@ -268,7 +269,28 @@ impl fmt::Display for Record {
                 msg,
                 term,
                 reason,
-            } => write!(f, "n{from}->n{to} {msg} term={term} dropped ({reason})"),
+                id,
+            } => {
+                write!(f, "n{from}->n{to} {msg} term={term} dropped ({reason})")?;
+                match id {
+                    Some(id) => write!(f, " #{id}"),
+                    None => Ok(()),
+                }
+            }
+            Event::Send {
+                from,
+                to,
+                msg,
+                term,
+                id,
+            } => write!(f, "n{from}->n{to} {msg} term={term} sent #{id}"),
+            Event::Deliver {
+                from,
+                to,
+                msg,
+                term,
+                id,
+            } => write!(f, "n{from}->n{to} {msg} term={term} delivered #{id}"),
             Event::Append {
                 node,
                 index,
@@ -292,34 +314,83 @@ impl fmt::Display for Record {
             }
             Event::FaultSkipped { reason } => write!(f, "fault skipped: {reason}"),
             Event::Violation { property, detail } => write!(f, "VIOLATION {property}: {detail}"),
+            Event::Panic { message } => write!(f, "PANIC {message}"),
             Event::End { outcome, events } => write!(f, "end {outcome} events={events}"),
         }
     }
 }
 
-/// Collects the JSON Lines of a run in memory; written out atomically at the end.
-#[derive(Default)]
-pub struct TraceWriter {
-    buf: Vec<u8>,
+/// Writes the JSON Lines of a run as events happen, into any `Write` (a buffered file, or a
+/// `Vec<u8>` in memory), and hashes them on the way. Memory stays flat however long the run;
+/// what was written before a panic or a violation is on disk once the writer is flushed or
+/// dropped. A write error is kept (the run goes on) and reported by [`TraceWriter::finish`].
+pub struct TraceWriter<W: Write> {
+    out: W,
+    hasher: Sha256,
+    line: Vec<u8>,
+    error: Option<std::io::Error>,
 }
 
-impl TraceWriter {
+impl<W: Write> TraceWriter<W> {
+    pub fn new(out: W) -> TraceWriter<W> {
+        TraceWriter {
+            out,
+            hasher: Sha256::new(),
+            line: Vec::with_capacity(256),
+            error: None,
+        }
+    }
+
     pub fn record(&mut self, rec: &Record) {
-        serde_json::to_writer(&mut self.buf, rec).expect("trace records serialise");
-        self.buf.push(b'\n');
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, rec).expect("trace records serialise");
+        self.line.push(b'\n');
+        self.hasher.update(&self.line);
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(&self.line) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// SHA-256 of everything recorded so far, in lowercase hex.
+    pub fn hash(&self) -> String {
+        hex(&self.hasher.clone().finalize())
+    }
+
+    /// The sink, e.g. the bytes of an in-memory trace.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
+    /// Flushes; returns the sink and the hash, or the first write error.
+    pub fn finish(mut self) -> Result<(W, String), std::io::Error> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()?;
+        let hash = self.hash();
+        Ok((self.out, hash))
+    }
+}
+
+impl TraceWriter<Vec<u8>> {
+    /// An in-memory trace.
+    pub fn in_memory() -> Self {
+        TraceWriter::new(Vec::new())
     }
     pub fn bytes(&self) -> &[u8] {
-        &self.buf
+        &self.out
     }
-    pub fn hash(&self) -> String {
-        hash_hex(&self.buf)
-    }
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// SHA-256 of the bytes, in lowercase hex.
 pub fn hash_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
 }
 
 /// Parses a trace file's text; errors name the line.
@@ -347,7 +418,7 @@ mod tests {
                 reason: Some("stale_term".into()),
             },
         };
-        let mut w = TraceWriter::default();
+        let mut w = TraceWriter::in_memory();
         w.record(&rec);
         assert_eq!(
             std::str::from_utf8(w.bytes()).unwrap(),

@@ -200,11 +200,61 @@ impl Message {
     }
 }
 
+/// A message with its sender and receiver. `M` is the node implementation's wire message; the
+/// built-in node's is [`Message`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Envelope {
+pub struct Envelope<M = Message> {
     pub from: NodeId,
     pub to: NodeId,
-    pub msg: Message,
+    pub msg: M,
+}
+
+/// What the simulator may read of any implementation's messages: enough to trace them and to
+/// count the votes a candidate received, nothing else.
+pub trait WireMessage: Clone + std::fmt::Debug {
+    /// A short name for traces, e.g. "RequestVote".
+    fn kind(&self) -> &'static str;
+    /// The sender's term.
+    fn term(&self) -> Term;
+    /// For a reply to a vote request: whether the vote was granted; `None` for other messages.
+    fn vote_granted(&self) -> Option<bool>;
+}
+
+impl WireMessage for Message {
+    fn kind(&self) -> &'static str {
+        Message::kind(self)
+    }
+    fn term(&self) -> Term {
+        Message::term(self)
+    }
+    fn vote_granted(&self) -> Option<bool> {
+        match self {
+            Message::RequestVoteResp { granted, .. } => Some(*granted),
+            _ => None,
+        }
+    }
+}
+
+/// The node interface the simulator drives (see the module doc). The built-in node
+/// (`crate::node::Node`) is one implementation; `docs/ARCHITECTURE.md` says how a library in
+/// the "ready/advance" style would be another.
+pub trait RaftNode: Sized {
+    type Msg: WireMessage;
+
+    /// A node built from durable state: at the start of a run (empty, or the scenario's initial
+    /// state) and after every crash. Volatile state starts afresh.
+    fn restart(cfg: &Config, hard: HardState) -> Self;
+    /// Called once after [`RaftNode::restart`]: arm the first timers.
+    fn start(&mut self, out: &mut Vec<Output<Self::Msg>>);
+    /// Instead of `start`: lead the current term at once, as a cluster that has already elected
+    /// this node (every node's durable state says so). For scenarios that begin established.
+    fn bootstrap_leader(&mut self, out: &mut Vec<Output<Self::Msg>>);
+    /// One input; the outputs go to `out`, in the order they are to take effect.
+    fn step(&mut self, input: Input<Self::Msg>, out: &mut Vec<Output<Self::Msg>>);
+    /// The node's role, as it would tell an operator.
+    fn role(&self) -> Role;
+    /// The leader this node follows in its current term (itself when leading), if known.
+    fn leader(&self) -> Option<NodeId>;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -248,8 +298,8 @@ pub struct Config {
 
 /// What a node tells the runtime; see the module doc.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output {
-    Send(Envelope),
+pub enum Output<M = Message> {
+    Send(Envelope<M>),
     /// (Re)arm a timer to fire after a duration drawn uniformly from [min, max] on the node's
     /// own clock. Re-arming cancels the previous one of the same kind.
     SetTimer {
@@ -276,7 +326,7 @@ pub enum Output {
         req: u64,
         reply: ClientReply,
     },
-    /// Observations for the trace and checker.
+    /// An explanation for a human reader of the trace; never trusted by the checker.
     Note(Note),
 }
 
@@ -286,47 +336,22 @@ pub enum ClientReply {
     NotLeader { hint: Option<NodeId> },
 }
 
+/// Explanations a node may attach to its outputs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
-    RoleChanged {
-        role: Role,
-        term: Term,
-    },
-    ElectionStarted {
-        term: Term,
-    },
-    VoteGranted {
-        candidate: NodeId,
-        term: Term,
-    },
+    /// Why a vote was denied. The trace shows it; the checker ignores it (a denial changes
+    /// nothing it checks).
     VoteDenied {
         candidate: NodeId,
         term: Term,
         reason: DenyReason,
     },
-    LeaderElected {
-        term: Term,
-        votes: u32,
-    },
-    /// Entries written to the in-memory log starting at `index`.
-    Appended {
-        index: Index,
-        entries: Vec<Entry>,
-    },
-    /// Entries from `from` on were deleted because they conflicted with the leader's.
-    Truncated {
-        from: Index,
-        last_index: Index,
-    },
-    Committed {
-        commit_index: Index,
-    },
 }
 
 #[derive(Clone, Debug)]
-pub enum Input {
+pub enum Input<M = Message> {
     Timer(TimerKind),
-    Message(Envelope),
+    Message(Envelope<M>),
     ClientRequest {
         req: u64,
         key: u32,

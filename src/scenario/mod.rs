@@ -24,8 +24,9 @@ pub const VERSION: u32 = 1;
 /// The largest term an initial log may hold, far from where term arithmetic could overflow.
 pub const MAX_TERM: u64 = 1 << 32;
 
-/// The largest clock drift a scenario may give, in parts per million (10%).
-pub const MAX_DRIFT_PPM: f64 = 100_000.0;
+pub use crate::world::config::MAX_DRIFT_PPM;
+
+pub mod compile;
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -319,7 +320,8 @@ impl<'de> Deserialize<'de> for Target {
     }
 }
 
-/// One fault. Exactly one of `crash`, `restart`, `partition`, `cut`, `pause` is given.
+/// One fault. Exactly one of `crash`, `restart`, `partition`, `cut`, `pause`,
+/// `crash_at_write` is given.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
@@ -348,6 +350,46 @@ pub struct FaultSpec {
     /// The node handles nothing until `until` (a long GC pause); what arrives meanwhile waits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause: Option<Target>,
+    /// Crash whichever node issues the k-th disk write after `at`, at a chosen point of that
+    /// write, and restart it from its durable state a while later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash_at_write: Option<CrashAtWriteSpec>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CrashAtWriteSpec {
+    /// Which write, counting from 1 the writes issued once the fault has started.
+    pub k: u64,
+    /// Count only writes issued by a node that is leader when it issues them.
+    #[serde(default)]
+    pub leader_only: bool,
+    /// Where the crash falls relative to that write.
+    pub point: WritePointSpec,
+    /// The crashed node restarts this long after the crash.
+    pub restart_after: SimDuration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WritePointSpec {
+    /// Right after the step that issued the write (what that step sent is already sent).
+    AfterIssue,
+    /// At the moment the write would complete: it is lost.
+    BeforeComplete,
+    /// Right after the write completed and the node handled the completion.
+    AfterComplete,
+}
+
+impl From<WritePointSpec> for crate::world::config::WritePoint {
+    fn from(p: WritePointSpec) -> Self {
+        use crate::world::config::WritePoint;
+        match p {
+            WritePointSpec::AfterIssue => WritePoint::AfterIssue,
+            WritePointSpec::BeforeComplete => WritePoint::BeforeComplete,
+            WritePointSpec::AfterComplete => WritePoint::AfterComplete,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
@@ -461,6 +503,22 @@ impl Scenario {
 
     /// Parses and validates scenario text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        // A UTF-8 byte-order mark, which some editors write at the start of a file and none
+        // show, is skipped, so that it is accepted and columns on line 1 count as the editor
+        // does.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        // serde would read a struct from an array too (its fields in order), and so report a
+        // file holding `[ {...} ]` as a wrong type for the first field.
+        let first = text.find(|c: char| !matches!(c, ' ' | '\t' | '\n' | '\r'));
+        if let Some(at) = first.filter(|&at| text[at..].starts_with('[')) {
+            let (line, column) = line_column(text, at);
+            return Err(ScenarioError::Parse {
+                file: file.to_string(),
+                line,
+                column,
+                message: "a scenario file holds one JSON object ({...}), not an array".into(),
+            });
+        }
         // serde_path_to_error names the field a type error is in (serde_json alone gives only
         // the line and column); `end` rejects trailing characters as `from_str` does.
         let parse_err = |e: &serde_json::Error, path: String| ScenarioError::Parse {
@@ -705,13 +763,14 @@ impl Scenario {
                 f.partition.is_some(),
                 f.cut.is_some(),
                 f.pause.is_some(),
+                f.crash_at_write.is_some(),
             ];
             let count = kinds.iter().filter(|&&k| k).count();
             if count != 1 {
                 return err(
                     &path,
                     format!(
-                        "give exactly one of crash, restart, partition, cut, pause (found {count})"
+                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write (found {count})"
                     ),
                 );
             }
@@ -740,6 +799,13 @@ impl Scenario {
                         "a restart has no end: remove `until`".into(),
                     );
                 }
+                if f.crash_at_write.is_some() {
+                    return err(
+                        &format!("{path}.until"),
+                        "a crash at a disk write ends with its own restart_after: remove `until`"
+                            .into(),
+                    );
+                }
             }
             for (kind, t) in [
                 ("crash", f.crash),
@@ -750,6 +816,14 @@ impl Scenario {
                     if !node_ok(id) {
                         return bad_node(&format!("{path}.{kind}"), id);
                     }
+                }
+            }
+            if let Some(w) = &f.crash_at_write {
+                if w.k == 0 {
+                    return err(
+                        &format!("{path}.crash_at_write.k"),
+                        "writes are counted from 1".into(),
+                    );
                 }
             }
             if f.pause.is_some() && f.until.is_none() {
@@ -827,6 +901,13 @@ fn explain_serde(msg: &str) -> String {
         None => msg,
     };
     msg.to_string()
+}
+
+/// The 1-based line and column (in bytes, as serde_json counts) of byte offset `at`.
+fn line_column(text: &str, at: usize) -> (usize, usize) {
+    let line = text[..at].matches('\n').count() + 1;
+    let column = at - text[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
 }
 
 /// Finds the line and column of the field named by a path like `faults[2].partition` in the

@@ -10,11 +10,11 @@
 //! Every draw comes from the sender's network stream, so one node's traffic does not shift
 //! another's delays.
 
+use super::config::NetConfig;
 use crate::base::dist::DurationDist;
 use crate::base::rng::{Purpose, Rng};
 use crate::base::time::SimDuration;
-use crate::node::NodeId;
-use crate::scenario::NetworkSpec;
+use crate::protocol::NodeId;
 
 #[derive(Clone, Debug)]
 struct Link {
@@ -66,7 +66,7 @@ pub struct Network {
 }
 
 impl Network {
-    pub fn new(spec: &NetworkSpec, n: u32, seed: u64) -> Network {
+    pub fn new(spec: &NetConfig, n: u32, seed: u64) -> Network {
         let n = n as usize;
         let base = Link {
             delay: spec.delay.clone(),
@@ -197,7 +197,7 @@ mod tests {
     use super::*;
 
     fn net(loss: f64) -> Network {
-        let spec = NetworkSpec {
+        let spec = NetConfig {
             loss,
             ..Default::default()
         };
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn duplication_rate_is_within_tolerance() {
-        let spec = NetworkSpec {
+        let spec = NetConfig {
             duplicate: 0.2,
             ..Default::default()
         };

@@ -1,0 +1,154 @@
+//! Compiling a validated scenario into the world's typed [`RunConfig`]: defaults filled in,
+//! initial logs turned into durable states, faults into the one fault model. Nothing is
+//! checked here that `Scenario::validate` has not already checked, so compiling cannot fail.
+
+use super::{Arrivals as FileArrivals, FaultSpec, NamedTarget, Scenario, StopWhen as FileStop};
+use crate::base::time::SimTime;
+use crate::protocol::{Config, Entry, HardState, Log, NodeId};
+use crate::world::config::{
+    Arrivals, ClockConfig, Drift, Fault, FaultKind, LinkConfig, NetConfig, RunConfig, Stop,
+    StopWhen, Target, Workload,
+};
+
+impl super::Target {
+    fn compile(self) -> Target {
+        match self {
+            super::Target::Node(id) => Target::Node(id),
+            super::Target::Named(NamedTarget::Leader) => Target::Leader,
+            super::Target::Named(NamedTarget::Follower) => Target::Follower,
+            super::Target::Named(NamedTarget::Random) => Target::Random,
+            super::Target::Named(NamedTarget::LastCrashed) => Target::LastCrashed,
+        }
+    }
+}
+
+impl FaultSpec {
+    /// The fault this entry describes (validation made sure exactly one kind is given).
+    pub fn compile(&self) -> Fault {
+        let kind = if let Some(t) = self.crash {
+            FaultKind::Crash(t.compile())
+        } else if let Some(t) = self.restart {
+            FaultKind::Restart(t.compile())
+        } else if let Some(g) = &self.partition {
+            FaultKind::Partition(g.clone())
+        } else if let Some(c) = self.cut {
+            FaultKind::Cut {
+                from: c.from,
+                to: c.to,
+            }
+        } else if let Some(t) = self.pause {
+            FaultKind::Pause(t.compile())
+        } else if let Some(w) = &self.crash_at_write {
+            FaultKind::CrashAtWrite {
+                k: w.k,
+                leader_only: w.leader_only,
+                point: w.point.into(),
+                restart_after: w.restart_after,
+            }
+        } else {
+            unreachable!("validated: exactly one fault kind")
+        };
+        Fault {
+            at: SimTime(self.at.0),
+            jitter: self.jitter.clone(),
+            until: self.until.map(|u| SimTime(u.0)),
+            kind,
+        }
+    }
+}
+
+/// Node `id`'s durable state at the start: its initial log (entries are no-ops), and with an
+/// initial leader, that leader's term and a vote for it.
+fn initial_state(sc: &Scenario, id: NodeId) -> HardState {
+    let logs = sc.cluster.initial_logs.as_ref();
+    let log: Vec<Entry> = logs
+        .map(|logs| {
+            logs[id as usize - 1]
+                .iter()
+                .map(|&t| Entry::noop(t))
+                .collect()
+        })
+        .unwrap_or_default();
+    let max_term = logs.map_or(0, |logs| logs.iter().flatten().copied().max().unwrap_or(0));
+    match sc.cluster.initial_leader {
+        Some(l) => HardState {
+            term: max_term.max(1),
+            voted_for: Some(l),
+            log: Log::from_entries(log),
+        },
+        None => HardState {
+            term: log.last().map_or(0, |e| e.term),
+            voted_for: None,
+            log: Log::from_entries(log),
+        },
+    }
+}
+
+impl Scenario {
+    /// The run configuration of this (validated) scenario.
+    pub fn compile(&self) -> RunConfig {
+        let n = self.cluster.nodes;
+        let net = &self.network;
+        RunConfig {
+            name: self.name.clone(),
+            nodes: n,
+            initial: (1..=n).map(|id| initial_state(self, id)).collect(),
+            initial_leader: self.cluster.initial_leader,
+            raft: Config {
+                id: 0,
+                cluster_size: n,
+                election_timeout_min: self.raft.election_timeout[0],
+                election_timeout_max: self.raft.election_timeout[1],
+                heartbeat_interval: self.raft.heartbeat_interval,
+                max_entries_per_message: self.raft.max_entries_per_message,
+                candidate_persist: self.raft.candidate_persist,
+            },
+            network: NetConfig {
+                delay: net.delay.clone(),
+                loss: net.loss,
+                duplicate: net.duplicate,
+                processing: net.processing.clone(),
+                links: net
+                    .links
+                    .iter()
+                    .map(|l| LinkConfig {
+                        from: l.from,
+                        to: l.to,
+                        delay: l.delay.clone(),
+                        loss: l.loss,
+                        duplicate: l.duplicate,
+                    })
+                    .collect(),
+            },
+            clocks: ClockConfig {
+                drift: match &self.clocks.node_drift_ppm {
+                    Some(v) => Drift::PerNode(v.clone()),
+                    None => Drift::Drawn(self.clocks.drift_ppm.clone()),
+                },
+                timer_jitter: self.clocks.timer_jitter.clone(),
+            },
+            write_latency: self.storage.write_latency.clone(),
+            workload: self.workload.as_ref().map(|w| Workload {
+                requests_per_second: w.requests_per_second,
+                arrivals: match w.arrivals {
+                    FileArrivals::Fixed => Arrivals::Fixed,
+                    FileArrivals::Poisson => Arrivals::Poisson,
+                },
+                start: SimTime(w.start.map_or(0, |d| d.0)),
+                end: w.end.map(|d| SimTime(d.0)),
+                max_attempts: w.max_attempts,
+                request_timeout: w.request_timeout,
+                retry_backoff: w.retry_backoff,
+                keys: w.keys,
+            }),
+            faults: self.faults.iter().map(FaultSpec::compile).collect(),
+            stop: Stop {
+                at: SimTime(self.stop.at.0),
+                when: self.stop.when.map(|w| match w {
+                    FileStop::LeaderAfterFaults => StopWhen::LeaderAfterFaults,
+                }),
+            },
+            max_events: self.limits.max_events,
+        }
+    }
+}

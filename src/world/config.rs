@@ -1,0 +1,187 @@
+//! The run configuration: everything the simulated world needs, typed and already validated.
+//!
+//! A scenario file is parsed and checked once (`crate::scenario`) and compiled into a
+//! [`RunConfig`]; the world reads only this. Nothing here can be missing or out of range at
+//! run time: options that a file may leave out have their defaults filled in by the compiler.
+
+use crate::base::dist::{DurationDist, NumberDist};
+use crate::base::time::{SimDuration, SimTime};
+use crate::protocol::{Config, HardState, NodeId};
+
+/// One run's settings, minus the seed.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The scenario's name (traced in `start`, names output folders).
+    pub name: String,
+    pub nodes: u32,
+    /// Each node's durable state at the start, by id - 1.
+    pub initial: Vec<HardState>,
+    /// Start with this node leading (an established cluster, as in Figure 16).
+    pub initial_leader: Option<NodeId>,
+    /// The Raft settings every node gets (`id` is set per node).
+    pub raft: Config,
+    pub network: NetConfig,
+    pub clocks: ClockConfig,
+    /// Time for one durable write; writes queue and batch per node (group commit).
+    pub write_latency: DurationDist,
+    pub workload: Option<Workload>,
+    /// The fault schedule, in file order (ties at one time apply in this order).
+    pub faults: Vec<Fault>,
+    pub stop: Stop,
+    /// The run ends with outcome `event_limit` after this many events.
+    pub max_events: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    pub delay: DurationDist,
+    pub loss: f64,
+    pub duplicate: f64,
+    /// Receiver's handling time, added to every message's delay.
+    pub processing: DurationDist,
+    /// Per-direction overrides.
+    pub links: Vec<LinkConfig>,
+}
+
+impl Default for NetConfig {
+    /// 1 ms one way, no loss, duplication or processing time.
+    fn default() -> Self {
+        NetConfig {
+            delay: DurationDist::Constant(SimDuration::from_millis(1)),
+            loss: 0.0,
+            duplicate: 0.0,
+            processing: DurationDist::ZERO,
+            links: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct LinkConfig {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub delay: Option<DurationDist>,
+    pub loss: Option<f64>,
+    pub duplicate: Option<f64>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Drift {
+    /// Drawn once per node from this distribution (ppm), clamped to ±[`MAX_DRIFT_PPM`].
+    Drawn(NumberDist),
+    /// Given per node, by id - 1.
+    PerNode(Vec<f64>),
+}
+
+/// The largest clock drift a node can have, in parts per million (10%).
+pub const MAX_DRIFT_PPM: f64 = 100_000.0;
+
+#[derive(Clone, Debug)]
+pub struct ClockConfig {
+    pub drift: Drift,
+    /// Operating-system wake-up latency added to every timer.
+    pub timer_jitter: DurationDist,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrivals {
+    Fixed,
+    Poisson,
+}
+
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub requests_per_second: f64,
+    pub arrivals: Arrivals,
+    pub start: SimTime,
+    pub end: Option<SimTime>,
+    pub max_attempts: u32,
+    pub request_timeout: SimDuration,
+    pub retry_backoff: SimDuration,
+    pub keys: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopWhen {
+    /// After the last fault event, a live leader that every other live, unpaused node follows.
+    LeaderAfterFaults,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Stop {
+    pub at: SimTime,
+    pub when: Option<StopWhen>,
+}
+
+/// A node chosen by id, or by role at the moment the fault applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Node(NodeId),
+    /// The live leader of the highest term; nothing if none.
+    Leader,
+    /// A live node other than the current leader, drawn from the fault's stream.
+    Follower,
+    /// A live node, drawn from the fault's stream.
+    Random,
+    /// The node most recently crashed.
+    LastCrashed,
+}
+
+impl Target {
+    /// How the target reads in a `fault_skipped` reason.
+    pub fn describe(self) -> String {
+        match self {
+            Target::Node(id) => format!("n{id}"),
+            Target::Leader => "leader".into(),
+            Target::Follower => "live follower".into(),
+            Target::Random => "live node".into(),
+            Target::LastCrashed => "crashed node".into(),
+        }
+    }
+}
+
+/// Where a [`FaultKind::CrashAtWrite`] crashes a node, relative to one of its disk writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WritePoint {
+    /// Right after the step that issued the write (what that step sent is already on the wire).
+    AfterIssue,
+    /// At the moment the write would have completed: it is lost.
+    BeforeComplete,
+    /// Right after the write completed and the node handled the completion.
+    AfterComplete,
+}
+
+/// What a fault does. Executed by one module, `world::faults`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultKind {
+    /// Volatile state and writes in flight are lost; `until` restarts the same node.
+    Crash(Target),
+    /// Restart a crashed node from its durable state.
+    Restart(Target),
+    /// Messages between groups are dropped; unlisted nodes form one more group.
+    Partition(Vec<Vec<NodeId>>),
+    /// Messages from→to are dropped (one direction).
+    Cut { from: NodeId, to: NodeId },
+    /// The node handles nothing until `until`; what arrives meanwhile waits.
+    Pause(Target),
+    /// Crash the node that issues the k-th disk write counted from the fault's start (only
+    /// writes issued by a leader if `leader_only`), at `point`, and restart it `restart_after`
+    /// later.
+    CrashAtWrite {
+        k: u64,
+        leader_only: bool,
+        point: WritePoint,
+        restart_after: SimDuration,
+    },
+}
+
+/// One scheduled fault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub at: SimTime,
+    /// A random delay added to `at`, drawn from the fault's own stream.
+    pub jitter: Option<DurationDist>,
+    /// When the fault ends (heal, restore, resume, restart).
+    pub until: Option<SimTime>,
+    pub kind: FaultKind,
+}

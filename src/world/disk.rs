@@ -1,0 +1,149 @@
+//! Each node's disk. A write completes after the write latency; the disk does one write at a
+//! time, in order. A write issued while another is in flight waits for it; writes issued while
+//! one is already waiting join that waiting batch (group commit), so a busy disk never builds an
+//! unbounded queue. A crash loses every write not yet complete. The durable state (`hard`)
+//! changes only when a write completes.
+
+use std::collections::VecDeque;
+
+use super::{Ev, Simulation};
+use crate::base::rng::Rng;
+use crate::base::time::SimTime;
+use crate::observe::Observer;
+use crate::protocol::{Input, Log, LogOp, NodeId, RaftNode, Term};
+
+/// One batch of writes that complete together.
+struct PendingWrite {
+    /// The first and last write (by the node's sequence number) in this batch.
+    first_seq: u64,
+    seq: u64,
+    /// When the disk starts this batch.
+    start: SimTime,
+    term: Term,
+    voted_for: Option<NodeId>,
+    ops: Vec<LogOp>,
+}
+
+pub struct Disk {
+    rng: Rng,
+    /// When the disk finishes what it has been given.
+    free: SimTime,
+    queue: VecDeque<PendingWrite>,
+}
+
+impl Disk {
+    pub fn new(rng: Rng) -> Disk {
+        Disk {
+            rng,
+            free: SimTime::ZERO,
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// A crash: writes not yet complete are lost.
+    pub fn clear(&mut self) {
+        self.queue.clear();
+        self.free = SimTime::ZERO;
+    }
+
+    /// The log once every write in the queue completes, starting from the durable `log`.
+    pub fn log_after_writes(&self, log: &Log) -> Log {
+        let mut log = log.clone();
+        for w in &self.queue {
+            for op in &w.ops {
+                log.apply_op(op);
+            }
+        }
+        log
+    }
+
+    /// The (first, last) write sequence numbers of the batch that completes next.
+    fn front_batch(&self) -> (u64, u64) {
+        let w = self.queue.front().expect("a write is pending");
+        (w.first_seq, w.seq)
+    }
+}
+
+impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
+    /// A node issued a write. Returns whether a crash-at-write fault wants the node crashed
+    /// right after this step.
+    pub(super) fn write_issued(
+        &mut self,
+        id: NodeId,
+        seq: u64,
+        term: Term,
+        voted_for: Option<NodeId>,
+        ops: Vec<LogOp>,
+    ) -> bool {
+        let latency_dist = &self.cfg.write_latency;
+        let now = self.now;
+        let s = &mut self.slots[id as usize - 1];
+        let d = &mut s.disk;
+        let joined = match d.queue.back_mut() {
+            Some(w) if w.start > now => {
+                w.seq = seq;
+                w.term = term;
+                w.voted_for = voted_for;
+                w.ops.extend(ops);
+                true
+            }
+            _ => {
+                let latency = if latency_dist.is_zero() {
+                    crate::base::time::SimDuration::ZERO
+                } else {
+                    latency_dist.sample(&mut d.rng)
+                };
+                let start = now.max(d.free);
+                d.free = start + latency;
+                d.queue.push_back(PendingWrite {
+                    first_seq: seq,
+                    seq,
+                    start,
+                    term,
+                    voted_for,
+                    ops,
+                });
+                false
+            }
+        };
+        let done = d.free;
+        let incarnation = s.incarnation;
+        let leader = s
+            .node
+            .as_ref()
+            .is_some_and(|n| n.role() == crate::protocol::Role::Leader);
+        let crash_now = self.faults.count_write(id, incarnation, seq, leader);
+        if !joined {
+            self.queue.push(
+                done,
+                Ev::Disk {
+                    node: id,
+                    incarnation,
+                    seq,
+                },
+            );
+        }
+        crash_now
+    }
+
+    /// A batch of writes completed (unless the node crashed since it was issued).
+    pub(super) fn disk_done(&mut self, node: NodeId, incarnation: u32, seq: u64) {
+        if self.slot(node).incarnation != incarnation {
+            return;
+        }
+        let batch = self.slot(node).disk.front_batch();
+        debug_assert_eq!(batch.0, seq, "disk writes complete in order");
+        let hooked = self.faults.write_targeted(node, incarnation, batch);
+        if hooked == Some(super::config::WritePoint::BeforeComplete) {
+            self.crash_for_write(node);
+            return;
+        }
+        let s = self.slot(node);
+        let w = s.disk.queue.pop_front().expect("a write is pending");
+        s.hard.apply_write(w.term, w.voted_for, &w.ops);
+        self.step(node, Input::Persisted(w.seq));
+        if hooked == Some(super::config::WritePoint::AfterComplete) {
+            self.crash_for_write(node);
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Observing a node from outside. After each step the world compares what the node did with
+//! what it had observed before, and emits the trace records that describe the change:
+//!
+//! - **term and vote** from the last disk write the step issued (Figure 2's persistent state is
+//!   what the node wrote, not what it says);
+//! - **log changes** (`append`, `truncate`) from the write's log operations;
+//! - **role** from the node interface, with the observed term; a new candidacy (`election`)
+//!   when a candidate has written a vote for itself in a new term; `leader` when the interface
+//!   reports leadership, with the votes the world saw delivered to it plus its own durable one;
+//! - **commit** from what the node applied (written by the caller, in output order).
+//!
+//! The records for one step come in a fixed order: role, election, leader, vote, log changes,
+//! then the outputs in the order the node gave them.
+
+use super::Simulation;
+use crate::observe::trace::{Event, TEntry};
+use crate::observe::Observer;
+use crate::protocol::{HardState, Index, LogOp, NodeId, Output, RaftNode, Role, Term};
+
+/// What the world has observed of one node in its current incarnation.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub role: Role,
+    /// From the last write issued.
+    pub term: Term,
+    pub voted_for: Option<NodeId>,
+    /// The length of the log as the node's writes (issued, not necessarily complete) have
+    /// shaped it; the entries themselves are on its disk or in its disk's queue.
+    pub log_len: Index,
+    /// The highest index applied.
+    pub applied: Index,
+    /// Granted votes delivered to the node, for `votes_term` only.
+    votes_term: Term,
+    votes: Vec<NodeId>,
+}
+
+impl Seen {
+    /// A node just built from its disk: a follower with what the disk holds.
+    pub fn from_disk(hard: &HardState) -> Seen {
+        Seen {
+            role: Role::Follower,
+            term: hard.term,
+            voted_for: hard.voted_for,
+            log_len: hard.log.last_index(),
+            applied: 0,
+            votes_term: 0,
+            votes: Vec::new(),
+        }
+    }
+
+    /// A granted vote for `term` from `voter` reached the node.
+    /// A grant from an earlier term than one already seen is stale and not kept.
+    pub fn vote_delivered(&mut self, term: Term, voter: NodeId) {
+        if term < self.votes_term {
+            return;
+        }
+        if term > self.votes_term {
+            self.votes_term = term;
+            self.votes.clear();
+        }
+        if !self.votes.contains(&voter) {
+            self.votes.push(voter);
+        }
+    }
+
+    fn votes_in(&self, term: Term) -> u32 {
+        if term == self.votes_term {
+            self.votes.len() as u32
+        } else {
+            0
+        }
+    }
+}
+
+impl Seen {
+    /// The records node `id`'s step implies before its outputs are carried out, given its role
+    /// after the step (from the interface) and its durable state (for its own vote).
+    pub fn step_records<M>(
+        &mut self,
+        id: NodeId,
+        role: Role,
+        outs: &[Output<M>],
+        durable: &HardState,
+        records: &mut Vec<Event>,
+    ) {
+        let (old_role, old_term, old_vote) = (self.role, self.term, self.voted_for);
+        // The common step (a heartbeat, an ack) changes neither role nor disk: nothing to say.
+        if role == old_role && !outs.iter().any(|o| matches!(o, Output::Persist { .. })) {
+            return;
+        }
+        let (mut term, mut vote) = (old_term, old_vote);
+        let mut writes = false;
+        for o in outs {
+            if let Output::Persist {
+                term: t,
+                voted_for: v,
+                ..
+            } = o
+            {
+                (term, vote) = (*t, *v);
+                writes = true;
+            }
+        }
+        if (role, term) != (old_role, old_term) {
+            records.push(Event::Role {
+                node: id,
+                role,
+                term,
+            });
+        }
+        if role == Role::Candidate && term > old_term && vote == Some(id) {
+            records.push(Event::Election { node: id, term });
+        }
+        if role == Role::Leader && old_role != Role::Leader {
+            let own = durable.term == term && durable.voted_for == Some(id);
+            records.push(Event::Leader {
+                node: id,
+                term,
+                votes: self.votes_in(term) + own as u32,
+            });
+        }
+        if let Some(c) = vote {
+            if c != id && (term, vote) != (old_term, old_vote) {
+                records.push(Event::Vote {
+                    node: id,
+                    candidate: c,
+                    term,
+                    granted: true,
+                    reason: None,
+                });
+            }
+        }
+        self.role = role;
+        self.term = term;
+        self.voted_for = vote;
+        if writes {
+            for o in outs {
+                if let Output::Persist { ops, .. } = o {
+                    for op in ops {
+                        records.push(match op {
+                            LogOp::Truncate { from } => Event::Truncate {
+                                node: id,
+                                from: *from,
+                            },
+                            LogOp::Append { entries } => Event::Append {
+                                node: id,
+                                index: self.log_len + 1,
+                                entries: entries.iter().map(TEntry::from).collect(),
+                            },
+                        });
+                        self.log_len = match op {
+                            LogOp::Truncate { from } => self.log_len.min(from.saturating_sub(1)),
+                            LogOp::Append { entries } => self.log_len + entries.len() as Index,
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The commit index a run of applies at the start of `rest` reaches: what the node applied is
+/// what it had committed. `None` if `rest` does not start with an apply. Call it at the first
+/// apply of each run.
+pub fn commit_of_applies<M>(rest: &[Output<M>]) -> Option<Index> {
+    rest.iter()
+        .map_while(|o| match o {
+            Output::Apply { index, .. } => Some(*index),
+            _ => None,
+        })
+        .last()
+}
+
+impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
+    /// Emits what node `id`'s last step changed, before its outputs are carried out.
+    /// `writes`: whether the step issued a disk write.
+    #[inline]
+    pub(super) fn witness(&mut self, id: NodeId, outs: &[Output<N::Msg>], writes: bool) {
+        let s = &mut self.slots[id as usize - 1];
+        let role = s.node.as_ref().expect("a live node stepped").role();
+        // The common step (a heartbeat, an ack) changes neither role nor disk: nothing to say.
+        if role == s.seen.role && !writes {
+            return;
+        }
+        self.witness_changes(id, role, outs);
+    }
+
+    #[inline(never)]
+    fn witness_changes(&mut self, id: NodeId, role: Role, outs: &[Output<N::Msg>]) {
+        let s = &mut self.slots[id as usize - 1];
+        let mut records = std::mem::take(&mut self.witnessed);
+        s.seen.step_records(id, role, outs, &s.hard, &mut records);
+        for ev in records.drain(..) {
+            self.emit(ev);
+        }
+        self.witnessed = records;
+    }
+}

@@ -1,0 +1,169 @@
+//! Clients: requests arrive at a fixed rate or as a Poisson process, go to a random node, are
+//! redirected to the leader a node names, and are retried after a timeout or a backoff, up to
+//! a bound on attempts. A request is done when a leader answers that its entry committed.
+//!
+//! Arrivals draw from one stream (gap, first target, key) and event-driven retries from
+//! another, so a fault that changes retries does not move later arrivals.
+
+use super::config::Arrivals;
+use super::{Ev, Simulation};
+use crate::base::rng::{Purpose, Rng};
+use crate::base::time::{SimDuration, SimTime};
+use crate::observe::trace::Event;
+use crate::observe::Observer;
+use crate::protocol::{ClientReply, NodeId, RaftNode};
+
+struct ClientReq {
+    submitted: SimTime,
+    key: u32,
+    attempt: u32,
+    target: NodeId,
+    done: Option<(SimTime, bool)>,
+}
+
+pub struct Clients {
+    arrivals: Rng,
+    retries: Rng,
+    reqs: Vec<ClientReq>,
+}
+
+impl Clients {
+    pub fn new(seed: u64) -> Clients {
+        Clients {
+            arrivals: Rng::stream(seed, Purpose::Workload, 0),
+            retries: Rng::stream(seed, Purpose::Workload, 1),
+            reqs: Vec::new(),
+        }
+    }
+
+    pub fn key(&self, req: u64) -> u32 {
+        self.reqs[req as usize].key
+    }
+
+    /// Each request's (submitted, finished and whether it committed), in nanoseconds.
+    pub fn outcomes(&self) -> Vec<(u64, Option<(u64, bool)>)> {
+        self.reqs
+            .iter()
+            .map(|r| (r.submitted.0, r.done.map(|(t, ok)| (t.0, ok))))
+            .collect()
+    }
+}
+
+impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
+    pub(super) fn client_arrival(&mut self) {
+        let Some(w) = &self.cfg.workload else {
+            return;
+        };
+        if w.end.is_some_and(|end| self.now >= end) {
+            return;
+        }
+        let req = self.clients.reqs.len() as u64;
+        let c = &mut self.clients;
+        let target = c.arrivals.range_inclusive(1, self.cfg.nodes as u64) as NodeId;
+        let key = (c.arrivals.next_u64() % w.keys as u64) as u32;
+        c.reqs.push(ClientReq {
+            submitted: self.now,
+            key,
+            attempt: 1,
+            target,
+            done: None,
+        });
+        self.client_send(req);
+        let gap_ns = match w.arrivals {
+            Arrivals::Fixed => 1e9 / w.requests_per_second,
+            Arrivals::Poisson => self
+                .clients
+                .arrivals
+                .exponential(1e9 / w.requests_per_second),
+        };
+        let gap = SimDuration(libm::round(gap_ns).max(1.0) as u64);
+        self.queue.push(self.now + gap, Ev::ClientArrival);
+    }
+
+    fn client_send(&mut self, req: u64) {
+        let Some(w) = &self.cfg.workload else {
+            return;
+        };
+        let r = &self.clients.reqs[req as usize];
+        let (node, attempt) = (r.target, r.attempt);
+        self.emit(Event::ClientRequest { req, node, attempt });
+        let d = self.net.client_delay(Some(node));
+        self.queue
+            .push(self.now + d, Ev::ClientToNode { req, node });
+        self.queue.push(
+            self.now + w.request_timeout,
+            Ev::ClientTimeout { req, attempt },
+        );
+    }
+
+    pub(super) fn client_reply(&mut self, req: u64, node: NodeId, reply: ClientReply) {
+        let r = &mut self.clients.reqs[req as usize];
+        if r.done.is_some() {
+            return;
+        }
+        match reply {
+            ClientReply::Committed { .. } => {
+                r.done = Some((self.now, true));
+                let latency = self.now.0 - r.submitted.0;
+                self.emit(Event::ClientDone {
+                    req,
+                    ok: true,
+                    latency,
+                });
+            }
+            ClientReply::NotLeader { hint } => {
+                if node == r.target {
+                    self.client_retry(req, hint);
+                }
+            }
+        }
+    }
+
+    pub(super) fn client_resend(&mut self, req: u64, attempt: u32) {
+        let r = &self.clients.reqs[req as usize];
+        if r.done.is_none() && r.attempt == attempt {
+            self.client_send(req);
+        }
+    }
+
+    pub(super) fn client_timeout(&mut self, req: u64, attempt: u32) {
+        let r = &self.clients.reqs[req as usize];
+        if r.done.is_none() && r.attempt == attempt {
+            self.client_retry(req, None);
+        }
+    }
+
+    fn client_retry(&mut self, req: u64, hint: Option<NodeId>) {
+        let Some(w) = &self.cfg.workload else {
+            return;
+        };
+        let (max_attempts, backoff) = (w.max_attempts, w.retry_backoff);
+        let n = self.cfg.nodes as u64;
+        let c = &mut self.clients;
+        let r = &mut c.reqs[req as usize];
+        if r.attempt >= max_attempts {
+            r.done = Some((self.now, false));
+            let latency = self.now.0 - r.submitted.0;
+            self.emit(Event::ClientDone {
+                req,
+                ok: false,
+                latency,
+            });
+            return;
+        }
+        r.attempt += 1;
+        match hint {
+            Some(h) if h != r.target => {
+                r.target = h;
+                self.client_send(req);
+            }
+            _ => {
+                // No leader known: back off, then try a random node.
+                r.target = c.retries.range_inclusive(1, n) as NodeId;
+                let attempt = r.attempt;
+                self.queue
+                    .push(self.now + backoff, Ev::ClientResend { req, attempt });
+            }
+        }
+    }
+}
