@@ -2,13 +2,16 @@
 //!
 //! # The event loop
 //!
-//! A run is one thread, one virtual clock and `n` in-process Raft nodes. The [`world`] loop pops
-//! the earliest event by (virtual time, insertion sequence) from the [`world::queue`] and
-//! delivers it: a message to a node, a timer firing, a completed disk write, a fault, a client
-//! request. The node ([`node`]) is sans-IO: it answers with messages, timer requests, disk
-//! writes, applies and observations. The simulator turns those into future events through the
-//! network model ([`world::net`]), each node's drifting clock, and its disk. Every observation passes
-//! through the safety checker, the summary and, when enabled, the JSON Lines trace ([`observe`]).
+//! A run is one thread, one virtual clock and `n` nodes behind one interface
+//! ([`protocol::RaftNode`]). The [`world`] loop pops the earliest event by (virtual time,
+//! insertion sequence) from the [`world::queue`] and delivers it: a message to a node, a timer
+//! firing, a completed disk write, a fault, a client request. A node is sans-IO: it answers with
+//! messages, timer requests, disk writes, applies and client replies. The world turns those into
+//! future events through the network model ([`world::net`]), each node's drifting clock and its
+//! disk, and observes each node from outside ([`world::witness`]): what it wrote, applied and
+//! reports as its role become trace records, which every [`observe::Observer`] sees — the safety
+//! checker, the summary and, when enabled, the JSON Lines trace. The built-in Raft node
+//! ([`node`]) is one implementation of the interface.
 //!
 //! # The determinism contract
 //!

@@ -1,7 +1,7 @@
-//! Bad input, one test per class. DESIGN "Bad input": each bad scenario gets one clear message
+//! Bad input, one test per class. docs/ARCHITECTURE.md "Bad input and exit codes": each bad scenario gets one clear message
 //! naming the file, the field (and line:column where the parser knows it) and what is allowed —
-//! never a panic, never a half-written output file; and DESIGN "Files and outputs": exit code 2
-//! for bad input (file, flag, value). STYLE habit 6: an operating error is a `Result` with a
+//! never a panic, never a half-written output file; and docs/ARCHITECTURE.md: exit code 2
+//! for bad input (file, flag, value). An operating error is a `Result` with a
 //! message a user can act on.
 
 use std::path::Path;
@@ -128,7 +128,7 @@ fn wrong_type() {
     );
 }
 
-/// A zero heartbeat interval would make the leader loop at one instant (DESIGN "a limit on
+/// A zero heartbeat interval would make the leader loop at one instant (docs/ARCHITECTURE.md "Limits": "a limit on
 /// everything"); validation rejects it and says what is allowed.
 #[test]
 fn zero_duration_where_meaningless() {
@@ -142,7 +142,7 @@ fn zero_duration_where_meaningless() {
     );
 }
 
-/// DESIGN "Bad input": a negative delay. Durations are unsigned; the message shows the
+/// Bad input: a negative delay. Durations are unsigned; the message shows the
 /// accepted forms.
 #[test]
 fn negative_duration() {
@@ -159,7 +159,7 @@ fn negative_duration() {
     );
 }
 
-/// DESIGN "Bad input": a min timeout above its max (paper section 5.2: the timeout is drawn
+/// Bad input: a min timeout above its max (paper section 5.2: the timeout is drawn
 /// from [min, max]).
 #[test]
 fn min_timeout_above_max() {
@@ -335,7 +335,7 @@ fn probability_out_of_range() {
     );
 }
 
-/// DESIGN "Bad input": a node id outside the cluster (ids are 1..=nodes).
+/// Bad input: a node id outside the cluster (ids are 1..=nodes).
 #[test]
 fn node_id_outside_cluster() {
     let stderr = run_edited(r#""crash": 1"#, r#""crash": 9"#);
@@ -345,7 +345,7 @@ fn node_id_outside_cluster() {
     );
 }
 
-/// DESIGN "Bad input": a partition that names a node twice.
+/// Bad input: a partition that names a node twice.
 #[test]
 fn node_in_two_partition_groups() {
     let stderr = run_edited("[3, 4, 5]", "[3, 4, 2]");
@@ -360,7 +360,7 @@ fn node_in_two_partition_groups() {
 }
 
 /// An output folder that cannot be created (a regular file is in the way): exit 2 naming the
-/// folder, before any work, and nothing written (DESIGN: "never a half-written output file").
+/// folder, before any work, and nothing written (docs/ARCHITECTURE.md: "never a half-written output file").
 #[test]
 fn unwritable_output_folder() {
     let tmp = tempfile::tempdir().unwrap();

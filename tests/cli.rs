@@ -3,7 +3,7 @@
 //! default output folder, `--quiet`, and the schema.
 //!
 //! Golden files are rewritten only on purpose: `UPDATE_GOLDEN=1 cargo test --test cli`, then
-//! read the diff before committing it (STYLE habit 8).
+//! read the diff before committing it (docs/ARCHITECTURE.md "Testing").
 
 mod common;
 use common::{root, scenario_files};
@@ -74,7 +74,7 @@ fn printed_hash(stdout: &str) -> &str {
         .expect("quiet prints a hash")
 }
 
-/// DESIGN "Files and outputs" (each shipped scenario runs; exit 0 ok, 1 a property failed) and
+/// docs/ARCHITECTURE.md "Outputs" (each shipped scenario runs; exit 0 ok, 1 a property failed) and
 /// "Determinism rules" (same scenario + seed = the same run byte for byte; the summary prints a
 /// hash of the trace; a different seed drives different draws). Covers every scenarios/*.json.
 #[test]
@@ -154,8 +154,8 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
     unreachable!()
 }
 
-/// STYLE habit 8 (golden traces for shipped scenarios, rewritten only through an explicit
-/// switch) and DESIGN "Determinism rules" (same seed, same trace on any machine): the trace of
+/// docs/ARCHITECTURE.md "Testing" (golden traces for shipped scenarios, rewritten only through an explicit
+/// switch) and "Determinism" (same seed, same trace on any machine): the trace of
 /// `scenarios/basic.json` at its own seed, byte for byte. A change to the simulator that moves
 /// any event shows up here as a diff to review; then `UPDATE_GOLDEN=1 cargo test --test cli`.
 #[test]
@@ -184,7 +184,7 @@ fn basic_scenario_matches_golden_trace() {
     );
 }
 
-/// DESIGN "Files and outputs": runs write to output/<name>-<seed>/ unless told otherwise
+/// docs/ARCHITECTURE.md "Outputs": runs write to output/<name>-<seed>/ unless told otherwise
 /// (--help says the same). Run from a fresh folder holding only a copy of the scenario.
 #[test]
 fn default_output_folder_is_output_name_seed() {
@@ -211,7 +211,7 @@ fn default_output_folder_is_output_name_seed() {
         .code(0);
     let dir7 = tmp.path().join("output/basic-7");
     assert!(dir7.join("trace.jsonl").is_file(), "no {}", dir7.display());
-    // Atomic writes leave no temporary files behind (DESIGN "Files and outputs").
+    // Atomic writes leave no temporary files behind (docs/ARCHITECTURE.md "Outputs").
     let mut names: Vec<String> = std::fs::read_dir(&dir7)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -220,7 +220,7 @@ fn default_output_folder_is_output_name_seed() {
     assert_eq!(names, ["summary.json", "trace.jsonl"]);
 }
 
-/// `--quiet` prints only the outcome and the trace hash (its --help; DESIGN use 1: "prints a
+/// `--quiet` prints only the outcome and the trace hash (its --help; README "What it does": "prints a
 /// summary ... and a trace hash"), one line, for scripts that compare hashes.
 #[test]
 fn quiet_prints_outcome_and_hash_only() {
@@ -242,7 +242,7 @@ fn quiet_prints_outcome_and_hash_only() {
     assert!(run.stderr.is_empty(), "stderr: {}", run.stderr);
 }
 
-/// `raftsim schema` prints the JSON Schema of the scenario file (DESIGN: field names settled
+/// `raftsim schema` prints the JSON Schema of the scenario file (docs/ARCHITECTURE.md "Scenario files": field names settled
 /// and kept stable); a tool or editor can read it.
 #[test]
 fn schema_is_json_describing_the_scenario() {

@@ -1,4 +1,4 @@
-//! The determinism contract, in process (DESIGN "Determinism rules"; STYLE habits 3, 4, 10):
+//! The determinism contract, in process (docs/ARCHITECTURE.md "Determinism"):
 //! a run is a pure function of (scenario, seed) — the same on any thread and whether or not it
 //! is traced — and adding a fault does not shift the random draws of anything else.
 

@@ -1,6 +1,6 @@
 //! `scenarios/faulty.json` over 1000 seeds, in process and untraced (as a seed search runs):
 //! five nodes under loss, duplication, a partition that heals, a crashed and restarted leader,
-//! drifting clocks and disk latency. TigerBeetle's VOPR shape (STYLE): a safety phase, then a
+//! drifting clocks and disk latency. The shape of a randomized system test: a safety phase, then a
 //! liveness phase, and every failure prints the seed and the command that reproduces it.
 
 use std::path::PathBuf;

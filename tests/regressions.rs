@@ -38,7 +38,7 @@ fn persists(out: &[Output]) -> Vec<u64> {
         .collect()
 }
 
-/// RAFT-NOTES "Votes": currentTerm and votedFor are durable before they are acted on; the
+/// Figure 2, "Persistent state": currentTerm and votedFor are durable before they are acted on; the
 /// `candidate_persist: parallel` contract is that a candidate counts its own vote only once
 /// the write of its new term and self-vote is durable. The bug: `on_persisted` counted the
 /// candidate's own vote when *any* earlier write (here, a vote granted in the previous term)
@@ -137,7 +137,7 @@ fn check(events: Vec<Event>) -> Option<&'static str> {
     None
 }
 
-/// RAFT-NOTES "Votes": a vote is cast when the reply leaves, and the reply waits for the vote
+/// Figure 2 and §5.2: a vote is cast when the reply leaves, and the reply waits for the vote
 /// to be durable. A node that decided to vote for n4 but crashed before the write finished has
 /// cast nothing, and after restarting from its durable (older) term it may vote for n5 in the
 /// same term. The checker reported Vote Uniqueness here: found by `candidate_persist:
@@ -210,7 +210,7 @@ fn follower(node: u32, term: u64) -> Event {
     }
 }
 
-/// RAFT-NOTES "Measuring elections": a split vote is a term in which a candidate stood and
+/// §5.2 and the README's Figure 16 section: a split vote is a term in which a candidate stood and
 /// nobody won, counted once. Found by `scenarios/faulty.json` over 3000 seeds: 141 runs
 /// reported a term twice (a stale node standing again in a term already judged) and 195
 /// reported a term that had a leader as a split vote (a candidate winning its term just after

@@ -138,7 +138,7 @@ fn split_share(ts: &[&Trial]) -> f64 {
     ts.iter().filter(|t| t.split_votes > 0).count() as f64 / ts.len() as f64
 }
 
-// Why: DESIGN promises output files independent of the thread count (seeds derive from indices).
+// Why: docs/ARCHITECTURE.md "Determinism": output files do not depend on the thread count (seeds derive from indices).
 #[test]
 fn outputs_are_identical_at_any_jobs() {
     let tmp = tempfile::tempdir().unwrap();
@@ -432,7 +432,7 @@ fn bad(args: &[&str]) -> String {
     stderr
 }
 
-// Why: DESIGN "Bad input" — a bad flag value is exit code 2 with a message naming it.
+// Why: docs/ARCHITECTURE.md "Bad input and exit codes": a bad flag value is exit code 2 with a message naming it.
 #[test]
 fn bad_flags_are_bad_input() {
     let e = bad(&["--timeouts", "300-150"]);

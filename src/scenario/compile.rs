@@ -36,8 +36,11 @@ impl FaultSpec {
                 from: c.from,
                 to: c.to,
             }
-        } else if let Some(t) = self.pause {
-            FaultKind::Pause(t.compile())
+        } else if let (Some(t), Some(until)) = (self.pause, self.until) {
+            FaultKind::Pause {
+                target: t.compile(),
+                until: SimTime(until.0),
+            }
         } else if let Some(w) = &self.crash_at_write {
             FaultKind::CrashAtWrite {
                 k: w.k,
@@ -46,7 +49,7 @@ impl FaultSpec {
                 restart_after: w.restart_after,
             }
         } else {
-            unreachable!("validated: exactly one fault kind")
+            unreachable!("validated: exactly one fault kind, and a pause has `until`")
         };
         Fault {
             at: SimTime(self.at.0),

@@ -162,8 +162,9 @@ pub enum FaultKind {
     Partition(Vec<Vec<NodeId>>),
     /// Messages from→to are dropped (one direction).
     Cut { from: NodeId, to: NodeId },
-    /// The node handles nothing until `until`; what arrives meanwhile waits.
-    Pause(Target),
+    /// The node handles nothing until `until` (also the fault's end); what arrives meanwhile
+    /// waits.
+    Pause { target: Target, until: SimTime },
     /// Crash the node that issues the k-th disk write counted from the fault's start (only
     /// writes issued by a leader if `leader_only`), at `point`, and restart it `restart_after`
     /// later.

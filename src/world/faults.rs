@@ -201,13 +201,12 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                     Event::Restore { from, to }
                 });
             }
-            &FaultKind::Pause(t) => {
+            &FaultKind::Pause { target: t, until } => {
                 if start {
                     let target = self
                         .resolve(i, t)
                         .filter(|&id| self.slots[id as usize - 1].node.is_some());
                     self.faults.targets[i] = target;
-                    let until = f.until.expect("a pause has an end (checked when compiled)");
                     if let Some(id) = target {
                         let s = self.slot(id);
                         s.paused_until = Some(s.paused_until.map_or(until, |u| u.max(until)));
