@@ -176,7 +176,10 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from("output").join(format!("{}-{seed}", sc.name)));
     ensure_dir(&dir).context("output folder is not writable (choose another with --out)")?;
     let cfg = sc.compile();
-    let repro = format!("raftsim run {} --seed {seed}", path.display());
+    let mut repro = format!("raftsim run {} --seed {seed}", path.display());
+    if let Some(n) = f.panic_after_steps {
+        repro.push_str(&format!(" --panic-after-steps {n}"));
+    }
     // The trace streams to a temporary file as the run goes, and takes its name at the end,
     // so memory stays flat and a run that stops early (a violation, a panic) still leaves
     // everything up to that point.
