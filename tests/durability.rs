@@ -30,6 +30,7 @@ fn config(persist: CandidatePersist) -> Config {
         heartbeat_interval: SimDuration::from_millis(50),
         max_entries_per_message: 4,
         candidate_persist: persist,
+        seed: 0,
     }
 }
 

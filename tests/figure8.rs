@@ -298,7 +298,16 @@ fn e(term: u64) -> TEntry {
 /// S1, S2, S3 — the bug §5.4.2 warns of — and S5 is later elected and overwrites it.
 /// `with_s5_leader` = false leaves out S5's `leader` event (as if the election were not
 /// traced), so the overwrite itself must be caught.
+///
+/// Each leader's votes are in the trace, as the simulator records them (a granted reply sent).
 fn buggy_figure8_trace(with_s5_leader: bool) -> Vec<Record> {
+    let vote = |node, candidate, term| Event::Vote {
+        node,
+        candidate,
+        term,
+        granted: true,
+        reason: None,
+    };
     let mut evs = vec![Event::Start {
         nodes: 5,
         seed: 0,
@@ -314,6 +323,9 @@ fn buggy_figure8_trace(with_s5_leader: bool) -> Vec<Record> {
     }
     evs.extend([
         // (a)
+        Event::Election { node: 1, term: 2 },
+        vote(2, 1, 2),
+        vote(3, 1, 2),
         Event::role(1, Role::Leader, 2),
         Event::Leader {
             node: 1,
@@ -332,6 +344,9 @@ fn buggy_figure8_trace(with_s5_leader: bool) -> Vec<Record> {
         },
         // (b)
         Event::Crash { node: 1 },
+        Event::Election { node: 5, term: 3 },
+        vote(3, 5, 3),
+        vote(4, 5, 3),
         Event::role(5, Role::Leader, 3),
         Event::Leader {
             node: 5,
@@ -351,6 +366,9 @@ fn buggy_figure8_trace(with_s5_leader: bool) -> Vec<Record> {
             voted_for: Some(1),
             log: vec![e(1), e(2)],
         },
+        Event::Election { node: 1, term: 4 },
+        vote(2, 1, 4),
+        vote(3, 1, 4),
         Event::role(1, Role::Leader, 4),
         Event::Leader {
             node: 1,
@@ -386,6 +404,10 @@ fn buggy_figure8_trace(with_s5_leader: bool) -> Vec<Record> {
         },
     ]);
     if with_s5_leader {
+        evs.push(Event::Election { node: 5, term: 5 });
+        for v in [2, 3, 4] {
+            evs.push(vote(v, 5, 5));
+        }
         evs.push(Event::role(5, Role::Leader, 5));
         evs.push(Event::Leader {
             node: 5,

@@ -18,6 +18,7 @@ fn node(id: u32, cluster_size: u32, persist: CandidatePersist) -> Node {
         heartbeat_interval: SimDuration::from_millis(50),
         max_entries_per_message: 64,
         candidate_persist: persist,
+        seed: 0,
     };
     let mut n = Node::new(cfg, HardState::default());
     n.start(&mut Vec::new());

@@ -30,6 +30,9 @@ pub enum Purpose {
     Processing = 7,
     /// Trial seeds of a sweep or a seed search (index: configuration).
     Trials = 8,
+    /// The seed handed to a node implementation at each start (index: node id << 32 |
+    /// incarnation).
+    NodeSeed = 9,
 }
 
 /// A deterministic random stream.

@@ -387,6 +387,7 @@ mod tests {
             heartbeat_interval: SimDuration::from_millis(50),
             max_entries_per_message: 64,
             candidate_persist: persist,
+            seed: 0,
         }
     }
 

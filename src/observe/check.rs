@@ -121,21 +121,26 @@ impl Checker {
             }
             Event::Start { nodes, .. } => self.cluster = Some(*nodes),
             Event::Leader { node, term, votes } => {
-                // A leader's votes are counted by the world from the grants delivered to it and
-                // its own durable vote, not taken from the node (§5.2: a majority elects).
-                if let Some(n) = self.cluster {
-                    if *votes * 2 <= n {
-                        return fail(
-                            "Election Safety",
-                            format!("n{node} became leader of term {term} with {votes} of {n} votes, not a majority"),
-                        );
-                    }
-                }
                 if let Some(&other) = self.leaders.get(term) {
                     if other != *node {
                         return fail(
                             "Election Safety",
                             format!("two leaders in term {term}: n{other} and n{node}"),
+                        );
+                    }
+                }
+                // §5.2: a majority elects. Twice over: the votes the world saw delivered to the
+                // leader (`votes`), and the votes the trace records as sent for it in its term.
+                if let Some(n) = self.cluster {
+                    let recorded = self
+                        .votes
+                        .range((*term, 0)..=(*term, NodeId::MAX))
+                        .filter(|(_, &c)| c == *node)
+                        .count() as u32;
+                    if *votes * 2 <= n || recorded * 2 <= n {
+                        return fail(
+                            "Election Safety",
+                            format!("n{node} became leader of term {term} with {votes} votes delivered and {recorded} recorded of {n}, not a majority"),
                         );
                     }
                 }
@@ -320,12 +325,24 @@ impl Checker {
                 voted_for,
                 log,
             } => {
-                // A vote that was not durable at the crash was never sent (a node answers only
-                // once its vote is on disk), so the restarted node may cast it anew: forget
-                // every vote of this node above its durable (term, voted_for).
+                // A vote sent to another node is never forgotten: a restart that votes again in
+                // that term breaks Vote Uniqueness, whatever the disk says (§5.2, Figure 2). A
+                // candidate's vote for itself counts only once it is durable, so one that was
+                // not on disk at the crash may be cast anew: forget those self-votes above the
+                // durable (term, voted_for).
                 self.votes.retain(|&(t, voter), c| {
-                    voter != *node || t < *term || (t == *term && *voted_for == Some(*c))
+                    voter != *node
+                        || *c != *node
+                        || t < *term
+                        || (t == *term && *voted_for == Some(*c))
                 });
+                // The durable state's own vote is a vote cast (at boot: the votes that elected
+                // the scenario's initial leader).
+                if let Some(c) = voted_for {
+                    if let Err(d) = self.record_vote(*node, *c, *term) {
+                        return fail("Vote Uniqueness", d);
+                    }
+                }
                 // The durable log replaces the in-memory one; entries in it were appended before.
                 let v = view(&mut self.nodes, *node);
                 *v = NodeView {
@@ -685,5 +702,91 @@ mod tests {
             .observe(&rec(Event::role(1, crate::protocol::Role::Candidate, 4)), 2)
             .unwrap_err();
         assert_eq!(v.property, "Term Monotonicity");
+    }
+
+    fn vote(node: NodeId, candidate: NodeId, term: u64) -> Record {
+        rec(Event::Vote {
+            node,
+            candidate,
+            term,
+            granted: true,
+            reason: None,
+        })
+    }
+
+    fn restart(node: NodeId, term: u64, voted_for: Option<NodeId>) -> Record {
+        rec(Event::Restart {
+            node,
+            term,
+            voted_for,
+            log: vec![],
+        })
+    }
+
+    /// Figure 2: votedFor is persistent. A vote a node sent is a vote cast, whatever its disk
+    /// says after a restart: voting again in that term breaks Vote Uniqueness (the bug of a
+    /// node that does not make its vote durable before answering).
+    #[test]
+    fn a_vote_sent_then_forgotten_by_a_restart_is_caught() {
+        let mut c = Checker::new(3);
+        c.observe(&vote(3, 1, 4), 1).unwrap();
+        c.observe(&rec(Event::Crash { node: 3 }), 2).unwrap();
+        c.observe(&restart(3, 3, None), 3).unwrap();
+        let v = c.observe(&vote(3, 2, 4), 4).unwrap_err();
+        assert_eq!(v.property, "Vote Uniqueness");
+    }
+
+    /// §5.2 with Figure 2: a candidate's own vote counts once durable. One that was not on disk
+    /// at a crash never counted, so after the restart the node may vote for another candidate.
+    #[test]
+    fn a_self_vote_lost_in_a_crash_may_be_cast_anew() {
+        let mut c = Checker::new(3);
+        c.observe(&rec(Event::Election { node: 3, term: 4 }), 1)
+            .unwrap();
+        c.observe(&rec(Event::Crash { node: 3 }), 2).unwrap();
+        c.observe(&restart(3, 3, None), 3).unwrap();
+        c.observe(&vote(3, 2, 4), 4).unwrap();
+    }
+
+    /// §5.2: a candidate wins with votes from a majority. A `leader` record whose term has too
+    /// few votes recorded for it fails Election Safety, even when its own count says enough.
+    #[test]
+    fn a_leader_without_a_recorded_majority_violates_election_safety() {
+        let mut c = Checker::new(5);
+        let start = rec(Event::Start {
+            nodes: 5,
+            seed: 0,
+            scenario: "t".into(),
+        });
+        c.observe(&start, 1).unwrap();
+        c.observe(&rec(Event::Election { node: 1, term: 2 }), 2)
+            .unwrap();
+        c.observe(&vote(2, 1, 2), 3).unwrap();
+        let claims_three = rec(Event::Leader {
+            node: 1,
+            term: 2,
+            votes: 3,
+        });
+        let v = c.observe(&claims_three, 4).unwrap_err();
+        assert_eq!(v.property, "Election Safety");
+        assert!(v.detail.contains("2 recorded of 5"), "{}", v.detail);
+        // With a third recorded vote the same record passes.
+        let mut c = Checker::new(5);
+        c.observe(&start, 1).unwrap();
+        c.observe(&rec(Event::Election { node: 1, term: 2 }), 2)
+            .unwrap();
+        c.observe(&vote(2, 1, 2), 3).unwrap();
+        c.observe(&vote(4, 1, 2), 4).unwrap();
+        c.observe(&claims_three, 5).unwrap();
+    }
+
+    /// No cluster size is fixed in advance: records about a node beyond the first size are
+    /// checked like any other.
+    #[test]
+    fn nodes_beyond_the_first_size_are_checked() {
+        let mut c = Checker::new(3);
+        c.observe(&vote(9, 7, 5), 1).unwrap();
+        let v = c.observe(&vote(9, 8, 5), 2).unwrap_err();
+        assert_eq!(v.property, "Vote Uniqueness");
     }
 }

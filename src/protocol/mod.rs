@@ -294,6 +294,10 @@ pub struct Config {
     pub heartbeat_interval: SimDuration,
     pub max_entries_per_message: usize,
     pub candidate_persist: CandidatePersist,
+    /// For implementations that draw randomness of their own (a library with its own election
+    /// timer): a seed the world derives from the run's seed, the node's id and its incarnation,
+    /// so that randomness replays too. The built-in node draws nothing and ignores it.
+    pub seed: u64,
 }
 
 /// What a node tells the runtime; see the module doc.

@@ -105,6 +105,7 @@ impl Scenario {
                 heartbeat_interval: self.raft.heartbeat_interval,
                 max_entries_per_message: self.raft.max_entries_per_message,
                 candidate_persist: self.raft.candidate_persist,
+                seed: 0, // set per node and incarnation by the world
             },
             network: NetConfig {
                 delay: net.delay.clone(),

@@ -137,7 +137,8 @@ pub enum Outcome {
     EventLimit,
     /// A safety property failed.
     Violation,
-    /// A node or the simulator panicked (a broken assertion); the run stopped there.
+    /// The simulator panicked (a broken assertion outside any node); the run stopped there. A
+    /// node's own failed assertion is a violation ("Node Assertion").
     Panic,
 }
 
@@ -215,6 +216,8 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     records: u64,
     messages_sent: u64,
     trace_messages: bool,
+    /// The node whose step is running: a panic there is the node's own assertion failing.
+    in_node: Option<NodeId>,
     faults: FaultState,
     clients: Clients,
 }
@@ -283,8 +286,20 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             records: 0,
             messages_sent: 0,
             trace_messages: level == TraceLevel::Messages,
+            in_node: None,
             faults: FaultState::new(cfg, seed),
             clients: Clients::new(seed),
+        }
+    }
+
+    /// Node `id`'s settings for its current incarnation, with the seed its implementation may
+    /// draw from.
+    fn node_config(&self, id: NodeId) -> Config {
+        let s = &self.slots[id as usize - 1];
+        let index = ((id as u64) << 32) | s.incarnation as u64;
+        Config {
+            seed: Rng::stream(self.seed, Purpose::NodeSeed, index).next_u64(),
+            ..s.cfg.clone()
         }
     }
 
@@ -355,7 +370,8 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     log: hard.log.entries().iter().map(TEntry::from).collect(),
                 });
             }
-            let node = N::restart(&self.slot(id).cfg, hard);
+            let cfg = self.node_config(id);
+            let node = N::restart(&cfg, hard);
             self.slot(id).node = Some(node);
         }
         if let Some(l) = cfg.initial_leader {
@@ -422,17 +438,24 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
 
     #[cold]
     fn finish_after_panic(mut self, message: String) -> RunResult {
+        if let Some(id) = self.in_node {
+            // The node's own assertion failed: a named violation, like any the checker finds.
+            self.violation.get_or_insert(Violation {
+                property: "Node Assertion",
+                event_index: self.records + 1,
+                time: self.now.0,
+                detail: format!("n{id} panicked: {message}"),
+            });
+            return self.finish(Outcome::Violation, None);
+        }
         // The panic may have left a node half-stepped: keep only what the observers saw, and
         // make sure the end of the trace says why it ends.
-        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // An observer that panicked may panic again: what the others record still counts.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.emit(Event::Panic {
                 message: message.clone(),
             });
         }));
-        if again.is_err() {
-            // An observer itself panicked: report without further records.
-            self.violation = None;
-        }
         self.finish(Outcome::Panic, Some(message))
     }
 
@@ -605,7 +628,9 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             .node
             .as_mut()
             .expect("step a live node");
+        self.in_node = Some(id);
         node.step(input, &mut outs);
+        self.in_node = None;
         self.outs = outs;
         self.process_outputs(id);
     }
@@ -658,7 +683,12 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
     #[inline(always)]
     fn carry_out(&mut self, id: NodeId, out: Output<N::Msg>) -> bool {
         match out {
-            Output::Send(env) => self.send(env),
+            Output::Send(env) => {
+                if let Some(vote) = witness::sent_record(&env) {
+                    self.emit(vote);
+                }
+                self.send(env)
+            }
             Output::SetTimer { kind, min, max } => self.set_timer(id, kind, min, max),
             Output::CancelTimer(kind) => self.slots[id as usize - 1].timer_gen[kind as usize] += 1,
             Output::Persist {
@@ -765,7 +795,8 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         let s = self.slot(id);
         s.seen = Seen::from_disk(&hard);
         s.kv.clear();
-        let mut node = N::restart(&s.cfg, hard);
+        let cfg = self.node_config(id);
+        let mut node = N::restart(&cfg, hard);
         let mut outs = std::mem::take(&mut self.outs);
         node.start(&mut outs);
         self.outs = outs;

@@ -7,15 +7,18 @@
 //! - **role** from the node interface, with the observed term; a new candidacy (`election`)
 //!   when a candidate has written a vote for itself in a new term; `leader` when the interface
 //!   reports leadership, with the votes the world saw delivered to it plus its own durable one;
+//! - **votes** from the granted vote replies the node sends ([`sent_record`]);
 //! - **commit** from what the node applied (written by the caller, in output order).
 //!
-//! The records for one step come in a fixed order: role, election, leader, vote, log changes,
-//! then the outputs in the order the node gave them.
+//! The records for one step come in a fixed order: role, election, leader, log changes, then
+//! the outputs in the order the node gave them.
 
 use super::Simulation;
 use crate::observe::trace::{Event, TEntry};
 use crate::observe::Observer;
-use crate::protocol::{HardState, Index, LogOp, NodeId, Output, RaftNode, Role, Term};
+use crate::protocol::{
+    Envelope, HardState, Index, LogOp, NodeId, Output, RaftNode, Role, Term, WireMessage,
+};
 
 /// What the world has observed of one node in its current incarnation.
 #[derive(Clone, Debug)]
@@ -119,17 +122,6 @@ impl Seen {
                 votes: self.votes_in(term) + own as u32,
             });
         }
-        if let Some(c) = vote {
-            if c != id && (term, vote) != (old_term, old_vote) {
-                records.push(Event::Vote {
-                    node: id,
-                    candidate: c,
-                    term,
-                    granted: true,
-                    reason: None,
-                });
-            }
-        }
         self.role = role;
         self.term = term;
         self.voted_for = vote;
@@ -157,6 +149,18 @@ impl Seen {
             }
         }
     }
+}
+
+/// The record a sent message implies: a granted vote reply is a vote cast, recorded when it
+/// leaves (a node that forgets it after a restart and votes again is caught).
+pub fn sent_record<M: WireMessage>(env: &Envelope<M>) -> Option<Event> {
+    (env.msg.vote_granted() == Some(true)).then(|| Event::Vote {
+        node: env.from,
+        candidate: env.to,
+        term: env.msg.term(),
+        granted: true,
+        reason: None,
+    })
 }
 
 /// The commit index a run of applies at the start of `rest` reaches: what the node applied is

@@ -27,7 +27,7 @@ use raftsim::node::{
     Message, Node, NodeId, Output, Role, Term, TimerKind,
 };
 use raftsim::observe::trace::{Event, TEntry};
-use raftsim::world::witness::{commit_of_applies, Seen};
+use raftsim::world::witness::{commit_of_applies, sent_record, Seen};
 
 /// A driver error: a command the cluster's state does not allow (a down node, no write to
 /// complete, a timer that is not armed). Scripts show it as `error: ...`.
@@ -323,6 +323,7 @@ impl Cluster {
                         heartbeat_interval: SimDuration::from_millis(50),
                         max_entries_per_message: spec.max_entries,
                         candidate_persist: spec.persist,
+                        seed: 0,
                     },
                     node: None,
                     durable: spec.hard[id as usize - 1].clone(),
@@ -712,6 +713,9 @@ impl Cluster {
                 Output::Note(note) => self
                     .happenings
                     .push(Happening::Record(Event::from_note(id, note.clone()))),
+                Output::Send(env) => self
+                    .happenings
+                    .extend(sent_record(env).map(Happening::Record)),
                 _ => {}
             }
         }
