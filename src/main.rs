@@ -83,6 +83,10 @@ enum Cmd {
     /// per election-timeout range (and any other axes), in parallel. Writes trials.csv,
     /// summary.csv, cdf.png and cdf.svg, and prints the summary table.
     Sweep(SweepArgs),
+    /// Search for failures: run the scenario under many seeds in parallel (its faults may be
+    /// drawn from the seed, see `generate`), and report each seed whose run fails a checked
+    /// property, with the command that replays it. Writes files only for failing seeds.
+    Explore(ExploreArgs),
     /// Measure simulator speed: events/s with tracing off and on, and sweep trials/s.
     Bench {
         /// Shorter measurements (for a quick look; figures are noisier).
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
             },
         ),
         Cmd::Sweep(args) => cmd_sweep(args),
+        Cmd::Explore(args) => cmd_explore(args),
         Cmd::Bench { quick } => cmd_bench(quick),
         Cmd::Check { trace, nodes } => cmd_check(&trace, nodes),
         Cmd::Schema => {
@@ -485,6 +490,131 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+struct ExploreArgs {
+    /// The scenario (JSON).
+    scenario: PathBuf,
+    /// Seeds to run: START..END (END excluded) or one seed.
+    #[arg(long, default_value = "0..1000")]
+    seeds: String,
+    /// Worker threads [default: the number of cores]. What is reported does not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Stop after this many failing seeds.
+    #[arg(long, default_value_t = 10)]
+    max_failures: usize,
+    /// Run only slice K of N (1-based): seeds START+K-1, START+K-1+N, ...; for spreading one
+    /// search over a job array.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Output folder for failing seeds [default: output/explore-<scenario name>/].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
+    use raftsim::experiment::explore::{self, ExplorePlan};
+    use raftsim::observe::trace::TraceWriter;
+    use std::io::IsTerminal;
+
+    let sc = load(&a.scenario)?;
+    let seeds = explore::parse_seeds(&a.seeds).map_err(|m| anyhow::anyhow!("--seeds: {m}"))?;
+    let shard = a
+        .shard
+        .as_deref()
+        .map(explore::parse_shard)
+        .transpose()
+        .map_err(|m| anyhow::anyhow!("--shard: {m}"))?;
+    if a.max_failures == 0 {
+        anyhow::bail!("--max-failures must be at least 1");
+    }
+    if a.jobs == Some(0) {
+        anyhow::bail!("--jobs must be at least 1");
+    }
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let cfg = sc.compile();
+    let plan = ExplorePlan {
+        seeds: seeds.clone(),
+        max_failures: a.max_failures,
+        shard,
+        jobs,
+    };
+    let total = match shard {
+        Some((k, n)) => (seeds.end - seeds.start).saturating_sub(k).div_ceil(n),
+        None => seeds.end - seeds.start,
+    };
+    let bar = if !a.quiet && std::io::stderr().is_terminal() {
+        let pb = indicatif::ProgressBar::new(total);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}  {msg}",
+            )
+            .expect("valid template"),
+        );
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let started = std::time::Instant::now();
+    let report = explore::explore(&cfg, &plan, &|done, failures| {
+        bar.set_position(done);
+        if failures > 0 {
+            bar.set_message(format!("{failures} failing"));
+        }
+    });
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    outln!(
+        "{} seeds in {:.2}s ({:.0} seeds/s on {} threads): {} failing",
+        report.seeds_run,
+        elapsed,
+        report.seeds_run as f64 / elapsed.max(1e-9),
+        jobs,
+        report.findings.len()
+    );
+    if report.findings.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = a
+        .out
+        .unwrap_or_else(|| PathBuf::from("output").join(format!("explore-{}", sc.name)));
+    ensure_dir(&dir).map_err(output_failed)?;
+    let mut lines = String::new();
+    for f in &report.findings {
+        // Replay the failing seed with a trace, to keep it beside the finding.
+        let mut trace = TraceWriter::in_memory();
+        let _ = raftsim::experiment::run::run_observed::<Node, _, _>(
+            &cfg,
+            f.seed,
+            TraceLevel::Events,
+            Some(&mut trace),
+            &mut (),
+        );
+        let file = dir.join(format!("seed-{}.trace.jsonl", f.seed));
+        write_atomic(&file, trace.bytes()).map_err(output_failed)?;
+        let repro = format!("raftsim run {} --seed {}", a.scenario.display(), f.seed);
+        outln!("seed {}: {}: {}", f.seed, f.property, f.detail);
+        outln!("  reproduce with: {repro}");
+        lines.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            f.seed, f.property, f.detail, repro
+        ));
+    }
+    write_atomic(&dir.join("failures.tsv"), lines.as_bytes()).map_err(output_failed)?;
+    let text = serde_json::to_vec_pretty(&sc).expect("scenario serialises");
+    write_atomic(&dir.join("scenario.json"), &text).map_err(output_failed)?;
+    outln!(
+        "wrote      {}/failures.tsv, the scenario and one trace per failing seed",
+        dir.display()
+    );
+    Ok(ExitCode::from(1))
 }
 
 fn cmd_bench(quick: bool) -> Result<ExitCode> {

@@ -2,5 +2,6 @@
 //! speed benchmark.
 
 pub mod bench;
+pub mod explore;
 pub mod run;
 pub mod sweep;

@@ -442,6 +442,8 @@ pub fn validate_node_ids(nodes: u32, records: &[Record]) -> Result<(), (usize, S
             Event::Start { .. }
             | Event::ClientDone { .. }
             | Event::FaultSkipped { .. }
+            | Event::FaultPlan { .. }
+            | Event::NetworkFault { .. }
             | Event::Violation { .. }
             | Event::Panic { .. }
             | Event::End { .. } => &[],

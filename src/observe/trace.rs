@@ -169,6 +169,15 @@ pub enum Event {
     FaultSkipped {
         reason: String,
     },
+    /// A fault the seed drew (a scenario's fault generator), listed at the start of the run.
+    FaultPlan {
+        fault: String,
+    },
+    /// A network-wide fault starts (`on`) or ends: a loss or duplication burst, a delay spike.
+    NetworkFault {
+        what: String,
+        on: bool,
+    },
     Violation {
         property: String,
         detail: String,
@@ -313,6 +322,10 @@ impl fmt::Display for Record {
                 )
             }
             Event::FaultSkipped { reason } => write!(f, "fault skipped: {reason}"),
+            Event::FaultPlan { fault } => write!(f, "fault planned: {fault}"),
+            Event::NetworkFault { what, on } => {
+                write!(f, "NETWORK {what} {}", if *on { "starts" } else { "ends" })
+            }
             Event::Violation { property, detail } => write!(f, "VIOLATION {property}: {detail}"),
             Event::Panic { message } => write!(f, "PANIC {message}"),
             Event::End { outcome, events } => write!(f, "end {outcome} events={events}"),

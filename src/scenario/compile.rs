@@ -6,9 +6,26 @@ use super::{Arrivals as FileArrivals, FaultSpec, NamedTarget, Scenario, StopWhen
 use crate::base::time::SimTime;
 use crate::protocol::{Config, Entry, HardState, Log, NodeId};
 use crate::world::config::{
-    Arrivals, ClockConfig, Drift, Fault, FaultKind, LinkConfig, NetConfig, RunConfig, Stop,
-    StopWhen, Target, Workload,
+    Arrivals, ClockConfig, Drift, Fault, FaultKind, GenKind, Generator, LinkConfig, NetConfig,
+    RunConfig, Stop, StopWhen, Target, Workload,
 };
+
+impl From<super::GenKindSpec> for GenKind {
+    fn from(k: super::GenKindSpec) -> GenKind {
+        use super::GenKindSpec as S;
+        match k {
+            S::Crash => GenKind::Crash,
+            S::CrashAtWrite => GenKind::CrashAtWrite,
+            S::Partition => GenKind::Partition,
+            S::Isolate => GenKind::Isolate,
+            S::Cut => GenKind::Cut,
+            S::Pause => GenKind::Pause,
+            S::LossBurst => GenKind::LossBurst,
+            S::DuplicateBurst => GenKind::DuplicateBurst,
+            S::DelaySpike => GenKind::DelaySpike,
+        }
+    }
+}
 
 impl super::Target {
     fn compile(self) -> Target {
@@ -23,7 +40,23 @@ impl super::Target {
 }
 
 impl FaultSpec {
-    /// The fault this entry describes (validation made sure exactly one kind is given).
+    /// The generator this entry describes, if it is one.
+    pub fn generator(&self) -> Option<Generator> {
+        let g = self.generate.as_ref()?;
+        Some(Generator {
+            from: SimTime(self.at.0),
+            until: SimTime(self.until.map_or(self.at.0, |u| u.0)),
+            kinds: match &g.kinds {
+                None => GenKind::ALL.to_vec(),
+                Some(k) => k.iter().map(|&k| k.into()).collect(),
+            },
+            max_faults: g.max_faults,
+            mean_gap: g.mean_gap,
+        })
+    }
+
+    /// The fault this entry describes (validation made sure exactly one kind is given); not
+    /// for a generator.
     pub fn compile(&self) -> Fault {
         let kind = if let Some(t) = self.crash {
             FaultKind::Crash(t.compile())
@@ -48,6 +81,14 @@ impl FaultSpec {
                 point: w.point.into(),
                 restart_after: w.restart_after,
             }
+        } else if let (Some(t), Some(_)) = (self.isolate, self.until) {
+            FaultKind::Isolate(t.compile())
+        } else if let Some(p) = self.loss_burst {
+            FaultKind::LossBurst(p)
+        } else if let Some(p) = self.duplicate_burst {
+            FaultKind::DuplicateBurst(p)
+        } else if let Some(d) = &self.delay_spike {
+            FaultKind::DelaySpike(d.clone())
         } else {
             unreachable!("validated: exactly one fault kind, and a pause has `until`")
         };
@@ -145,7 +186,17 @@ impl Scenario {
                 retry_backoff: w.retry_backoff,
                 keys: w.keys,
             }),
-            faults: self.faults.iter().map(FaultSpec::compile).collect(),
+            faults: self
+                .faults
+                .iter()
+                .filter(|f| f.generate.is_none())
+                .map(FaultSpec::compile)
+                .collect(),
+            generators: self
+                .faults
+                .iter()
+                .filter_map(FaultSpec::generator)
+                .collect(),
             stop: Stop {
                 at: SimTime(self.stop.at.0),
                 when: self.stop.when.map(|w| match w {

@@ -354,6 +354,59 @@ pub struct FaultSpec {
     /// write, and restart it from its durable state a while later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash_at_write: Option<CrashAtWriteSpec>,
+    /// Cut this node off from every other (both directions) until `until`; "leader" isolates
+    /// whoever leads when the fault applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolate: Option<Target>,
+    /// Until `until`, every message is also lost with this probability, in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_burst: Option<f64>,
+    /// Until `until`, every message is also duplicated with this probability, in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_burst: Option<f64>,
+    /// Until `until`, every message sent takes this much longer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_spike: Option<DurationDist>,
+    /// Draw faults from the seed between `at` and `until` ("swarm" testing: each seed enables
+    /// a random subset of the kinds, with random weights); every drawn fault ends by `until`,
+    /// and a quiet phase follows. The drawn faults are listed in the trace (`fault_plan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<GenerateSpec>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateSpec {
+    /// The kinds a seed may enable [default: all].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kinds: Option<Vec<GenKindSpec>>,
+    /// At most this many faults per seed, 1 to 1000.
+    #[serde(default = "default_max_faults")]
+    pub max_faults: u32,
+    /// Mean time between two drawn faults (exponential gaps).
+    #[serde(default = "default_mean_gap")]
+    pub mean_gap: SimDuration,
+}
+
+fn default_max_faults() -> u32 {
+    20
+}
+fn default_mean_gap() -> SimDuration {
+    SimDuration::from_millis(300)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GenKindSpec {
+    Crash,
+    CrashAtWrite,
+    Partition,
+    Isolate,
+    Cut,
+    Pause,
+    LossBurst,
+    DuplicateBurst,
+    DelaySpike,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -764,13 +817,18 @@ impl Scenario {
                 f.cut.is_some(),
                 f.pause.is_some(),
                 f.crash_at_write.is_some(),
+                f.isolate.is_some(),
+                f.loss_burst.is_some(),
+                f.duplicate_burst.is_some(),
+                f.delay_spike.is_some(),
+                f.generate.is_some(),
             ];
             let count = kinds.iter().filter(|&&k| k).count();
             if count != 1 {
                 return err(
                     &path,
                     format!(
-                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write (found {count})"
+                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write, isolate, loss_burst, duplicate_burst, delay_spike, generate (found {count})"
                     ),
                 );
             }
@@ -823,6 +881,61 @@ impl Scenario {
                     return err(
                         &format!("{path}.crash_at_write.k"),
                         "writes are counted from 1".into(),
+                    );
+                }
+            }
+            let needs_end = [
+                (f.isolate.is_some(), "an isolation"),
+                (f.loss_burst.is_some(), "a loss burst"),
+                (f.duplicate_burst.is_some(), "a duplication burst"),
+                (f.delay_spike.is_some(), "a delay spike"),
+                (f.generate.is_some(), "a fault generator (its window)"),
+            ];
+            for (given, what) in needs_end {
+                if given && f.until.is_none() {
+                    return err(&path, format!("{what} needs `until`, when it ends"));
+                }
+            }
+            for (field, p) in [
+                ("loss_burst", f.loss_burst),
+                ("duplicate_burst", f.duplicate_burst),
+            ] {
+                if let Some(p) = p {
+                    prob(&format!("{path}.{field}"), p)?;
+                }
+            }
+            if let Some(d) = &f.delay_spike {
+                d.validate()
+                    .map_err(|m| (format!("{path}.delay_spike"), m))?;
+            }
+            if let Some(Target::Node(id)) = f.isolate {
+                if !node_ok(id) {
+                    return bad_node(&format!("{path}.isolate"), id);
+                }
+            }
+            if let Some(g) = &f.generate {
+                if !(1..=1000).contains(&g.max_faults) {
+                    return err(
+                        &format!("{path}.generate.max_faults"),
+                        format!("{} is not allowed: 1 to 1000", g.max_faults),
+                    );
+                }
+                if g.mean_gap.0 == 0 {
+                    return err(
+                        &format!("{path}.generate.mean_gap"),
+                        "must be above zero".into(),
+                    );
+                }
+                if g.kinds.as_ref().is_some_and(|k| k.is_empty()) {
+                    return err(
+                        &format!("{path}.generate.kinds"),
+                        "give at least one kind, or leave `kinds` out for all".into(),
+                    );
+                }
+                if f.jitter.is_some() {
+                    return err(
+                        &format!("{path}.jitter"),
+                        "a generator's window has no jitter: remove `jitter`".into(),
                     );
                 }
             }

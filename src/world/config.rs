@@ -27,6 +27,8 @@ pub struct RunConfig {
     pub workload: Option<Workload>,
     /// The fault schedule, in file order (ties at one time apply in this order).
     pub faults: Vec<Fault>,
+    /// Faults drawn from the seed at the start of the run, appended to `faults`.
+    pub generators: Vec<Generator>,
     pub stop: Stop,
     /// The run ends with outcome `event_limit` after this many events.
     pub max_events: u64,
@@ -165,6 +167,15 @@ pub enum FaultKind {
     /// The node handles nothing until `until` (also the fault's end); what arrives meanwhile
     /// waits.
     Pause { target: Target, until: SimTime },
+    /// Cut the target off from every other node (both directions) until `until`.
+    Isolate(Target),
+    /// Every message sent meanwhile is lost with this extra probability.
+    LossBurst(f64),
+    /// Every message sent meanwhile is duplicated with this extra probability.
+    DuplicateBurst(f64),
+    /// Every message sent meanwhile takes this much longer (heavy-tailed: replies that arrive
+    /// after an election timeout).
+    DelaySpike(DurationDist),
     /// Crash the node that issues the k-th disk write counted from the fault's start (only
     /// writes issued by a leader if `leader_only`), at `point`, and restart it `restart_after`
     /// later.
@@ -185,4 +196,53 @@ pub struct Fault {
     /// When the fault ends (heal, restore, resume, restart).
     pub until: Option<SimTime>,
     pub kind: FaultKind,
+}
+
+/// The kinds of fault a [`Generator`] may draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GenKind {
+    /// A node crashes and restarts (sometimes at once: a voter back mid-election).
+    Crash,
+    /// A node crashes around one of its disk writes and restarts.
+    CrashAtWrite,
+    /// A random minority is cut off from the majority.
+    Partition,
+    /// The leader (or a random node) is cut off from everyone.
+    Isolate,
+    /// One direction of one link is cut.
+    Cut,
+    /// A node stops for longer than an election timeout.
+    Pause,
+    /// Much of the traffic is lost for a while.
+    LossBurst,
+    /// Much of the traffic is duplicated for a while.
+    DuplicateBurst,
+    /// Messages are delayed past an election timeout for a while.
+    DelaySpike,
+}
+
+impl GenKind {
+    pub const ALL: [GenKind; 9] = [
+        GenKind::Crash,
+        GenKind::CrashAtWrite,
+        GenKind::Partition,
+        GenKind::Isolate,
+        GenKind::Cut,
+        GenKind::Pause,
+        GenKind::LossBurst,
+        GenKind::DuplicateBurst,
+        GenKind::DelaySpike,
+    ];
+}
+
+/// Faults drawn from the seed ("swarm" testing): each seed enables a random subset of `kinds`
+/// with random weights, then draws faults at Poisson times within [from, until); every drawn
+/// fault ends by `until`, so a quiet phase follows in which the cluster must recover.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Generator {
+    pub from: SimTime,
+    pub until: SimTime,
+    pub kinds: Vec<GenKind>,
+    pub max_faults: u32,
+    pub mean_gap: SimDuration,
 }

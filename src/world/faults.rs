@@ -8,9 +8,11 @@
 //! A fault that finds nothing to act on (no leader to crash, a node already up) is traced as
 //! `fault_skipped`, never dropped silently.
 
-use super::config::{Fault, FaultKind, RunConfig, Target, WritePoint};
+use super::config::{Fault, FaultKind, GenKind, Generator, RunConfig, Target, WritePoint};
 use super::{Ev, Simulation};
+use crate::base::dist::DurationDist;
 use crate::base::rng::{Purpose, Rng};
+use crate::base::time::format_duration;
 use crate::base::time::{SimDuration, SimTime};
 use crate::observe::trace::Event;
 use crate::observe::Observer;
@@ -31,9 +33,16 @@ struct WriteWatch {
 }
 
 pub struct FaultState {
+    /// The run's faults: the configuration's, then those its generators drew from the seed.
+    pub list: Vec<Fault>,
+    /// How many of `list` were generated (the last ones).
+    pub generated: usize,
+    /// Where each isolation put its node (to heal the same partition).
+    isolated: Vec<Option<Vec<Vec<NodeId>>>>,
     /// One stream per fault, for its jitter and its random targets.
     rngs: Vec<Rng>,
-    /// Fault events (starts, ends, crashes and restarts of crash-at-write) not yet applied.
+    /// Fault events not yet applied: scheduled starts and ends, and the restart of a crash at a
+    /// disk write once it has happened.
     pending: usize,
     last_crashed: Option<NodeId>,
     /// Which node a crash or pause hit, so its end acts on the same node.
@@ -44,13 +53,21 @@ pub struct FaultState {
 
 impl FaultState {
     pub fn new(cfg: &RunConfig, seed: u64) -> FaultState {
+        let mut list = cfg.faults.clone();
+        for (g, spec) in cfg.generators.iter().enumerate() {
+            list.extend(generate(spec, g, cfg, seed));
+        }
+        let n = list.len();
         FaultState {
-            rngs: (0..cfg.faults.len())
+            generated: n - cfg.faults.len(),
+            list,
+            isolated: vec![None; n],
+            rngs: (0..n)
                 .map(|i| Rng::stream(seed, Purpose::Faults, i as u64))
                 .collect(),
             pending: 0,
             last_crashed: None,
-            targets: vec![None; cfg.faults.len()],
+            targets: vec![None; n],
             last_fault: None,
             watches: Vec::new(),
         }
@@ -115,7 +132,13 @@ impl FaultState {
 impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     /// Puts every fault's start (and end) on the queue.
     pub(super) fn schedule_faults(&mut self) {
-        for (i, f) in self.cfg.faults.iter().enumerate() {
+        let first_generated = self.faults.list.len() - self.faults.generated;
+        for i in first_generated..self.faults.list.len() {
+            let fault = describe(&self.faults.list[i]);
+            self.emit(Event::FaultPlan { fault });
+        }
+        for i in 0..self.faults.list.len() {
+            let f = &self.faults.list[i];
             let at = f.at
                 + f.jitter
                     .as_ref()
@@ -125,10 +148,6 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
             if let Some(u) = f.until {
                 self.queue.push(u.max(at), Ev::FaultEnd(i));
                 self.faults.pending += 1;
-            }
-            if let FaultKind::CrashAtWrite { .. } = f.kind {
-                // Its crash and its restart are fault events too.
-                self.faults.pending += 2;
             }
         }
     }
@@ -161,7 +180,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     #[cold]
     #[inline(never)]
     pub(super) fn fault(&mut self, i: usize, start: bool) {
-        let f: &Fault = &self.cfg.faults[i];
+        let f: Fault = self.faults.list[i].clone();
         self.faults.applied(self.now);
         match &f.kind {
             &FaultKind::Crash(t) => {
@@ -232,6 +251,48 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                     }
                 }
             }
+            &FaultKind::Isolate(t) => {
+                if start {
+                    let target = self
+                        .resolve(i, t)
+                        .filter(|&id| self.slots[id as usize - 1].node.is_some());
+                    match target {
+                        Some(id) => {
+                            let groups = vec![vec![id]];
+                            self.net.set_partition(&groups, true);
+                            self.faults.isolated[i] = Some(groups.clone());
+                            self.emit(Event::Partition { groups });
+                        }
+                        None => self.emit(Event::FaultSkipped {
+                            reason: format!("isolate: {} is not a live node", t.describe()),
+                        }),
+                    }
+                } else if let Some(groups) = self.faults.isolated[i].take() {
+                    self.net.set_partition(&groups, false);
+                    self.emit(Event::Heal { groups });
+                }
+            }
+            &FaultKind::LossBurst(p) => {
+                self.net.set_loss_burst(i, p, start);
+                self.emit(Event::NetworkFault {
+                    what: format!("loss burst {p:.2}"),
+                    on: start,
+                });
+            }
+            &FaultKind::DuplicateBurst(p) => {
+                self.net.set_duplicate_burst(i, p, start);
+                self.emit(Event::NetworkFault {
+                    what: format!("duplication burst {p:.2}"),
+                    on: start,
+                });
+            }
+            FaultKind::DelaySpike(extra) => {
+                self.net.set_delay_spike(i, extra, start);
+                self.emit(Event::NetworkFault {
+                    what: format!("delay spike {}", describe_dist(extra)),
+                    on: start,
+                });
+            }
             &FaultKind::CrashAtWrite {
                 k,
                 leader_only,
@@ -269,7 +330,10 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         };
         w.fired = true;
         let (fault, after) = (w.fault, w.restart_after);
-        self.faults.applied(self.now);
+        // The crash is a fault event, and its restart one still to come. (A chosen write that
+        // never comes, or is lost to another crash, leaves nothing pending.)
+        self.faults.last_fault = Some(self.now);
+        self.faults.pending += 1;
         self.crash(id);
         self.queue
             .push(self.now + after, Ev::FaultRestart(fault, id));
@@ -280,5 +344,203 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     pub(super) fn fault_restart(&mut self, _fault: usize, id: NodeId) {
         self.faults.applied(self.now);
         self.restart(id);
+    }
+}
+
+/// The faults generator `spec` (the `index`-th of the run) draws for `seed`: a swarm of kinds
+/// with random weights, at Poisson times within its window, each ending by the window's end.
+/// Its own stream, so generated faults never move another draw.
+pub fn generate(spec: &Generator, index: usize, cfg: &RunConfig, seed: u64) -> Vec<Fault> {
+    let mut rng = Rng::stream(seed, Purpose::Faults, (1 << 32) + index as u64);
+    let n = cfg.nodes;
+    let (et_min, et_max) = (
+        cfg.raft.election_timeout_min.0,
+        cfg.raft.election_timeout_max.0,
+    );
+    // Swarm: each allowed kind is enabled with probability 1/2 (at least one), with a weight.
+    let mut kinds: Vec<(GenKind, u64)> = spec
+        .kinds
+        .iter()
+        .filter(|_| rng.chance(0.5))
+        .map(|&k| (k, 0))
+        .collect();
+    if kinds.is_empty() && !spec.kinds.is_empty() {
+        let k = rng.range_inclusive(0, spec.kinds.len() as u64 - 1) as usize;
+        kinds.push((spec.kinds[k], 0));
+    }
+    for k in &mut kinds {
+        k.1 = rng.range_inclusive(1, 4);
+    }
+    let total: u64 = kinds.iter().map(|k| k.1).sum();
+    let mut faults = Vec::new();
+    let mut t = spec.from.0;
+    let end = spec.until.0;
+    let between = |rng: &mut Rng, lo: u64, hi: u64| rng.range_inclusive(lo.min(hi), hi.max(lo));
+    while total > 0 && (faults.len() as u32) < spec.max_faults {
+        t += libm::round(rng.exponential(spec.mean_gap.0.max(1) as f64)) as u64;
+        if t >= end {
+            break;
+        }
+        let mut pick = rng.range_inclusive(0, total - 1);
+        let kind = kinds
+            .iter()
+            .find(|k| {
+                if pick < k.1 {
+                    true
+                } else {
+                    pick -= k.1;
+                    false
+                }
+            })
+            .map(|k| k.0)
+            .expect("a weight covers the pick");
+        let role_target = |rng: &mut Rng| match rng.range_inclusive(0, 2) {
+            0 => Target::Leader,
+            1 => Target::Follower,
+            _ => Target::Random,
+        };
+        // Long enough to matter: from one minimum election timeout to four maximum ones.
+        let window = |rng: &mut Rng| between(rng, et_min, 4 * et_max);
+        let (kind, dur) = match kind {
+            GenKind::Crash => {
+                // Half the time back at once: a voter that restarts mid-election.
+                let d = if rng.chance(0.5) {
+                    between(&mut rng, 1_000_000, et_min / 2)
+                } else {
+                    between(&mut rng, et_min, 3 * et_max)
+                };
+                (FaultKind::Crash(role_target(&mut rng)), Some(d))
+            }
+            GenKind::CrashAtWrite => {
+                let point = match rng.range_inclusive(0, 2) {
+                    0 => WritePoint::AfterIssue,
+                    1 => WritePoint::BeforeComplete,
+                    _ => WritePoint::AfterComplete,
+                };
+                let kind = FaultKind::CrashAtWrite {
+                    k: rng.range_inclusive(1, 10),
+                    leader_only: rng.chance(0.5),
+                    point,
+                    restart_after: SimDuration(between(&mut rng, 1_000_000, 2 * et_max)),
+                };
+                (kind, None)
+            }
+            GenKind::Partition => {
+                let mut ids: Vec<NodeId> = (1..=n).collect();
+                for i in (1..ids.len()).rev() {
+                    let j = rng.range_inclusive(0, i as u64) as usize;
+                    ids.swap(i, j);
+                }
+                let minority = rng.range_inclusive(1, ((n as u64 - 1) / 2).max(1)) as usize;
+                let minority = minority.min(ids.len().saturating_sub(1)).max(1);
+                let mut group: Vec<NodeId> = ids[..minority].to_vec();
+                group.sort_unstable();
+                (FaultKind::Partition(vec![group]), Some(window(&mut rng)))
+            }
+            GenKind::Isolate => {
+                let t = if rng.chance(0.5) {
+                    Target::Leader
+                } else {
+                    Target::Random
+                };
+                (FaultKind::Isolate(t), Some(window(&mut rng)))
+            }
+            GenKind::Cut => {
+                let from = rng.range_inclusive(1, n as u64) as NodeId;
+                let mut to = rng.range_inclusive(1, n as u64 - 1) as NodeId;
+                if to >= from {
+                    to += 1;
+                }
+                (FaultKind::Cut { from, to }, Some(window(&mut rng)))
+            }
+            GenKind::Pause => {
+                // Longer than an election timeout: the others move on meanwhile.
+                let d = between(&mut rng, et_max, 3 * et_max);
+                let target = role_target(&mut rng);
+                let until = SimTime((t + d).min(end));
+                (FaultKind::Pause { target, until }, Some(d))
+            }
+            GenKind::LossBurst => {
+                let p = 0.2 + 0.7 * rng.unit();
+                (FaultKind::LossBurst(p), Some(window(&mut rng)))
+            }
+            GenKind::DuplicateBurst => {
+                let p = 0.2 + 0.6 * rng.unit();
+                (FaultKind::DuplicateBurst(p), Some(window(&mut rng)))
+            }
+            GenKind::DelaySpike => {
+                let mean = SimDuration(between(&mut rng, et_min, 2 * et_max));
+                (
+                    FaultKind::DelaySpike(DurationDist::Exponential { mean }),
+                    Some(window(&mut rng)),
+                )
+            }
+        };
+        if n < 2 && !matches!(kind, FaultKind::Crash(_) | FaultKind::CrashAtWrite { .. }) {
+            continue;
+        }
+        faults.push(Fault {
+            at: SimTime(t),
+            jitter: None,
+            until: dur.map(|d| SimTime((t + d.max(1)).min(end))),
+            kind,
+        });
+    }
+    faults
+}
+
+fn describe_dist(d: &DurationDist) -> String {
+    match d {
+        DurationDist::Constant(x) => format_duration(*x),
+        DurationDist::Uniform([a, b]) => {
+            format!("uniform {}..{}", format_duration(*a), format_duration(*b))
+        }
+        DurationDist::Normal { mean, stddev } => {
+            format!(
+                "normal {}±{}",
+                format_duration(*mean),
+                format_duration(*stddev)
+            )
+        }
+        DurationDist::Exponential { mean } => {
+            format!("exponential mean {}", format_duration(*mean))
+        }
+        DurationDist::Lognormal { mean, stddev } => {
+            format!(
+                "lognormal {}±{}",
+                format_duration(*mean),
+                format_duration(*stddev)
+            )
+        }
+    }
+}
+
+/// One line for a fault, as a `fault_plan` record shows a generated one.
+pub fn describe(f: &Fault) -> String {
+    let what = match &f.kind {
+        FaultKind::Crash(t) => format!("crash {}", t.describe()),
+        FaultKind::Restart(t) => format!("restart {}", t.describe()),
+        FaultKind::Partition(g) => format!("partition {g:?} from the rest"),
+        FaultKind::Cut { from, to } => format!("cut n{from}->n{to}"),
+        FaultKind::Pause { target, .. } => format!("pause {}", target.describe()),
+        FaultKind::Isolate(t) => format!("isolate {}", t.describe()),
+        FaultKind::LossBurst(p) => format!("loss burst {p:.2}"),
+        FaultKind::DuplicateBurst(p) => format!("duplication burst {p:.2}"),
+        FaultKind::DelaySpike(d) => format!("delay spike {}", describe_dist(d)),
+        FaultKind::CrashAtWrite {
+            k,
+            leader_only,
+            point,
+            restart_after,
+        } => format!(
+            "crash at the {k}th disk write{} ({point:?}), restart after {}",
+            if *leader_only { " of a leader" } else { "" },
+            format_duration(*restart_after)
+        ),
+    };
+    let at = format_duration(SimDuration(f.at.0));
+    match f.until {
+        Some(u) => format!("{at}..{}: {what}", format_duration(SimDuration(u.0))),
+        None => format!("{at}: {what}"),
     }
 }

@@ -63,6 +63,13 @@ pub struct Network {
     cut: Vec<u32>,
     rngs: Vec<Rng>,
     proc_rngs: Vec<Rng>,
+    /// Active bursts and spikes (fault index, what it adds); the strongest loss and duplication
+    /// apply, and the latest delay spike. Empty outside faults, and then they cost no draw.
+    loss_bursts: Vec<(usize, f64)>,
+    dup_bursts: Vec<(usize, f64)>,
+    spikes: Vec<(usize, DurationDist)>,
+    burst_loss: f64,
+    burst_dup: f64,
 }
 
 impl Network {
@@ -99,6 +106,11 @@ impl Network {
             proc_rngs: (0..=n)
                 .map(|i| Rng::stream(seed, Purpose::Processing, i as u64))
                 .collect(),
+            loss_bursts: Vec::new(),
+            dup_bursts: Vec::new(),
+            spikes: Vec::new(),
+            burst_loss: 0.0,
+            burst_dup: 0.0,
         }
     }
 
@@ -129,8 +141,15 @@ impl Network {
         if rng.chance(link.loss) {
             return Fate::Drop(DropReason::Loss);
         }
-        let delay = link.delay.sample(rng);
-        let copy = if rng.chance(link.duplicate) {
+        // `chance(0.0)` draws nothing: outside a burst the streams are exactly as without one.
+        if rng.chance(self.burst_loss) {
+            return Fate::Drop(DropReason::Loss);
+        }
+        let mut delay = link.delay.sample(rng);
+        if let Some((_, spike)) = self.spikes.last() {
+            delay = delay + spike.sample(rng);
+        }
+        let copy = if rng.chance(link.duplicate) || rng.chance(self.burst_dup) {
             Some(link.delay.sample(rng))
         } else {
             None
@@ -181,6 +200,23 @@ impl Network {
         }
     }
 
+    /// Starts (`on`) or ends fault `fault`'s extra loss probability `p`.
+    pub fn set_loss_burst(&mut self, fault: usize, p: f64, on: bool) {
+        set_active(&mut self.loss_bursts, fault, p, on);
+        self.burst_loss = self.loss_bursts.iter().map(|&(_, p)| p).fold(0.0, f64::max);
+    }
+
+    /// Starts (`on`) or ends fault `fault`'s extra duplication probability `p`.
+    pub fn set_duplicate_burst(&mut self, fault: usize, p: f64, on: bool) {
+        set_active(&mut self.dup_bursts, fault, p, on);
+        self.burst_dup = self.dup_bursts.iter().map(|&(_, p)| p).fold(0.0, f64::max);
+    }
+
+    /// Starts (`on`) or ends fault `fault`'s extra delay on every message sent.
+    pub fn set_delay_spike(&mut self, fault: usize, extra: &DurationDist, on: bool) {
+        set_active(&mut self.spikes, fault, extra.clone(), on);
+    }
+
     /// Starts (`on`) or ends a one-way cut from→to.
     pub fn set_cut(&mut self, from: NodeId, to: NodeId, on: bool) {
         let i = self.at(from, to);
@@ -189,6 +225,14 @@ impl Network {
         } else {
             self.cut[i] -= 1;
         }
+    }
+}
+
+fn set_active<T>(active: &mut Vec<(usize, T)>, fault: usize, v: T, on: bool) {
+    if on {
+        active.push((fault, v));
+    } else {
+        active.retain(|(f, _)| *f != fault);
     }
 }
 

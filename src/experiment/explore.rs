@@ -1,0 +1,188 @@
+//! Seed search: run one scenario under many seeds, in parallel, and report the seeds whose run
+//! fails a checked property (a safety violation, a node's failed assertion, a liveness failure:
+//! the scenario's `stop.when` not reached by `stop.at`, or a run that hit `limits.max_events`).
+//!
+//! Seeds are taken in fixed-size chunks, in order; the chunks run in parallel and their
+//! findings are sorted by seed. The search stops after the chunk in which the `max_failures`-th
+//! failure is found and reports the first `max_failures` failures by seed, so what it reports,
+//! and in which order, does not depend on the number of threads. Memory stays bounded by the
+//! chunk and the findings: no per-seed state is kept.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
+use crate::experiment::run::run_observed;
+use crate::node::Node;
+use crate::world::config::{RunConfig, StopWhen};
+use crate::world::{Outcome, TraceLevel};
+
+/// Seeds run per chunk (a fixed number, so results do not depend on `--jobs`).
+pub const CHUNK: u64 = 256;
+
+#[derive(Clone, Debug)]
+pub struct ExplorePlan {
+    pub seeds: Range<u64>,
+    /// Stop after this many failures.
+    pub max_failures: usize,
+    /// Run only the `k`-th of `n` interleaved slices (0-based `k`): seeds `s` with
+    /// `(s - start) % n == k`.
+    pub shard: Option<(u64, u64)>,
+    pub jobs: usize,
+}
+
+/// A failing seed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub seed: u64,
+    pub outcome: Outcome,
+    /// The property that failed ("Election Safety", "Node Assertion", "liveness: ...").
+    pub property: String,
+    pub detail: String,
+}
+
+/// What a search did.
+#[derive(Clone, Debug, Default)]
+pub struct ExploreReport {
+    pub findings: Vec<Finding>,
+    /// Seeds run (including those after the last reported failure in its chunk).
+    pub seeds_run: u64,
+}
+
+/// Why a run failed, if it did.
+pub fn judge(cfg: &RunConfig, seed: u64) -> Option<Finding> {
+    let (r, _) = run_observed::<Node, Vec<u8>, _>(cfg, seed, TraceLevel::Events, None, &mut ());
+    let (property, detail) = match r.outcome {
+        Outcome::Violation => {
+            let v = r.violation.expect("a violation outcome names it");
+            (v.property.to_string(), v.to_string())
+        }
+        Outcome::Panic => ("panic".into(), r.panic.unwrap_or_else(|| "a panic".into())),
+        Outcome::EventLimit => (
+            "incomplete".into(),
+            format!("reached limits.max_events ({})", cfg.max_events),
+        ),
+        Outcome::TimeLimit if cfg.stop.when.is_some() => (
+            "liveness".into(),
+            match cfg.stop.when {
+                Some(StopWhen::LeaderAfterFaults) => {
+                    "no leader followed by every live node after the faults, by stop.at".into()
+                }
+                None => unreachable!(),
+            },
+        ),
+        _ => return None,
+    };
+    Some(Finding {
+        seed,
+        outcome: r.outcome,
+        property,
+        detail,
+    })
+}
+
+/// Runs the search; `progress(seeds_done, failures)` is called as chunks finish.
+pub fn explore(
+    cfg: &RunConfig,
+    plan: &ExplorePlan,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> ExploreReport {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.jobs.max(1))
+        .build()
+        .expect("thread pool");
+    let (k, n) = plan.shard.unwrap_or((0, 1));
+    let start = plan.seeds.start;
+    // The i-th seed of this shard.
+    let seed_at = |i: u64| start.checked_add(i.checked_mul(n)?.checked_add(k)?);
+    let count = if plan.seeds.end > start + k {
+        (plan.seeds.end - start - k).div_ceil(n)
+    } else {
+        0
+    };
+    let mut report = ExploreReport::default();
+    let done = AtomicU64::new(0);
+    let mut next = 0u64;
+    while next < count && report.findings.len() < plan.max_failures {
+        let end = (next + CHUNK).min(count);
+        let mut found: Vec<Finding> = pool.install(|| {
+            (next..end)
+                .into_par_iter()
+                .filter_map(|i| {
+                    let seed = seed_at(i).expect("within the range");
+                    let f = judge(cfg, seed);
+                    let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if d.is_multiple_of(16) {
+                        progress(d, 0);
+                    }
+                    f
+                })
+                .collect()
+        });
+        found.sort_by_key(|f| f.seed);
+        report.findings.extend(found);
+        report.seeds_run += end - next;
+        progress(report.seeds_run, report.findings.len() as u64);
+        next = end;
+    }
+    report.findings.truncate(plan.max_failures);
+    report
+}
+
+/// Parses `A..B` (B excluded) or a single seed `A`.
+pub fn parse_seeds(s: &str) -> Result<Range<u64>, String> {
+    let num = |x: &str| {
+        x.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("{x:?} is not a seed (a whole number from 0)"))
+    };
+    let r = match s.split_once("..") {
+        Some((a, b)) => num(a)?..num(b)?,
+        None => {
+            let a = num(s)?;
+            a..a.saturating_add(1)
+        }
+    };
+    if r.start >= r.end {
+        return Err(format!(
+            "{s:?} is empty: write START..END with START below END"
+        ));
+    }
+    Ok(r)
+}
+
+/// Parses `K/N` (1-based K, as a job array numbers its tasks) into (K-1, N).
+pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} must be K/N, e.g. 3/8"))?;
+    let (k, n): (u64, u64) = (
+        k.trim()
+            .parse()
+            .map_err(|_| format!("{s:?}: K is not a number"))?,
+        n.trim()
+            .parse()
+            .map_err(|_| format!("{s:?}: N is not a number"))?,
+    );
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("{s:?}: K must be from 1 to N, and N at least 1"));
+    }
+    Ok((k - 1, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_and_shards_parse() {
+        assert_eq!(parse_seeds("0..100").unwrap(), 0..100);
+        assert_eq!(parse_seeds("7").unwrap(), 7..8);
+        assert!(parse_seeds("5..5").is_err());
+        assert!(parse_seeds("a..b").is_err());
+        assert_eq!(parse_shard("1/3").unwrap(), (0, 3));
+        assert!(parse_shard("0/3").is_err());
+        assert!(parse_shard("4/3").is_err());
+    }
+}
