@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use raftsim::node::Node;
 use raftsim::observe::summary::SummaryBuilder;
 use raftsim::report::output::{ensure_dir, write_atomic};
+use raftsim::report::reproduce::{parse_trace_hash, Reproduce};
 use raftsim::scenario::Scenario;
 use raftsim::world::{Outcome, TraceLevel};
 
@@ -67,15 +68,35 @@ enum Cmd {
         /// broken assertion leaves behind.
         #[arg(long, hide = true)]
         panic_after_steps: Option<u64>,
+        /// Verify a replay: the trace hash this run must produce (64 lowercase hex digits, as a
+        /// run prints it). A different hash is a failed check (exit 1): both hashes and the
+        /// reproduce line are printed; `raftsim diff` then shows the first diverging record.
+        #[arg(long, value_name = "HASH", value_parser = parse_trace_hash)]
+        expect_hash: Option<String>,
     },
     /// Check a trace file offline: replay its events through the same safety checker that runs
-    /// online, and report the first violated property (exit 1) or "ok" (exit 0).
+    /// online, and report the first violated property (exit 1) or "ok" (exit 0). A trace
+    /// without its final `end` record is incomplete (exit 1); one whose times go backwards is
+    /// refused as bad input (exit 2).
     Check {
         /// The trace (JSON Lines, as written by `raftsim run`).
         trace: PathBuf,
         /// Cluster size [default: from the trace's `start` event].
         #[arg(long)]
         nodes: Option<u32>,
+    },
+    /// Compare two traces record by record: print "identical: N records" (exit 0), or the first
+    /// diverging record of each, with its line in each file, after some common records, or
+    /// which trace ends first and where (exit 1). A file that cannot be read or parsed is bad
+    /// input (exit 2).
+    Diff {
+        /// The first trace (JSON Lines, as written by `raftsim run`); its records are marked `-`.
+        trace_a: PathBuf,
+        /// The second trace; its records are marked `+`.
+        trace_b: PathBuf,
+        /// Common records to show before the first difference.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        context: usize,
     },
     /// Print the JSON Schema of the scenario file format.
     Schema,
@@ -112,6 +133,7 @@ fn main() -> ExitCode {
             verbose,
             trace_level,
             panic_after_steps,
+            expect_hash,
         } => cmd_run(
             &scenario,
             RunFlags {
@@ -124,12 +146,18 @@ fn main() -> ExitCode {
                     TraceLevelArg::Messages => TraceLevel::Messages,
                 },
                 panic_after_steps,
+                expect_hash,
             },
         ),
         Cmd::Sweep(args) => cmd_sweep(args),
         Cmd::Explore(args) => cmd_explore(args),
         Cmd::Bench { quick } => cmd_bench(quick),
         Cmd::Check { trace, nodes } => cmd_check(&trace, nodes),
+        Cmd::Diff {
+            trace_a,
+            trace_b,
+            context,
+        } => cmd_diff(&trace_a, &trace_b, context),
         Cmd::Schema => {
             outln!("{}", Scenario::json_schema());
             Ok(ExitCode::SUCCESS)
@@ -168,6 +196,7 @@ struct RunFlags {
     verbose: bool,
     level: TraceLevel,
     panic_after_steps: Option<u64>,
+    expect_hash: Option<String>,
 }
 
 fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
@@ -181,9 +210,13 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from("output").join(format!("{}-{seed}", sc.name)));
     ensure_dir(&dir).context("output folder is not writable (choose another with --out)")?;
     let cfg = sc.compile();
-    let mut repro = format!("raftsim run {} --seed {seed}", path.display());
+    // Every flag that changes what the run writes, so the printed line replays it byte for byte.
+    let mut repro = Reproduce::run(path, seed);
+    if let TraceLevel::Messages = f.level {
+        repro = repro.flag("trace-level", "messages");
+    }
     if let Some(n) = f.panic_after_steps {
-        repro.push_str(&format!(" --panic-after-steps {n}"));
+        repro = repro.flag("panic-after-steps", n);
     }
     // The trace streams to a temporary file as the run goes, and takes its name at the end,
     // so memory stays flat and a run that stops early (a violation, a panic) still leaves
@@ -208,16 +241,16 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     });
     if let Err(e) = finished.and_then(|_| std::fs::rename(&tmp, &trace_path)) {
         let _ = std::fs::remove_file(&tmp);
-        eprintln!("reproduce with: {repro}");
+        eprintln!("{repro}");
         return Err(output_failed(format!(
             "cannot write {}: {e}",
             trace_path.display()
         )));
     }
-    summary.trace_hash = Some(hash);
+    summary.trace_hash = Some(hash.clone());
     let summary_json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
     if let Err(e) = write_atomic(&dir.join("summary.json"), &summary_json) {
-        eprintln!("reproduce with: {repro}");
+        eprintln!("{repro}");
         return Err(output_failed(e));
     }
     if f.verbose {
@@ -248,7 +281,7 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
             dir.display()
         );
     }
-    match result.outcome {
+    let mut failed = match result.outcome {
         Outcome::Violation => {
             let v = result.violation.expect("violation outcome has one");
             eprintln!(
@@ -259,8 +292,7 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
                 dir.display(),
                 v.detail
             );
-            eprintln!("reproduce with: {repro}");
-            Ok(ExitCode::from(1))
+            true
         }
         Outcome::Panic => {
             eprintln!(
@@ -268,27 +300,40 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
                 result.panic.as_deref().unwrap_or(""),
                 dir.display()
             );
-            eprintln!("reproduce with: {repro}");
-            Ok(ExitCode::from(1))
+            true
         }
         Outcome::EventLimit => {
             eprintln!(
                 "the run reached limits.max_events ({}) before stop.at: its result is incomplete",
                 sc.limits.max_events
             );
-            eprintln!("reproduce with: {repro}");
-            Ok(ExitCode::from(1))
+            true
         }
         Outcome::TimeLimit if sc.stop.when.is_some() => {
             eprintln!(
                 "liveness: the stop condition did not hold by the end of the run ({})",
                 result.outcome.name()
             );
-            eprintln!("reproduce with: {repro}");
-            Ok(ExitCode::from(1))
+            true
         }
-        _ => Ok(ExitCode::SUCCESS),
+        _ => false,
+    };
+    if let Some(want) = f.expect_hash.as_deref().filter(|&want| want != hash) {
+        // A replay that is not byte-identical is a failed check, whatever its outcome.
+        eprintln!("trace hash mismatch: this run's trace is not the one expected");
+        eprintln!("  expected: {want}");
+        eprintln!("  got:      {hash}");
+        eprintln!(
+            "  (`raftsim diff EXPECTED_TRACE {}/trace.jsonl` shows the first diverging record)",
+            dir.display()
+        );
+        failed = true;
     }
+    if failed {
+        eprintln!("{repro}");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(clap::Args)]
@@ -475,11 +520,7 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
             bad.seed,
             bad.violation.as_deref().unwrap_or_default()
         );
-        eprintln!(
-            "reproduce with: raftsim run {} --seed {}",
-            file.display(),
-            bad.seed
-        );
+        eprintln!("{}", Reproduce::run(&file, bad.seed));
         return Ok(ExitCode::from(1));
     }
     outln!(
@@ -599,12 +640,15 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         );
         let file = dir.join(format!("seed-{}.trace.jsonl", f.seed));
         write_atomic(&file, trace.bytes()).map_err(output_failed)?;
-        let repro = format!("raftsim run {} --seed {}", a.scenario.display(), f.seed);
+        let repro = Reproduce::run(&a.scenario, f.seed);
         outln!("seed {}: {}: {}", f.seed, f.property, f.detail);
-        outln!("  reproduce with: {repro}");
+        outln!("  {repro}");
         lines.push_str(&format!(
             "{}\t{}\t{}\t{}\n",
-            f.seed, f.property, f.detail, repro
+            f.seed,
+            f.property,
+            f.detail,
+            repro.binary()
         ));
     }
     write_atomic(&dir.join("failures.tsv"), lines.as_bytes()).map_err(output_failed)?;
@@ -624,21 +668,12 @@ fn cmd_bench(quick: bool) -> Result<ExitCode> {
 }
 
 fn cmd_check(path: &Path, nodes: Option<u32>) -> Result<ExitCode> {
-    use raftsim::observe::check::{check_records, validate_node_ids};
-    use raftsim::observe::trace::{parse_trace, Event};
+    use raftsim::observe::check::{check_records, is_complete, validate_node_ids, validate_order};
+    use raftsim::observe::trace::Event;
 
     let file = path.display();
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("{file}: cannot read the trace"))?;
-    let records = parse_trace(&text)
-        .map_err(|(line, msg)| anyhow::anyhow!("{file}:{line}: not a trace event: {msg}"))?;
-    // parse_trace skips blank lines: map record positions back to line numbers.
-    let lines: Vec<usize> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, _)| i + 1)
-        .collect();
+    let trace = read_trace(path)?;
+    let (records, lines) = (&trace.records, &trace.lines);
     let from_start = records.iter().find_map(|r| match r.ev {
         Event::Start { nodes, .. } => Some(nodes),
         _ => None,
@@ -648,14 +683,17 @@ fn cmd_check(path: &Path, nodes: Option<u32>) -> Result<ExitCode> {
         Some(n) => anyhow::bail!("{file}: {n} nodes is not allowed: 1 to 64"),
         None => anyhow::bail!("{file}: no `start` event gives the cluster size; pass --nodes N"),
     };
-    validate_node_ids(n, &records)
+    validate_node_ids(n, records)
         .map_err(|(i, msg)| anyhow::anyhow!("{file}:{}: {msg}", lines[i]))?;
-    let (events, violation) = check_records(n, &records);
-    match violation {
-        None => {
-            outln!("ok: {events} events, no violation");
-            Ok(ExitCode::SUCCESS)
-        }
+    validate_order(records).map_err(|(i, msg)| anyhow::anyhow!("{file}:{}: {msg}", lines[i]))?;
+    let (events, violation) = check_records(n, records);
+    let complete = is_complete(records);
+    match &violation {
+        None if complete => outln!("ok: {events} events, no violation"),
+        None => outln!(
+            "incomplete: {events} events, no violation up to {file}:{}",
+            lines.last().copied().unwrap_or(0)
+        ),
         Some(v) => {
             // check_records numbers records from 1.
             let line = lines[v.event_index as usize - 1];
@@ -666,7 +704,52 @@ fn cmd_check(path: &Path, nodes: Option<u32>) -> Result<ExitCode> {
                 raftsim::base::time::SimTime(v.time),
                 v.detail
             );
-            Ok(ExitCode::from(1))
         }
     }
+    if !complete {
+        eprintln!(
+            "error: {file}: the trace is incomplete: no `end` record (the run was cut short, or the file truncated)"
+        );
+    }
+    Ok(if violation.is_none() && complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Reads and parses a trace file; errors (exit 2) name the file and line.
+fn read_trace(path: &Path) -> Result<raftsim::report::diff::Trace> {
+    let file = path.display();
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("{file}: cannot read the trace"))?;
+    raftsim::report::diff::Trace::parse(&text).map_err(|e| anyhow::anyhow!("{file}:{e}"))
+}
+
+fn cmd_diff(a: &Path, b: &Path, context: usize) -> Result<ExitCode> {
+    use raftsim::report::diff::{compare, render, Named};
+
+    let (ta, tb) = (read_trace(a)?, read_trace(b)?);
+    let (na, nb) = (a.display().to_string(), b.display().to_string());
+    let d = compare(&ta.records, &tb.records);
+    out!(
+        "{}",
+        render(
+            Named {
+                name: &na,
+                trace: &ta
+            },
+            Named {
+                name: &nb,
+                trace: &tb
+            },
+            d,
+            context
+        )
+    );
+    Ok(if d.is_identical() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

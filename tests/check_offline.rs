@@ -156,7 +156,11 @@ fn bad_trace_files_are_bad_input() {
 
     // No `start` event and no --nodes; then --nodes makes it checkable.
     let headless = dir.path().join("headless.jsonl");
-    std::fs::write(&headless, "{\"t\":1,\"ev\":\"crash\",\"node\":2}\n").unwrap();
+    std::fs::write(
+        &headless,
+        "{\"t\":1,\"ev\":\"crash\",\"node\":2}\n{\"t\":1,\"ev\":\"end\",\"outcome\":\"completed\",\"events\":1}\n",
+    )
+    .unwrap();
     raftsim()
         .arg("check")
         .arg(&headless)
@@ -168,5 +172,5 @@ fn bad_trace_files_are_bad_input() {
         .arg(&headless)
         .assert()
         .code(0)
-        .stdout("ok: 1 events, no violation\n");
+        .stdout("ok: 2 events, no violation\n");
 }

@@ -464,6 +464,48 @@ pub fn validate_node_ids(nodes: u32, records: &[Record]) -> Result<(), (usize, S
     Ok(())
 }
 
+/// Finds the first record out of order: one whose time is before the record's before it (a
+/// trace's records follow one virtual clock, so times never go backwards), or one after the
+/// `end` record (a run writes `end` last). Like [`validate_node_ids`], a file must pass this
+/// before [`check_records`]; returns the record's 0-based position and what is wrong.
+pub fn validate_order(records: &[Record]) -> Result<(), (usize, String)> {
+    let mut prev: Option<u64> = None;
+    for (i, r) in records.iter().enumerate() {
+        if let Some(p) = prev {
+            if r.t < p {
+                return Err((
+                    i,
+                    format!(
+                        "time goes backwards: t={} ns after t={p} ns on the record before",
+                        r.t
+                    ),
+                ));
+            }
+        }
+        if i > 0 && matches!(records[i - 1].ev, Event::End { .. }) {
+            return Err((
+                i,
+                "a record after the `end` record, which ends a trace".to_string(),
+            ));
+        }
+        prev = Some(r.t);
+    }
+    Ok(())
+}
+
+/// Whether the trace ends with an `end` record. Every run writes one last, whatever its outcome
+/// (a violation and a panic included), so a trace without it was cut short or truncated, and
+/// what is missing was never checked.
+pub fn is_complete(records: &[Record]) -> bool {
+    matches!(
+        records.last(),
+        Some(Record {
+            ev: Event::End { .. },
+            ..
+        })
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -790,5 +832,34 @@ mod tests {
         c.observe(&vote(9, 7, 5), 1).unwrap();
         let v = c.observe(&vote(9, 8, 5), 2).unwrap_err();
         assert_eq!(v.property, "Vote Uniqueness");
+    }
+
+    /// A trace follows one virtual clock: a record earlier than the one before it is refused,
+    /// equal times are fine.
+    #[test]
+    fn times_going_backwards_are_refused() {
+        let at = |t| Record {
+            t,
+            ev: Event::Crash { node: 1 },
+        };
+        assert_eq!(validate_order(&[at(1), at(1), at(2)]), Ok(()));
+        let (i, msg) = validate_order(&[at(1), at(5), at(3)]).unwrap_err();
+        assert_eq!(i, 2);
+        assert!(msg.contains("backwards"), "{msg}");
+    }
+
+    /// A run writes `end` last: a trace without it is incomplete, and one with records after
+    /// it is malformed.
+    #[test]
+    fn the_end_record_comes_last() {
+        let end = rec(Event::End {
+            outcome: "completed".into(),
+            events: 1,
+        });
+        let crash = rec(Event::Crash { node: 1 });
+        assert!(is_complete(&[crash.clone(), end.clone()]));
+        assert!(!is_complete(std::slice::from_ref(&crash)));
+        assert!(!is_complete(&[]));
+        assert_eq!(validate_order(&[end, crash]).unwrap_err().0, 1);
     }
 }

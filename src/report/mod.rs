@@ -1,4 +1,7 @@
-//! Reports: files written atomically and plots.
+//! Reports: files written atomically, plots, trace comparison (`raftsim diff`) and the command
+//! that reproduces a run.
 
+pub mod diff;
 pub mod output;
 pub mod plot;
+pub mod reproduce;
