@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 
 use raftsim::node::Node;
 use raftsim::observe::summary::SummaryBuilder;
-use raftsim::report::output::{ensure_dir, write_atomic};
+use raftsim::report::output::{check_writable, write_atomic, Unnamed};
 use raftsim::report::reproduce::{parse_trace_hash, Reproduce};
 use raftsim::scenario::Scenario;
 use raftsim::world::{Outcome, TraceLevel};
@@ -46,7 +46,7 @@ enum Cmd {
     /// Play a scenario file: check Raft's safety properties after every event, write a trace
     /// (trace.jsonl) and a summary (summary.json), print the summary and the trace hash.
     Run {
-        /// The scenario file (JSON).
+        /// The scenario file (JSON, at most 1 MiB).
         scenario: PathBuf,
         /// Seed for every random draw; overrides the scenario's `seed`.
         #[arg(long)]
@@ -79,7 +79,8 @@ enum Cmd {
     /// without its final `end` record is incomplete (exit 1); one whose times go backwards is
     /// refused as bad input (exit 2).
     Check {
-        /// The trace (JSON Lines, as written by `raftsim run`).
+        /// The trace (JSON Lines, as written by `raftsim run`), at most 512 MiB: it is read
+        /// into memory whole.
         trace: PathBuf,
         /// Cluster size [default: from the trace's `start` event].
         #[arg(long)]
@@ -208,7 +209,6 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     let dir = f
         .out
         .unwrap_or_else(|| PathBuf::from("output").join(format!("{}-{seed}", sc.name)));
-    ensure_dir(&dir).context("output folder is not writable (choose another with --out)")?;
     let cfg = sc.compile();
     // Every flag that changes what the run writes, so the printed line replays it byte for byte.
     let mut repro = Reproduce::run(path, seed);
@@ -218,13 +218,17 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     if let Some(n) = f.panic_after_steps {
         repro = repro.flag("panic-after-steps", n);
     }
-    // The trace streams to a temporary file as the run goes, and takes its name at the end,
-    // so memory stays flat and a run that stops early (a violation, a panic) still leaves
-    // everything up to that point.
+    // The trace streams to an unnamed file as the run goes, so memory stays flat, and takes its
+    // name at the end, when the output folder is created: a run that stops early (a violation,
+    // a panic) still leaves everything up to that point, and a run that is killed leaves
+    // nothing, not even an empty folder. Creating the file checks, before any work, that the
+    // folder can be written.
     let trace_path = dir.join("trace.jsonl");
-    let tmp = dir.join(format!(".trace.jsonl.tmp-{}", std::process::id()));
-    let file = std::fs::File::create(&tmp)
-        .map_err(|e| output_failed(format!("cannot write {}: {e}", tmp.display())))?;
+    let unnamed = Unnamed::create(&dir)
+        .context("output folder is not writable (choose another with --out)")?;
+    let file = unnamed
+        .writer()
+        .map_err(|e| output_failed(format!("cannot write {}: {e}", trace_path.display())))?;
     let mut trace = TraceWriter::new(std::io::BufWriter::new(file));
     let (result, mut summary) = match f.panic_after_steps {
         None => run_observed::<Node, _, _>(&cfg, seed, f.level, Some(&mut trace), &mut ()),
@@ -234,18 +238,14 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
         }
     };
     let hash = trace.hash();
-    let finished = trace.finish().and_then(|(w, _)| {
-        w.into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|file| file.sync_all())
-    });
-    if let Err(e) = finished.and_then(|_| std::fs::rename(&tmp, &trace_path)) {
-        let _ = std::fs::remove_file(&tmp);
+    let finished = trace
+        .finish()
+        .and_then(|(w, _)| w.into_inner().map_err(|e| e.into_error()).map(drop))
+        .map_err(|e| format!("cannot write {}: {e}", trace_path.display()))
+        .and_then(|()| unnamed.persist(&trace_path).map_err(|e| e.to_string()));
+    if let Err(e) = finished {
         eprintln!("{repro}");
-        return Err(output_failed(format!(
-            "cannot write {}: {e}",
-            trace_path.display()
-        )));
+        return Err(output_failed(e));
     }
     summary.trace_hash = Some(hash.clone());
     let summary_json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
@@ -309,6 +309,17 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
             );
             true
         }
+        Outcome::QueueLimit => {
+            use raftsim::base::input::thousands;
+            eprintln!(
+                "the run stopped at t={} with more than {} events waiting or {} messages in flight (the bound for raft.max_entries_per_message {}): the cluster was sent more than it handles, and the run stopped before its memory grew without bound; its result is incomplete",
+                raftsim::base::time::SimTime(result.end_time_ns),
+                thousands(cfg.max_queued),
+                thousands(cfg.max_in_flight),
+                sc.raft.max_entries_per_message,
+            );
+            true
+        }
         Outcome::TimeLimit if sc.stop.when.is_some() => {
             eprintln!(
                 "liveness: the stop condition did not hold by the end of the run ({})",
@@ -344,10 +355,13 @@ struct SweepArgs {
     /// Election-timeout ranges in ms, e.g. 150-150,150-155,150-300 [default: the scenario's].
     #[arg(long, value_delimiter = ',')]
     timeouts: Vec<String>,
-    /// Trials per range, for every range [default: the scenario's, else 1000].
+    /// Trials per range, for every range [default: the scenario's, else 1000]. At most
+    /// 1,000,000 in the whole sweep (one result row per trial is kept in memory and written to
+    /// trials.csv).
     #[arg(long)]
     trials: Option<u32>,
-    /// Worker threads [default: the number of cores]. Output files do not depend on it.
+    /// Worker threads, 1 to 1024 [default: the number of cores]. Output files do not depend on
+    /// it.
     #[arg(long)]
     jobs: Option<usize>,
     /// Base seed; trial seeds derive from (seed, configuration, trial) [default: the scenario's].
@@ -365,6 +379,8 @@ struct SweepArgs {
     nodes: Vec<u32>,
     /// Another axis: a scenario field by its path and values, e.g.
     /// --set network.loss=0,0.01,0.05 or --set 'network.delay.uniform=["1ms","2ms"]'. Repeatable.
+    /// The grid (ranges × cluster sizes × each axis's values) holds at most 1000
+    /// configurations.
     #[arg(long = "set")]
     sets: Vec<String>,
     /// Draw the CDF with a log time axis.
@@ -412,8 +428,11 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
     if a.trials == Some(0) {
         anyhow::bail!("--trials must be at least 1");
     }
-    if a.jobs == Some(0) {
-        anyhow::bail!("--jobs must be at least 1");
+    if let Some(j) = a.jobs.filter(|j| !(1..=sweep::MAX_JOBS).contains(j)) {
+        anyhow::bail!(
+            "--jobs {j} is not allowed: 1 to {} worker threads (a trial runs on one thread, so threads beyond the machine's cores add memory and switching, not speed; the bound does not depend on the machine, so a command line that works on one works on another)",
+            sweep::MAX_JOBS
+        );
     }
     let cap = match &a.cap {
         Some(c) => {
@@ -462,10 +481,12 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
     let dir = a
         .out
         .unwrap_or_else(|| PathBuf::from("output").join(format!("sweep-{}", sc.name)));
-    ensure_dir(&dir).context("output folder is not writable (choose another with --out)")?;
-    let jobs = a
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // The folder is created when the files are written, after the sweep: a refused or
+    // interrupted sweep leaves no empty folder behind. Check now that it can be.
+    check_writable(&dir).context("output folder is not writable (choose another with --out)")?;
+    let jobs = a.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(sweep::MAX_JOBS))
+    });
     let total: u64 = configs.iter().map(|c| c.trials as u64).sum();
 
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
@@ -481,16 +502,20 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         indicatif::ProgressBar::hidden()
     };
     let started = std::time::Instant::now();
-    let results = sweep::run_sweep(&configs, seed, jobs, &|k| bar.inc(k));
+    let results = sweep::run_sweep(&configs, seed, jobs, &|k| bar.inc(k))
+        .map_err(|e| anyhow::anyhow!("--jobs {jobs}: {e}"))?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
 
     let sums = sweep::summarize(&configs, &results);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| output_failed(format!("cannot write {}: {e}", dir.display())))?;
     write_atomic(
         &dir.join("trials.csv"),
         &sweep::trials_csv(&configs, &results),
-    )?;
-    write_atomic(&dir.join("summary.csv"), &sweep::summary_csv(&sums))?;
+    )
+    .map_err(output_failed)?;
+    write_atomic(&dir.join("summary.csv"), &sweep::summary_csv(&sums)).map_err(output_failed)?;
     let lines = raftsim::report::plot::cdf_lines(&configs, &results);
     let title = format!("{}: time without a leader after a leader crash", sc.name);
     for name in ["cdf.png", "cdf.svg"] {
@@ -500,9 +525,10 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
             if name.ends_with("svg") { "svg" } else { "png" }
         ));
         raftsim::report::plot::draw_cdf(&tmp, &title, &lines, log_axis, plot_max)
-            .map_err(|e| anyhow::anyhow!("drawing {name}: {e}"))?;
-        std::fs::rename(&tmp, dir.join(name))
-            .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
+            .map_err(|e| output_failed(format!("drawing {name}: {e}")))?;
+        std::fs::rename(&tmp, dir.join(name)).map_err(|e| {
+            output_failed(format!("cannot write {}: {e}", dir.join(name).display()))
+        })?;
     }
     out!("{}", sweep::summary_table(&sums));
     if let Some(bad) = results.iter().find(|r| r.violation.is_some()) {
@@ -511,7 +537,7 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         let cfg = &configs[bad.config];
         let file = dir.join(format!("failing-trial-{}-{}.json", bad.config, bad.trial));
         let text = serde_json::to_vec_pretty(&cfg.scenario).expect("scenario serialises");
-        write_atomic(&file, &text)?;
+        write_atomic(&file, &text).map_err(output_failed)?;
         let failed = results.iter().filter(|r| r.violation.is_some()).count();
         eprintln!(
             "property failed in {failed} trial(s); first: {} trial {} (seed {}): {}",
@@ -626,7 +652,8 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     let dir = a
         .out
         .unwrap_or_else(|| PathBuf::from("output").join(format!("explore-{}", sc.name)));
-    ensure_dir(&dir).map_err(output_failed)?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| output_failed(format!("cannot create {}: {e}", dir.display())))?;
     let mut lines = String::new();
     for f in &report.findings {
         // Replay the failing seed with a trace, to keep it beside the finding.
@@ -720,9 +747,18 @@ fn cmd_check(path: &Path, nodes: Option<u32>) -> Result<ExitCode> {
 
 /// Reads and parses a trace file; errors (exit 2) name the file and line.
 fn read_trace(path: &Path) -> Result<raftsim::report::diff::Trace> {
+    use raftsim::base::input::{format_bytes, read_to_string_limited, InputError};
+    use raftsim::observe::trace::MAX_TRACE_BYTES;
+
     let file = path.display();
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("{file}: cannot read the trace"))?;
+    let text = read_to_string_limited(path, MAX_TRACE_BYTES).map_err(|e| match e {
+        InputError::Io(e) => anyhow::anyhow!("{file}: cannot read the trace: {e}"),
+        InputError::TooLarge(limit) => anyhow::anyhow!(
+            "{file}: larger than {}, the most raftsim reads: it holds the whole trace in memory, about 3 times its size (the run that wrote the trace checked the same properties as it went)",
+            format_bytes(limit)
+        ),
+        e @ InputError::NotAFile(_) => anyhow::anyhow!("{file}: {e}"),
+    })?;
     raftsim::report::diff::Trace::parse(&text).map_err(|e| anyhow::anyhow!("{file}:{e}"))
 }
 

@@ -106,7 +106,9 @@ pub fn run_all(quick: bool) -> String {
         .retain(|r| r.timeout[0].0 == 150_000_000 && r.timeout[1].0 == 300_000_000);
     let configs = build_configs("<bench>", &bottom, &plan).expect("valid");
     let start = Instant::now();
-    let n = run_sweep(&configs, 1, 1, &|_| {}).len();
+    let n = run_sweep(&configs, 1, 1, &|_| {})
+        .expect("one thread")
+        .len();
     let t = start.elapsed().as_secs_f64();
     let _ = writeln!(
         o,
@@ -119,7 +121,9 @@ pub fn run_all(quick: bool) -> String {
         let mut total = 0;
         for sc in [&top, &bottom] {
             let configs = build_configs("<bench>", sc, &plan_of(sc, None)).expect("valid");
-            total += run_sweep(&configs, sc.seed, jobs, &|_| {}).len();
+            total += run_sweep(&configs, sc.seed, jobs, &|_| {})
+                .expect("threads")
+                .len();
         }
         let t = start.elapsed().as_secs_f64();
         let _ = writeln!(o, "figure 16, both graphs, full trial counts ({total} trials), {jobs} threads: {t:.3} s wall");

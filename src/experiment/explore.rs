@@ -63,6 +63,10 @@ pub fn judge(cfg: &RunConfig, seed: u64) -> Option<Finding> {
             "incomplete".into(),
             format!("reached limits.max_events ({})", cfg.max_events),
         ),
+        Outcome::QueueLimit => (
+            "incomplete".into(),
+            "reached the bound on events waiting or messages in flight".into(),
+        ),
         Outcome::TimeLimit if cfg.stop.when.is_some() => (
             "liveness".into(),
             match cfg.stop.when {

@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::base::dist::DurationDist;
+use crate::base::input::thousands;
 use crate::base::rng::trial_seed;
 use crate::base::time::{format_duration, SimDuration};
 use crate::experiment::run::run_observed;
@@ -31,11 +32,17 @@ use crate::observe::trace::{Event, Record};
 use crate::observe::{ObsCtx, Observer};
 use crate::protocol::NodeId;
 use crate::scenario::{
-    CutSpec, FaultSpec, NamedTarget, Scenario, ScenarioError, StopSpec, StopWhen, SweepRange,
-    Target,
+    trials_bound, CutSpec, FaultSpec, NamedTarget, Scenario, ScenarioError, StopSpec, StopWhen,
+    SweepRange, Target, MAX_CONFIGURATIONS, MAX_TRIALS,
 };
 use crate::world::config::RunConfig;
 use crate::world::{Outcome, TraceLevel};
+
+/// The most worker threads a sweep may use. A trial runs on one thread, so threads beyond the
+/// machine's cores add memory (a stack each) and switching, not speed; 1024 is above the core
+/// count of the machines this runs on, and a bound that does not depend on the machine keeps a
+/// command line that works on one working on another.
+pub const MAX_JOBS: usize = 1024;
 
 /// An axis given on the command line: a scenario field by its path and the values to try.
 #[derive(Clone, Debug)]
@@ -202,19 +209,104 @@ pub fn default_logs(n: u32) -> Vec<Vec<u64>> {
         .collect()
 }
 
-/// Builds the grid of configurations. Errors are bad input.
+/// Checks a plan's size before anything is built: at most [`MAX_CONFIGURATIONS`] in the grid
+/// and [`MAX_TRIALS`] trials, per configuration and in all. Returns (the field or flags at
+/// fault, what is wrong and what is allowed).
+pub fn check_plan(plan: &SweepPlan) -> Result<(), (String, String)> {
+    let trials_field = || {
+        if plan.trials_override.is_some() {
+            "--trials"
+        } else {
+            "sweep.trials"
+        }
+    };
+    if let Some(t) = plan.trials_override.filter(|&t| t as u64 > MAX_TRIALS) {
+        return Err(("--trials".into(), trials_bound(t as u64)));
+    }
+    // ranges × cluster sizes × each --set axis's values, saturating: a product past u64 is
+    // refused like any other above the bound.
+    let sizes = [plan.ranges.len(), plan.nodes.len().max(1)]
+        .into_iter()
+        .chain(plan.sets.iter().map(|s| s.values.len().max(1)));
+    let configs = sizes.fold(1u64, |acc, k| acc.saturating_mul(k as u64));
+    if configs > MAX_CONFIGURATIONS {
+        let mut parts = vec![format!("{} timeout ranges", plan.ranges.len())];
+        if !plan.nodes.is_empty() {
+            parts.push(format!("{} cluster sizes", plan.nodes.len()));
+        }
+        for s in &plan.sets {
+            parts.push(format!("{} values of {}", s.values.len(), s.path));
+        }
+        // The scenario's own ranges are within the bound (validation), so flags made the grid.
+        let mut fields = Vec::new();
+        if !plan.nodes.is_empty() {
+            fields.push("--nodes");
+        }
+        if !plan.sets.is_empty() {
+            fields.push("--set");
+        }
+        if fields.is_empty() {
+            fields.push("--timeouts");
+        }
+        return Err((
+            fields.join(" × "),
+            format!(
+                "the grid has {} configurations ({}), above the bound of {} per sweep: each holds its own scenario and compiled run, and is a row in summary.csv and a line in the plots",
+                thousands(configs),
+                parts.join(" × "),
+                thousands(MAX_CONFIGURATIONS)
+            ),
+        ));
+    }
+    let trials = |r: &SweepRange| {
+        plan.trials_override
+            .or(r.trials)
+            .unwrap_or(plan.default_trials) as u64
+    };
+    if let Some((i, t)) = plan
+        .ranges
+        .iter()
+        .map(trials)
+        .enumerate()
+        .find(|&(_, t)| t > MAX_TRIALS)
+    {
+        let field = if plan.trials_override.is_none() && plan.ranges[i].trials.is_some() {
+            format!("sweep.ranges[{i}].trials")
+        } else {
+            trials_field().into()
+        };
+        return Err((field, trials_bound(t)));
+    }
+    let per_combo: u64 = plan.ranges.iter().map(trials).sum();
+    let total = per_combo.saturating_mul(configs / plan.ranges.len().max(1) as u64);
+    if total > MAX_TRIALS {
+        return Err((
+            trials_field().into(),
+            format!(
+                "the sweep asks for {} trials ({} configurations), above the bound of {} per sweep: one result row per trial is kept in memory until the sweep ends and written to trials.csv",
+                thousands(total),
+                thousands(configs),
+                thousands(MAX_TRIALS)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Builds the grid of configurations, after [`check_plan`]. Errors are bad input.
 pub fn build_configs(
     file: &str,
     base: &Scenario,
     plan: &SweepPlan,
 ) -> Result<Vec<SweepConfig>, ScenarioError> {
-    let base_value = serde_json::to_value(base).expect("scenario serialises");
     let invalid = |field: String, message: String| ScenarioError::Invalid {
         file: file.to_string(),
         field,
         location: None,
         message,
     };
+    check_plan(plan).map_err(|(field, message)| invalid(field, message))?;
+    let base_value = serde_json::to_value(base).expect("scenario serialises");
     // The grid: nodes × each --set axis × ranges (ranges vary fastest).
     let mut combos: Vec<Vec<(String, Value)>> = vec![Vec::new()];
     if !plan.nodes.is_empty() {
@@ -421,23 +513,24 @@ pub fn run_trial(cfg: &SweepConfig, seed: u64, trial: u32) -> TrialResult {
 }
 
 /// Runs every trial of every configuration on `jobs` threads; `progress` is called with the
-/// number of trials just finished. Results come back in (config, trial) order.
+/// number of trials just finished. Results come back in (config, trial) order. An error (the
+/// threads could not be started) comes before any trial runs.
 pub fn run_sweep(
     configs: &[SweepConfig],
     seed: u64,
     jobs: usize,
     progress: &(dyn Fn(u64) + Sync),
-) -> Vec<TrialResult> {
+) -> Result<Vec<TrialResult>, String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))?;
     let work: Vec<(usize, u32)> = configs
         .iter()
         .flat_map(|c| (0..c.trials).map(move |t| (c.index, t)))
         .collect();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .build()
-        .expect("thread pool");
     let pending = AtomicU64::new(0);
-    pool.install(|| {
+    Ok(pool.install(|| {
         work.par_iter()
             .with_min_len(64)
             .map(|&(c, t)| {
@@ -448,7 +541,7 @@ pub fn run_sweep(
                 r
             })
             .collect()
-    })
+    }))
 }
 
 /// Per-configuration statistics of downtime over the trials that finished.

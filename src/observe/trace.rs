@@ -406,6 +406,13 @@ pub fn hash_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// The largest trace `raftsim check` reads (512 MiB). It reads the whole trace into memory and
+/// parses every record before checking, about 3 times the file's size in all, so this keeps a
+/// check within about 1.5 GB. A trace written at the events level by a run at the default
+/// `limits.max_events` is well below it; one written with every message may not be, and that
+/// run has already checked the same properties as it went.
+pub const MAX_TRACE_BYTES: u64 = 512 << 20;
+
 /// Parses a trace file's text; errors name the line.
 pub fn parse_trace(text: &str) -> Result<Vec<Record>, (usize, String)> {
     text.lines()

@@ -7,7 +7,7 @@ use crate::base::time::SimTime;
 use crate::protocol::{Config, Entry, HardState, Log, NodeId};
 use crate::world::config::{
     Arrivals, ClockConfig, Drift, Fault, FaultKind, GenKind, Generator, LinkConfig, NetConfig,
-    RunConfig, Stop, StopWhen, Target, Workload,
+    RunConfig, Stop, StopWhen, Target, Workload, MAX_QUEUED_EVENTS,
 };
 
 impl From<super::GenKindSpec> for GenKind {
@@ -26,6 +26,13 @@ impl From<super::GenKindSpec> for GenKind {
         }
     }
 }
+
+/// The entries all messages in flight may carry together, at most: a run's bound on messages
+/// in flight is this divided by `raft.max_entries_per_message` (262,144 messages at the default
+/// 64, 16,384 at the largest allowed, 1024). An entry takes about 40 bytes, so messages in
+/// flight stay within about 700 MB even when every one is full, as they are when a leader keeps
+/// re-sending to a follower it is probing.
+pub const IN_FLIGHT_ENTRIES: u64 = 1 << 24;
 
 impl super::Target {
     fn compile(self) -> Target {
@@ -204,6 +211,9 @@ impl Scenario {
                 }),
             },
             max_events: self.limits.max_events,
+            max_queued: MAX_QUEUED_EVENTS,
+            max_in_flight: (IN_FLIGHT_ENTRIES / self.raft.max_entries_per_message as u64)
+                .min(MAX_QUEUED_EVENTS),
         }
     }
 }

@@ -26,6 +26,38 @@ pub const MAX_TERM: u64 = 1 << 32;
 
 pub use crate::world::config::MAX_DRIFT_PPM;
 
+/// The largest scenario file read, in bytes (1 MiB). A scenario is a few KB; its only part that
+/// can grow large is `cluster.initial_logs`, which every node, its disk and the checker copy,
+/// so 1 MiB of it (half a million entries) already costs a run about 100 MB.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
+
+/// The most client requests one run may issue (`requests_per_second` × the time the workload
+/// runs). Every request is kept for the run's client statistics and becomes an entry in every
+/// node's log; logs are kept whole (there are no snapshots), by the nodes, their disks and the
+/// checker, about 120 bytes per node and entry. See also [`MAX_CLIENT_LOG_ENTRIES`].
+pub const MAX_CLIENT_REQUESTS: u64 = 1_000_000;
+
+/// The most log entries a workload may add across the cluster (requests × nodes): with more
+/// than 5 nodes, fewer requests than [`MAX_CLIENT_REQUESTS`] are allowed, so that a run's logs
+/// stay within about 1 GB.
+pub const MAX_CLIENT_LOG_ENTRIES: u64 = 5_000_000;
+
+/// The most entries one AppendEntries may carry. A leader may have many messages in flight,
+/// each a copy of up to this many entries; the run's bound on messages in flight is this
+/// budget divided by it (see `compile`).
+pub const MAX_ENTRIES_PER_MESSAGE: usize = 1024;
+
+/// The most trials a sweep may run, per configuration and across its grid. One result row per
+/// trial is kept in memory until the sweep ends and written to trials.csv (about 300 bytes per
+/// trial in all), so 1,000,000 trials take about 300 MB; at 76,000 trials/s per core, about
+/// 7 s on two cores.
+pub const MAX_TRIALS: u64 = 1_000_000;
+
+/// The most configurations a sweep's grid may hold (ranges × cluster sizes × each `--set`
+/// axis's values). Each holds its own scenario and compiled run, a row in summary.csv and a
+/// line in the plots, which stop being readable long before this.
+pub const MAX_CONFIGURATIONS: u64 = 1_000;
+
 pub mod compile;
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -534,6 +566,9 @@ pub enum ScenarioError {
         column: usize,
         message: String,
     },
+    /// A file refused before it is parsed (too large, a device).
+    #[error("{file}: {message}")]
+    Refused { file: String, message: String },
     #[error("{file}:{}field `{field}`: {message}", location.map(|(l, c)| format!("{l}:{c}: ")).unwrap_or_default())]
     Invalid {
         file: String,
@@ -546,10 +581,24 @@ pub enum ScenarioError {
 impl Scenario {
     /// Reads, parses and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        use crate::base::input::{format_bytes, read_to_string_limited, InputError};
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
-            file: file.clone(),
-            error,
+        let text = read_to_string_limited(path, MAX_SCENARIO_BYTES).map_err(|e| match e {
+            InputError::Io(error) => ScenarioError::Read {
+                file: file.clone(),
+                error,
+            },
+            InputError::TooLarge(limit) => ScenarioError::Refused {
+                file: file.clone(),
+                message: format!(
+                    "larger than {}, the most a scenario file may hold (a scenario is a few KB; cluster.initial_logs, its only part that grows, is copied to every node, its disk and the checker)",
+                    format_bytes(limit)
+                ),
+            },
+            e @ InputError::NotAFile(_) => ScenarioError::Refused {
+                file: file.clone(),
+                message: e.to_string(),
+            },
         })?;
         Scenario::parse(&file, &text)
     }
@@ -701,8 +750,14 @@ impl Scenario {
         if r.heartbeat_interval.0 == 0 {
             return err("raft.heartbeat_interval", "must be above zero".into());
         }
-        if r.max_entries_per_message == 0 {
-            return err("raft.max_entries_per_message", "must be at least 1".into());
+        if !(1..=MAX_ENTRIES_PER_MESSAGE).contains(&r.max_entries_per_message) {
+            return err(
+                "raft.max_entries_per_message",
+                format!(
+                    "{} is not allowed: 1 to {MAX_ENTRIES_PER_MESSAGE} (each AppendEntries copies up to this many entries, and a leader may have many in flight)",
+                    r.max_entries_per_message
+                ),
+            );
         }
         if r.pre_vote {
             return err(
@@ -806,6 +861,29 @@ impl Scenario {
             }
             if w.keys == 0 {
                 return err("workload.keys", "must be at least 1".into());
+            }
+            // Arrivals run from `start` until `end` or stop.at, whichever comes first.
+            let start = w.start.unwrap_or(SimDuration::ZERO);
+            let end = w.end.unwrap_or(self.stop.at).min(self.stop.at);
+            let requests = if start > end {
+                0.0
+            } else {
+                libm::floor((end.0 - start.0) as f64 / 1e9 * w.requests_per_second) + 1.0
+            };
+            let allowed = MAX_CLIENT_REQUESTS.min(MAX_CLIENT_LOG_ENTRIES / n as u64);
+            if requests > allowed as f64 {
+                use crate::base::input::thousands;
+                return err(
+                    "workload.requests_per_second",
+                    format!(
+                        "{}/s from {start} to {end} is {} requests; at most {} are allowed with {n} nodes (at most {} per run, and requests × nodes at most {}): every request is kept for the client statistics and becomes an entry in every node's log, which the nodes, their disks and the checker keep whole. Lower the rate or end the workload sooner (workload.end, stop.at)",
+                        w.requests_per_second,
+                        thousands(requests as u64),
+                        thousands(allowed),
+                        thousands(MAX_CLIENT_REQUESTS),
+                        thousands(MAX_CLIENT_LOG_ENTRIES),
+                    ),
+                );
             }
         }
         for (i, f) in self.faults.iter().enumerate() {
@@ -986,7 +1064,25 @@ impl Scenario {
             if s.trials == 0 {
                 return err("sweep.trials", "must be at least 1".into());
             }
+            if s.trials as u64 > MAX_TRIALS {
+                return err("sweep.trials", trials_bound(s.trials as u64));
+            }
+            if s.ranges.len() as u64 > MAX_CONFIGURATIONS {
+                return err(
+                    "sweep.ranges",
+                    format!(
+                        "{} ranges is not allowed: at most {MAX_CONFIGURATIONS} configurations per sweep (each is a row in summary.csv and a line in the plots)",
+                        s.ranges.len()
+                    ),
+                );
+            }
+            let mut total = 0u64;
             for (i, range) in s.ranges.iter().enumerate() {
+                let trials = range.trials.unwrap_or(s.trials) as u64;
+                if trials > MAX_TRIALS {
+                    return err(&format!("sweep.ranges[{i}].trials"), trials_bound(trials));
+                }
+                total += trials;
                 let [a, b] = range.timeout;
                 if a.0 == 0 || a > b {
                     return err(
@@ -994,6 +1090,9 @@ impl Scenario {
                         format!("[{a}, {b}] is not allowed: min above zero and not above max"),
                     );
                 }
+            }
+            if total > MAX_TRIALS {
+                return err("sweep.ranges", trials_bound(total));
             }
         }
         Ok(())
@@ -1004,6 +1103,16 @@ impl Scenario {
         let schema = schemars::schema_for!(Scenario);
         serde_json::to_string_pretty(&schema).expect("schema serialises")
     }
+}
+
+/// Why `trials` trials are refused: the bound on a sweep's trials and the reason for it.
+pub fn trials_bound(trials: u64) -> String {
+    use crate::base::input::thousands;
+    format!(
+        "{} trials is not allowed: at most {} per sweep (one result row per trial is kept in memory until the sweep ends and written to trials.csv)",
+        thousands(trials),
+        thousands(MAX_TRIALS)
+    )
 }
 
 /// Adds the list of allowed fields' context where serde's message is terse.

@@ -32,7 +32,20 @@ pub struct RunConfig {
     pub stop: Stop,
     /// The run ends with outcome `event_limit` after this many events.
     pub max_events: u64,
+    /// The run ends with outcome `queue_limit` when more events than this wait in the queue at
+    /// once (at most [`MAX_QUEUED_EVENTS`]).
+    pub max_queued: u64,
+    /// The run ends with outcome `queue_limit` when more messages than this are in flight at
+    /// once. Each message holds the node's payload (the built-in node's AppendEntries carries
+    /// up to `max_entries_per_message` entries), so the compiler sets this from the payload size.
+    pub max_in_flight: u64,
 }
+
+/// The most events a run may hold in its queue at once: messages in flight, timers (a reset
+/// timer's old event stays queued until its time), disk writes and client timeouts. A run that
+/// gets there is receiving far more than its cluster handles; at about 100 bytes an event, the
+/// queue then holds about 200 MB.
+pub const MAX_QUEUED_EVENTS: u64 = 1 << 21;
 
 #[derive(Clone, Debug)]
 pub struct NetConfig {

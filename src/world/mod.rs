@@ -135,6 +135,10 @@ pub enum Outcome {
     TimeLimit,
     /// `limits.max_events` reached.
     EventLimit,
+    /// More events waiting in the queue, or more messages in flight, than the run's bounds
+    /// (`RunConfig::max_queued`, `RunConfig::max_in_flight`): the cluster was sent more than it
+    /// handles, and the run stopped before its memory grew without bound.
+    QueueLimit,
     /// A safety property failed.
     Violation,
     /// The simulator panicked (a broken assertion outside any node); the run stopped there. A
@@ -149,6 +153,7 @@ impl Outcome {
             Outcome::ConditionMet => "condition_met",
             Outcome::TimeLimit => "time_limit",
             Outcome::EventLimit => "event_limit",
+            Outcome::QueueLimit => "queue_limit",
             Outcome::Violation => "violation",
             Outcome::Panic => "panic",
         }
@@ -215,6 +220,8 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     /// Trace records observed so far (whether or not a trace is written).
     records: u64,
     messages_sent: u64,
+    /// Message deliveries waiting in the queue (a duplicated message counts twice).
+    in_flight: u64,
     trace_messages: bool,
     /// The node whose step is running: a panic there is the node's own assertion failing.
     in_node: Option<NodeId>,
@@ -285,6 +292,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             events: 0,
             records: 0,
             messages_sent: 0,
+            in_flight: 0,
             trace_messages: level == TraceLevel::Messages,
             in_node: None,
             faults: FaultState::new(cfg, seed),
@@ -417,6 +425,9 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             }
             if self.events >= cfg.max_events {
                 return Outcome::EventLimit;
+            }
+            if self.queue.len() as u64 > cfg.max_queued || self.in_flight > cfg.max_in_flight {
+                return Outcome::QueueLimit;
             }
             let t = match self.queue.peek_time() {
                 Some(t) if t <= stop_at => t,
@@ -555,6 +566,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         }
         match ev {
             Ev::Deliver { env, id } => {
+                self.in_flight -= 1;
                 let (from, to) = (env.from, env.to);
                 if let Some(reason) = self.net.blocked(from, to) {
                     self.drop_msg(&env, reason, id);
@@ -740,6 +752,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         match self.net.send(env.from, env.to) {
             Fate::Drop(reason) => self.drop_msg(&env, reason, id),
             Fate::Deliver { delay, copy_delay } => {
+                self.in_flight += 1 + copy_delay.is_some() as u64;
                 if let Some(d) = copy_delay {
                     self.queue.push(
                         self.now + d,

@@ -80,6 +80,15 @@ impl<E> EventQueue<E> {
         Some((k.time, e))
     }
 
+    /// How many events are waiting.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     pub fn peek_time(&self) -> Option<SimTime> {
         self.heap.peek().map(|k| k.time)
     }
