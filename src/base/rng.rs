@@ -106,6 +106,12 @@ impl Rng {
     }
 }
 
+/// A seed for (seed, purpose, index), cheaper than opening a stream (no ChaCha block): for
+/// handing to code that seeds a generator of its own, such as a node implementation.
+pub fn derive_seed(seed: u64, purpose: Purpose, index: u64) -> u64 {
+    trial_seed(seed ^ ((purpose as u64) << 56), index, 0x5eed)
+}
+
 /// The seed of trial `trial` of configuration `config` under base seed `seed`: independent of
 /// thread scheduling, so a sweep writes the same files at any `--jobs`.
 pub fn trial_seed(seed: u64, config: u64, trial: u64) -> u64 {

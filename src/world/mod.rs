@@ -306,7 +306,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         let s = &self.slots[id as usize - 1];
         let index = ((id as u64) << 32) | s.incarnation as u64;
         Config {
-            seed: Rng::stream(self.seed, Purpose::NodeSeed, index).next_u64(),
+            seed: crate::base::rng::derive_seed(self.seed, Purpose::NodeSeed, index),
             ..s.cfg.clone()
         }
     }
