@@ -73,6 +73,10 @@ enum Cmd {
         /// reproduce line are printed; `raftsim diff` then shows the first diverging record.
         #[arg(long, value_name = "HASH", value_parser = parse_trace_hash)]
         expect_hash: Option<String>,
+        /// Inject a bug into the built-in node, to see the checker catch it; adds to the
+        /// scenario's `raft.bugs`. Repeatable.
+        #[arg(long = "bug", value_name = "NAME", value_parser = bug_parser())]
+        bugs: Vec<raftsim::protocol::Bug>,
     },
     /// Check a trace file offline: replay its events through the same safety checker that runs
     /// online, and report the first violated property (exit 1) or "ok" (exit 0). A trace
@@ -135,6 +139,7 @@ fn main() -> ExitCode {
             trace_level,
             panic_after_steps,
             expect_hash,
+            bugs,
         } => cmd_run(
             &scenario,
             RunFlags {
@@ -148,6 +153,7 @@ fn main() -> ExitCode {
                 },
                 panic_after_steps,
                 expect_hash,
+                bugs,
             },
         ),
         Cmd::Sweep(args) => cmd_sweep(args),
@@ -198,13 +204,23 @@ struct RunFlags {
     level: TraceLevel,
     panic_after_steps: Option<u64>,
     expect_hash: Option<String>,
+    bugs: Vec<raftsim::protocol::Bug>,
+}
+
+/// `--bug NAME`: one of the injected bugs' names (clap lists them when the name is unknown).
+fn bug_parser() -> impl clap::builder::TypedValueParser<Value = raftsim::protocol::Bug> {
+    use clap::builder::TypedValueParser;
+    use raftsim::protocol::Bug;
+    clap::builder::PossibleValuesParser::new(Bug::NAMES)
+        .map(|name| Bug::from_name(&name).expect("a possible value"))
 }
 
 fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     use raftsim::experiment::run::{run_observed, PanicAfter};
     use raftsim::observe::trace::TraceWriter;
 
-    let sc = load(path)?;
+    let mut sc = load(path)?;
+    sc.raft.bugs.extend(&f.bugs);
     let seed = f.seed.unwrap_or(sc.seed);
     let dir = f
         .out
@@ -217,6 +233,9 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     }
     if let Some(n) = f.panic_after_steps {
         repro = repro.flag("panic-after-steps", n);
+    }
+    for b in &f.bugs {
+        repro = repro.flag("bug", b);
     }
     // The trace streams to an unnamed file as the run goes, so memory stays flat, and takes its
     // name at the end, when the output folder is created: a run that stops early (a violation,
@@ -579,6 +598,9 @@ struct ExploreArgs {
     /// Output folder for failing seeds [default: output/explore-<scenario name>/].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Inject a bug into the built-in node (adds to the scenario's `raft.bugs`). Repeatable.
+    #[arg(long = "bug", value_name = "NAME", value_parser = bug_parser())]
+    bugs: Vec<raftsim::protocol::Bug>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -589,7 +611,8 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     use raftsim::observe::trace::TraceWriter;
     use std::io::IsTerminal;
 
-    let sc = load(&a.scenario)?;
+    let mut sc = load(&a.scenario)?;
+    sc.raft.bugs.extend(&a.bugs);
     let seeds = explore::parse_seeds(&a.seeds).map_err(|m| anyhow::anyhow!("--seeds: {m}"))?;
     let shard = a
         .shard
@@ -629,6 +652,9 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     } else {
         indicatif::ProgressBar::hidden()
     };
+    // A node's failed assertion is a finding, reported below with its seed: keep the default
+    // hook's message (one per failing seed, from many threads) off the terminal.
+    std::panic::set_hook(Box::new(|_| {}));
     let started = std::time::Instant::now();
     let report = explore::explore(&cfg, &plan, &|done, failures| {
         bar.set_position(done);
@@ -667,7 +693,10 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         );
         let file = dir.join(format!("seed-{}.trace.jsonl", f.seed));
         write_atomic(&file, trace.bytes()).map_err(output_failed)?;
-        let repro = Reproduce::run(&a.scenario, f.seed);
+        let mut repro = Reproduce::run(&a.scenario, f.seed);
+        for b in &a.bugs {
+            repro = repro.flag("bug", b);
+        }
         outln!("seed {}: {}: {}", f.seed, f.property, f.detail);
         outln!("  {repro}");
         lines.push_str(&format!(

@@ -31,6 +31,7 @@ fn config(persist: CandidatePersist) -> Config {
         max_entries_per_message: 4,
         candidate_persist: persist,
         seed: 0,
+        bugs: raftsim::protocol::Bugs::NONE,
     }
 }
 

@@ -457,6 +457,7 @@ fn persisted_messages_wait_for_the_write() {
         max_entries_per_message: 64,
         candidate_persist: CandidatePersist::Parallel,
         seed: 0,
+        bugs: raftsim::protocol::Bugs::NONE,
     };
     let mut n = ReadyAdapter::restart(&cfg, HardState::default());
     let mut out = Vec::new();

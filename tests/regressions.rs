@@ -19,6 +19,7 @@ fn node(id: u32, cluster_size: u32, persist: CandidatePersist) -> Node {
         max_entries_per_message: 64,
         candidate_persist: persist,
         seed: 0,
+        bugs: raftsim::protocol::Bugs::NONE,
     };
     let mut n = Node::new(cfg, HardState::default());
     n.start(&mut Vec::new());

@@ -30,6 +30,16 @@ impl Node {
         match self.role {
             RoleState::Leader(_) => panic!("two leaders in term {}", self.term),
             RoleState::Candidate(_) | RoleState::Follower { .. } => {
+                // Injected bug `reset-vote-on-step-down`, breaking §5.2 ("each server will vote
+                // for at most one candidate in a given term") and Figure 2 (votedFor is reset
+                // only with a new term): a candidate stepping down in its own term forgets its
+                // vote for itself (and writes that), so it may vote again in this term.
+                if matches!(self.role, RoleState::Candidate(_))
+                    && self.bug(Bug::ResetVoteOnStepDown)
+                {
+                    self.voted_for = None;
+                    self.hard_dirty = true;
+                }
                 self.role = RoleState::Follower {
                     leader: Some(leader),
                 }
@@ -50,7 +60,11 @@ impl Node {
             Some(DenyReason::StaleTerm)
         } else if let Some(v) = self.voted_for.filter(|&v| v != candidate) {
             Some(DenyReason::AlreadyVoted(v))
-        } else if !self.log.is_up_to_date(last_log_index, last_log_term) {
+        } else if !self.log.is_up_to_date(last_log_index, last_log_term)
+            // Injected bug `no-log-check-on-vote`, breaking §5.4.1 (the election restriction:
+            // deny a candidate whose log is less up to date than the voter's): no check.
+            && !self.bug(Bug::NoLogCheckOnVote)
+        {
             Some(DenyReason::LogNotUpToDate)
         } else {
             None
@@ -137,6 +151,9 @@ impl Node {
         // Skip entries we already hold; truncate at the first conflict only (a delayed or
         // duplicated AppendEntries must not cut entries that match).
         let mut i = 0;
+        // With the injected bug `no-truncate-on-conflict`: the old entries after those sent,
+        // written back after them.
+        let mut kept_tail: Vec<Entry> = Vec::new();
         while i < entries.len() {
             let idx = prev_log_index + 1 + i as Index;
             match self.log.term_at(idx) {
@@ -146,6 +163,15 @@ impl Node {
                         idx > self.commit_index,
                         "truncating a committed entry at {idx}"
                     );
+                    // Injected bug `no-truncate-on-conflict`, breaking Figure 2 (AppendEntries
+                    // receiver step 3: "if an existing entry conflicts with a new one, delete
+                    // the existing entry and all that follow it") and so §5.3's Log Matching:
+                    // the entries sent overwrite theirs index by index and the stale ones after
+                    // them stay (as `log[i] = entry` would do). On disk: cut, and write back.
+                    if self.bug(Bug::NoTruncateOnConflict) {
+                        let end = (last_new as usize).min(self.log.entries().len());
+                        kept_tail = self.log.entries()[end..].to_vec();
+                    }
                     self.log.truncate_from(idx);
                     self.durable_len = self.durable_len.min(idx - 1);
                     // Writes still in flight were issued for the old suffix: once they land,
@@ -160,7 +186,8 @@ impl Node {
             }
         }
         if i < entries.len() {
-            let new: Vec<Entry> = entries[i..].to_vec();
+            let mut new: Vec<Entry> = entries[i..].to_vec();
+            new.append(&mut kept_tail);
             for e in &new {
                 self.log.push(*e);
             }

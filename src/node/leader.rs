@@ -178,7 +178,11 @@ impl Node {
             },
             &mut l.scratch,
         );
-        if n > self.commit_index && self.log.term_at(n) == Some(self.term) {
+        // Injected bug `commit-old-term-by-count`, breaking §5.4.2 (Figure 8: "Raft never
+        // commits log entries from previous terms by counting replicas"): no term check.
+        if n > self.commit_index
+            && (self.log.term_at(n) == Some(self.term) || self.bug(Bug::CommitOldTermByCount))
+        {
             self.set_commit(n, out);
         }
     }

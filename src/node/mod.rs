@@ -12,6 +12,10 @@
 //! a follower, Figure 2), then by kind to the role that handles it: [`follower`] holds what
 //! every server does on RequestVote and AppendEntries, [`candidate`] counts votes, [`leader`]
 //! replicates and commits. Decisions by majority go through [`quorum`], never `n/2+1`.
+//!
+//! Injected bugs ([`Config::bugs`], none by default) each switch one rule off, to show the
+//! checker catching the mistake; each is a few lines marked by a comment naming the bug and the
+//! rule it breaks.
 
 pub mod candidate;
 pub mod follower;
@@ -127,6 +131,12 @@ impl Node {
         &self.cfg
     }
 
+    /// Whether the injected bug `b` is switched on for this run (never, normally).
+    #[inline]
+    fn bug(&self, b: Bug) -> bool {
+        self.cfg.bugs.has(b)
+    }
+
     /// The other voters, in id order.
     fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
         let me = self.cfg.id;
@@ -184,6 +194,19 @@ impl Node {
     fn on_message(&mut self, env: Envelope, out: &mut Vec<Output>) {
         debug_assert_eq!(env.to, self.cfg.id);
         if env.msg.term() > self.term {
+            // Injected bug `ignore-higher-term`, breaking §5.1 and Figure 2 ("All servers": if
+            // an RPC request or response contains term T > currentTerm, set currentTerm = T
+            // and convert to follower): a leader drops a response of a higher term and keeps
+            // leading its old term.
+            if self.bug(Bug::IgnoreHigherTerm)
+                && matches!(self.role, RoleState::Leader(_))
+                && matches!(
+                    env.msg,
+                    Message::RequestVoteResp { .. } | Message::AppendEntriesResp { .. }
+                )
+            {
+                return;
+            }
             self.become_follower_of_new_term(env.msg.term(), out);
         }
         match env.msg {
@@ -194,8 +217,12 @@ impl Node {
             } => self.on_request_vote(env.from, term, last_log_index, last_log_term, out),
             Message::RequestVoteResp { term, granted } => {
                 // A reply from another term is stale: never count it (§5.1: a server ignores
-                // replies of terms it has left).
-                if term == self.term && granted {
+                // replies of terms it has left). Injected bug `count-stale-votes`, breaking
+                // §5.2 (each server votes for at most one candidate *in a given term*, and a
+                // candidate wins by votes of its own term): a grant from an earlier term counts.
+                let counts =
+                    term == self.term || (term < self.term && self.bug(Bug::CountStaleVotes));
+                if counts && granted {
                     if let RoleState::Candidate(_) = self.role {
                         self.count_vote(env.from, out);
                     }
@@ -282,7 +309,12 @@ impl Node {
     /// Queues a reply until every write issued so far is durable, including the one this step
     /// is about to issue (flush_persist assigns persist_seq + 1 if state is dirty).
     fn reply(&mut self, to: NodeId, msg: Message) {
-        let seq = if self.hard_dirty || !self.pending_ops.is_empty() {
+        let seq = if self.bug(Bug::ReplyBeforePersist) {
+            // Injected bug `reply-before-persist`, breaking Figure 2 ("Persistent state on all
+            // servers: updated on stable storage before responding to RPCs"): the reply is
+            // released at the end of this step, before the write it depends on is durable.
+            self.durable_seq
+        } else if self.hard_dirty || !self.pending_ops.is_empty() {
             self.persist_seq + 1
         } else {
             self.persist_seq
@@ -327,10 +359,19 @@ impl Node {
             let ops = std::mem::take(&mut self.pending_ops);
             self.inflight_len
                 .push((self.persist_seq, self.log.last_index()));
+            // Injected bug `forget-vote-on-restart`, breaking Figure 2 (votedFor is persistent
+            // state, on stable storage before responding): a vote granted to another server is
+            // never written, so a restart forgets it and the node may vote again in that term.
+            let voted_for =
+                if self.bug(Bug::ForgetVoteOnRestart) && self.voted_for != Some(self.cfg.id) {
+                    None
+                } else {
+                    self.voted_for
+                };
             out.push(Output::Persist {
                 seq: self.persist_seq,
                 term: self.term,
-                voted_for: self.voted_for,
+                voted_for,
                 ops,
             });
         }
@@ -388,6 +429,7 @@ mod tests {
             max_entries_per_message: 64,
             candidate_persist: persist,
             seed: 0,
+            bugs: Bugs::NONE,
         }
     }
 

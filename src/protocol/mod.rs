@@ -16,6 +16,9 @@
 
 use crate::base::time::SimDuration;
 
+mod bugs;
+pub use bugs::{Bug, Bugs};
+
 pub type NodeId = u32;
 pub type Term = u64;
 pub type Index = u64;
@@ -298,6 +301,9 @@ pub struct Config {
     /// timer): a seed the world derives from the run's seed, the node's id and its incarnation,
     /// so that randomness replays too. The built-in node draws nothing and ignores it.
     pub seed: u64,
+    /// Injected bugs to switch on ([`Bugs::NONE`] normally). The built-in node reads them;
+    /// other implementations ignore them.
+    pub bugs: Bugs,
 }
 
 /// What a node tells the runtime; see the module doc.

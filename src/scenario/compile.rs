@@ -154,6 +154,7 @@ impl Scenario {
                 max_entries_per_message: self.raft.max_entries_per_message,
                 candidate_persist: self.raft.candidate_persist,
                 seed: 0, // set per node and incarnation by the world
+                bugs: self.raft.bugs.iter().collect(),
             },
             network: NetConfig {
                 delay: net.delay.clone(),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::base::dist::{DurationDist, NumberDist};
 use crate::base::time::SimDuration;
-use crate::node::{CandidatePersist, NodeId};
+use crate::node::{Bug, CandidatePersist, NodeId};
 
 /// The scenario format version this build reads.
 pub const VERSION: u32 = 1;
@@ -130,6 +130,10 @@ pub struct RaftSpec {
     /// CheckQuorum (dissertation §6.2). Not yet supported: must be false.
     #[serde(default)]
     pub check_quorum: bool,
+    /// Bugs to inject into the built-in node, by name, to see the checker catch them (none by
+    /// default). `raftsim run --bug NAME` adds to this list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bugs: Vec<Bug>,
 }
 
 fn default_max_entries() -> usize {

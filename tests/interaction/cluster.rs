@@ -324,6 +324,7 @@ impl Cluster {
                         max_entries_per_message: spec.max_entries,
                         candidate_persist: spec.persist,
                         seed: 0,
+                        bugs: raftsim::protocol::Bugs::NONE,
                     },
                     node: None,
                     durable: spec.hard[id as usize - 1].clone(),

@@ -1,0 +1,153 @@
+//! Injected bugs: mistakes that real Raft implementations have shipped, each switchable per run
+//! (`raft.bugs` in a scenario, `raftsim run --bug NAME`) so that the checker can be shown to
+//! catch it. The built-in node (`crate::node`) reads [`Config::bugs`](super::Config::bugs);
+//! other implementations ignore it. All are off by default ([`Bugs::NONE`]), and with none on
+//! the node behaves exactly as without this switch.
+
+/// One injected bug, by the name a scenario file and the command line use.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// votedFor is not made durable: the disk writes carry no vote for another server, so a
+    /// restarted node has forgotten the votes it granted (Figure 2, persistent state).
+    ForgetVoteOnRestart,
+    /// A candidate that steps down to follower in its own term (it heard from that term's
+    /// leader) forgets its vote, and may vote again in that term (§5.2, Figure 2).
+    ResetVoteOnStepDown,
+    /// The leader commits the highest index a majority holds whatever its term (§5.4.2,
+    /// Figure 8).
+    CommitOldTermByCount,
+    /// Votes are granted without checking that the candidate's log is at least as up to date
+    /// (§5.4.1).
+    NoLogCheckOnVote,
+    /// A follower that finds a conflicting entry overwrites the indexes it was sent and keeps
+    /// the stale entries after them instead of deleting the conflicting suffix (Figure 2,
+    /// AppendEntries receiver step 3).
+    NoTruncateOnConflict,
+    /// A leader that sees a higher term in a response ignores it and keeps leading its old
+    /// term (§5.1, Figure 2 "All servers").
+    IgnoreHigherTerm,
+    /// Vote grants and AppendEntries replies are sent at once, before the write they depend on
+    /// is durable (Figure 2: persistent state is updated on stable storage before responding).
+    ReplyBeforePersist,
+    /// A candidate counts granted votes from an earlier term (§5.2: votes are for one term).
+    CountStaleVotes,
+}
+
+impl Bug {
+    /// Every bug, in the order of [`Bug::NAMES`].
+    pub const ALL: [Bug; 8] = [
+        Bug::ForgetVoteOnRestart,
+        Bug::ResetVoteOnStepDown,
+        Bug::CommitOldTermByCount,
+        Bug::NoLogCheckOnVote,
+        Bug::NoTruncateOnConflict,
+        Bug::IgnoreHigherTerm,
+        Bug::ReplyBeforePersist,
+        Bug::CountStaleVotes,
+    ];
+
+    /// The names, as in scenario files and on the command line.
+    pub const NAMES: [&'static str; 8] = [
+        "forget-vote-on-restart",
+        "reset-vote-on-step-down",
+        "commit-old-term-by-count",
+        "no-log-check-on-vote",
+        "no-truncate-on-conflict",
+        "ignore-higher-term",
+        "reply-before-persist",
+        "count-stale-votes",
+    ];
+
+    pub fn name(self) -> &'static str {
+        Bug::NAMES[self as usize]
+    }
+
+    pub fn from_name(name: &str) -> Option<Bug> {
+        Bug::NAMES
+            .iter()
+            .position(|&n| n == name)
+            .map(|i| Bug::ALL[i])
+    }
+
+    const fn bit(self) -> u16 {
+        1 << self as u16
+    }
+}
+
+impl std::fmt::Display for Bug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The set of bugs switched on for a run; [`Bugs::NONE`] by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Bugs(u16);
+
+impl Bugs {
+    /// No bug: the node as it should be.
+    pub const NONE: Bugs = Bugs(0);
+
+    /// This set with `bug` switched on as well.
+    pub const fn with(self, bug: Bug) -> Bugs {
+        Bugs(self.0 | bug.bit())
+    }
+
+    /// Whether `bug` is switched on.
+    #[inline]
+    pub const fn has(self, bug: Bug) -> bool {
+        self.0 & bug.bit() != 0
+    }
+
+    pub const fn is_none(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The bugs switched on, in the order of [`Bug::ALL`].
+    pub fn iter(self) -> impl Iterator<Item = Bug> {
+        Bug::ALL.into_iter().filter(move |&b| self.has(b))
+    }
+}
+
+impl FromIterator<Bug> for Bugs {
+    fn from_iter<I: IntoIterator<Item = Bug>>(iter: I) -> Bugs {
+        iter.into_iter().fold(Bugs::NONE, Bugs::with)
+    }
+}
+
+impl<'a> FromIterator<&'a Bug> for Bugs {
+    fn from_iter<I: IntoIterator<Item = &'a Bug>>(iter: I) -> Bugs {
+        iter.into_iter().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names the CLI lists are the names serde reads and writes.
+    #[test]
+    fn names_agree_with_serde() {
+        for (b, name) in Bug::ALL.iter().zip(Bug::NAMES) {
+            assert_eq!(serde_json::to_string(b).unwrap(), format!("\"{name}\""));
+            assert_eq!(Bug::from_name(name), Some(*b));
+            assert_eq!(b.name(), name);
+        }
+        let all: Bugs = Bug::ALL.iter().collect();
+        assert_eq!(all.iter().collect::<Vec<_>>(), Bug::ALL);
+        assert!(Bugs::NONE.iter().next().is_none());
+    }
+}

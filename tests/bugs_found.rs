@@ -1,0 +1,80 @@
+//! A seed search finds real bugs: each injected bug (a mistake shipped by real Raft
+//! implementations, see `raftsim::protocol::Bug`) run under `scenarios/random-faults.json`,
+//! whose faults are drawn from the seed, fails the right property within a stated seed budget,
+//! and the correct node passes the same seeds. The budgets are the measured first failing seeds
+//! (README, "Injected bugs"); a change that makes the search miss a bug fails here.
+
+mod common;
+use common::root;
+
+use raftsim::experiment::explore::{explore, ExplorePlan, Finding};
+use raftsim::protocol::Bug;
+use raftsim::scenario::Scenario;
+
+fn search(bugs: &[Bug], seeds: std::ops::Range<u64>, max_failures: usize) -> Vec<Finding> {
+    let mut sc = Scenario::load(&root().join("scenarios/random-faults.json")).expect("valid");
+    sc.raft.bugs.extend(bugs);
+    let plan = ExplorePlan {
+        seeds,
+        max_failures,
+        shard: None,
+        jobs: 2,
+    };
+    explore(&sc.compile(), &plan, &|_, _| {}).findings
+}
+
+/// The first failing seed of `bug` within `0..=budget`, and its property.
+fn first_failure(bug: Bug, budget: u64) -> (u64, String) {
+    let found = search(&[bug], 0..budget + 1, 1);
+    let f = found
+        .first()
+        .unwrap_or_else(|| panic!("{bug}: no failure in seeds 0..={budget}"));
+    (f.seed, f.property.clone())
+}
+
+/// The correct node passes every seed the bugs below are found in.
+#[test]
+fn the_correct_node_passes_the_same_seeds() {
+    let found = search(&[], 0..40, 1);
+    assert!(found.is_empty(), "{found:?}");
+}
+
+/// §5.4.1: a vote for a candidate whose log is behind elects a leader that lacks a committed
+/// entry.
+#[test]
+fn no_log_check_on_vote_is_found() {
+    let (seed, property) = first_failure(Bug::NoLogCheckOnVote, 5);
+    assert_eq!((seed, property.as_str()), (0, "Leader Completeness"));
+}
+
+/// §5.3: a follower that keeps a conflicting suffix ends up with entries that differ from the
+/// same index and term elsewhere.
+#[test]
+fn no_truncate_on_conflict_is_found() {
+    let (seed, property) = first_failure(Bug::NoTruncateOnConflict, 5);
+    assert_eq!((seed, property.as_str()), (0, "Log Matching"));
+}
+
+/// §5.1: a vote reply from an earlier term, delayed past an election timeout by a delay spike,
+/// is counted and elects a leader without a majority.
+#[test]
+fn count_stale_votes_is_found() {
+    let (seed, property) = first_failure(Bug::CountStaleVotes, 15);
+    assert_eq!((seed, property.as_str()), (10, "Election Safety"));
+}
+
+/// Figure 2: a vote sent before it is durable is lost by a crash at a disk write, and the
+/// restarted node votes again in the same term.
+#[test]
+fn reply_before_persist_is_found() {
+    let (seed, property) = first_failure(Bug::ReplyBeforePersist, 35);
+    assert_eq!((seed, property.as_str()), (28, "Vote Uniqueness"));
+}
+
+/// §5.2: one vote per term. A candidate that steps down in its term and forgets its own vote
+/// votes again.
+#[test]
+fn reset_vote_on_step_down_is_found() {
+    let (seed, property) = first_failure(Bug::ResetVoteOnStepDown, 40);
+    assert_eq!((seed, property.as_str()), (33, "Vote Uniqueness"));
+}
