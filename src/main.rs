@@ -113,6 +113,22 @@ enum Cmd {
     /// drawn from the seed, see `generate`), and report each seed whose run fails a checked
     /// property, with the command that replays it. Writes files only for failing seeds.
     Explore(ExploreArgs),
+    /// Shrink a failing seed to a smaller scenario that fails the same property: the seed's
+    /// generated faults are written out, then faults removed, windows shortened and client load
+    /// lowered while the failure holds. Writes the scenario and prints the command that runs it.
+    Shrink {
+        /// The scenario (JSON).
+        scenario: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Injected bugs the failure needs (adds to the scenario's `raft.bugs`). Repeatable.
+        #[arg(long = "bug", value_name = "NAME", value_parser = bug_parser())]
+        bugs: Vec<raftsim::protocol::Bug>,
+        /// Where to write the shrunk scenario [default: output/<name>-seed<N>-shrunk.json].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Measure simulator speed: events/s with tracing off and on, and sweep trials/s.
     Bench {
         /// Shorter measurements (for a quick look; figures are noisier).
@@ -158,6 +174,12 @@ fn main() -> ExitCode {
         ),
         Cmd::Sweep(args) => cmd_sweep(args),
         Cmd::Explore(args) => cmd_explore(args),
+        Cmd::Shrink {
+            scenario,
+            seed,
+            bugs,
+            out,
+        } => cmd_shrink(&scenario, seed, &bugs, out),
         Cmd::Bench { quick } => cmd_bench(quick),
         Cmd::Check { trace, nodes } => cmd_check(&trace, nodes),
         Cmd::Diff {
@@ -715,6 +737,47 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         dir.display()
     );
     Ok(ExitCode::from(1))
+}
+
+fn cmd_shrink(
+    path: &Path,
+    seed: u64,
+    bugs: &[raftsim::protocol::Bug],
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let mut sc = load(path)?;
+    sc.raft.bugs.extend(bugs);
+    let file = out.unwrap_or_else(|| {
+        PathBuf::from("output").join(format!("{}-seed{seed}-shrunk.json", sc.name))
+    });
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        check_writable(dir)
+            .context("the output folder is not writable (choose another with --out)")?;
+    }
+    std::panic::set_hook(Box::new(|_| {}));
+    let shrunk =
+        raftsim::experiment::shrink::shrink(&sc, seed).map_err(|m| anyhow::anyhow!("{m}"))?;
+    let _ = std::panic::take_hook();
+    for s in &shrunk.steps {
+        outln!("  {s}");
+    }
+    outln!(
+        "{}: {} faults left after {} runs; it still fails {}: {}",
+        shrunk.scenario.name,
+        shrunk.scenario.faults.len(),
+        shrunk.attempts,
+        shrunk.property,
+        shrunk.detail
+    );
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| output_failed(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let text = serde_json::to_vec_pretty(&shrunk.scenario).expect("scenario serialises");
+    write_atomic(&file, &text).map_err(output_failed)?;
+    outln!("wrote      {}", file.display());
+    outln!("{}", Reproduce::run(&file, seed));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_bench(quick: bool) -> Result<ExitCode> {

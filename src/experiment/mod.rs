@@ -4,4 +4,5 @@
 pub mod bench;
 pub mod explore;
 pub mod run;
+pub mod shrink;
 pub mod sweep;

@@ -218,3 +218,86 @@ impl Scenario {
         }
     }
 }
+
+impl From<Target> for super::Target {
+    fn from(t: Target) -> super::Target {
+        match t {
+            Target::Node(id) => super::Target::Node(id),
+            Target::Leader => super::Target::Named(NamedTarget::Leader),
+            Target::Follower => super::Target::Named(NamedTarget::Follower),
+            Target::Random => super::Target::Named(NamedTarget::Random),
+            Target::LastCrashed => super::Target::Named(NamedTarget::LastCrashed),
+        }
+    }
+}
+
+impl FaultSpec {
+    /// The file form of a fault: how a fault drawn from a seed is written out as an explicit
+    /// one (`raftsim shrink`). Compiling it gives the same fault back.
+    pub fn from_fault(f: &Fault) -> FaultSpec {
+        use crate::base::time::SimDuration;
+        use crate::world::config::WritePoint;
+        let mut spec = FaultSpec {
+            at: SimDuration(f.at.0),
+            jitter: f.jitter.clone(),
+            until: f.until.map(|u| SimDuration(u.0)),
+            ..Default::default()
+        };
+        match &f.kind {
+            FaultKind::Crash(t) => spec.crash = Some((*t).into()),
+            FaultKind::Restart(t) => spec.restart = Some((*t).into()),
+            FaultKind::Partition(g) => spec.partition = Some(g.clone()),
+            FaultKind::Cut { from, to } => {
+                spec.cut = Some(super::CutSpec {
+                    from: *from,
+                    to: *to,
+                })
+            }
+            FaultKind::Pause { target, until } => {
+                spec.pause = Some((*target).into());
+                spec.until = Some(SimDuration(until.0));
+            }
+            FaultKind::Isolate(t) => spec.isolate = Some((*t).into()),
+            FaultKind::LossBurst(p) => spec.loss_burst = Some(*p),
+            FaultKind::DuplicateBurst(p) => spec.duplicate_burst = Some(*p),
+            FaultKind::DelaySpike(d) => spec.delay_spike = Some(d.clone()),
+            FaultKind::CrashAtWrite {
+                k,
+                leader_only,
+                point,
+                restart_after,
+            } => {
+                spec.crash_at_write = Some(super::CrashAtWriteSpec {
+                    k: *k,
+                    leader_only: *leader_only,
+                    point: match point {
+                        WritePoint::AfterIssue => super::WritePointSpec::AfterIssue,
+                        WritePoint::BeforeComplete => super::WritePointSpec::BeforeComplete,
+                        WritePoint::AfterComplete => super::WritePointSpec::AfterComplete,
+                    },
+                    restart_after: *restart_after,
+                })
+            }
+        }
+        spec
+    }
+}
+
+impl Scenario {
+    /// This scenario with the faults its generators draw for `seed` written out explicitly,
+    /// after its own, in the order a run appends them: the same run, fault for fault, with no
+    /// generator left.
+    pub fn with_generated_faults(&self, seed: u64) -> Scenario {
+        let cfg = self.compile();
+        let mut sc = self.clone();
+        sc.faults.retain(|f| f.generate.is_none());
+        for (g, spec) in cfg.generators.iter().enumerate() {
+            sc.faults.extend(
+                crate::world::faults::generate(spec, g, &cfg, seed)
+                    .iter()
+                    .map(FaultSpec::from_fault),
+            );
+        }
+        sc
+    }
+}
