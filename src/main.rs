@@ -645,12 +645,19 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     if a.max_failures == 0 {
         anyhow::bail!("--max-failures must be at least 1");
     }
-    if a.jobs == Some(0) {
-        anyhow::bail!("--jobs must be at least 1");
+    use raftsim::experiment::sweep::MAX_JOBS;
+    if let Some(j) = a.jobs.filter(|j| !(1..=MAX_JOBS).contains(j)) {
+        anyhow::bail!("--jobs {j} is not allowed: 1 to {MAX_JOBS} worker threads");
     }
-    let jobs = a
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = a.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_JOBS))
+    });
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("output").join(format!("explore-{}", sc.name)));
+    // Before the search: a long search must not lose its findings to an unwritable folder.
+    check_writable(&dir).context("output folder is not writable (choose another with --out)")?;
     let cfg = sc.compile();
     let plan = ExplorePlan {
         seeds: seeds.clone(),
@@ -697,9 +704,15 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     if report.findings.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    let dir = a
-        .out
-        .unwrap_or_else(|| PathBuf::from("output").join(format!("explore-{}", sc.name)));
+    // Every finding on the terminal first, whatever happens to the files.
+    for f in &report.findings {
+        let mut repro = Reproduce::run(&a.scenario, f.seed);
+        for b in &a.bugs {
+            repro = repro.flag("bug", b);
+        }
+        outln!("seed {}: {}: {}", f.seed, f.property, f.detail);
+        outln!("  {repro}");
+    }
     std::fs::create_dir_all(&dir)
         .map_err(|e| output_failed(format!("cannot create {}: {e}", dir.display())))?;
     let mut lines = String::new();
@@ -719,8 +732,6 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         for b in &a.bugs {
             repro = repro.flag("bug", b);
         }
-        outln!("seed {}: {}: {}", f.seed, f.property, f.detail);
-        outln!("  {repro}");
         lines.push_str(&format!(
             "{}\t{}\t{}\t{}\n",
             f.seed,
@@ -830,7 +841,17 @@ fn cmd_check(path: &Path, nodes: Option<u32>) -> Result<ExitCode> {
             "error: {file}: the trace is incomplete: no `end` record (the run was cut short, or the file truncated)"
         );
     }
-    Ok(if violation.is_none() && complete {
+    // What the run itself recorded as failing (a node's failed assertion, a panic) fails the
+    // check too, even where the records before it pass.
+    let recorded = records.iter().zip(lines).find_map(|(r, l)| match &r.ev {
+        Event::Violation { property, detail } => Some(format!("{property}: {detail} ({file}:{l})")),
+        Event::Panic { message } => Some(format!("panic: {message} ({file}:{l})")),
+        _ => None,
+    });
+    if let Some(what) = &recorded {
+        outln!("the run recorded a failure: {what}");
+    }
+    Ok(if violation.is_none() && complete && recorded.is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

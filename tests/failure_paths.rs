@@ -333,8 +333,8 @@ fn refused(text: &str) -> String {
     stderr
 }
 
-/// `k` counts writes from 1, and a crash at a write ends with its own `restart_after`, so
-/// `k: 0` and an `until` are bad input (exit 2), each named by its field.
+/// `k` counts writes from 1, so `k: 0` is bad input (exit 2), named by its field; an `until`
+/// (when the fault stops waiting for its write) must come after `at`.
 #[test]
 fn malformed_crash_at_write_is_refused() {
     let k0 = CRASH_AT_WRITE.replacen("\"k\": 5", "\"k\": 0", 1);
@@ -345,11 +345,77 @@ fn malformed_crash_at_write_is_refused() {
 
     let until = CRASH_AT_WRITE.replacen(
         "{ \"at\": \"0s\",",
-        "{ \"at\": \"0s\", \"until\": \"1s\",",
+        "{ \"at\": \"1s\", \"until\": \"1s\",",
         1,
     );
     assert_ne!(until, CRASH_AT_WRITE);
     let e = refused(&until);
     assert!(e.contains("faults[0].until"), "{e}");
-    assert!(e.contains("restart_after"), "{e}");
+    assert!(e.contains("must be after at"), "{e}");
+}
+
+/// A crash of a node that is already down is skipped, and its `until` then restarts nothing: the
+/// node stays down until the fault that crashed it ends.
+#[test]
+fn a_skipped_crash_does_not_restart_the_node_at_its_end() {
+    let text = r#"{
+      "version": 1, "name": "skipped-crash",
+      "cluster": { "nodes": 3 },
+      "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" },
+      "faults": [
+        { "at": "1s", "crash": 3, "until": "3s" },
+        { "at": "1500ms", "crash": 3, "until": "2s" }
+      ],
+      "stop": { "at": "4s" }
+    }"#;
+    let sc = Scenario::parse("skipped-crash.json", text).unwrap();
+    let r = run(
+        &sc,
+        1,
+        RunOptions {
+            trace: true,
+            ..Default::default()
+        },
+    );
+    let records = parse(std::str::from_utf8(r.trace.as_ref().unwrap().bytes()).unwrap());
+    let restarts: Vec<u64> = records
+        .iter()
+        .filter(|r| matches!(r.ev, Event::Restart { node: 3, .. }))
+        .map(|r| r.t)
+        .collect();
+    assert_eq!(
+        restarts,
+        vec![3_000_000_000],
+        "restarted only by the fault that crashed it"
+    );
+    assert!(records.iter().any(
+        |r| matches!(&r.ev, Event::FaultSkipped { reason } if reason.contains("already down"))
+    ));
+}
+
+/// `raftsim check` fails a trace whose run recorded a failure (here a node's failed assertion),
+/// even though the records before it pass the safety check.
+#[test]
+fn check_fails_a_trace_that_records_a_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    raftsim()
+        .current_dir(root())
+        .args([
+            "run",
+            "scenarios/basic.json",
+            "--quiet",
+            "--panic-after-steps",
+            "100",
+            "--out",
+        ])
+        .arg(&dir)
+        .assert()
+        .code(1);
+    raftsim()
+        .arg("check")
+        .arg(dir.join("trace.jsonl"))
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("Node Assertion"));
 }

@@ -7,7 +7,7 @@
 //! |-------------------------------------------|---------------------------------------------------------|
 //! | `RawNode::new(config, storage)`           | `restart(cfg, hard)`: storage from `HardState` (term, vote, log); commit starts at 0 |
 //! | a ticker calling `tick()`                 | `SetTimer{Heartbeat, min, max}`, re-armed at each `Input::Timer(Heartbeat)`, which calls `tick()` |
-//! | randomized election timeout (own RNG)     | pinned (raft-rs: `max_election_tick = election_tick + 1`); the world draws each tick interval from the tick timer's [min, max] instead (so heartbeats jitter too) |
+//! | randomized election timeout (own RNG)     | pinned to a fixed number of ticks; the world draws each tick interval from the tick timer's [min, max] instead (so heartbeats jitter too); a library that must draw its own can seed from `cfg.seed` |
 //! | `step(msg)`                               | `Input::Message`; `Msg: WireMessage` is the library's message |
 //! | `propose(data)`                           | `Input::ClientRequest`; `ProposalDropped` → `ClientReply::NotLeader{hint: leader_id}`; `Committed` when the proposal's index applies with the same request, `NotLeader` if another entry lands there or leadership is lost |
 //! | `Ready::ss` (role, leader_id)             | `role()`, `leader()`: the last soft state seen |
@@ -21,10 +21,9 @@
 //! | —                                         | `bootstrap_leader`: no RawNode equivalent (a toy extension here) |
 //!
 //! Randomness stays with the world: the adapter never draws. A tick-driven library that draws
-//! its own election timeout (raft-rs: `rand::thread_rng()`, not even reproducible) cannot be
-//! seeded by the run (`restart` hands a node no seed; a timer range is the only randomness a
-//! node receives), so the library's timeout is a fixed number of ticks and the world
-//! randomizes the ticks: each is drawn from [T, T·max/min] with T = heartbeat_interval / 2, so
+//! its own election timeout must seed its generator from `cfg.seed` (the world derives it per
+//! node and incarnation), or a run does not replay. This toy has no generator: its timeout is a
+//! fixed number of ticks and the world randomizes the ticks: each is drawn from [T, T·max/min] with T = heartbeat_interval / 2, so
 //! `election_tick` = ⌈min/T⌉ ticks span about [min, max]. The
 //! other mapping, an `Election` timer with [min, max] that calls `campaign()`, would need the
 //! adapter to know when the library resets its election clock, which a Ready does not say.

@@ -230,7 +230,7 @@ fn summary_matches_statistics_recomputed_from_trials() {
     assert!(capped_seen > 0, "the 200ms cap should cap some trials");
 }
 
-/// One sweep of the three ranges the issue names; (summary rows by range, trials by range).
+/// One sweep of three ranges (150-150, 150-155, 150-300); (summary rows by range, trials by range).
 fn three_ranges(seed: u64, out: &Path) -> (Table, Groups) {
     let seed = seed.to_string();
     let args = [

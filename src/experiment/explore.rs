@@ -92,38 +92,52 @@ pub fn explore(
     plan: &ExplorePlan,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> ExploreReport {
-    let pool = rayon::ThreadPoolBuilder::new()
+    let Ok(pool) = rayon::ThreadPoolBuilder::new()
         .num_threads(plan.jobs.max(1))
         .build()
-        .expect("thread pool");
+    else {
+        // No threads to be had (a tight process limit): search on this one.
+        let plan = ExplorePlan {
+            jobs: 1,
+            ..plan.clone()
+        };
+        return explore_on(cfg, &plan, progress, None);
+    };
+    explore_on(cfg, plan, progress, Some(&pool))
+}
+
+fn explore_on(
+    cfg: &RunConfig,
+    plan: &ExplorePlan,
+    progress: &(dyn Fn(u64, u64) + Sync),
+    pool: Option<&rayon::ThreadPool>,
+) -> ExploreReport {
     let (k, n) = plan.shard.unwrap_or((0, 1));
     let start = plan.seeds.start;
     // The i-th seed of this shard.
     let seed_at = |i: u64| start.checked_add(i.checked_mul(n)?.checked_add(k)?);
-    let count = if plan.seeds.end > start + k {
-        (plan.seeds.end - start - k).div_ceil(n)
-    } else {
-        0
+    let count = match start.checked_add(k) {
+        Some(first) if plan.seeds.end > first => (plan.seeds.end - first).div_ceil(n),
+        _ => 0,
     };
     let mut report = ExploreReport::default();
     let done = AtomicU64::new(0);
     let mut next = 0u64;
     while next < count && report.findings.len() < plan.max_failures {
         let end = (next + CHUNK).min(count);
-        let mut found: Vec<Finding> = pool.install(|| {
-            (next..end)
-                .into_par_iter()
-                .filter_map(|i| {
-                    let seed = seed_at(i).expect("within the range");
-                    let f = judge(cfg, seed);
-                    let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if d.is_multiple_of(16) {
-                        progress(d, 0);
-                    }
-                    f
-                })
-                .collect()
-        });
+        let one = |i: u64| {
+            let seed = seed_at(i).expect("within the range");
+            let f = judge(cfg, seed);
+            let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if d.is_multiple_of(16) {
+                progress(d, 0);
+            }
+            f
+        };
+        let mut found: Vec<Finding> = match pool {
+            Some(pool) => pool.install(|| (next..end).into_par_iter().filter_map(one).collect()),
+            None => (next..end).filter_map(one).collect(),
+        };
         found.sort_by_key(|f| f.seed);
         report.findings.extend(found);
         report.seeds_run += end - next;

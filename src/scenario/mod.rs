@@ -387,7 +387,9 @@ pub struct FaultSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause: Option<Target>,
     /// Crash whichever node issues the k-th disk write after `at`, at a chosen point of that
-    /// write, and restart it from its durable state a while later.
+    /// write, and restart it from its durable state a while later. With `until`, the fault
+    /// stops waiting for its write then (and holds `stop.when` until then); without, it waits
+    /// to the end of the run without holding `stop.when`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash_at_write: Option<CrashAtWriteSpec>,
     /// Cut this node off from every other (both directions) until `until`; "leader" isolates
@@ -939,11 +941,13 @@ impl Scenario {
                         "a restart has no end: remove `until`".into(),
                     );
                 }
-                if f.crash_at_write.is_some() {
+                if u > self.stop.at {
                     return err(
                         &format!("{path}.until"),
-                        "a crash at a disk write ends with its own restart_after: remove `until`"
-                            .into(),
+                        format!(
+                            "{u} is after stop.at {}: the fault would never end",
+                            self.stop.at
+                        ),
                     );
                 }
             }

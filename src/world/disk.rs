@@ -65,8 +65,8 @@ impl Disk {
 }
 
 impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
-    /// A node issued a write. Returns whether a crash-at-write fault wants the node crashed
-    /// right after this step.
+    /// A node issued a write. Returns the crash-at-write watch that wants the node crashed
+    /// right after this step, if one does.
     pub(super) fn write_issued(
         &mut self,
         id: NodeId,
@@ -74,7 +74,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         term: Term,
         voted_for: Option<NodeId>,
         ops: Vec<LogOp>,
-    ) -> bool {
+    ) -> Option<usize> {
         let latency_dist = &self.cfg.write_latency;
         let now = self.now;
         let s = &mut self.slots[id as usize - 1];
@@ -134,16 +134,16 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         let batch = self.slot(node).disk.front_batch();
         debug_assert_eq!(batch.0, seq, "disk writes complete in order");
         let hooked = self.faults.write_targeted(node, incarnation, batch);
-        if hooked == Some(super::config::WritePoint::BeforeComplete) {
-            self.crash_for_write(node);
+        if let Some((watch, super::config::WritePoint::BeforeComplete)) = hooked {
+            self.crash_for_write(node, watch);
             return;
         }
         let s = self.slot(node);
         let w = s.disk.queue.pop_front().expect("a write is pending");
         s.hard.apply_write(w.term, w.voted_for, &w.ops);
         self.step(node, Input::Persisted(w.seq));
-        if hooked == Some(super::config::WritePoint::AfterComplete) {
-            self.crash_for_write(node);
+        if let Some((watch, super::config::WritePoint::AfterComplete)) = hooked {
+            self.crash_for_write(node, watch);
         }
     }
 }

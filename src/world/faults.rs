@@ -28,7 +28,7 @@ struct WriteWatch {
     counted: u64,
     /// The chosen write: (node, incarnation, seq).
     target: Option<(NodeId, u32, u64)>,
-    /// The crash happened.
+    /// The crash happened, or the fault's `until` passed first: the watch is done.
     fired: bool,
 }
 
@@ -96,36 +96,47 @@ impl FaultState {
         self.last_fault = Some(now);
     }
 
-    /// Counts a write `seq` just issued by `id`. Returns true when a crash-at-write fault
-    /// chose it and crashes right after the step that issued it.
-    pub fn count_write(&mut self, id: NodeId, incarnation: u32, seq: u64, leader: bool) -> bool {
-        let mut now = false;
-        for w in &mut self.watches {
-            if w.target.is_none() && (leader || !w.leader_only) {
+    /// Counts a write `seq` just issued by `id`. Returns the watch that chose it and crashes
+    /// right after the step that issued it, if one did.
+    pub fn count_write(
+        &mut self,
+        id: NodeId,
+        incarnation: u32,
+        seq: u64,
+        leader: bool,
+    ) -> Option<usize> {
+        let mut now = None;
+        for (i, w) in self.watches.iter_mut().enumerate() {
+            if !w.fired && w.target.is_none() && (leader || !w.leader_only) {
                 w.counted += 1;
                 if w.counted == w.k {
                     w.target = Some((id, incarnation, seq));
-                    now |= w.point == WritePoint::AfterIssue;
+                    if w.point == WritePoint::AfterIssue && now.is_none() {
+                        now = Some(i);
+                    }
                 }
             }
         }
         now
     }
 
-    /// Whether a crash-at-write fault aims at the batch (first, last) of `node` completing now,
+    /// The crash-at-write watch that aims at the batch (first, last) of `node` completing now,
     /// and at which point.
     pub fn write_targeted(
         &self,
         node: NodeId,
         incarnation: u32,
         batch: (u64, u64),
-    ) -> Option<WritePoint> {
-        self.watches.iter().find_map(|w| match w.target {
-            Some((n, i, k)) if !w.fired && (n, i) == (node, incarnation) => {
-                (batch.0..=batch.1).contains(&k).then_some(w.point)
-            }
-            _ => None,
-        })
+    ) -> Option<(usize, WritePoint)> {
+        self.watches
+            .iter()
+            .enumerate()
+            .find_map(|(w_at, w)| match w.target {
+                Some((n, i, k)) if !w.fired && (n, i) == (node, incarnation) => {
+                    (batch.0..=batch.1).contains(&k).then_some((w_at, w.point))
+                }
+                _ => None,
+            })
     }
 }
 
@@ -185,14 +196,17 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         match &f.kind {
             &FaultKind::Crash(t) => {
                 if start {
-                    let target = self.resolve(i, t);
-                    self.faults.targets[i] = target;
-                    match target {
-                        Some(id) => self.crash(id),
-                        None => self.emit(Event::FaultSkipped {
-                            reason: format!("crash: there is no {}", t.describe()),
-                        }),
-                    }
+                    // Only a crash that happened is undone by this fault's end: a node that was
+                    // already down is another fault's to restart.
+                    self.faults.targets[i] = match self.resolve(i, t) {
+                        Some(id) => self.crash(id).then_some(id),
+                        None => {
+                            self.emit(Event::FaultSkipped {
+                                reason: format!("crash: there is no {}", t.describe()),
+                            });
+                            None
+                        }
+                    };
                 } else if let Some(id) = self.faults.targets[i] {
                     self.restart(id);
                 }
@@ -299,7 +313,12 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                 point,
                 restart_after,
             } => {
-                if start {
+                if !start {
+                    // `until` passed: stop waiting for the write.
+                    if let Some(w) = self.faults.watches.iter_mut().find(|w| w.fault == i) {
+                        w.fired = true;
+                    }
+                } else {
                     self.faults.watches.push(WriteWatch {
                         fault: i,
                         k,
@@ -315,19 +334,15 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         }
     }
 
-    /// Crashes `id` for the crash-at-write fault that chose its write, and schedules the
+    /// Crashes `id` for crash-at-write watch `watch`, which chose its write, and schedules the
     /// restart.
     #[cold]
     #[inline(never)]
-    pub(super) fn crash_for_write(&mut self, id: NodeId) {
-        let Some(w) = self
-            .faults
-            .watches
-            .iter_mut()
-            .find(|w| !w.fired && w.target.is_some_and(|(n, _, _)| n == id))
-        else {
+    pub(super) fn crash_for_write(&mut self, id: NodeId, watch: usize) {
+        let w = &mut self.faults.watches[watch];
+        if w.fired {
             return;
-        };
+        }
         w.fired = true;
         let (fault, after) = (w.fault, w.restart_after);
         // The crash is a fault event, and its restart one still to come. (A chosen write that
@@ -375,9 +390,11 @@ pub fn generate(spec: &Generator, index: usize, cfg: &RunConfig, seed: u64) -> V
     let mut faults = Vec::new();
     let mut t = spec.from.0;
     let end = spec.until.0;
+    // Durations come from the configuration; saturate so that no sum wraps.
+    let (et_min, et_max) = (et_min.min(u64::MAX / 8), et_max.min(u64::MAX / 8));
     let between = |rng: &mut Rng, lo: u64, hi: u64| rng.range_inclusive(lo.min(hi), hi.max(lo));
     while total > 0 && (faults.len() as u32) < spec.max_faults {
-        t += libm::round(rng.exponential(spec.mean_gap.0.max(1) as f64)) as u64;
+        t = t.saturating_add(libm::round(rng.exponential(spec.mean_gap.0.max(1) as f64)) as u64);
         if t >= end {
             break;
         }
@@ -423,7 +440,8 @@ pub fn generate(spec: &Generator, index: usize, cfg: &RunConfig, seed: u64) -> V
                     point,
                     restart_after: SimDuration(between(&mut rng, 1_000_000, 2 * et_max)),
                 };
-                (kind, None)
+                // It waits for its write at most until the window ends.
+                (kind, Some(end - t))
             }
             GenKind::Partition => {
                 let mut ids: Vec<NodeId> = (1..=n).collect();
@@ -457,7 +475,7 @@ pub fn generate(spec: &Generator, index: usize, cfg: &RunConfig, seed: u64) -> V
                 // Longer than an election timeout: the others move on meanwhile.
                 let d = between(&mut rng, et_max, 3 * et_max);
                 let target = role_target(&mut rng);
-                let until = SimTime((t + d).min(end));
+                let until = SimTime(t.saturating_add(d).min(end));
                 (FaultKind::Pause { target, until }, Some(d))
             }
             GenKind::LossBurst => {
@@ -482,7 +500,7 @@ pub fn generate(spec: &Generator, index: usize, cfg: &RunConfig, seed: u64) -> V
         faults.push(Fault {
             at: SimTime(t),
             jitter: None,
-            until: dur.map(|d| SimTime((t + d.max(1)).min(end))),
+            until: dur.map(|d| SimTime(t.saturating_add(d.max(1)).min(end))),
             kind,
         });
     }

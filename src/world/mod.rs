@@ -379,7 +379,9 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 });
             }
             let cfg = self.node_config(id);
+            self.in_node = Some(id);
             let node = N::restart(&cfg, hard);
+            self.in_node = None;
             self.slot(id).node = Some(node);
         }
         if let Some(l) = cfg.initial_leader {
@@ -398,12 +400,14 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         }
         for id in 1..=cfg.nodes {
             let mut outs = std::mem::take(&mut self.outs);
+            self.in_node = Some(id);
             let node = self.slot(id).node.as_mut().expect("booted");
             if cfg.initial_leader == Some(id) {
                 node.bootstrap_leader(&mut outs);
             } else {
                 node.start(&mut outs);
             }
+            self.in_node = None;
             self.outs = outs;
             self.process_outputs(id);
         }
@@ -659,10 +663,10 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             }
         }
         self.witness(id, &outs, writes);
-        let mut crash_after = false;
+        let mut crash_after = None;
         if !applies {
             for out in outs.drain(..) {
-                crash_after |= self.carry_out(id, out);
+                crash_after = crash_after.or(self.carry_out(id, out));
             }
         } else {
             let mut prev_apply = false;
@@ -681,19 +685,19 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 }
                 prev_apply = apply;
                 let out = drain.next().expect("looked at above");
-                crash_after |= self.carry_out(id, out);
+                crash_after = crash_after.or(self.carry_out(id, out));
             }
         }
         self.outs = outs;
-        if crash_after {
-            self.crash_for_write(id);
+        if let Some(watch) = crash_after {
+            self.crash_for_write(id, watch);
         }
     }
 
-    /// Carries out one output. Returns whether a crash-at-write fault wants the node crashed
-    /// once this step's outputs are done.
+    /// Carries out one output. Returns the crash-at-write watch that wants the node crashed
+    /// once this step's outputs are done, if one does.
     #[inline(always)]
-    fn carry_out(&mut self, id: NodeId, out: Output<N::Msg>) -> bool {
+    fn carry_out(&mut self, id: NodeId, out: Output<N::Msg>) -> Option<usize> {
         match out {
             Output::Send(env) => {
                 if let Some(vote) = witness::sent_record(&env) {
@@ -734,7 +738,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             }
             Output::Note(note) => self.emit(Event::from_note(id, note)),
         }
-        false
+        None
     }
 
     fn send(&mut self, env: Envelope<N::Msg>) {
@@ -772,21 +776,27 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
     // Rare next to message and timer events: kept out of the event loop's inlined body.
     #[cold]
     #[inline(never)]
-    fn crash(&mut self, id: NodeId) {
+    /// Crashes `id`; false (and a `fault_skipped` record) if it was already down.
+    fn crash(&mut self, id: NodeId) -> bool {
         let s = self.slot(id);
         if s.node.is_none() {
             self.emit(Event::FaultSkipped {
                 reason: format!("crash: n{id} is already down"),
             });
-            return;
+            return false;
         }
         s.node = None;
         s.incarnation += 1;
         s.disk.clear();
         s.paused_until = None;
         s.pauses = 0;
+        // Timers of this incarnation never fire on the next.
+        for g in &mut s.timer_gen {
+            *g += 1;
+        }
         self.faults.crashed(id);
         self.emit(Event::Crash { node: id });
+        true
     }
 
     #[cold]
@@ -809,9 +819,11 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         s.seen = Seen::from_disk(&hard);
         s.kv.clear();
         let cfg = self.node_config(id);
+        self.in_node = Some(id);
         let mut node = N::restart(&cfg, hard);
         let mut outs = std::mem::take(&mut self.outs);
         node.start(&mut outs);
+        self.in_node = None;
         self.outs = outs;
         self.slot(id).node = Some(node);
         self.process_outputs(id);

@@ -114,7 +114,9 @@ impl Seen {
         if role == Role::Candidate && term > old_term && vote == Some(id) {
             records.push(Event::Election { node: id, term });
         }
-        if role == Role::Leader && old_role != Role::Leader {
+        // A leader of a new term is a new leadership, even if the node never stopped leading
+        // (a correct node cannot: a higher term makes it a follower first).
+        if role == Role::Leader && (old_role != Role::Leader || term != old_term) {
             let own = durable.term == term && durable.voted_for == Some(id);
             records.push(Event::Leader {
                 node: id,

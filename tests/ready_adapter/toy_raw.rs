@@ -9,11 +9,11 @@
 //!
 //! How the wrapped node's outputs become a [`Ready`]:
 //! - `SetTimer`/`CancelTimer` become tick deadlines (`election_tick`, `heartbeat_tick`); the
-//!   library has no RNG: its election timeout is a fixed number of ticks, like raft-rs with
-//!   `max_election_tick = election_tick + 1` (see the adapter for where randomness comes from);
+//!   library has no RNG: its election timeout is a fixed number of ticks, a pinned timeout (see
+//!   the adapter for where randomness comes from);
 //! - `Persist` becomes [`Ready::hs`] (term, vote, commit) and [`Ready::entries`] in raft-rs form
 //!   (entries carry their index; the first one overwrites the log from there);
-//! - `Send` becomes [`Ready::messages`] when leading (raft thesis §10.2.1, as raft-rs) and
+//! - `Send` becomes [`Ready::messages`] when leading (dissertation §10.2.1) and
 //!   [`Ready::persisted_messages`] otherwise; what the node releases because a write became
 //!   durable ([`ToyRaw::on_persist_ready`]) is sendable at once and goes to `messages`;
 //! - `Apply` becomes [`Ready::committed_entries`];
