@@ -113,6 +113,19 @@ enum Cmd {
     /// drawn from the seed, see `generate`), and report each seed whose run fails a checked
     /// property, with the command that replays it. Writes files only for failing seeds.
     Explore(ExploreArgs),
+    /// Combine the output folders of `explore --shard K/N` runs into exactly what one unsharded
+    /// search of the same seeds writes (its first --max-failures failures by seed).
+    Merge {
+        /// The shards' output folders (each from `explore --shard K/N --out DIR`).
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// The merged folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Keep the first this many failures by seed, as the unsharded search would.
+        #[arg(long, default_value_t = 10)]
+        max_failures: usize,
+    },
     /// Shrink a failing seed to a smaller scenario that fails the same property: the seed's
     /// generated faults are written out, then faults removed, windows shortened and client load
     /// lowered while the failure holds. Writes the scenario and prints the command that runs it.
@@ -174,6 +187,11 @@ fn main() -> ExitCode {
         ),
         Cmd::Sweep(args) => cmd_sweep(args),
         Cmd::Explore(args) => cmd_explore(args),
+        Cmd::Merge {
+            shards,
+            out,
+            max_failures,
+        } => cmd_merge(&shards, &out, max_failures),
         Cmd::Shrink {
             scenario,
             seed,
@@ -746,6 +764,72 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     outln!(
         "wrote      {}/failures.tsv, the scenario and one trace per failing seed",
         dir.display()
+    );
+    Ok(ExitCode::from(1))
+}
+
+fn cmd_merge(shards: &[PathBuf], out: &Path, max_failures: usize) -> Result<ExitCode> {
+    if max_failures == 0 {
+        anyhow::bail!("--max-failures must be at least 1");
+    }
+    check_writable(out).context("output folder is not writable (choose another with --out)")?;
+    // (seed, the failures.tsv line, the shard it came from)
+    let mut found: Vec<(u64, String, PathBuf)> = Vec::new();
+    let mut scenario: Option<Vec<u8>> = None;
+    for dir in shards {
+        let tsv = dir.join("failures.tsv");
+        if !tsv.exists() {
+            // A shard that found nothing writes nothing.
+            continue;
+        }
+        let text = std::fs::read_to_string(&tsv)
+            .with_context(|| format!("{}: cannot read", tsv.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let seed: u64 = line
+                .split('\t')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("{}:{}: not a failure line", tsv.display(), i + 1)
+                })?;
+            found.push((seed, line.to_string(), dir.clone()));
+        }
+        let sc = std::fs::read(dir.join("scenario.json"))
+            .with_context(|| format!("{}: no scenario.json", dir.display()))?;
+        match &scenario {
+            Some(first) if *first != sc => anyhow::bail!(
+                "{}: its scenario differs from the first shard's: these are not shards of one search",
+                dir.display()
+            ),
+            Some(_) => {}
+            None => scenario = Some(sc),
+        }
+    }
+    found.sort_by_key(|f| f.0);
+    found.dedup_by_key(|f| f.0);
+    found.truncate(max_failures);
+    let Some(scenario) = scenario else {
+        outln!("no shard found a failure: nothing to merge");
+        return Ok(ExitCode::SUCCESS);
+    };
+    std::fs::create_dir_all(out)
+        .map_err(|e| output_failed(format!("cannot create {}: {e}", out.display())))?;
+    let mut lines = String::new();
+    for (seed, line, dir) in &found {
+        let name = format!("seed-{seed}.trace.jsonl");
+        let trace = std::fs::read(dir.join(&name))
+            .with_context(|| format!("{}: no {name}", dir.display()))?;
+        write_atomic(&out.join(&name), &trace).map_err(output_failed)?;
+        lines.push_str(line);
+        lines.push('\n');
+    }
+    write_atomic(&out.join("failures.tsv"), lines.as_bytes()).map_err(output_failed)?;
+    write_atomic(&out.join("scenario.json"), &scenario).map_err(output_failed)?;
+    outln!(
+        "merged {} shards: {} failing seeds; wrote {}/failures.tsv, the scenario and their traces",
+        shards.len(),
+        found.len(),
+        out.display()
     );
     Ok(ExitCode::from(1))
 }

@@ -232,3 +232,65 @@ fn explore_refuses_bad_flags() {
             .code(2);
     }
 }
+
+/// `raftsim merge` of three shards' folders writes exactly what one unsharded search writes:
+/// the same failures.tsv, scenario and traces, byte for byte.
+#[test]
+fn merging_three_shards_equals_the_unsharded_search() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("never.json");
+    std::fs::write(&scenario, NEVER_A_LEADER).unwrap();
+    let search = |out: &str, shard: Option<&str>| {
+        let mut c = raftsim();
+        c.current_dir(tmp.path()).args([
+            "explore",
+            "never.json",
+            "--seeds",
+            "0..20",
+            "--max-failures",
+            "5",
+            "--quiet",
+            "--out",
+            out,
+        ]);
+        if let Some(s) = shard {
+            c.args(["--shard", s]);
+        }
+        c.assert().code(1);
+    };
+    search("whole", None);
+    for (k, dir) in [("1/3", "s1"), ("2/3", "s2"), ("3/3", "s3")] {
+        search(dir, Some(k));
+    }
+    raftsim()
+        .current_dir(tmp.path())
+        .args([
+            "merge",
+            "s1",
+            "s2",
+            "s3",
+            "--max-failures",
+            "5",
+            "--out",
+            "merged",
+        ])
+        .assert()
+        .code(1);
+    let files = |dir: &str| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(tmp.path().join(dir))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let whole = files("whole");
+    assert_eq!(whole.len(), 7, "failures.tsv, scenario.json and 5 traces");
+    assert_eq!(files("merged"), whole);
+}
