@@ -78,3 +78,29 @@ fn reset_vote_on_step_down_is_found() {
     let (seed, property) = first_failure(Bug::ResetVoteOnStepDown, 40);
     assert_eq!((seed, property.as_str()), (33, "Vote Uniqueness"));
 }
+
+/// Figure 2: votedFor is persistent. A voter whose vote never reached its disk restarts within
+/// the term and votes for a second candidate. It needs short logs and a light load, so that a
+/// restarted voter is asked again within its term: `scenarios/random-faults-light.json`.
+#[test]
+fn forget_vote_on_restart_is_found_under_light_load() {
+    let sc = Scenario::load(&root().join("scenarios/random-faults-light.json")).expect("valid");
+    let plan = |bugs: &[Bug]| {
+        let mut sc = sc.clone();
+        sc.raft.bugs.extend(bugs);
+        let plan = ExplorePlan {
+            seeds: 0..121,
+            max_failures: 1,
+            shard: None,
+            jobs: 2,
+        };
+        explore(&sc.compile(), &plan, &|_, _| {}).findings
+    };
+    let found = plan(&[Bug::ForgetVoteOnRestart]);
+    let f = found.first().expect("found within 0..=120");
+    assert_eq!((f.seed, f.property.as_str()), (114, "Vote Uniqueness"));
+    assert!(
+        plan(&[]).is_empty(),
+        "the correct node passes the same seeds"
+    );
+}
