@@ -776,6 +776,14 @@ fn cmd_merge(shards: &[PathBuf], out: &Path, max_failures: usize) -> Result<Exit
     // (seed, the failures.tsv line, the shard it came from)
     let mut found: Vec<(u64, String, PathBuf)> = Vec::new();
     let mut scenario: Option<Vec<u8>> = None;
+    // A shard that found nothing wrote nothing, so a missing folder is no error; but say so,
+    // in case it is a mistyped one.
+    for missing in shards.iter().filter(|d| !d.is_dir()) {
+        eprintln!(
+            "note: {}: no such folder, taken as a shard that found no failure",
+            missing.display()
+        );
+    }
     for dir in shards {
         let tsv = dir.join("failures.tsv");
         if !tsv.exists() {
