@@ -441,6 +441,7 @@ fn shape_trial(sc: &mut Scenario, timeout: [SimDuration; 2], cap: SimDuration) {
     };
     sc.workload = None;
     sc.sweep = None;
+    sc.liveness = None;
 }
 
 fn axes_field(combo: &[(String, Value)]) -> String {

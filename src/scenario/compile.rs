@@ -211,6 +211,10 @@ impl Scenario {
                     FileStop::LeaderAfterFaults => StopWhen::LeaderAfterFaults,
                 }),
             },
+            liveness: crate::world::config::Liveness {
+                leader_within: self.liveness.and_then(|l| l.leader_within),
+                commit_within: self.liveness.and_then(|l| l.commit_within),
+            },
             max_events: self.limits.max_events,
             max_queued: MAX_QUEUED_EVENTS,
             max_in_flight: (IN_FLIGHT_ENTRIES / self.raft.max_entries_per_message as u64)

@@ -88,6 +88,9 @@ pub struct Scenario {
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
     pub stop: StopSpec,
+    /// Liveness as named properties, checked in the quiet phase after the faults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<LivenessSpec>,
     #[serde(default)]
     pub limits: LimitsSpec,
     /// Settings for `raftsim sweep`; ignored by `raftsim run`.
@@ -498,6 +501,22 @@ pub struct StopSpec {
     /// End earlier, once this condition holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<StopWhen>,
+}
+
+/// Bounds measured from the start of the quiet phase (when every fault event has applied; the
+/// start of the run if there are no faults). A bound not met is a named violation.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LivenessSpec {
+    /// "Liveness: Leader": within this, a live leader that every other live, unpaused node
+    /// follows in its term.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_within: Option<SimDuration>,
+    /// "Liveness: Commit": within this, every client request still outstanding at the start of
+    /// the quiet phase has finished: committed, or given up by its client after its attempts
+    /// (counted as failed in the summary), never still waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_within: Option<SimDuration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -1061,6 +1080,19 @@ impl Scenario {
         }
         if self.stop.at.0 == 0 {
             return err("stop.at", "must be above zero".into());
+        }
+        if let Some(l) = &self.liveness {
+            for (field, b) in [
+                ("leader_within", l.leader_within),
+                ("commit_within", l.commit_within),
+            ] {
+                if b.is_some_and(|b| b.0 == 0 || b > self.stop.at) {
+                    return err(
+                        &format!("liveness.{field}"),
+                        format!("must be above zero and at most stop.at {}", self.stop.at),
+                    );
+                }
+            }
         }
         if self.limits.max_events == 0 {
             return err("limits.max_events", "must be at least 1".into());

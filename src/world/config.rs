@@ -30,6 +30,7 @@ pub struct RunConfig {
     /// Faults drawn from the seed at the start of the run, appended to `faults`.
     pub generators: Vec<Generator>,
     pub stop: Stop,
+    pub liveness: Liveness,
     /// The run ends with outcome `event_limit` after this many events.
     pub max_events: u64,
     /// The run ends with outcome `queue_limit` when more events than this wait in the queue at
@@ -126,6 +127,18 @@ pub enum StopWhen {
 pub struct Stop {
     pub at: SimTime,
     pub when: Option<StopWhen>,
+}
+
+/// Liveness bounds, measured from the quiet phase: the moment every fault event has applied
+/// (the start of the run when there are none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Liveness {
+    /// A leader that every other live, unpaused node follows must exist within this.
+    pub leader_within: Option<SimDuration>,
+    /// Every client request still outstanding when the quiet phase starts must have finished
+    /// within this: committed, or given up by its client (whose retry budget the summary
+    /// reports), not still waiting.
+    pub commit_within: Option<SimDuration>,
 }
 
 /// A node chosen by id, or by role at the moment the fault applies.

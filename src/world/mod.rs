@@ -87,6 +87,14 @@ enum Ev<M> {
         req: u64,
         attempt: u32,
     },
+    /// A liveness bound ends: check its property.
+    Liveness(LivenessCheck),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LivenessCheck {
+    Leader,
+    Commit,
 }
 
 impl<M> Ev<M> {
@@ -225,6 +233,12 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     trace_messages: bool,
     /// The node whose step is running: a panic there is the node's own assertion failing.
     in_node: Option<NodeId>,
+    /// Liveness: when the quiet phase started, the checks still to come, whether a stable leader
+    /// has been seen since, and the requests outstanding when it started.
+    quiet_since: Option<SimTime>,
+    checks_pending: u32,
+    leader_seen: bool,
+    outstanding_at_quiet: Vec<u64>,
     faults: FaultState,
     clients: Clients,
 }
@@ -295,6 +309,10 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             in_flight: 0,
             trace_messages: level == TraceLevel::Messages,
             in_node: None,
+            quiet_since: None,
+            checks_pending: 0,
+            leader_seen: false,
+            outstanding_at_quiet: Vec::new(),
             faults: FaultState::new(cfg, seed),
             clients: Clients::new(seed),
         }
@@ -417,12 +435,17 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         }
 
         let stop_at = cfg.stop.at;
+        let liveness = cfg.liveness != Default::default();
         loop {
             if self.violation.is_some() {
                 return Outcome::Violation;
             }
+            if liveness {
+                self.watch_liveness();
+            }
             if cfg.stop.when == Some(StopWhen::LeaderAfterFaults)
                 && self.faults.all_applied()
+                && self.checks_pending == 0
                 && self.stable_leader().is_some()
             {
                 return Outcome::ConditionMet;
@@ -624,7 +647,86 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             Ev::ClientReply { req, node, reply } => self.client_reply(req, node, reply),
             Ev::ClientResend { req, attempt } => self.client_resend(req, attempt),
             Ev::ClientTimeout { req, attempt } => self.client_timeout(req, attempt),
+            Ev::Liveness(check) => self.check_liveness(check),
         }
+    }
+
+    /// Starts the quiet phase once every fault event has applied (at once if there are none),
+    /// scheduling the checks of the liveness bounds, and notes a stable leader when one exists.
+    #[cold]
+    #[inline(never)]
+    fn watch_liveness(&mut self) {
+        if self.quiet_since.is_none() && (self.faults.done() || self.faults.list.is_empty()) {
+            self.quiet_since = Some(self.now);
+            self.outstanding_at_quiet = self.clients.outstanding();
+            let l = self.cfg.liveness;
+            for (bound, check) in [
+                (l.leader_within, LivenessCheck::Leader),
+                (l.commit_within, LivenessCheck::Commit),
+            ] {
+                // A bound that would end after stop.at cannot be judged: it is not checked.
+                if let Some(at) = bound
+                    .map(|b| self.now + b)
+                    .filter(|&at| at <= self.cfg.stop.at)
+                {
+                    self.queue.push(at, Ev::Liveness(check));
+                    self.checks_pending += 1;
+                }
+            }
+        }
+        if self.quiet_since.is_some() && !self.leader_seen && self.stable_leader().is_some() {
+            self.leader_seen = true;
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_liveness(&mut self, check: LivenessCheck) {
+        self.checks_pending -= 1;
+        let since = self
+            .quiet_since
+            .expect("scheduled when the quiet phase started");
+        let (property, detail) = match check {
+            LivenessCheck::Leader => {
+                if self.leader_seen || self.stable_leader().is_some() {
+                    return;
+                }
+                (
+                    "Liveness: Leader",
+                    format!(
+                        "no leader that every live node follows within {} of the quiet phase (from {since})",
+                        self.now - since
+                    ),
+                )
+            }
+            LivenessCheck::Commit => {
+                let late: Vec<u64> = self
+                    .outstanding_at_quiet
+                    .iter()
+                    .copied()
+                    .filter(|&r| self.clients.pending(r))
+                    .collect();
+                if late.is_empty() {
+                    return;
+                }
+                (
+                    "Liveness: Commit",
+                    format!(
+                        "{} of the {} client requests outstanding at the quiet phase ({since}) are still waiting after {} (first: req {})",
+                        late.len(),
+                        self.outstanding_at_quiet.len(),
+                        self.now - since,
+                        late[0]
+                    ),
+                )
+            }
+        };
+        self.violation.get_or_insert(Violation {
+            property,
+            event_index: self.records + 1,
+            time: self.now.0,
+            detail,
+        });
     }
 
     fn drop_msg(&mut self, env: &Envelope<N::Msg>, reason: DropReason, id: u64) {

@@ -40,6 +40,18 @@ impl Clients {
         self.reqs[req as usize].key
     }
 
+    /// The requests not finished yet.
+    pub fn outstanding(&self) -> Vec<u64> {
+        (0..self.reqs.len() as u64)
+            .filter(|&r| self.reqs[r as usize].done.is_none())
+            .collect()
+    }
+
+    /// Whether request `req` is still waiting: neither committed nor given up by its client.
+    pub fn pending(&self, req: u64) -> bool {
+        self.reqs[req as usize].done.is_none()
+    }
+
     /// Each request's (submitted, finished and whether it committed), in nanoseconds.
     pub fn outcomes(&self) -> Vec<(u64, Option<(u64, bool)>)> {
         self.reqs

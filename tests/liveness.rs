@@ -1,0 +1,92 @@
+//! Liveness as named properties (`liveness` in a scenario): bounds measured from the quiet
+//! phase, the moment every fault event has applied (the start of the run if there are none).
+//! "Liveness: Leader" — a leader that every live node follows exists within its bound;
+//! "Liveness: Commit" — every client request outstanding at the quiet phase has finished
+//! (committed, or given up by its client) within its bound. A bound not met is a violation,
+//! named and reproducible like any other.
+
+use raftsim::experiment::run::{run, RunOptions};
+use raftsim::scenario::Scenario;
+use raftsim::world::Outcome;
+
+fn parse(text: &str) -> Scenario {
+    Scenario::parse("liveness.json", text).expect("valid")
+}
+
+/// With every message lost, no leader can be elected: the Leader bound fails at its end, one
+/// second into the run (there are no faults, so the quiet phase starts at once).
+#[test]
+fn no_leader_within_the_bound_is_a_named_violation() {
+    let sc = parse(
+        r#"{ "version": 1, "name": "no-leader",
+        "cluster": { "nodes": 3 },
+        "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" },
+        "network": { "loss": 1.0 },
+        "liveness": { "leader_within": "1s" },
+        "stop": { "at": "2s" } }"#,
+    );
+    let r = run(&sc, 1, RunOptions::default());
+    assert_eq!(r.outcome, Outcome::Violation);
+    let v = r.violation.unwrap();
+    assert_eq!(v.property, "Liveness: Leader");
+    assert_eq!(v.time, 1_000_000_000);
+}
+
+/// The same cluster with a working network meets the bound.
+#[test]
+fn a_leader_within_the_bound_passes() {
+    let sc = parse(
+        r#"{ "version": 1, "name": "a-leader",
+        "cluster": { "nodes": 3 },
+        "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" },
+        "liveness": { "leader_within": "1s" },
+        "stop": { "at": "2s" } }"#,
+    );
+    let r = run(&sc, 1, RunOptions::default());
+    assert_eq!(r.outcome, Outcome::Completed, "{:?}", r.violation);
+}
+
+/// Requests sent to a crashed node are lost, and with a 10-second timeout their clients still
+/// wait a second after the node is back: the Commit bound fails and names how many. With the
+/// clients' usual timeout they retry and commit, and the bound holds.
+#[test]
+fn requests_still_waiting_after_the_bound_are_a_named_violation() {
+    let text = |timeout: &str| {
+        format!(
+            r#"{{ "version": 1, "name": "waiting",
+        "cluster": {{ "nodes": 3 }},
+        "raft": {{ "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" }},
+        "workload": {{ "requests_per_second": 50, "end": "1s", "request_timeout": "{timeout}" }},
+        "faults": [ {{ "at": "500ms", "crash": 3, "until": "1200ms" }} ],
+        "liveness": {{ "commit_within": "1s" }},
+        "stop": {{ "at": "3s" }} }}"#
+        )
+    };
+    let r = run(&parse(&text("10s")), 1, RunOptions::default());
+    assert_eq!(r.outcome, Outcome::Violation);
+    let v = r.violation.unwrap();
+    assert_eq!(v.property, "Liveness: Commit");
+    assert_eq!(
+        v.time, 2_200_000_000,
+        "one second after the restart that ends the faults"
+    );
+    assert!(v.detail.contains("still waiting"), "{}", v.detail);
+    let r = run(&parse(&text("300ms")), 1, RunOptions::default());
+    assert_eq!(r.outcome, Outcome::Completed, "{:?}", r.violation);
+}
+
+/// A bound must be above zero and fit in the run.
+#[test]
+fn a_bound_longer_than_the_run_is_refused() {
+    let e = Scenario::parse(
+        "x.json",
+        r#"{ "version": 1, "name": "x",
+        "cluster": { "nodes": 3 },
+        "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" },
+        "liveness": { "leader_within": "5s" },
+        "stop": { "at": "2s" } }"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("liveness.leader_within"), "{e}");
+}
