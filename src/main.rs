@@ -731,8 +731,6 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         outln!("seed {}: {}: {}", f.seed, f.property, f.detail);
         outln!("  {repro}");
     }
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| output_failed(format!("cannot create {}: {e}", dir.display())))?;
     let mut lines = String::new();
     for f in &report.findings {
         // Replay the failing seed with a trace, to keep it beside the finding.
@@ -820,8 +818,6 @@ fn cmd_merge(shards: &[PathBuf], out: &Path, max_failures: usize) -> Result<Exit
         outln!("no shard found a failure: nothing to merge");
         return Ok(ExitCode::SUCCESS);
     };
-    std::fs::create_dir_all(out)
-        .map_err(|e| output_failed(format!("cannot create {}: {e}", out.display())))?;
     let mut lines = String::new();
     for (seed, line, dir) in &found {
         let name = format!("seed-{seed}.trace.jsonl");
@@ -872,10 +868,6 @@ fn cmd_shrink(
         shrunk.property,
         shrunk.detail
     );
-    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| output_failed(format!("cannot create {}: {e}", dir.display())))?;
-    }
     let text = serde_json::to_vec_pretty(&shrunk.scenario).expect("scenario serialises");
     write_atomic(&file, &text).map_err(output_failed)?;
     outln!("wrote      {}", file.display());

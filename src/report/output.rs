@@ -76,32 +76,11 @@ impl Unnamed {
     /// temporary name in the same folder, removed if anything fails).
     pub fn persist(self, path: &Path) -> Result<(), WriteError> {
         use std::io::{Seek, SeekFrom};
-        let err = |error| WriteError {
-            path: path.to_path_buf(),
-            error,
-        };
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(err)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let result = (|| {
+        replace_atomically(path, |out| {
             let mut src = &self.file;
             src.seek(SeekFrom::Start(0))?;
-            let mut out = std::fs::File::create(&tmp)?;
-            std::io::copy(&mut src, &mut out)?;
-            out.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(err)
+            std::io::copy(&mut src, out).map(drop)
+        })
     }
 }
 
@@ -113,8 +92,18 @@ impl Drop for Unnamed {
     }
 }
 
-/// Writes `bytes` to `path` atomically.
+/// Writes `bytes` to `path` atomically, creating its folder if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    replace_atomically(path, |out| out.write_all(bytes))
+}
+
+/// Creates `path`'s folder, lets `fill` write a temporary file beside `path`, makes it durable
+/// and renames it into place; the temporary file is removed if anything fails, so `path` is
+/// either the old file or the whole new one.
+fn replace_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
     let err = |error| WriteError {
         path: path.to_path_buf(),
         error,
@@ -123,6 +112,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -130,7 +120,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        fill(&mut f)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

@@ -10,23 +10,6 @@ use crate::world::config::{
     RunConfig, Stop, StopWhen, Target, Workload, MAX_QUEUED_EVENTS,
 };
 
-impl From<super::GenKindSpec> for GenKind {
-    fn from(k: super::GenKindSpec) -> GenKind {
-        use super::GenKindSpec as S;
-        match k {
-            S::Crash => GenKind::Crash,
-            S::CrashAtWrite => GenKind::CrashAtWrite,
-            S::Partition => GenKind::Partition,
-            S::Isolate => GenKind::Isolate,
-            S::Cut => GenKind::Cut,
-            S::Pause => GenKind::Pause,
-            S::LossBurst => GenKind::LossBurst,
-            S::DuplicateBurst => GenKind::DuplicateBurst,
-            S::DelaySpike => GenKind::DelaySpike,
-        }
-    }
-}
-
 /// The entries all messages in flight may carry together, at most: a run's bound on messages
 /// in flight is this divided by `raft.max_entries_per_message` (262,144 messages at the default
 /// 64, 16,384 at the largest allowed, 1024). An entry takes about 40 bytes, so messages in
@@ -55,7 +38,7 @@ impl FaultSpec {
             until: SimTime(self.until.map_or(self.at.0, |u| u.0)),
             kinds: match &g.kinds {
                 None => GenKind::ALL.to_vec(),
-                Some(k) => k.iter().map(|&k| k.into()).collect(),
+                Some(k) => k.clone(),
             },
             max_faults: g.max_faults,
             mean_gap: g.mean_gap,
@@ -85,7 +68,7 @@ impl FaultSpec {
             FaultKind::CrashAtWrite {
                 k: w.k,
                 leader_only: w.leader_only,
-                point: w.point.into(),
+                point: w.point,
                 restart_after: w.restart_after,
             }
         } else if let (Some(t), Some(_)) = (self.isolate, self.until) {
@@ -240,7 +223,6 @@ impl FaultSpec {
     /// one (`raftsim shrink`). Compiling it gives the same fault back.
     pub fn from_fault(f: &Fault) -> FaultSpec {
         use crate::base::time::SimDuration;
-        use crate::world::config::WritePoint;
         let mut spec = FaultSpec {
             at: SimDuration(f.at.0),
             jitter: f.jitter.clone(),
@@ -274,11 +256,7 @@ impl FaultSpec {
                 spec.crash_at_write = Some(super::CrashAtWriteSpec {
                     k: *k,
                     leader_only: *leader_only,
-                    point: match point {
-                        WritePoint::AfterIssue => super::WritePointSpec::AfterIssue,
-                        WritePoint::BeforeComplete => super::WritePointSpec::BeforeComplete,
-                        WritePoint::AfterComplete => super::WritePointSpec::AfterComplete,
-                    },
+                    point: *point,
                     restart_after: *restart_after,
                 })
             }

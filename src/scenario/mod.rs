@@ -24,7 +24,7 @@ pub const VERSION: u32 = 1;
 /// The largest term an initial log may hold, far from where term arithmetic could overflow.
 pub const MAX_TERM: u64 = 1 << 32;
 
-pub use crate::world::config::MAX_DRIFT_PPM;
+pub use crate::world::config::{GenKind, WritePoint, MAX_DRIFT_PPM};
 
 /// The largest scenario file read, in bytes (1 MiB). A scenario is a few KB; its only part that
 /// can grow large is `cluster.initial_logs`, which every node, its disk and the checker copy,
@@ -420,7 +420,7 @@ pub struct FaultSpec {
 pub struct GenerateSpec {
     /// The kinds a seed may enable [default: all].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kinds: Option<Vec<GenKindSpec>>,
+    pub kinds: Option<Vec<GenKind>>,
     /// At most this many faults per seed, 1 to 1000.
     #[serde(default = "default_max_faults")]
     pub max_faults: u32,
@@ -436,20 +436,6 @@ fn default_mean_gap() -> SimDuration {
     SimDuration::from_millis(300)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum GenKindSpec {
-    Crash,
-    CrashAtWrite,
-    Partition,
-    Isolate,
-    Cut,
-    Pause,
-    LossBurst,
-    DuplicateBurst,
-    DelaySpike,
-}
-
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CrashAtWriteSpec {
@@ -459,31 +445,9 @@ pub struct CrashAtWriteSpec {
     #[serde(default)]
     pub leader_only: bool,
     /// Where the crash falls relative to that write.
-    pub point: WritePointSpec,
+    pub point: WritePoint,
     /// The crashed node restarts this long after the crash.
     pub restart_after: SimDuration,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum WritePointSpec {
-    /// Right after the step that issued the write (what that step sent is already sent).
-    AfterIssue,
-    /// At the moment the write would complete: it is lost.
-    BeforeComplete,
-    /// Right after the write completed and the node handled the completion.
-    AfterComplete,
-}
-
-impl From<WritePointSpec> for crate::world::config::WritePoint {
-    fn from(p: WritePointSpec) -> Self {
-        use crate::world::config::WritePoint;
-        match p {
-            WritePointSpec::AfterIssue => WritePoint::AfterIssue,
-            WritePointSpec::BeforeComplete => WritePoint::BeforeComplete,
-            WritePointSpec::AfterComplete => WritePoint::AfterComplete,
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]

@@ -169,7 +169,11 @@ impl Target {
 }
 
 /// Where a [`FaultKind::CrashAtWrite`] crashes a node, relative to one of its disk writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Scenario files name it in snake case (`"after_issue"`, ...).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum WritePoint {
     /// Right after the step that issued the write (what that step sent is already on the wire).
     AfterIssue,
@@ -224,8 +228,21 @@ pub struct Fault {
     pub kind: FaultKind,
 }
 
-/// The kinds of fault a [`Generator`] may draw.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// The kinds of fault a [`Generator`] may draw. Scenario files name them in snake case
+/// (`"crash_at_write"`, ...).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum GenKind {
     /// A node crashes and restarts (sometimes at once: a voter back mid-election).
     Crash,
