@@ -265,7 +265,7 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     let dir = f
         .out
         .unwrap_or_else(|| PathBuf::from("output").join(format!("{}-{seed}", sc.name)));
-    let cfg = sc.compile();
+    let cfg = sc.for_seed(seed).compile();
     // Every flag that changes what the run writes, so the printed line replays it byte for byte.
     let mut repro = Reproduce::run(path, seed);
     if let TraceLevel::Messages = f.level {
@@ -464,6 +464,11 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
 
     let sc = load(&a.scenario)?;
     let file = a.scenario.display().to_string();
+    if sc.draw.is_some() {
+        anyhow::bail!(
+            "{file}: field `draw`: a sweep sets its own grid and does not draw the cluster's shape per trial; remove `draw` (it is for `run`, `explore` and `shrink`)"
+        );
+    }
     let spec = sc.sweep.clone();
     let ranges: Vec<SweepRange> = if !a.timeouts.is_empty() {
         a.timeouts
@@ -676,7 +681,6 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from("output").join(format!("explore-{}", sc.name)));
     // Before the search: a long search must not lose its findings to an unwritable folder.
     check_writable(&dir).context("output folder is not writable (choose another with --out)")?;
-    let cfg = sc.compile();
     let plan = ExplorePlan {
         seeds: seeds.clone(),
         max_failures: a.max_failures,
@@ -703,7 +707,7 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     // hook's message (one per failing seed, from many threads) off the terminal.
     std::panic::set_hook(Box::new(|_| {}));
     let started = std::time::Instant::now();
-    let report = explore::explore(&cfg, &plan, &|done, failures| {
+    let report = explore::explore(&sc, &plan, &|done, failures| {
         bar.set_position(done);
         if failures > 0 {
             bar.set_message(format!("{failures} failing"));
@@ -736,7 +740,7 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         // Replay the failing seed with a trace, to keep it beside the finding.
         let mut trace = TraceWriter::in_memory();
         let _ = raftsim::experiment::run::run_observed::<Node, _, _>(
-            &cfg,
+            &sc.for_seed(f.seed).compile(),
             f.seed,
             TraceLevel::Events,
             Some(&mut trace),

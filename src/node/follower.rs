@@ -134,8 +134,22 @@ impl Node {
 
         match self.log.term_at(prev_log_index) {
             Some(t) if t == prev_log_term => {}
-            _ => {
-                let hint = self.log.last_index().min(prev_log_index.saturating_sub(1));
+            found => {
+                // Where the leader should try next (§5.3, the optimisation at the end of the
+                // section): past the end of a short log, or back past every entry of the
+                // conflicting term at once, not one entry per round trip. A lagging follower
+                // with a long conflicting suffix would otherwise take as many round trips as
+                // it has stale entries to find where the logs agree.
+                let hint = match found {
+                    None => self.log.last_index(),
+                    Some(t) => {
+                        let mut first = prev_log_index;
+                        while first > 1 && self.log.term_at(first - 1) == Some(t) {
+                            first -= 1;
+                        }
+                        first - 1
+                    }
+                };
                 self.reply(
                     leader,
                     Message::AppendEntriesResp {

@@ -196,14 +196,13 @@ impl Node {
         if env.msg.term() > self.term {
             // Injected bug `ignore-higher-term`, breaking §5.1 and Figure 2 ("All servers": if
             // an RPC request or response contains term T > currentTerm, set currentTerm = T
-            // and convert to follower): a leader drops a response of a higher term and keeps
-            // leading its old term.
+            // and convert to follower): a leader drops any message of a higher term but a
+            // RequestVote (it takes AppendEntries to be meant for a follower, and responses
+            // for someone else's), so it keeps leading its old term until a candidate asks it
+            // for a vote.
             if self.bug(Bug::IgnoreHigherTerm)
                 && matches!(self.role, RoleState::Leader(_))
-                && matches!(
-                    env.msg,
-                    Message::RequestVoteResp { .. } | Message::AppendEntriesResp { .. }
-                )
+                && !matches!(env.msg, Message::RequestVote { .. })
             {
                 return;
             }

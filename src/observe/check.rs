@@ -810,6 +810,7 @@ mod tests {
             nodes: 5,
             seed: 0,
             scenario: "t".into(),
+            drawn: None,
         });
         c.observe(&start, 1).unwrap();
         c.observe(&rec(Event::Election { node: 1, term: 2 }), 2)

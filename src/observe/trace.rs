@@ -43,6 +43,9 @@ pub enum Event {
         nodes: u32,
         seed: u64,
         scenario: String,
+        /// What the seed drew of the cluster's shape, when the scenario draws it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        drawn: Option<String>,
     },
     /// A node's initial durable state, when the scenario gives one.
     Boot {
@@ -235,7 +238,14 @@ impl fmt::Display for Record {
                 nodes,
                 seed,
                 scenario,
-            } => write!(f, "start {scenario} nodes={nodes} seed={seed}"),
+                drawn,
+            } => {
+                write!(f, "start {scenario} nodes={nodes} seed={seed}")?;
+                match drawn {
+                    Some(d) => write!(f, " drawn: {d}"),
+                    None => Ok(()),
+                }
+            }
             Event::Boot {
                 node, term, log, ..
             } => write!(f, "n{node} boot term={term} log_len={}", log.len()),

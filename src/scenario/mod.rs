@@ -96,7 +96,38 @@ pub struct Scenario {
     /// Settings for `raftsim sweep`; ignored by `raftsim run`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepSpec>,
+    /// Parts of the cluster's shape drawn from each run's seed (see [`DrawSpec`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draw: Option<DrawSpec>,
+    /// What was drawn, once [`Scenario::for_seed`] has drawn it (traced in `start`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub drawn: Option<String>,
 }
+
+/// Swarm testing of the cluster's shape, not only of its faults: each list is a set of
+/// choices, and every run takes one of each from its seed (its own stream, so the draw moves
+/// nothing else). What a seed drew is traced in its `start` record, and `raftsim shrink`
+/// writes it out as plain settings. Fields left out keep the scenario's own value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DrawSpec {
+    /// Cluster sizes (`cluster.nodes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<u32>,
+    /// Entries per AppendEntries (`raft.max_entries_per_message`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub max_entries_per_message: Vec<usize>,
+    /// Client rates (`workload.requests_per_second`; needs a `workload`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests_per_second: Vec<f64>,
+    /// Election timeout ranges (`raft.election_timeout`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub election_timeout: Vec<[SimDuration; 2]>,
+}
+
+/// The most choices one `draw` list may hold.
+pub const MAX_DRAW_CHOICES: usize = 16;
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -1098,6 +1129,64 @@ impl Scenario {
             if total > MAX_TRIALS {
                 return err("sweep.ranges", trials_bound(total));
             }
+        }
+        if let Some(d) = &self.draw {
+            self.validate_draw(d)?;
+        }
+        Ok(())
+    }
+
+    /// Every choice of a `draw` must make a valid scenario: each is tried on its own, and an
+    /// error names the choice.
+    fn validate_draw(&self, d: &DrawSpec) -> Result<(), (String, String)> {
+        let mut base = self.clone();
+        base.draw = None;
+        let lists = [
+            ("nodes", d.nodes.len()),
+            ("max_entries_per_message", d.max_entries_per_message.len()),
+            ("requests_per_second", d.requests_per_second.len()),
+            ("election_timeout", d.election_timeout.len()),
+        ];
+        for (field, len) in lists {
+            if len > MAX_DRAW_CHOICES {
+                return Err((
+                    format!("draw.{field}"),
+                    format!("{len} choices is not allowed: at most {MAX_DRAW_CHOICES}"),
+                ));
+            }
+        }
+        if !d.requests_per_second.is_empty() && self.workload.is_none() {
+            return Err((
+                "draw.requests_per_second".into(),
+                "there is no `workload` whose rate it could draw: add one, or remove this".into(),
+            ));
+        }
+        let tries = (d.nodes.iter().enumerate())
+            .map(|(i, &v)| {
+                let mut sc = base.clone();
+                sc.cluster.nodes = v;
+                (format!("draw.nodes[{i}]"), sc)
+            })
+            .chain(d.max_entries_per_message.iter().enumerate().map(|(i, &v)| {
+                let mut sc = base.clone();
+                sc.raft.max_entries_per_message = v;
+                (format!("draw.max_entries_per_message[{i}]"), sc)
+            }))
+            .chain(d.requests_per_second.iter().enumerate().map(|(i, &v)| {
+                let mut sc = base.clone();
+                if let Some(w) = &mut sc.workload {
+                    w.requests_per_second = v;
+                }
+                (format!("draw.requests_per_second[{i}]"), sc)
+            }))
+            .chain(d.election_timeout.iter().enumerate().map(|(i, &v)| {
+                let mut sc = base.clone();
+                sc.raft.election_timeout = v;
+                (format!("draw.election_timeout[{i}]"), sc)
+            }));
+        for (field, sc) in tries {
+            sc.validate()
+                .map_err(|(inner, m)| (field, format!("with this choice, {inner}: {m}")))?;
         }
         Ok(())
     }

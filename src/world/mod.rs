@@ -391,6 +391,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             nodes: cfg.nodes,
             seed: self.seed,
             scenario: cfg.name.clone(),
+            drawn: cfg.drawn.clone(),
         });
         // Boot every node.
         for id in 1..=cfg.nodes {
