@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod explore;
+pub mod reference;
 pub mod run;
 pub mod shrink;
 pub mod sweep;

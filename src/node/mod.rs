@@ -65,6 +65,13 @@ pub struct Node {
     pending_ops: Vec<LogOp>,
     /// Replies held until the write they depend on is durable.
     held: Vec<(u64, Envelope)>,
+    /// With `block_during_writes`: the last write issued outside leadership; until it is
+    /// durable the node handles nothing but `Persisted`, and other inputs wait in `deferred`.
+    lock_seq: u64,
+    deferred: std::collections::VecDeque<Input>,
+    /// With `leader_stickiness`: the node heard from a current leader less than the minimum
+    /// election timeout ago (its `WithholdVotes` timer runs).
+    heard_from_leader: bool,
 }
 
 impl Node {
@@ -91,6 +98,9 @@ impl Node {
             hard_dirty: false,
             pending_ops: Vec::new(),
             held: Vec::new(),
+            lock_seq: 0,
+            deferred: std::collections::VecDeque::new(),
+            heard_from_leader: false,
         }
     }
 
@@ -162,6 +172,29 @@ impl Node {
     }
 
     pub fn step(&mut self, input: Input, out: &mut Vec<Output>) {
+        if self.blocked() && !matches!(input, Input::Persisted(_)) {
+            self.deferred.push_back(input);
+            return;
+        }
+        self.handle(input, out);
+        // A write that unblocked the node: what waited is handled now, in arrival order, until
+        // a handler blocks it again.
+        while !self.blocked() {
+            let Some(input) = self.deferred.pop_front() else {
+                break;
+            };
+            self.handle(input, out);
+        }
+    }
+
+    /// With `block_during_writes`: a write issued outside leadership is still in flight.
+    #[inline]
+    fn blocked(&self) -> bool {
+        self.lock_seq > self.durable_seq
+    }
+
+    /// One input, then one disk write for whatever it changed.
+    fn handle(&mut self, input: Input, out: &mut Vec<Output>) {
         match input {
             Input::Timer(TimerKind::Election) => {
                 if !matches!(self.role, RoleState::Leader(_)) {
@@ -173,6 +206,7 @@ impl Node {
                     self.on_heartbeat(out);
                 }
             }
+            Input::Timer(TimerKind::WithholdVotes) => self.heard_from_leader = false,
             Input::Message(env) => self.on_message(env, out),
             Input::ClientRequest { req, key, value } => self.on_client(req, key, value, out),
             Input::Persisted(seq) => self.on_persisted(seq, out),
@@ -180,7 +214,13 @@ impl Node {
         self.flush_persist(out);
     }
 
-    fn arm_election_timer(&self, out: &mut Vec<Output>) {
+    fn arm_election_timer(&mut self, out: &mut Vec<Output>) {
+        // A firing that waited for a write is superseded, as a deadline moved before the
+        // timer could act on the old one.
+        if !self.deferred.is_empty() {
+            self.deferred
+                .retain(|i| !matches!(i, Input::Timer(TimerKind::Election)));
+        }
         out.push(Output::SetTimer {
             kind: TimerKind::Election,
             min: self.cfg.election_timeout_min,
@@ -193,6 +233,25 @@ impl Node {
     /// goes to the role that handles it.
     fn on_message(&mut self, env: Envelope, out: &mut Vec<Output>) {
         debug_assert_eq!(env.to, self.cfg.id);
+        // Paper §6: within the minimum election timeout of hearing from a current leader (or
+        // while leading), RequestVote neither changes the term nor gets a vote.
+        if let Message::RequestVote { term, .. } = env.msg {
+            if self.cfg.leader_stickiness
+                && (self.heard_from_leader || matches!(self.role, RoleState::Leader(_)))
+            {
+                out.push(Output::Note(Note::VoteDenied {
+                    candidate: env.from,
+                    term,
+                    reason: DenyReason::HeardFromLeader,
+                }));
+                let msg = Message::RequestVoteResp {
+                    term: self.term,
+                    granted: false,
+                };
+                self.reply(env.from, msg);
+                return;
+            }
+        }
         if env.msg.term() > self.term {
             // Injected bug `ignore-higher-term`, breaking §5.1 and Figure 2 ("All servers": if
             // an RPC request or response contains term T > currentTerm, set currentTerm = T
@@ -208,6 +267,15 @@ impl Node {
                 return;
             }
             self.become_follower_of_new_term(env.msg.term(), out);
+            if self.cfg.separate_term_write {
+                // The new term goes to disk on its own; the message is handled after it (at
+                // once, or once the write is durable when writes block the node).
+                self.flush_persist(out);
+                if self.blocked() {
+                    self.deferred.push_front(Input::Message(env));
+                    return;
+                }
+            }
         }
         match env.msg {
             Message::RequestVote {
@@ -355,6 +423,9 @@ impl Node {
     fn flush_persist(&mut self, out: &mut Vec<Output>) {
         if self.hard_dirty || !self.pending_ops.is_empty() {
             self.persist_seq += 1;
+            if self.cfg.block_during_writes && !matches!(self.role, RoleState::Leader(_)) {
+                self.lock_seq = self.persist_seq;
+            }
             self.hard_dirty = false;
             let ops = std::mem::take(&mut self.pending_ops);
             self.inflight_len
@@ -428,6 +499,9 @@ mod tests {
             heartbeat_interval: SimDuration::from_millis(50),
             max_entries_per_message: 64,
             candidate_persist: persist,
+            separate_term_write: false,
+            block_during_writes: false,
+            leader_stickiness: false,
             seed: 0,
             bugs: Bugs::NONE,
         }

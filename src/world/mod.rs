@@ -118,7 +118,7 @@ struct Slot<N: RaftNode> {
     /// What the world has observed of the node (see `witness`).
     seen: Seen,
     incarnation: u32,
-    timer_gen: [u64; 2],
+    timer_gen: [u64; 3],
     timer_rng: Rng,
     jitter_rng: Rng,
     disk: Disk,
@@ -280,7 +280,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     seen: Seen::from_disk(&hard),
                     hard,
                     incarnation: 0,
-                    timer_gen: [0; 2],
+                    timer_gen: [0; 3],
                     timer_rng: Rng::stream(seed, Purpose::Timers, id as u64),
                     jitter_rng: Rng::stream(seed, Purpose::Timers, 1000 + id as u64),
                     disk: Disk::new(Rng::stream(seed, Purpose::Storage, id as u64)),
