@@ -429,8 +429,9 @@ struct SweepArgs {
     /// Output folder [default: output/sweep-<scenario name>/].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Longest virtual time a trial may take before it counts as capped [default: the
-    /// scenario's sweep.cap, else 20m].
+    /// Longest time a trial measures (from the crash, or from the start of a cold start); a
+    /// trial that would take longer is capped, a censored observation counted above the cap
+    /// [default: the scenario's sweep.cap, else 20m].
     #[arg(long, allow_hyphen_values = true)]
     cap: Option<String>,
     /// Cluster sizes to sweep as another axis, e.g. 3,5,7,9.

@@ -617,7 +617,11 @@ fn a_reference_is_compared_and_drawn() {
     sweep(TOP, &args, &first);
     let t = Table::read(&first.join("trials.csv"));
     let mut csv = String::from("range,downtime_ms\n");
-    for r in t.rows.iter().filter(|r| r[t.col("trial_id")].starts_with("150-300#")) {
+    for r in t
+        .rows
+        .iter()
+        .filter(|r| r[t.col("trial_id")].starts_with("150-300#"))
+    {
         csv.push_str(&format!("150-300,{}\n", r[t.col("downtime_ms")]));
     }
     csv.push_str("150-155,1\n");
@@ -654,7 +658,10 @@ fn a_reference_is_compared_and_drawn() {
     assert!(ks <= 1.0 / 40.0 + 1e-9, "{same:?}");
     let one = row("150-155ms");
     assert_eq!(one[1..3], ["1", "40"]);
-    assert_eq!(one[5], "1.000", "every simulated trial is above 1 ms: {one:?}");
+    assert_eq!(
+        one[5], "1.000",
+        "every simulated trial is above 1 ms: {one:?}"
+    );
     let svg = std::fs::read_to_string(out.join("cdf.svg")).unwrap();
     assert!(svg.contains("observed 150-300ms (40 failovers)"), "legend");
 

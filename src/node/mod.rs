@@ -824,4 +824,159 @@ mod tests {
             reply: ClientReply::Committed { index: 2 },
         }));
     }
+
+    /// A node of a 3-node cluster at term 1 with one entry, with the LogCabin switches given.
+    fn logcabin_node(id: NodeId, separate: bool, block: bool, sticky: bool) -> Node {
+        let mut c = cfg(id, 3, CandidatePersist::BeforeSend);
+        c.separate_term_write = separate;
+        c.block_during_writes = block;
+        c.leader_stickiness = sticky;
+        Node::new(
+            c,
+            HardState {
+                term: 1,
+                voted_for: None,
+                log: Log::from_entries(vec![Entry::noop(1)]),
+            },
+        )
+    }
+
+    fn request_vote(from: NodeId, to: NodeId, term: Term) -> Input {
+        msg(
+            from,
+            to,
+            Message::RequestVote {
+                term,
+                last_log_index: 1,
+                last_log_term: 1,
+            },
+        )
+    }
+
+    fn persists(out: &[Output]) -> Vec<(u64, Term, Option<NodeId>)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Persist {
+                    seq,
+                    term,
+                    voted_for,
+                    ..
+                } => Some((*seq, *term, *voted_for)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `separate_term_write` (LogCabin's step-down, then its vote): a vote granted at a higher
+    /// term is two writes, the term alone and then the vote, and the grant leaves only once the
+    /// second is durable (Figure 2).
+    #[test]
+    fn separate_term_write_makes_a_vote_at_a_higher_term_two_writes() {
+        let mut n2 = logcabin_node(2, true, false, false);
+        let out = step(&mut n2, request_vote(3, 2, 2));
+        assert_eq!(persists(&out), vec![(1, 2, None), (2, 2, Some(3))]);
+        assert!(sends(&out).is_empty());
+        assert!(sends(&step(&mut n2, Input::Persisted(1))).is_empty());
+        let out = step(&mut n2, Input::Persisted(2));
+        assert!(matches!(
+            sends(&out)[..],
+            [Envelope {
+                msg: Message::RequestVoteResp { granted: true, .. },
+                ..
+            }]
+        ));
+        // Off: one write carries both.
+        let mut n2 = logcabin_node(2, false, false, false);
+        assert_eq!(
+            persists(&step(&mut n2, request_vote(3, 2, 2))),
+            vec![(1, 2, Some(3))]
+        );
+    }
+
+    /// `block_during_writes`: while a write issued outside leadership is in flight the node
+    /// handles nothing else; what arrived meanwhile is handled once it is durable, in order. An
+    /// election timer that fired during the term write is superseded when the vote handled
+    /// after it re-arms the timer, as a deadline moved before the timer could act.
+    #[test]
+    fn block_during_writes_defers_inputs_and_a_rearmed_timer_supersedes_a_waiting_firing() {
+        let mut n2 = logcabin_node(2, true, true, false);
+        // The RequestVote of term 2: the term write goes out, the vote waits for it.
+        let out = step(&mut n2, request_vote(3, 2, 2));
+        assert_eq!(persists(&out), vec![(1, 2, None)]);
+        assert_eq!(n2.voted_for(), None, "the vote waits for the term write");
+        // Meanwhile the election timer fires and another RequestVote arrives: both wait.
+        assert!(step(&mut n2, Input::Timer(TimerKind::Election)).is_empty());
+        assert!(step(&mut n2, request_vote(1, 2, 2)).is_empty());
+        assert_eq!(n2.role(), Role::Follower);
+        // The term write lands: the vote for n3 is handled (re-arming the timer, which drops
+        // the firing that waited) and written; n1's request waits for that write.
+        let out = step(&mut n2, Input::Persisted(1));
+        assert_eq!(persists(&out), vec![(2, 2, Some(3))]);
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::SetTimer {
+                kind: TimerKind::Election,
+                ..
+            }
+        )));
+        assert_eq!(n2.voted_for(), Some(3));
+        // The vote lands: the grant to n3 leaves, n1 is denied, and no election starts.
+        let out = step(&mut n2, Input::Persisted(2));
+        let replies: Vec<(NodeId, bool)> = sends(&out)
+            .iter()
+            .map(|e| match e.msg {
+                Message::RequestVoteResp { granted, .. } => (e.to, granted),
+                ref m => panic!("unexpected {m:?}"),
+            })
+            .collect();
+        assert_eq!(replies, vec![(3, true), (1, false)]);
+        assert_eq!(n2.role(), Role::Follower);
+        assert_eq!(n2.term(), 2);
+        // Without blocking the same firing starts an election at once.
+        let mut n2 = logcabin_node(2, true, false, false);
+        step(&mut n2, request_vote(3, 2, 2));
+        step(&mut n2, Input::Timer(TimerKind::Election));
+        assert_eq!(n2.role(), Role::Candidate);
+    }
+
+    /// Paper §6 (`leader_stickiness`): within the minimum election timeout of hearing from a
+    /// current leader a server neither adopts a RequestVote's term nor grants it; once the
+    /// withholding timer runs out it votes as usual. Off, it votes at once.
+    #[test]
+    fn leader_stickiness_withholds_votes_after_hearing_from_the_leader() {
+        let heartbeat = msg(
+            1,
+            2,
+            Message::AppendEntries {
+                term: 1,
+                prev_log_index: 1,
+                prev_log_term: 1,
+                entries: vec![],
+                leader_commit: 0,
+            },
+        );
+        let mut n2 = logcabin_node(2, false, false, true);
+        let out = step(&mut n2, heartbeat.clone());
+        assert!(out.contains(&Output::SetTimer {
+            kind: TimerKind::WithholdVotes,
+            min: SimDuration::from_millis(150),
+            max: SimDuration::from_millis(150),
+        }));
+        let out = step(&mut n2, request_vote(3, 2, 2));
+        assert_eq!(n2.term(), 1, "the term is not adopted");
+        assert!(persists(&out).is_empty());
+        assert!(out.contains(&Output::Note(Note::VoteDenied {
+            candidate: 3,
+            term: 2,
+            reason: DenyReason::HeardFromLeader,
+        })));
+        step(&mut n2, Input::Timer(TimerKind::WithholdVotes));
+        let out = step(&mut n2, request_vote(3, 2, 2));
+        assert_eq!((n2.term(), n2.voted_for()), (2, Some(3)));
+        assert_eq!(persists(&out).len(), 1);
+        let mut n2 = logcabin_node(2, false, false, false);
+        step(&mut n2, heartbeat);
+        step(&mut n2, request_vote(3, 2, 2));
+        assert_eq!(n2.voted_for(), Some(3));
+    }
 }

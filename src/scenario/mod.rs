@@ -537,7 +537,8 @@ pub struct SweepSpec {
     /// Trials per range unless the range says otherwise.
     #[serde(default = "default_trials")]
     pub trials: u32,
-    /// A trial that has not ended by this virtual time is counted as capped.
+    /// A trial whose measured time (from the crash, or from a cold start) would exceed this
+    /// is counted as capped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cap: Option<SimDuration>,
     /// Draw the CDF's time axis on a log scale.
