@@ -616,7 +616,7 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     let elapsed = started.elapsed();
 
-    let sums = sweep::summarize(&configs, &results);
+    let sums = sweep::summarize(&configs, &results, experiment);
     std::fs::create_dir_all(&dir)
         .map_err(|e| output_failed(format!("cannot write {}: {e}", dir.display())))?;
     write_atomic(

@@ -682,6 +682,75 @@ fn a_reference_is_compared_and_drawn() {
     assert!(!tmp.path().join("bad").exists());
 }
 
+/// P(Binomial(n, x) ≥ k), the test's own.
+fn binomial_tail(n: u64, x: f64, k: u64) -> f64 {
+    let choose = |n: u64, k: u64| (0..k).fold(1.0, |a, i| a * (n - i) as f64 / (i + 1) as f64);
+    (k..=n)
+        .map(|j| choose(n, j) * x.powi(j as i32) * (1.0 - x).powi((n - j) as i32))
+        .sum()
+}
+
+// Why: issue 9 item 6: the closed-form probability that the first term is a split vote
+// (src/experiment/analytic.rs) agrees with the simulator where its assumptions hold: a cold
+// start, one constant latency (delay, and the candidate's write with before_send), no jitter,
+// no drift. 3, 5 and 7 nodes, latency/range 0.2 (parallel: one 2 ms delay) and 0.4
+// (before_send: a 2 ms write, then the delay), 2000 trials each; the tolerance is four
+// standard errors of the measured share, sqrt(p(1 − p) / trials), plus one trial.
+#[test]
+fn the_analytic_split_vote_probability_matches_the_simulator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("model");
+    let args = [
+        "--experiment",
+        "cold_start",
+        "--nodes",
+        "3,5,7",
+        "--timeouts",
+        "150-160",
+        "--trials",
+        "2000",
+        "--set",
+        "network.delay.constant=2ms",
+        "--set",
+        "network.processing.constant=0s",
+        "--set",
+        "clocks.timer_jitter.constant=0s",
+        "--set",
+        "clocks.drift_ppm.constant=0",
+        "--set",
+        "storage.write_latency.constant=2ms",
+        "--set",
+        "raft.candidate_persist=parallel,before_send",
+        "--quiet",
+    ];
+    sweep(TOP, &args, &out);
+    let s = Table::read(&out.join("summary.csv"));
+    assert_eq!(s.rows.len(), 6);
+    for row in &s.rows {
+        let get = |c: &str| row[s.col(c)].clone();
+        let n: u64 = get("nodes").parse().unwrap();
+        let x = if get("raft.candidate_persist") == "parallel" {
+            0.2
+        } else {
+            0.4
+        };
+        assert_eq!(get("model_assumptions"), "hold", "{row:?}");
+        let model = parse_ms(&get("model_first_term_split"));
+        // The racers are all n servers; a split needs the first candidate short of a majority.
+        let want = binomial_tail(n, x, n - n / 2);
+        assert!(
+            (model - want).abs() < 1e-4,
+            "{row:?}: model {model}, want {want}"
+        );
+        let measured = parse_ms(&get("first_term_split_share"));
+        let tol = 4.0 * (want * (1.0 - want) / 2000.0).sqrt() + 1.0 / 2000.0;
+        assert!(
+            (measured - want).abs() <= tol,
+            "{n} nodes, x {x}: measured {measured}, model {want}, tolerance {tol}"
+        );
+    }
+}
+
 /// Runs a sweep with one bad flag; asserts exit code 2, no output folder, and returns stderr.
 fn bad(args: &[&str]) -> String {
     let tmp = tempfile::tempdir().unwrap();

@@ -126,6 +126,8 @@ pub struct TrialResult {
     pub capped: bool,
     /// When the measured time starts: the leader's crash (failover), 0 (cold start).
     pub crash_ns: u64,
+    /// The first term in which anyone stood (after the crash) ended in a split vote.
+    pub first_term_split: bool,
     /// A safety property that failed in this trial (a bug in the Raft under test): the sweep
     /// reports it with the command that replays the trial.
     pub violation: Option<String>,
@@ -572,6 +574,9 @@ pub struct TrialMetrics {
     pub split_votes: u64,
     pub failed_elections: u64,
     pub leader_at_ns: Option<u64>,
+    /// The first term anyone stood in, and whether it ended in a split vote.
+    pub first_term: Option<u64>,
+    pub first_term_split: bool,
     /// Count from the start of the run (a cold start has no fault to wait for).
     pub from_start: bool,
 }
@@ -580,8 +585,16 @@ impl Observer for TrialMetrics {
     fn observe(&mut self, rec: &Record, _: u64, ctx: &ObsCtx) -> Option<Violation> {
         if ctx.faults_done || self.from_start {
             match &rec.ev {
-                Event::Election { .. } => self.elections += 1,
-                Event::SplitVote { .. } => self.split_votes += 1,
+                Event::Election { term, .. } => {
+                    self.elections += 1;
+                    self.first_term.get_or_insert(*term);
+                }
+                Event::SplitVote { term, .. } => {
+                    self.split_votes += 1;
+                    if self.first_term == Some(*term) {
+                        self.first_term_split = true;
+                    }
+                }
                 Event::FailedElection { .. } => self.failed_elections += 1,
                 Event::Leader { .. } if self.leader_at_ns.is_none() => {
                     self.leader_at_ns = Some(rec.t)
@@ -624,6 +637,7 @@ pub fn run_compiled(run: &RunConfig, s: u64, cap: SimDuration) -> TrialResult {
         messages: r.messages_sent,
         capped: !done,
         crash_ns: crash,
+        first_term_split: m.first_term_split,
         violation: r
             .violation
             .map(|v| v.to_string())
@@ -749,6 +763,10 @@ pub struct ConfigSummary {
     pub split_share: f64,
     /// Trials with at least one failed election (one candidate, who lost), of all trials.
     pub failed_share: f64,
+    /// Trials whose first term ended in a split vote, of all trials.
+    pub first_split_share: f64,
+    /// The closed-form probability of that (`analytic`), with the assumptions that fail.
+    pub model: crate::experiment::analytic::Analytic,
     pub capped: u64,
 }
 
@@ -761,7 +779,11 @@ fn ms3(x: f64) -> f64 {
     libm::round(x * 1000.0) / 1000.0
 }
 
-pub fn summarize(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<ConfigSummary> {
+pub fn summarize(
+    configs: &[SweepConfig],
+    results: &[TrialResult],
+    experiment: Experiment,
+) -> Vec<ConfigSummary> {
     configs
         .iter()
         .map(|c| {
@@ -806,6 +828,8 @@ pub fn summarize(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<Config
                 leader_p50: censored_quantile(&l, n, 0.5, cap_ms),
                 split_share: share(&|r| r.split_votes > 0),
                 failed_share: share(&|r| r.failed_elections > 0),
+                first_split_share: share(&|r| r.first_term_split),
+                model: crate::experiment::analytic::for_config(c, experiment),
                 capped,
             }
         })
@@ -939,6 +963,7 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
             "elections",
             "split_votes",
             "failed_elections",
+            "first_term_split",
             "messages",
             "capped",
         ]
@@ -959,6 +984,7 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
             r.elections.to_string(),
             r.split_votes.to_string(),
             r.failed_elections.to_string(),
+            r.first_term_split.to_string(),
             r.messages.to_string(),
             r.capped.to_string(),
         ]);
@@ -967,7 +993,7 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
     w.into_inner().expect("csv flush")
 }
 
-pub const SUMMARY_COLUMNS: [&str; 14] = [
+pub const SUMMARY_COLUMNS: [&str; 17] = [
     "timeout_min_ms",
     "timeout_max_ms",
     "trials",
@@ -982,6 +1008,9 @@ pub const SUMMARY_COLUMNS: [&str; 14] = [
     "split_vote_share",
     "failed_election_share",
     "cap_ms",
+    "first_term_split_share",
+    "model_first_term_split",
+    "model_assumptions",
 ];
 
 /// `summary.csv`: one row per configuration. A quantile among capped trials is written
@@ -1011,6 +1040,13 @@ pub fn summary_csv(sums: &[ConfigSummary]) -> Vec<u8> {
             format!("{:.3}", s.split_share),
             format!("{:.3}", s.failed_share),
             trim_ms(s.cap_ms),
+            format!("{:.3}", s.first_split_share),
+            format!("{:.4}", s.model.p_split),
+            if s.model.caveats.is_empty() {
+                "hold".to_string()
+            } else {
+                format!("do not hold: {}", s.model.caveats.join("; "))
+            },
         ]);
         w.write_record(&row).expect("csv to memory");
     }
@@ -1020,13 +1056,15 @@ pub fn summary_csv(sums: &[ConfigSummary]) -> Vec<u8> {
 /// The summary as a table for the terminal.
 pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
     let width = sums.iter().map(|s| s.label.len()).max().unwrap_or(5).max(5);
-    let mut o = format!(
-        "{:<width$} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>6} {:>7}\n",
+    let mut o =
+        format!(
+        "{:<width$} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>6} {:>7} {:>7} {:>7}\n",
         "range", "trials", "capped", "min", "p50", "p90", "p99", "max", "mean", "split%", "failed%",
+        "1st-sv%", "model%",
     );
     for s in sums {
         o.push_str(&format!(
-            "{:<width$} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>5.1}% {:>6.1}%\n",
+            "{:<width$} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>5.1}% {:>6.1}% {:>6.1}% {:>7}\n",
             s.label,
             s.trials,
             s.capped,
@@ -1038,6 +1076,12 @@ pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
             s.mean.text(),
             s.split_share * 100.0,
             s.failed_share * 100.0,
+            s.first_split_share * 100.0,
+            format!(
+                "{:.1}{}",
+                s.model.p_split * 100.0,
+                if s.model.caveats.is_empty() { "%" } else { "*" }
+            ),
         ));
     }
     o.push_str(match experiment {
@@ -1050,6 +1094,19 @@ pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
     });
     o.push_str("capped trials count in every quantile (\">cap\": the quantile falls among them); \">=\": a mean with capped trials counted at the cap, a lower bound\n");
     o.push_str("split%: trials with a split vote (a term with two or more candidates and no winner); failed%: trials with a failed election (a term whose one candidate lost); both of all trials\n");
+    o.push_str("1st-sv%: trials whose first term was a split vote; model%: its closed-form probability (timers reset together, one latency)\n");
+    let mut caveats: Vec<&str> = sums
+        .iter()
+        .flat_map(|s| s.model.caveats.iter().copied())
+        .collect();
+    caveats.sort_unstable();
+    caveats.dedup();
+    if !caveats.is_empty() {
+        o.push_str(&format!(
+            "*: the model's assumptions do not hold here ({}); the value is a rough guide\n",
+            caveats.join("; ")
+        ));
+    }
     o
 }
 
