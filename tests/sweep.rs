@@ -90,6 +90,7 @@ struct Trial {
     time_to_leader_ms: Option<f64>,
     split_votes: u64,
     failed_elections: u64,
+    first_term_split: bool,
     capped: bool,
 }
 
@@ -113,12 +114,18 @@ fn group_trials(t: &Table) -> Groups {
             time_to_leader_ms: opt(&r[l]),
             split_votes: r[sv].parse().unwrap(),
             failed_elections: r[fe].parse().unwrap(),
+            first_term_split: r[t.col("first_term_split")].parse().unwrap(),
             capped: match r[cap].as_str() {
                 "true" => true,
                 "false" => false,
                 other => panic!("capped is {other:?}"),
             },
         };
+        // A first term that split is a split vote.
+        assert!(
+            !trial.first_term_split || trial.split_votes > 0,
+            "row {r:?}"
+        );
         // Every term that ended without a leader started with an election.
         assert!(
             trial.split_votes + trial.failed_elections <= r[t.col("elections")].parse().unwrap(),
@@ -247,6 +254,7 @@ fn summary_matches_statistics_recomputed_from_trials() {
             for (c, w) in [
                 ("split_vote_share", share(&|t| t.split_votes > 0)),
                 ("failed_election_share", share(&|t| t.failed_elections > 0)),
+                ("first_term_split_share", share(&|t| t.first_term_split)),
             ] {
                 let got = parse_ms(get(c));
                 assert!((got - w).abs() <= 0.0005, "{key}: {c} is {got}, want {w}");

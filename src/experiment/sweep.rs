@@ -843,6 +843,11 @@ fn opt_ms(x: Option<u64>) -> String {
 /// The identifier of a trial for `--trial` and the `trial_id` column: `150-155#17`, or
 /// `c3#17` (configuration 3) when other configurations of the grid share the range.
 pub fn trial_id(configs: &[SweepConfig], config: usize, trial: u32) -> String {
+    format!("{}#{trial}", config_id(configs, config))
+}
+
+/// The part of [`trial_id`] before `#`.
+fn config_id(configs: &[SweepConfig], config: usize) -> String {
     let c = &configs[config];
     let shared = configs
         .iter()
@@ -850,9 +855,9 @@ pub fn trial_id(configs: &[SweepConfig], config: usize, trial: u32) -> String {
         .nth(1)
         .is_some();
     if shared {
-        format!("c{config}#{trial}")
+        format!("c{config}")
     } else {
-        format!("{}#{trial}", range_arg(c.timeout))
+        range_arg(c.timeout)
     }
 }
 
@@ -970,6 +975,8 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
         .map(String::from),
     );
     w.write_record(&header).expect("csv to memory");
+    // Once per configuration, not per row: the grid may hold 1000 configurations.
+    let ids: Vec<String> = (0..configs.len()).map(|k| config_id(configs, k)).collect();
     for r in results {
         let c = &configs[r.config];
         let mut row: Vec<String> = c.axes.iter().map(|(_, v)| v.clone()).collect();
@@ -977,7 +984,7 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
             format!("{}", ms(c.timeout[0].0)),
             format!("{}", ms(c.timeout[1].0)),
             r.trial.to_string(),
-            trial_id(configs, r.config, r.trial),
+            format!("{}#{}", ids[r.config], r.trial),
             r.seed.to_string(),
             opt_ms(r.downtime_ns),
             opt_ms(r.time_to_leader_ns),
