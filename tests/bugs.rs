@@ -32,6 +32,9 @@ fn cfg(id: NodeId, n: u32, bugs: Bugs) -> Config {
         heartbeat_interval: SimDuration::from_millis(50),
         max_entries_per_message: 64,
         candidate_persist: CandidatePersist::BeforeSend,
+        separate_term_write: false,
+        block_during_writes: false,
+        leader_stickiness: false,
         seed: 0,
         bugs,
     }

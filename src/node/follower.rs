@@ -17,6 +17,8 @@ impl Node {
         self.term = term;
         self.voted_for = None;
         self.hard_dirty = true;
+        // The leader heard from was of an older term: not a current leader any more.
+        self.heard_from_leader = false;
         if let RoleState::Leader(mut l) = was {
             out.push(Output::CancelTimer(TimerKind::Heartbeat));
             l.fail_pending_clients(out);
@@ -131,6 +133,16 @@ impl Node {
         }
         self.follow_leader_of_this_term(leader);
         self.arm_election_timer(out);
+        if self.cfg.leader_stickiness {
+            // Paper §6: votes are withheld for the minimum election timeout from now.
+            self.heard_from_leader = true;
+            let min = self.cfg.election_timeout_min;
+            out.push(Output::SetTimer {
+                kind: TimerKind::WithholdVotes,
+                min,
+                max: min,
+            });
+        }
 
         match self.log.term_at(prev_log_index) {
             Some(t) if t == prev_log_term => {}

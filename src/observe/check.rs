@@ -448,6 +448,7 @@ pub fn validate_node_ids(nodes: u32, records: &[Record]) -> Result<(), (usize, S
                 }
             }
             Event::SplitVote { candidates, .. } => candidates,
+            Event::FailedElection { node, .. } => std::slice::from_ref(node),
             Event::Start { .. }
             | Event::ClientDone { .. }
             | Event::FaultSkipped { .. }

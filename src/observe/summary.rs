@@ -1,7 +1,8 @@
 //! Summary metrics of a run, computed from the same trace events the checker sees: leaders by
 //! term, elections, split votes, time to the first leader, time from each leader crash to the
 //! next leader, drops, client outcomes and latency. Also the split-vote detector, which turns
-//! term changes into `split_vote` events.
+//! term changes into `split_vote` events (two or more candidates, nobody won) and
+//! `failed_election` events (one candidate, who lost).
 
 use std::collections::BTreeMap;
 
@@ -10,8 +11,9 @@ use serde::Serialize;
 use crate::observe::trace::{Event, Record};
 use crate::protocol::{NodeId, Role};
 
-/// Emits a `split_vote` for every term in which a candidate stood and no leader was elected,
-/// once the term is over: a higher term has appeared somewhere in the cluster *and* every
+/// Emits a `split_vote` for every term in which two or more candidates stood and no leader was
+/// elected, and a `failed_election` for a term with a single candidate who lost, once the term
+/// is over: a higher term has appeared somewhere in the cluster *and* every
 /// candidate of the term has left it (moved to another term or crashed), so no late vote can
 /// still make one of them leader. A term still open when the run ends is not counted: nobody
 /// can tell yet. A term is judged once: a node that stands in it only later (restarted from an
@@ -75,9 +77,12 @@ impl SplitVoteDetector {
         for t in over {
             let open = self.open.remove(&t).expect("listed above");
             if !open.elected {
-                out.push(Event::SplitVote {
-                    term: t,
-                    candidates: open.candidates,
+                out.push(match open.candidates[..] {
+                    [node] => Event::FailedElection { term: t, node },
+                    _ => Event::SplitVote {
+                        term: t,
+                        candidates: open.candidates,
+                    },
                 });
             }
         }
@@ -142,8 +147,12 @@ pub struct Summary {
     pub events: u64,
     pub leaders: Vec<LeaderRecord>,
     pub elections: u64,
+    /// Terms with two or more candidates and no winner, in term order.
     pub split_votes: u64,
     pub split_vote_terms: Vec<u64>,
+    /// Terms with one candidate, who lost, in term order.
+    pub failed_elections: u64,
+    pub failed_election_terms: Vec<u64>,
     pub first_leader_ns: Option<u64>,
     pub crash_to_next_leader: Vec<CrashRecovery>,
     pub messages_sent: u64,
@@ -231,7 +240,11 @@ impl SummaryBuilder {
             }
             Event::SplitVote { term, .. } => {
                 s.split_votes += 1;
-                s.split_vote_terms.push(*term);
+                insert_sorted(&mut s.split_vote_terms, *term);
+            }
+            Event::FailedElection { term, .. } => {
+                s.failed_elections += 1;
+                insert_sorted(&mut s.failed_election_terms, *term);
             }
             Event::Drop { reason, .. } => {
                 *s.messages_dropped.entry(reason.to_string()).or_default() += 1
@@ -264,13 +277,19 @@ impl SummaryBuilder {
         }
         let _ = writeln!(
             o,
-            "elections  {} started, {} split votes{}",
+            "elections  {} started, {} split votes{}, {} failed elections{}",
             s.elections,
             s.split_votes,
             if s.split_vote_terms.is_empty() {
                 String::new()
             } else {
                 format!(" (terms {:?})", s.split_vote_terms)
+            },
+            s.failed_elections,
+            if s.failed_election_terms.is_empty() {
+                String::new()
+            } else {
+                format!(" (terms {:?})", s.failed_election_terms)
             }
         );
         let _ = writeln!(
@@ -346,6 +365,13 @@ impl SummaryBuilder {
 }
 
 /// Nearest-rank quantile of sorted values.
+/// Terms are reported as they close, which is not always in order (a lower term can close
+/// after a higher one): keep the list sorted.
+fn insert_sorted(v: &mut Vec<u64>, term: u64) {
+    let at = v.partition_point(|&t| t <= term);
+    v.insert(at, term);
+}
+
 pub fn quantile_sorted(sorted: &[u64], q: f64) -> Option<u64> {
     if sorted.is_empty() {
         return None;

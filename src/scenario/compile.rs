@@ -137,6 +137,9 @@ impl Scenario {
                 heartbeat_interval: self.raft.heartbeat_interval,
                 max_entries_per_message: self.raft.max_entries_per_message,
                 candidate_persist: self.raft.candidate_persist,
+                separate_term_write: self.raft.separate_term_write,
+                block_during_writes: self.raft.block_during_writes,
+                leader_stickiness: self.raft.leader_stickiness,
                 seed: 0, // set per node and incarnation by the world
                 bugs: self.raft.bugs.iter().collect(),
             },

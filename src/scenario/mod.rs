@@ -158,6 +158,19 @@ pub struct RaftSpec {
     /// Whether a candidate writes its term and vote before sending RequestVote or in parallel.
     #[serde(default)]
     pub candidate_persist: CandidatePersist,
+    /// Write a term adopted from a higher-term message on its own, before handling the
+    /// message: a vote granted at a higher term costs two writes (term, then vote).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub separate_term_write: bool,
+    /// Handle nothing else (messages, timer firings) while a term, vote or log write issued
+    /// outside leadership is in flight, as a handler holding the server's lock through a
+    /// synchronous write does; a timer re-armed meanwhile cancels a firing that waited.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub block_during_writes: bool,
+    /// Paper §6: refuse RequestVote, without adopting its term, within the minimum election
+    /// timeout of hearing from a current leader (and while leading).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub leader_stickiness: bool,
     /// PreVote (dissertation §9.6). Not yet supported: must be false.
     #[serde(default)]
     pub pre_vote: bool,
@@ -546,12 +559,17 @@ impl Default for LimitsSpec {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
+    /// What a trial measures: `failover` (the paper's Figure 16: the leader crashes) or
+    /// `cold_start` (a cluster of followers elects its first leader).
+    #[serde(default)]
+    pub experiment: Experiment,
     /// The election-timeout ranges to compare.
     pub ranges: Vec<SweepRange>,
     /// Trials per range unless the range says otherwise.
     #[serde(default = "default_trials")]
     pub trials: u32,
-    /// A trial that has not ended by this virtual time is counted as capped.
+    /// A trial whose measured time (from the crash, or from a cold start) would exceed this
+    /// is counted as capped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cap: Option<SimDuration>,
     /// Draw the CDF's time axis on a log scale.
@@ -564,6 +582,36 @@ pub struct SweepSpec {
 
 fn default_trials() -> u32 {
     1000
+}
+
+/// The experiment a sweep runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Experiment {
+    /// The paper's Figure 16: an established leader crashes; time until every survivor
+    /// follows a new one.
+    #[default]
+    Failover,
+    /// Every node starts a follower of term 0 with an empty log; time until every node
+    /// follows the first leader.
+    ColdStart,
+}
+
+impl Experiment {
+    pub const NAMES: [&'static str; 2] = ["failover", "cold_start"];
+    pub fn name(self) -> &'static str {
+        match self {
+            Experiment::Failover => "failover",
+            Experiment::ColdStart => "cold_start",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Experiment> {
+        match s {
+            "failover" => Some(Experiment::Failover),
+            "cold_start" => Some(Experiment::ColdStart),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]

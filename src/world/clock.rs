@@ -24,7 +24,7 @@ pub fn local_to_virtual(local_ns: u64, drift_ppb: i64) -> u64 {
 /// per re-arm, and the queue stays small. A timer fires at exactly its deadline either way.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Timers {
-    armed: [Armed; 2],
+    armed: [Armed; TimerKind::COUNT],
     /// Numbers the queued events; never reset, so no event of an earlier incarnation matches.
     tokens: u64,
 }
