@@ -2,7 +2,9 @@
 //! phase, the moment every fault event has applied (the start of the run if there are none).
 //! "Liveness: Leader" — a leader that every live node follows exists within its bound;
 //! "Liveness: Commit" — every client request outstanding at the quiet phase has finished
-//! (committed, or given up by its client) within its bound. A bound not met is a violation,
+//! (committed, or given up by its client) within its bound; "Liveness: Convergence" — every
+//! live node has applied, within its bound, what any node had applied when the quiet phase
+//! started. A bound not met is a violation,
 //! named and reproducible like any other.
 
 use raftsim::experiment::run::{run, RunOptions};
@@ -89,4 +91,30 @@ fn a_bound_longer_than_the_run_is_refused() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("liveness.leader_within"), "{e}");
+}
+
+/// "Liveness: Convergence": a node that never hears from anyone (every link into n3 loses
+/// everything) applies nothing, while the others commit the client load; once the faults have
+/// ended the bound runs out with n3 left behind, and the failure names it. With the links
+/// whole the same scenario converges.
+#[test]
+fn a_node_left_behind_fails_convergence() {
+    let text = r#"{ "version": 1, "name": "left-behind",
+        "cluster": { "nodes": 3 },
+        "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" },
+        "network": { "delay": { "constant": "2ms" }, "links": [
+            { "from": 1, "to": 3, "loss": 1.0 }, { "from": 2, "to": 3, "loss": 1.0 } ] },
+        "workload": { "requests_per_second": 50, "end": "2s" },
+        "faults": [ { "at": "1s", "pause": 2, "until": "1.05s" } ],
+        "liveness": { "converge_within": "1s" },
+        "stop": { "at": "3s" } }"#;
+    let r = run(&parse(text), 1, RunOptions::default());
+    assert_eq!(r.outcome, Outcome::Violation);
+    let v = r.violation.unwrap();
+    assert_eq!(v.property, "Liveness: Convergence");
+    assert!(v.detail.starts_with("n3 applied 0 of "), "{}", v.detail);
+    assert_eq!(v.time, 2_050_000_000);
+    let whole = text.replace(r#", "loss": 1.0 }"#, r#", "loss": 0.0 }"#);
+    let r = run(&parse(&whole), 1, RunOptions::default());
+    assert!(r.violation.is_none(), "{:?}", r.violation);
 }

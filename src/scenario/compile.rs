@@ -201,6 +201,7 @@ impl Scenario {
             liveness: crate::world::config::Liveness {
                 leader_within: self.liveness.and_then(|l| l.leader_within),
                 commit_within: self.liveness.and_then(|l| l.commit_within),
+                converge_within: self.liveness.and_then(|l| l.converge_within),
             },
             max_events: self.limits.max_events,
             max_queued: MAX_QUEUED_EVENTS,

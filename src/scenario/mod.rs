@@ -525,6 +525,10 @@ pub struct LivenessSpec {
     /// (counted as failed in the summary), never still waiting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_within: Option<SimDuration>,
+    /// "Liveness: Convergence": within this, every live node has applied every entry that any
+    /// node had applied when the quiet phase started (nobody is left behind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converge_within: Option<SimDuration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -1128,6 +1132,7 @@ impl Scenario {
             for (field, b) in [
                 ("leader_within", l.leader_within),
                 ("commit_within", l.commit_within),
+                ("converge_within", l.converge_within),
             ] {
                 if b.is_some_and(|b| b.0 == 0 || b > self.stop.at) {
                     return err(

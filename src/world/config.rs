@@ -141,6 +141,9 @@ pub struct Liveness {
     /// within this: committed, or given up by its client (whose retry budget the summary
     /// reports), not still waiting.
     pub commit_within: Option<SimDuration>,
+    /// Every live node must have applied, within this, every entry any node had applied when
+    /// the quiet phase started.
+    pub converge_within: Option<SimDuration>,
 }
 
 /// A node chosen by id, or by role at the moment the fault applies.

@@ -97,6 +97,7 @@ enum Ev<M> {
 enum LivenessCheck {
     Leader,
     Commit,
+    Converge,
 }
 
 impl<M> Ev<M> {
@@ -241,6 +242,8 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     checks_pending: u32,
     leader_seen: bool,
     outstanding_at_quiet: Vec<u64>,
+    /// The most any node had applied when the quiet phase started.
+    applied_at_quiet: u64,
     faults: FaultState,
     clients: Clients,
     /// The disk's write latency and the timers' jitter, ready to draw from.
@@ -320,6 +323,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             checks_pending: 0,
             leader_seen: false,
             outstanding_at_quiet: Vec::new(),
+            applied_at_quiet: 0,
             faults: FaultState::new(cfg, seed),
             clients: Clients::new(seed),
         }
@@ -662,10 +666,12 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         if self.quiet_since.is_none() && (self.faults.done() || self.faults.list.is_empty()) {
             self.quiet_since = Some(self.now);
             self.outstanding_at_quiet = self.clients.outstanding();
+            self.applied_at_quiet = self.slots.iter().map(|s| s.seen.applied).max().unwrap_or(0);
             let l = self.cfg.liveness;
             for (bound, check) in [
                 (l.leader_within, LivenessCheck::Leader),
                 (l.commit_within, LivenessCheck::Commit),
+                (l.converge_within, LivenessCheck::Converge),
             ] {
                 // A bound that would end after stop.at cannot be judged: it is not checked.
                 if let Some(at) = bound
@@ -720,6 +726,29 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                         self.outstanding_at_quiet.len(),
                         self.now - since,
                         late[0]
+                    ),
+                )
+            }
+            LivenessCheck::Converge => {
+                // Every live node has applied what any node had applied when the faults ended
+                // (State Machine Safety already holds every applied log to one sequence, so
+                // this is the rest of convergence: nobody is left behind).
+                let want = self.applied_at_quiet;
+                let behind: Vec<String> = self
+                    .slots
+                    .iter()
+                    .filter(|s| s.node.is_some() && s.seen.applied < want)
+                    .map(|s| format!("n{} applied {}", s.cfg.id, s.seen.applied))
+                    .collect();
+                if behind.is_empty() {
+                    return;
+                }
+                (
+                    "Liveness: Convergence",
+                    format!(
+                        "{} of {want} entries applied somewhere when the quiet phase started ({since}), still not everywhere after {}",
+                        behind.join(", "),
+                        self.now - since
                     ),
                 )
             }
