@@ -34,6 +34,9 @@ fn cfg(id: NodeId, n: u32, bugs: Bugs) -> Config {
         candidate_persist: CandidatePersist::BeforeSend,
         seed: 0,
         bugs,
+        pre_vote: false,
+        check_quorum: false,
+        leader_stickiness: false,
     }
 }
 

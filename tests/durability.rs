@@ -32,6 +32,9 @@ fn config(persist: CandidatePersist) -> Config {
         candidate_persist: persist,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
+        pre_vote: false,
+        check_quorum: false,
+        leader_stickiness: false,
     }
 }
 

@@ -5,6 +5,7 @@
 //! only for entries on its own disk.
 
 use super::progress::ProgressTracker;
+use super::quorum::VoteSet;
 use super::{Node, RoleState};
 use crate::protocol::*;
 
@@ -16,6 +17,8 @@ pub struct Leadership {
     pending_clients: Vec<(Index, u64)>,
     /// Reused when computing the committed index, so the hot path does not allocate.
     scratch: Vec<Index>,
+    /// CheckQuorum: the followers that answered since the last quorum check.
+    pub(super) heard_since_check: VoteSet,
 }
 
 impl Leadership {
@@ -61,6 +64,7 @@ impl Node {
                 );
             }
             RoleState::Follower { .. } => assert!(!elected, "only a candidate wins an election"),
+            RoleState::PreCandidate(_) => panic!("a pre-candidate stands as candidate first"),
             RoleState::Leader(_) => panic!("already leader"),
         }
         let next = self.log.last_index() + 1;
@@ -68,8 +72,12 @@ impl Node {
             progress: ProgressTracker::new(self.cfg.cluster_size, next),
             pending_clients: Vec::new(),
             scratch: Vec::with_capacity(self.quorum.voters().len()),
+            heard_since_check: VoteSet::default(),
         });
         out.push(Output::CancelTimer(TimerKind::Election));
+        if self.cfg.check_quorum {
+            self.arm_quorum_check(out);
+        }
         // A no-op of the new term lets earlier entries commit (dissertation §6.4).
         if elected {
             self.append_local(Entry::noop(self.term));

@@ -13,6 +13,11 @@
 //! every server does on RequestVote and AppendEntries, [`candidate`] counts votes, [`leader`]
 //! replicates and commits. Decisions by majority go through [`quorum`], never `n/2+1`.
 //!
+//! Extensions, each off by default ([`Config`]): PreVote ([`pre_vote`], a pre-candidate role
+//! before the candidate), and the rules that depend on how recently a leader was heard from
+//! ([`lease`]: leader stickiness, CheckQuorum). With all of them off the node behaves, output
+//! for output, as without them.
+//!
 //! Injected bugs ([`Config::bugs`], none by default) each switch one rule off, to show the
 //! checker catching the mistake; each is a few lines marked by a comment naming the bug and the
 //! rule it breaks.
@@ -20,6 +25,8 @@
 pub mod candidate;
 pub mod follower;
 pub mod leader;
+pub mod lease;
+pub mod pre_vote;
 pub mod progress;
 pub mod quorum;
 
@@ -27,6 +34,8 @@ pub use crate::protocol::*;
 
 use candidate::Candidacy;
 use leader::Leadership;
+use lease::ElectionWait;
+use pre_vote::PreCandidacy;
 use quorum::Majority;
 
 /// What the node's current role needs, and nothing another role needs.
@@ -36,6 +45,7 @@ enum RoleState {
         /// The leader of the current term, once heard from.
         leader: Option<NodeId>,
     },
+    PreCandidate(PreCandidacy),
     Candidate(Candidacy),
     Leader(Leadership),
 }
@@ -65,6 +75,11 @@ pub struct Node {
     pending_ops: Vec<LogOp>,
     /// Replies held until the write they depend on is durable.
     held: Vec<(u64, Envelope)>,
+    /// Whether the leader of this term was heard from within the minimum election timeout
+    /// (kept with PreVote or leader stickiness on; see [`lease`]).
+    leader_recent: bool,
+    /// Which part of the election timeout the election timer measures.
+    election_wait: ElectionWait,
 }
 
 impl Node {
@@ -91,6 +106,8 @@ impl Node {
             hard_dirty: false,
             pending_ops: Vec::new(),
             held: Vec::new(),
+            leader_recent: false,
+            election_wait: ElectionWait::Whole,
         }
     }
 
@@ -103,6 +120,7 @@ impl Node {
     pub fn role(&self) -> Role {
         match self.role {
             RoleState::Follower { .. } => Role::Follower,
+            RoleState::PreCandidate(_) => Role::PreCandidate,
             RoleState::Candidate(_) => Role::Candidate,
             RoleState::Leader(_) => Role::Leader,
         }
@@ -123,7 +141,7 @@ impl Node {
     pub fn leader(&self) -> Option<NodeId> {
         match self.role {
             RoleState::Follower { leader } => leader,
-            RoleState::Candidate(_) => None,
+            RoleState::PreCandidate(_) | RoleState::Candidate(_) => None,
             RoleState::Leader(_) => Some(self.cfg.id),
         }
     }
@@ -163,11 +181,7 @@ impl Node {
 
     pub fn step(&mut self, input: Input, out: &mut Vec<Output>) {
         match input {
-            Input::Timer(TimerKind::Election) => {
-                if !matches!(self.role, RoleState::Leader(_)) {
-                    self.become_candidate(out);
-                }
-            }
+            Input::Timer(TimerKind::Election) => self.on_election_timer(out),
             Input::Timer(TimerKind::Heartbeat) => {
                 if matches!(self.role, RoleState::Leader(_)) {
                     self.on_heartbeat(out);
@@ -180,20 +194,21 @@ impl Node {
         self.flush_persist(out);
     }
 
-    fn arm_election_timer(&self, out: &mut Vec<Output>) {
-        out.push(Output::SetTimer {
-            kind: TimerKind::Election,
-            min: self.cfg.election_timeout_min,
-            max: self.cfg.election_timeout_max,
-        });
-    }
-
     /// Figure 2, "All servers": a request or response with a higher term makes this node a
     /// follower of that term before anything else is done with the message. Then the message
     /// goes to the role that handles it.
     fn on_message(&mut self, env: Envelope, out: &mut Vec<Output>) {
         debug_assert_eq!(env.to, self.cfg.id);
-        if env.msg.term() > self.term {
+        if self.disregards(&env, out) {
+            return;
+        }
+        // A pre-vote request, and a granted pre-vote, carry the term asked about, not the
+        // sender's (dissertation §9.6): they change no one's term.
+        let senders_term = !matches!(
+            env.msg,
+            Message::PreVote { .. } | Message::PreVoteResp { granted: true, .. }
+        );
+        if senders_term && env.msg.term() > self.term {
             // Injected bug `ignore-higher-term`, breaking §5.1 and Figure 2 ("All servers": if
             // an RPC request or response contains term T > currentTerm, set currentTerm = T
             // and convert to follower): a leader drops a response of a higher term and keeps
@@ -228,6 +243,14 @@ impl Node {
                     }
                 }
             }
+            Message::PreVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => self.on_pre_vote(env.from, term, last_log_index, last_log_term),
+            Message::PreVoteResp { term, granted } => {
+                self.on_pre_vote_resp(env.from, term, granted, out)
+            }
             Message::AppendEntries {
                 term,
                 prev_log_index,
@@ -249,6 +272,7 @@ impl Node {
                 index,
             } => {
                 if term == self.term && matches!(self.role, RoleState::Leader(_)) {
+                    self.heard_from_follower(env.from);
                     self.on_append_resp(env.from, success, index, out);
                 }
             }
@@ -289,7 +313,7 @@ impl Node {
                 }
             }
             RoleState::Leader(_) => self.advance_commit(out),
-            RoleState::Follower { .. } => {}
+            RoleState::Follower { .. } | RoleState::PreCandidate(_) => {}
         }
     }
 
@@ -430,6 +454,9 @@ mod tests {
             candidate_persist: persist,
             seed: 0,
             bugs: Bugs::NONE,
+            pre_vote: false,
+            check_quorum: false,
+            leader_stickiness: false,
         }
     }
 

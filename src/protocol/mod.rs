@@ -125,6 +125,9 @@ pub enum LogOp {
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Follower,
+    /// PreVote (dissertation §9.6): asking whether a majority would vote for it, in its
+    /// current term (not raised) and with no vote written.
+    PreCandidate,
     Candidate,
     Leader,
 }
@@ -133,6 +136,7 @@ impl Role {
     pub fn name(self) -> &'static str {
         match self {
             Role::Follower => "follower",
+            Role::PreCandidate => "pre_candidate",
             Role::Candidate => "candidate",
             Role::Leader => "leader",
         }
@@ -145,6 +149,9 @@ pub enum DenyReason {
     StaleTerm,
     AlreadyVoted(NodeId),
     LogNotUpToDate,
+    /// Leader stickiness (paper §6): this server heard from a current leader within the
+    /// minimum election timeout, so it disregards the request (its term stays as it is).
+    LeaderRecent,
 }
 
 impl DenyReason {
@@ -153,6 +160,7 @@ impl DenyReason {
             DenyReason::StaleTerm => "stale_term".into(),
             DenyReason::AlreadyVoted(c) => format!("already_voted_for_n{c}"),
             DenyReason::LogNotUpToDate => "log_not_up_to_date".into(),
+            DenyReason::LeaderRecent => "leader_recent".into(),
         }
     }
 }
@@ -165,6 +173,20 @@ pub enum Message {
         last_log_term: Term,
     },
     RequestVoteResp {
+        term: Term,
+        granted: bool,
+    },
+    /// PreVote (dissertation §9.6): would the receiver vote for the sender in `term`, the term
+    /// after the sender's own? Changes nothing at the receiver, whatever its term.
+    PreVote {
+        term: Term,
+        last_log_index: Index,
+        last_log_term: Term,
+    },
+    /// The answer to a PreVote. Granted: `term` is the term asked about (not the sender's, so
+    /// it does not make the pre-candidate adopt it). Denied: the sender's current term, which
+    /// a pre-candidate behind it adopts like any other.
+    PreVoteResp {
         term: Term,
         granted: bool,
     },
@@ -189,6 +211,8 @@ impl Message {
         match self {
             Message::RequestVote { term, .. }
             | Message::RequestVoteResp { term, .. }
+            | Message::PreVote { term, .. }
+            | Message::PreVoteResp { term, .. }
             | Message::AppendEntries { term, .. }
             | Message::AppendEntriesResp { term, .. } => *term,
         }
@@ -197,6 +221,8 @@ impl Message {
         match self {
             Message::RequestVote { .. } => "RequestVote",
             Message::RequestVoteResp { .. } => "RequestVoteResp",
+            Message::PreVote { .. } => "PreVote",
+            Message::PreVoteResp { .. } => "PreVoteResp",
             Message::AppendEntries { .. } => "AppendEntries",
             Message::AppendEntriesResp { .. } => "AppendEntriesResp",
         }
@@ -217,9 +243,10 @@ pub struct Envelope<M = Message> {
 pub trait WireMessage: Clone + std::fmt::Debug {
     /// A short name for traces, e.g. "RequestVote".
     fn kind(&self) -> &'static str;
-    /// The sender's term.
+    /// The sender's term (for a pre-vote request or a granted pre-vote, the term asked about).
     fn term(&self) -> Term;
-    /// For a reply to a vote request: whether the vote was granted; `None` for other messages.
+    /// For a reply to a vote request: whether the vote was granted; `None` for other messages,
+    /// including pre-vote replies (a pre-vote is not a vote, dissertation §9.6).
     fn vote_granted(&self) -> Option<bool>;
 }
 
@@ -304,6 +331,15 @@ pub struct Config {
     /// Injected bugs to switch on ([`Bugs::NONE`] normally). The built-in node reads them;
     /// other implementations ignore them.
     pub bugs: Bugs,
+    /// PreVote (dissertation §9.6): a would-be candidate first asks whether a majority would
+    /// vote for it, without raising its term.
+    pub pre_vote: bool,
+    /// CheckQuorum (dissertation §6.2): a leader that has not heard from a majority within an
+    /// election timeout steps down.
+    pub check_quorum: bool,
+    /// Leader stickiness (paper §6): a server disregards RequestVote while it has heard from a
+    /// current leader within the minimum election timeout.
+    pub leader_stickiness: bool,
 }
 
 /// What a node tells the runtime; see the module doc.

@@ -138,6 +138,9 @@ impl Scenario {
                 candidate_persist: self.raft.candidate_persist,
                 seed: 0, // set per node and incarnation by the world
                 bugs: self.raft.bugs.iter().collect(),
+                pre_vote: self.raft.pre_vote,
+                check_quorum: self.raft.check_quorum,
+                leader_stickiness: self.raft.leader_stickiness,
             },
             network: NetConfig {
                 delay: net.delay.clone(),
@@ -197,6 +200,7 @@ impl Scenario {
             liveness: crate::world::config::Liveness {
                 leader_within: self.liveness.and_then(|l| l.leader_within),
                 commit_within: self.liveness.and_then(|l| l.commit_within),
+                stable_leader_after: self.liveness.and_then(|l| l.stable_leader_after),
             },
             max_events: self.limits.max_events,
             max_queued: MAX_QUEUED_EVENTS,

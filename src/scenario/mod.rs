@@ -127,12 +127,20 @@ pub struct RaftSpec {
     /// Whether a candidate writes its term and vote before sending RequestVote or in parallel.
     #[serde(default)]
     pub candidate_persist: CandidatePersist,
-    /// PreVote (dissertation §9.6). Not yet supported: must be false.
+    /// PreVote (dissertation §9.6): a server whose election timeout elapses first asks, as a
+    /// pre-candidate and without raising its term, whether a majority would vote for it; it
+    /// stands only if so. Off by default.
     #[serde(default)]
     pub pre_vote: bool,
-    /// CheckQuorum (dissertation §6.2). Not yet supported: must be false.
+    /// CheckQuorum (dissertation §6.2): a leader that has not heard from a majority within an
+    /// election timeout steps down. Off by default.
     #[serde(default)]
     pub check_quorum: bool,
+    /// Leader stickiness (paper §6): a server disregards RequestVote (keeps its term, grants
+    /// nothing) while it has heard from a current leader within the minimum election timeout.
+    /// Off by default.
+    #[serde(default)]
+    pub leader_stickiness: bool,
     /// Bugs to inject into the built-in node, by name, to see the checker catch them (none by
     /// default). `raftsim run --bug NAME` adds to this list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -481,6 +489,11 @@ pub struct LivenessSpec {
     /// (counted as failed in the summary), never still waiting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_within: Option<SimDuration>,
+    /// "Liveness: Stable Leader": in every window in which the network and the live nodes
+    /// stay the same and a majority can reach each other, from this long after the window
+    /// starts, a stable leader (one whose term a majority follows) holds at every moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_leader_after: Option<SimDuration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -746,18 +759,6 @@ impl Scenario {
                     "{} is not allowed: 1 to {MAX_ENTRIES_PER_MESSAGE} (each AppendEntries copies up to this many entries, and a leader may have many in flight)",
                     r.max_entries_per_message
                 ),
-            );
-        }
-        if r.pre_vote {
-            return err(
-                "raft.pre_vote",
-                "PreVote is not supported yet in this version: set it to false".into(),
-            );
-        }
-        if r.check_quorum {
-            return err(
-                "raft.check_quorum",
-                "CheckQuorum is not supported yet in this version: set it to false".into(),
             );
         }
         let prob = |f: &str, p: f64| {
@@ -1049,6 +1050,7 @@ impl Scenario {
             for (field, b) in [
                 ("leader_within", l.leader_within),
                 ("commit_within", l.commit_within),
+                ("stable_leader_after", l.stable_leader_after),
             ] {
                 if b.is_some_and(|b| b.0 == 0 || b > self.stop.at) {
                     return err(

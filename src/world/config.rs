@@ -139,6 +139,10 @@ pub struct Liveness {
     /// within this: committed, or given up by its client (whose retry budget the summary
     /// reports), not still waiting.
     pub commit_within: Option<SimDuration>,
+    /// Checked by the summary's observer, not the world: in every window with a connected
+    /// majority, a stable leader holds from this long after the window starts
+    /// (`crate::observe::availability`).
+    pub stable_leader_after: Option<SimDuration>,
 }
 
 /// A node chosen by id, or by role at the moment the fault applies.
