@@ -311,6 +311,8 @@ impl RaftNode for ReadyAdapter {
                 self.arm_tick(out);
             }
             Input::Timer(TimerKind::Election) => unreachable!("never armed"),
+            // The toy library has no leadership transfer.
+            Input::TransferLeadership { .. } => {}
             Input::Message(env) => {
                 assert_eq!(env.to, self.id);
                 // The library validates its own messages; an error would only be logged.

@@ -130,11 +130,18 @@ fn pre_vote_asks_before_raising_the_term() {
     let mut n1 = node(1, 1, &[1], sw);
     // The election timeout runs in two halves: the minimum, then the rest.
     let out = timeout(&mut n1);
-    assert_eq!(election_timer(&out), Some((SimDuration(0), SimDuration(150_000_000))));
+    assert_eq!(
+        election_timer(&out),
+        Some((SimDuration(0), SimDuration(150_000_000)))
+    );
     assert!(sends(&out).is_empty());
     assert_eq!(n1.role(), Role::Follower);
     let out = timeout(&mut n1);
-    assert_eq!((n1.role(), n1.term()), (Role::PreCandidate, 1), "term not raised");
+    assert_eq!(
+        (n1.role(), n1.term()),
+        (Role::PreCandidate, 1),
+        "term not raised"
+    );
     assert!(!persists(&out), "a pre-candidate writes nothing");
     let asked: Vec<(NodeId, &Message)> = sends(&out).iter().map(|e| (e.to, &e.msg)).collect();
     let pv = Message::PreVote {
@@ -276,7 +283,11 @@ fn leader_stickiness_disregards_vote_requests_while_the_leader_is_heard() {
             timeout(&mut n2);
             step_durable(&mut n2, rv());
         }
-        assert_eq!((n2.term(), n2.voted_for()), (5, Some(1)), "sticky: {sticky}");
+        assert_eq!(
+            (n2.term(), n2.voted_for()),
+            (5, Some(1)),
+            "sticky: {sticky}"
+        );
     }
 }
 
@@ -286,7 +297,9 @@ fn elect(n1: &mut Node) {
         let out = step_durable(n1, Input::Timer(TimerKind::Election));
         // With PreVote, a pre-candidate needs one more pre-vote.
         if n1.role() == Role::PreCandidate {
-            assert!(sends(&out).iter().all(|e| matches!(e.msg, Message::PreVote { .. })));
+            assert!(sends(&out)
+                .iter()
+                .all(|e| matches!(e.msg, Message::PreVote { .. })));
             step_durable(
                 n1,
                 msg(
@@ -353,7 +366,10 @@ fn check_quorum_makes_a_leader_without_a_majority_step_down() {
         },
     );
     let out = timeout(&mut n1);
-    assert_eq!((n1.role(), n1.term(), n1.leader()), (Role::Follower, term, None));
+    assert_eq!(
+        (n1.role(), n1.term(), n1.leader()),
+        (Role::Follower, term, None)
+    );
     assert!(out.contains(&Output::CancelTimer(TimerKind::Heartbeat)));
     assert!(out.contains(&Output::ClientReply {
         req: 7,
@@ -401,6 +417,126 @@ fn a_pre_candidate_yields_to_a_leader_or_a_candidate_of_its_term() {
             },
         ),
     );
-    assert_eq!((n2.role(), n2.term(), n2.voted_for()), (Role::Follower, 1, Some(3)));
+    assert_eq!(
+        (n2.role(), n2.term(), n2.voted_for()),
+        (Role::Follower, 1, Some(3))
+    );
     assert_eq!(sends(&out)[0].msg.vote_granted(), Some(true));
+}
+
+/// Leadership transfer (dissertation §3.10), a caught-up target: TimeoutNow goes out at once,
+/// client requests are refused with a hint at the target, and the target stands at once in the
+/// next term, skipping PreVote.
+#[test]
+fn transfer_to_a_caught_up_follower_sends_timeout_now_at_once() {
+    let mut n1 = node(1, 1, &[1], Switches::default());
+    elect(&mut n1);
+    let term = n1.term();
+    let ack = |from: NodeId, index: u64| {
+        msg(
+            from,
+            1,
+            Message::AppendEntriesResp {
+                term,
+                success: true,
+                index,
+            },
+        )
+    };
+    step(&mut n1, ack(3, 2));
+    let out = step(&mut n1, Input::TransferLeadership { to: 3 });
+    let timeout_now: Vec<_> = sends(&out)
+        .into_iter()
+        .filter(|e| e.msg == Message::TimeoutNow { term })
+        .map(|e| e.to)
+        .collect();
+    assert_eq!(timeout_now, vec![3]);
+    assert_eq!(
+        election_timer(&out),
+        Some((MAX, MAX)),
+        "the transfer's deadline"
+    );
+    let out = step(
+        &mut n1,
+        Input::ClientRequest {
+            req: 9,
+            key: 0,
+            value: 1,
+        },
+    );
+    assert_eq!(
+        out,
+        vec![Output::ClientReply {
+            req: 9,
+            reply: ClientReply::NotLeader { hint: Some(3) },
+        }]
+    );
+
+    let sw = Switches {
+        pre_vote: true,
+        ..Default::default()
+    };
+    let mut n3 = node(3, term, &[1, term], sw);
+    step(&mut n3, msg(1, 3, heartbeat(term, 2)));
+    let out = step(&mut n3, msg(1, 3, Message::TimeoutNow { term }));
+    assert_eq!((n3.role(), n3.term()), (Role::Candidate, term + 1));
+    assert!(persists(&out));
+    // A stale TimeoutNow (an older term) is ignored.
+    let mut n2 = node(2, term + 1, &[1], Switches::default());
+    step(&mut n2, msg(1, 2, Message::TimeoutNow { term }));
+    assert_eq!((n2.role(), n2.term()), (Role::Follower, term + 1));
+}
+
+/// A target behind the leader's log is caught up first (TimeoutNow only once it acknowledges
+/// the last entry); a transfer that has not completed within one election timeout is aborted
+/// and the leader takes requests again.
+#[test]
+fn transfer_catches_the_target_up_first_and_aborts_at_its_deadline() {
+    let mut n1 = node(1, 1, &[1], Switches::default());
+    elect(&mut n1);
+    let term = n1.term();
+    let out = step(&mut n1, Input::TransferLeadership { to: 2 });
+    assert!(sends(&out)
+        .iter()
+        .all(|e| e.to == 2 && matches!(e.msg, Message::AppendEntries { .. })));
+    assert!(!sends(&out).is_empty(), "the target is sent the log");
+    // An ack short of the leader's last entry (2) is not enough.
+    let ack = |index| {
+        msg(
+            2,
+            1,
+            Message::AppendEntriesResp {
+                term,
+                success: true,
+                index,
+            },
+        )
+    };
+    let out = step(&mut n1, ack(1));
+    assert!(!sends(&out)
+        .iter()
+        .any(|e| matches!(e.msg, Message::TimeoutNow { .. })));
+    let out = step(&mut n1, ack(2));
+    assert_eq!(
+        sends(&out)
+            .iter()
+            .filter(|e| matches!(e.msg, Message::TimeoutNow { .. }))
+            .count(),
+        1
+    );
+    // The target never stands (lost TimeoutNow): at the deadline the leader aborts.
+    timeout(&mut n1);
+    assert_eq!(n1.role(), Role::Leader);
+    let out = step(
+        &mut n1,
+        Input::ClientRequest {
+            req: 5,
+            key: 0,
+            value: 1,
+        },
+    );
+    assert!(persists(&out), "requests are taken again");
+    // A follower asked to transfer ignores it.
+    let mut n2 = node(2, 1, &[1], Switches::default());
+    assert!(step(&mut n2, Input::TransferLeadership { to: 3 }).is_empty());
 }

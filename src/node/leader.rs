@@ -12,13 +12,15 @@ use crate::protocol::*;
 /// What only a leader holds.
 #[derive(Clone, Debug)]
 pub struct Leadership {
-    progress: ProgressTracker,
+    pub(super) progress: ProgressTracker,
     /// Client requests appended by this leader, by log index, awaiting commit.
     pending_clients: Vec<(Index, u64)>,
     /// Reused when computing the committed index, so the hot path does not allocate.
     scratch: Vec<Index>,
     /// CheckQuorum: the followers that answered since the last quorum check.
     pub(super) heard_since_check: VoteSet,
+    /// Leadership transfer in progress: to whom, and whether TimeoutNow has been sent.
+    pub(super) transfer: Option<(NodeId, bool)>,
 }
 
 impl Leadership {
@@ -73,6 +75,7 @@ impl Node {
             pending_clients: Vec::new(),
             scratch: Vec::with_capacity(self.quorum.voters().len()),
             heard_since_check: VoteSet::default(),
+            transfer: None,
         });
         out.push(Output::CancelTimer(TimerKind::Election));
         if self.cfg.check_quorum {
@@ -109,7 +112,7 @@ impl Node {
         self.broadcast_append(out);
     }
 
-    fn leadership(&mut self) -> &mut Leadership {
+    pub(super) fn leadership(&mut self) -> &mut Leadership {
         match &mut self.role {
             RoleState::Leader(l) => l,
             _ => panic!("only a leader replicates"),
@@ -124,7 +127,7 @@ impl Node {
         }
     }
 
-    fn send_append(&mut self, to: NodeId, out: &mut Vec<Output>) {
+    pub(super) fn send_append(&mut self, to: NodeId, out: &mut Vec<Output>) {
         let last = self.log.last_index();
         let pr = self.leadership().progress.get_mut(to);
         let next = pr.next_to_send(last);

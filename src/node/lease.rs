@@ -56,6 +56,9 @@ impl Node {
     /// ends its lease, or, once the whole timeout has elapsed, stands (through PreVote if on).
     pub(super) fn on_election_timer(&mut self, out: &mut Vec<Output>) {
         if matches!(self.role, RoleState::Leader(_)) {
+            // One timer serves both: a transfer's deadline (which, armed later, postpones the
+            // next quorum check) and CheckQuorum.
+            self.abort_transfer();
             if self.cfg.check_quorum {
                 self.check_quorum(out);
             }

@@ -29,6 +29,7 @@ pub mod lease;
 pub mod pre_vote;
 pub mod progress;
 pub mod quorum;
+pub mod transfer;
 
 pub use crate::protocol::*;
 
@@ -190,6 +191,7 @@ impl Node {
             Input::Message(env) => self.on_message(env, out),
             Input::ClientRequest { req, key, value } => self.on_client(req, key, value, out),
             Input::Persisted(seq) => self.on_persisted(seq, out),
+            Input::TransferLeadership { to } => self.start_transfer(to, out),
         }
         self.flush_persist(out);
     }
@@ -251,6 +253,7 @@ impl Node {
             Message::PreVoteResp { term, granted } => {
                 self.on_pre_vote_resp(env.from, term, granted, out)
             }
+            Message::TimeoutNow { term } => self.on_timeout_now(term, out),
             Message::AppendEntries {
                 term,
                 prev_log_index,
@@ -274,18 +277,20 @@ impl Node {
                 if term == self.term && matches!(self.role, RoleState::Leader(_)) {
                     self.heard_from_follower(env.from);
                     self.on_append_resp(env.from, success, index, out);
+                    self.continue_transfer(env.from, out);
                 }
             }
         }
     }
 
     fn on_client(&mut self, req: u64, key: u32, value: u64, out: &mut Vec<Output>) {
-        if !matches!(self.role, RoleState::Leader(_)) {
+        if !matches!(self.role, RoleState::Leader(_)) || self.transferring_to().is_some() {
+            // During a leadership transfer (dissertation §3.10) the leader takes no new
+            // requests, and points the client at the node taking over.
+            let hint = self.transferring_to().or(self.leader());
             out.push(Output::ClientReply {
                 req,
-                reply: ClientReply::NotLeader {
-                    hint: self.leader(),
-                },
+                reply: ClientReply::NotLeader { hint },
             });
             return;
         }

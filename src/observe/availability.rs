@@ -122,16 +122,18 @@ impl Availability {
         let n = self.nodes.len();
         let need = n / 2 + 1;
         (0..n)
-            .find(|&l| self.running(l) && self.nodes[l].role == Role::Leader && {
-                let t = self.nodes[l].term;
-                (0..n)
-                    .filter(|&i| {
-                        self.running(i)
-                            && self.nodes[i].term == t
-                            && matches!(self.nodes[i].role, Role::Follower | Role::Leader)
-                    })
-                    .count()
-                    >= need
+            .find(|&l| {
+                self.running(l) && self.nodes[l].role == Role::Leader && {
+                    let t = self.nodes[l].term;
+                    (0..n)
+                        .filter(|&i| {
+                            self.running(i)
+                                && self.nodes[i].term == t
+                                && matches!(self.nodes[i].role, Role::Follower | Role::Leader)
+                        })
+                        .count()
+                        >= need
+                }
             })
             .map(|l| l as NodeId + 1)
     }
@@ -157,14 +159,14 @@ impl Availability {
         let need = n / 2 + 1;
         let mut adj = vec![0u64; n];
         let mut all = 0u64;
-        for a in 0..n {
+        for (a, row) in adj.iter_mut().enumerate() {
             if !self.running(a) {
                 continue;
             }
             all |= 1 << a;
             for b in 0..n {
                 if a != b && self.running(b) && self.linked(a as NodeId + 1, b as NodeId + 1) {
-                    adj[a] |= 1 << b;
+                    *row |= 1 << b;
                 }
             }
         }
@@ -358,7 +360,8 @@ impl Availability {
         self.advance(end_ns.max(self.now));
         self.close_window();
         if let Some(since) = self.leaderless_since {
-            self.s.longest_without_leader_ns = self.s.longest_without_leader_ns.max(self.now - since);
+            self.s.longest_without_leader_ns =
+                self.s.longest_without_leader_ns.max(self.now - since);
         }
         if self.now > 0 {
             self.s.stable_leader_share = self.stable_ns as f64 / self.now as f64;

@@ -190,6 +190,11 @@ pub enum Message {
         term: Term,
         granted: bool,
     },
+    /// Leadership transfer (dissertation §3.10): the leader of `term` tells a caught-up
+    /// follower to start an election at once.
+    TimeoutNow {
+        term: Term,
+    },
     AppendEntries {
         term: Term,
         prev_log_index: Index,
@@ -213,6 +218,7 @@ impl Message {
             | Message::RequestVoteResp { term, .. }
             | Message::PreVote { term, .. }
             | Message::PreVoteResp { term, .. }
+            | Message::TimeoutNow { term }
             | Message::AppendEntries { term, .. }
             | Message::AppendEntriesResp { term, .. } => *term,
         }
@@ -223,6 +229,7 @@ impl Message {
             Message::RequestVoteResp { .. } => "RequestVoteResp",
             Message::PreVote { .. } => "PreVote",
             Message::PreVoteResp { .. } => "PreVoteResp",
+            Message::TimeoutNow { .. } => "TimeoutNow",
             Message::AppendEntries { .. } => "AppendEntries",
             Message::AppendEntriesResp { .. } => "AppendEntriesResp",
         }
@@ -405,6 +412,11 @@ pub enum Input<M = Message> {
     },
     /// All disk writes up to and including `seq` are durable.
     Persisted(u64),
+    /// An operator asks the leader to hand leadership to `to` (dissertation §3.10). A node
+    /// that does not lead, or does not implement transfer, ignores it.
+    TransferLeadership {
+        to: NodeId,
+    },
 }
 
 /// The durable part of a node: what survives a crash.

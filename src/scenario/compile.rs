@@ -79,6 +79,8 @@ impl FaultSpec {
             FaultKind::DuplicateBurst(p)
         } else if let Some(d) = &self.delay_spike {
             FaultKind::DelaySpike(d.clone())
+        } else if let Some(to) = self.transfer_leadership {
+            FaultKind::TransferLeadership(to)
         } else {
             unreachable!("validated: exactly one fault kind, and a pause has `until`")
         };
@@ -251,6 +253,7 @@ impl FaultSpec {
             FaultKind::LossBurst(p) => spec.loss_burst = Some(*p),
             FaultKind::DuplicateBurst(p) => spec.duplicate_burst = Some(*p),
             FaultKind::DelaySpike(d) => spec.delay_spike = Some(d.clone()),
+            FaultKind::TransferLeadership(to) => spec.transfer_leadership = Some(*to),
             FaultKind::CrashAtWrite {
                 k,
                 leader_only,

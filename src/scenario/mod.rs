@@ -407,6 +407,11 @@ pub struct FaultSpec {
     /// whoever leads when the fault applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolate: Option<Target>,
+    /// Ask whoever leads at `at` to hand leadership to this node (dissertation §3.10,
+    /// TimeoutNow): the leader takes no client requests meanwhile and gives up after an
+    /// election timeout. No `until`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_leadership: Option<NodeId>,
     /// Until `until`, every message is also lost with this probability, in [0, 1].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_burst: Option<f64>,
@@ -890,13 +895,14 @@ impl Scenario {
                 f.duplicate_burst.is_some(),
                 f.delay_spike.is_some(),
                 f.generate.is_some(),
+                f.transfer_leadership.is_some(),
             ];
             let count = kinds.iter().filter(|&&k| k).count();
             if count != 1 {
                 return err(
                     &path,
                     format!(
-                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write, isolate, loss_burst, duplicate_burst, delay_spike, generate (found {count})"
+                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write, isolate, loss_burst, duplicate_burst, delay_spike, generate, transfer_leadership (found {count})"
                     ),
                 );
             }
@@ -923,6 +929,12 @@ impl Scenario {
                     return err(
                         &format!("{path}.until"),
                         "a restart has no end: remove `until`".into(),
+                    );
+                }
+                if f.transfer_leadership.is_some() {
+                    return err(
+                        &format!("{path}.until"),
+                        "a leadership transfer has no end (it completes or aborts by itself): remove `until`".into(),
                     );
                 }
                 if u > self.stop.at {
@@ -977,6 +989,11 @@ impl Scenario {
             if let Some(d) = &f.delay_spike {
                 d.validate()
                     .map_err(|m| (format!("{path}.delay_spike"), m))?;
+            }
+            if let Some(id) = f.transfer_leadership {
+                if !node_ok(id) {
+                    return bad_node(&format!("{path}.transfer_leadership"), id);
+                }
             }
             if let Some(Target::Node(id)) = f.isolate {
                 if !node_ok(id) {

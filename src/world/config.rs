@@ -210,6 +210,9 @@ pub enum FaultKind {
     /// Every message sent meanwhile takes this much longer (heavy-tailed: replies that arrive
     /// after an election timeout).
     DelaySpike(DurationDist),
+    /// An operator asks the current leader to hand leadership to this node (dissertation
+    /// §3.10): a scripted action rather than a failure. No end.
+    TransferLeadership(NodeId),
     /// Crash the node that issues the k-th disk write counted from the fault's start (only
     /// writes issued by a leader if `leader_only`), at `point`, and restart it `restart_after`
     /// later.

@@ -837,6 +837,16 @@ pub fn render_envelope(e: &Envelope) -> String {
             "RequestVoteResp term={term} {}",
             if *granted { "granted" } else { "denied" }
         ),
+        Message::PreVote {
+            term,
+            last_log_index,
+            last_log_term,
+        } => format!("PreVote term={term} last={last_log_index}@{last_log_term}"),
+        Message::PreVoteResp { term, granted } => format!(
+            "PreVoteResp term={term} {}",
+            if *granted { "granted" } else { "denied" }
+        ),
+        Message::TimeoutNow { term } => format!("TimeoutNow term={term}"),
         Message::AppendEntries {
             term,
             prev_log_index,
