@@ -9,6 +9,7 @@
 mod common;
 use common::root;
 
+use predicates::prelude::*;
 use raftsim::experiment::run::{run, RunOptions, RunReport};
 use raftsim::scenario::Scenario;
 use raftsim::world::Outcome;
@@ -169,4 +170,59 @@ fn thousand_faulty_seeds_with_every_switch_on_stay_safe() {
         })
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The switches in `explore`: `--set` applies them to every seed (and to the saved scenario of
+/// any failing one); a value the schema refuses is bad input, exit 2, before any seed runs.
+#[test]
+fn explore_takes_the_switches_with_set() {
+    use assert_cmd::Command;
+    let tmp = tempfile::tempdir().unwrap();
+    let explore = |sets: &[&str]| {
+        let mut c = Command::cargo_bin("raftsim").unwrap();
+        c.arg("explore")
+            .arg(root().join("scenarios/random-faults-light.json"))
+            .args(["--seeds", "0..40", "--quiet", "--jobs", "1", "--out"])
+            .arg(tmp.path().join("out"));
+        for s in sets {
+            c.args(["--set", s]);
+        }
+        c.assert()
+    };
+    explore(&["raft.pre_vote=true", "raft.check_quorum=true"])
+        .code(0)
+        .stdout(predicates::str::contains("40 seeds").and(predicates::str::contains("0 failing")));
+    explore(&["raft.pre_vote=maybe"])
+        .code(2)
+        .stderr(predicates::str::contains("raft.pre_vote"));
+}
+
+/// A leader that can send but hears nobody (n1->n3 and n2->n3 cut from 2 s to 22 s): only
+/// CheckQuorum lets the cluster commit again.
+#[test]
+fn deaf_leader() {
+    const F: &str = "deaf-leader.json";
+    for seed in SEEDS {
+        for s in [Plain, PreVote, PreVoteCheckQuorum] {
+            let what = format!("{s:?} seed {seed}");
+            let r = go(F, s, seed);
+            assert_clean(&r, &what);
+            let c = r.summary.client.as_ref().unwrap();
+            let longest_stall = c
+                .no_commit_windows
+                .iter()
+                .map(|w| w[1] - w[0])
+                .max()
+                .unwrap_or(0);
+            if s == PreVoteCheckQuorum {
+                assert_eq!(r.summary.availability.leader_changes, 1, "{what}");
+                assert!(longest_stall < S, "{what}: {longest_stall}");
+                assert_eq!(c.failed, 0, "{what}");
+            } else {
+                assert_eq!(r.summary.availability.leader_changes, 0, "{what}");
+                assert!(longest_stall > 19 * S, "{what}: {longest_stall}");
+                assert!(c.failed > 100, "{what}");
+            }
+        }
+    }
 }

@@ -371,3 +371,71 @@ impl Availability {
         self.s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rec(t: u64, ev: Event) -> Record {
+        Record { t, ev }
+    }
+
+    proptest! {
+        /// Against a dumb reference: some set of at least a majority of the up nodes whose every
+        /// pair is linked both ways, found by trying every subset.
+        #[test]
+        fn connected_majority_matches_every_subset(
+            n in 1u32..8,
+            cuts in proptest::collection::vec((1u32..8, 1u32..8), 0..20),
+            down in proptest::collection::vec(1u32..8, 0..3),
+        ) {
+            let mut a = Availability::new(0, false);
+            a.on(&rec(0, Event::Start { nodes: n, seed: 0, scenario: String::new() }), 1);
+            let cuts: Vec<(u32, u32)> =
+                cuts.into_iter().filter(|&(f, t)| f != t && f <= n && t <= n).collect();
+            for &(from, to) in &cuts {
+                a.on(&rec(1, Event::Cut { from, to }), 2);
+            }
+            for &node in down.iter().filter(|&&d| d <= n) {
+                a.on(&rec(1, Event::Crash { node }), 3);
+            }
+            let up = |x: u32| !down.contains(&x);
+            let linked = |x: u32, y: u32| !cuts.contains(&(x, y)) && !cuts.contains(&(y, x));
+            let want = (0u32..1 << n).any(|mask| {
+                let members: Vec<u32> = (1..=n).filter(|&i| mask & (1 << (i - 1)) != 0).collect();
+                members.len() as u32 > n / 2
+                    && members.iter().all(|&x| up(x))
+                    && members.iter().all(|&x| members.iter().all(|&y| x == y || linked(x, y)))
+            });
+            prop_assert_eq!(a.connected_majority(), want);
+        }
+    }
+
+    /// A leader counts as stable once a majority shares its term as followers; a pre-candidate
+    /// at that term does not follow it.
+    #[test]
+    fn a_stable_leader_needs_a_majority_in_its_term() {
+        let mut a = Availability::new(0, false);
+        a.on(
+            &rec(
+                0,
+                Event::Start {
+                    nodes: 3,
+                    seed: 0,
+                    scenario: String::new(),
+                },
+            ),
+            1,
+        );
+        a.on(&rec(1, Event::role(1, Role::Leader, 2)), 2);
+        assert_eq!(a.stable_leader(), None, "n2 and n3 are still in term 0");
+        a.on(&rec(2, Event::role(2, Role::PreCandidate, 2)), 3);
+        assert_eq!(a.stable_leader(), None);
+        a.on(&rec(3, Event::role(3, Role::Follower, 2)), 4);
+        assert_eq!(a.stable_leader(), Some(1));
+        let s = a.finish(4);
+        assert_eq!(s.longest_without_leader_ns, 3);
+        assert_eq!(s.stable_leader_share, 0.25);
+    }
+}
