@@ -101,6 +101,21 @@ fn cloudflare_2020() {
         assert!(elected_between(&r, 182 * S, 186 * S) >= 1, "{what}");
     }
     assert_undisturbed(F);
+
+    // In the trace: n1 is a pre-candidate in term 1 (its term not raised), asks and is
+    // refused; nobody stands, and no pre-vote shows as a vote.
+    let r = run(
+        &load(F, PreVote),
+        1,
+        RunOptions {
+            trace: true,
+            ..Default::default()
+        },
+    );
+    let text = String::from_utf8(r.trace.unwrap().bytes().to_vec()).unwrap();
+    assert!(text.contains(r#""ev":"role","node":1,"role":"pre_candidate","term":1}"#));
+    assert!(!text.contains(r#""ev":"election""#));
+    assert!(!text.contains(r#""ev":"vote""#));
 }
 
 /// Howard & Abraham 2020: {1,2,3} connected, n4 only to n2, n5 only to n3, for a minute.
@@ -182,16 +197,22 @@ fn explore_takes_the_switches_with_set() {
         let mut c = Command::cargo_bin("raftsim").unwrap();
         c.arg("explore")
             .arg(root().join("scenarios/random-faults-light.json"))
-            .args(["--seeds", "0..40", "--quiet", "--jobs", "1", "--out"])
+            .args(["--seeds", "0..150", "--quiet", "--jobs", "2", "--out"])
             .arg(tmp.path().join("out"));
         for s in sets {
             c.args(["--set", s]);
         }
         c.assert()
     };
-    explore(&["raft.pre_vote=true", "raft.check_quorum=true"])
-        .code(0)
-        .stdout(predicates::str::contains("40 seeds").and(predicates::str::contains("0 failing")));
+    // Generated faults (crashes, crashes at disk writes, partitions, cuts, pauses, bursts)
+    // with every switch on: safe, and live by the scenario's bounds, on every seed.
+    explore(&[
+        "raft.pre_vote=true",
+        "raft.check_quorum=true",
+        "raft.leader_stickiness=true",
+    ])
+    .code(0)
+    .stdout(predicates::str::contains("150 seeds").and(predicates::str::contains("0 failing")));
     explore(&["raft.pre_vote=maybe"])
         .code(2)
         .stderr(predicates::str::contains("raft.pre_vote"));

@@ -90,6 +90,19 @@ fn transfer_without_a_leader_is_skipped_and_a_bad_target_is_refused() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("faults[0].transfer_leadership"), "{err}");
+    let err = Scenario::parse(
+        "t.json",
+        r#"{ "version": 1, "name": "t", "cluster": { "nodes": 3 },
+        "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" },
+        "faults": [ { "at": "1s", "transfer_leadership": 2, "until": "1500ms" } ],
+        "stop": { "at": "2s" } }"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("faults[0].until") && err.contains("remove `until`"),
+        "{err}"
+    );
     let sc = Scenario::parse(
         "t.json",
         r#"{ "version": 1, "name": "t", "cluster": { "nodes": 3 },

@@ -242,7 +242,11 @@ impl Availability {
     /// Sees one record; returns the liveness violation, once, if checking.
     pub fn on(&mut self, rec: &Record, index: u64) -> Option<Violation> {
         self.advance(rec.t);
+        // Whether the record changes the network or the live nodes (a new window), or any
+        // node's role or term (the stable leader): most records (appends, commits, messages)
+        // change neither, and cost only the check below.
         let mut topology = false;
+        let mut roles = true;
         match &rec.ev {
             Event::Start { nodes, .. } => {
                 self.nodes = vec![
@@ -270,6 +274,7 @@ impl Availability {
             Event::Leader { .. } => {
                 self.leaders_seen += 1;
                 self.s.leader_changes = self.leaders_seen.saturating_sub(1);
+                roles = false;
             }
             Event::Crash { node } => {
                 if let Some(s) = self.node(*node) {
@@ -316,10 +321,12 @@ impl Availability {
                 self.cuts.remove(&(*from, *to));
                 topology = true;
             }
-            _ => {}
+            _ => roles = false,
         }
-        let max_term = self.nodes.iter().map(|s| s.term).max().unwrap_or(0);
-        self.s.max_term = self.s.max_term.max(max_term);
+        if roles || topology {
+            let max_term = self.nodes.iter().map(|s| s.term).max().unwrap_or(0);
+            self.s.max_term = self.s.max_term.max(max_term);
+        }
         if self.start_term.is_none() && !matches!(rec.ev, Event::Start { .. } | Event::Boot { .. })
         {
             self.start_term = Some(self.s.max_term);
@@ -330,7 +337,9 @@ impl Availability {
                 self.window = Some((self.now, 0, false));
             }
         }
-        self.update_leader();
+        if roles || topology {
+            self.update_leader();
+        }
         let settle = self.settle_ns;
         let (from, _, broken) = self.window.as_mut()?;
         let from = *from;
