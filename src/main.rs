@@ -77,6 +77,10 @@ enum Cmd {
         /// scenario's `raft.bugs`. Repeatable.
         #[arg(long = "bug", value_name = "NAME", value_parser = bug_parser())]
         bugs: Vec<raftsim::protocol::Bug>,
+        /// Set a scenario field by its path, e.g. --set raft.pre_vote=true (one value; as in
+        /// `sweep --set`). Repeatable.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
     },
     /// Check a trace file offline: replay its events through the same safety checker that runs
     /// online, and report the first violated property (exit 1) or "ok" (exit 0). A trace
@@ -169,6 +173,7 @@ fn main() -> ExitCode {
             panic_after_steps,
             expect_hash,
             bugs,
+            sets,
         } => cmd_run(
             &scenario,
             RunFlags {
@@ -183,6 +188,7 @@ fn main() -> ExitCode {
                 panic_after_steps,
                 expect_hash,
                 bugs,
+                sets,
             },
         ),
         Cmd::Sweep(args) => cmd_sweep(args),
@@ -245,6 +251,7 @@ struct RunFlags {
     panic_after_steps: Option<u64>,
     expect_hash: Option<String>,
     bugs: Vec<raftsim::protocol::Bug>,
+    sets: Vec<String>,
 }
 
 /// `--bug NAME`: one of the injected bugs' names (clap lists them when the name is unknown).
@@ -259,7 +266,7 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     use raftsim::experiment::run::{run_observed, PanicAfter};
     use raftsim::observe::trace::TraceWriter;
 
-    let mut sc = load(path)?;
+    let mut sc = apply_sets(load(path)?, &f.sets)?;
     sc.raft.bugs.extend(&f.bugs);
     let seed = f.seed.unwrap_or(sc.seed);
     let dir = f
@@ -276,6 +283,9 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     }
     for b in &f.bugs {
         repro = repro.flag("bug", b);
+    }
+    for s in &f.sets {
+        repro = repro.flag("set", s);
     }
     // The trace streams to an unnamed file as the run goes, so memory stays flat, and takes its
     // name at the end, when the output folder is created: a run that stops early (a violation,
@@ -769,6 +779,7 @@ fn replay_trial(
             panic_after_steps: None,
             expect_hash: None,
             bugs: Vec::new(),
+            sets: Vec::new(),
         },
     )
 }
@@ -796,9 +807,34 @@ struct ExploreArgs {
     /// Inject a bug into the built-in node (adds to the scenario's `raft.bugs`). Repeatable.
     #[arg(long = "bug", value_name = "NAME", value_parser = bug_parser())]
     bugs: Vec<raftsim::protocol::Bug>,
+    /// Set a scenario field by its path before the search, e.g. --set raft.pre_vote=true (one
+    /// value; as in `sweep --set`). Repeatable. Saved failing scenarios include it.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+/// Applies `explore --set PATH=VALUE` to a scenario, validated again afterwards.
+fn apply_sets(sc: Scenario, sets: &[String]) -> Result<Scenario> {
+    use raftsim::experiment::sweep::{parse_set, set_path};
+    if sets.is_empty() {
+        return Ok(sc);
+    }
+    let mut v = serde_json::to_value(&sc).expect("a scenario serializes");
+    for s in sets {
+        let axis = parse_set(s).map_err(|m| anyhow::anyhow!("{m}"))?;
+        let [value] = &axis.values[..] else {
+            anyhow::bail!("--set {s:?}: explore takes one value (a sweep takes several)");
+        };
+        set_path(&mut v, &axis.path, value.clone()).map_err(|m| anyhow::anyhow!("{m}"))?;
+    }
+    let sc: Scenario = serde_json::from_value(v)
+        .map_err(|e| anyhow::anyhow!("--set {}: {e}", sets.join(" --set ")))?;
+    sc.validate()
+        .map_err(|(field, m)| anyhow::anyhow!("--set: field `{field}`: {m}"))?;
+    Ok(sc)
 }
 
 fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
@@ -806,7 +842,7 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     use raftsim::observe::trace::TraceWriter;
     use std::io::IsTerminal;
 
-    let mut sc = load(&a.scenario)?;
+    let mut sc = apply_sets(load(&a.scenario)?, &a.sets)?;
     sc.raft.bugs.extend(&a.bugs);
     let seeds = explore::parse_seeds(&a.seeds).map_err(|m| anyhow::anyhow!("--seeds: {m}"))?;
     let shard = a

@@ -37,6 +37,9 @@ fn cfg(id: NodeId, n: u32, bugs: Bugs) -> Config {
         leader_stickiness: false,
         seed: 0,
         bugs,
+        pre_vote: false,
+        check_quorum: false,
+        leader_stickiness: false,
     }
 }
 

@@ -35,6 +35,9 @@ fn config(persist: CandidatePersist) -> Config {
         leader_stickiness: false,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
+        pre_vote: false,
+        check_quorum: false,
+        leader_stickiness: false,
     }
 }
 

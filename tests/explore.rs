@@ -70,6 +70,7 @@ fn generated_faults_are_seeded_bounded_and_cover_every_kind() {
                 FaultKind::DuplicateBurst(_) => GenKind::DuplicateBurst,
                 FaultKind::DelaySpike(_) => GenKind::DelaySpike,
                 FaultKind::Restart(_) => panic!("restarts are not generated"),
+                FaultKind::TransferLeadership(_) => panic!("transfers are not generated"),
             });
         }
     }

@@ -310,9 +310,9 @@ impl RaftNode for ReadyAdapter {
                 self.raw.tick();
                 self.arm_tick(out);
             }
-            Input::Timer(TimerKind::Election | TimerKind::WithholdVotes) => {
-                unreachable!("never armed")
-            }
+            Input::Timer(TimerKind::Election) => unreachable!("never armed"),
+            // The toy library has no leadership transfer.
+            Input::TransferLeadership { .. } => {}
             Input::Message(env) => {
                 assert_eq!(env.to, self.id);
                 // The library validates its own messages; an error would only be logged.
@@ -462,6 +462,9 @@ fn persisted_messages_wait_for_the_write() {
         leader_stickiness: false,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
+        pre_vote: false,
+        check_quorum: false,
+        leader_stickiness: false,
     };
     let mut n = ReadyAdapter::restart(&cfg, HardState::default());
     let mut out = Vec::new();

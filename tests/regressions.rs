@@ -23,6 +23,9 @@ fn node(id: u32, cluster_size: u32, persist: CandidatePersist) -> Node {
         leader_stickiness: false,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
+        pre_vote: false,
+        check_quorum: false,
+        leader_stickiness: false,
     };
     let mut n = Node::new(cfg, HardState::default());
     n.start(&mut Vec::new());

@@ -25,7 +25,10 @@ pub fn run_observed<N: RaftNode, W: Write, E: Observer>(
 ) -> (RunResult, Summary) {
     let mut split = SplitVoteDetector::default();
     let mut checker = Checker::new(cfg.nodes);
-    let mut summary = SummaryBuilder::default();
+    // Windows settle for the scenario's bound, else ten maximum election timeouts.
+    let check = cfg.liveness.stable_leader_after;
+    let settle = check.map_or(cfg.raft.election_timeout_max.0.saturating_mul(10), |d| d.0);
+    let mut summary = SummaryBuilder::new(settle, check.is_some());
     // Split votes first: the records it derives reach every observer after the one it saw.
     let mut observers = (&mut split, &mut checker, &mut summary, trace, extra);
     let r = world::run::<N, _>(cfg, seed, level, &mut observers);

@@ -195,7 +195,7 @@ const DIST_VARIANTS: [&str; 5] = ["constant", "uniform", "normal", "exponential"
 
 /// Sets `path` in a JSON value, creating objects on the way. Setting one variant of a
 /// distribution (`network.delay.uniform`) replaces the other variant that was there.
-fn set_path(root: &mut Value, path: &str, v: Value) -> Result<(), String> {
+pub fn set_path(root: &mut Value, path: &str, v: Value) -> Result<(), String> {
     let parts: Vec<&str> = path.split('.').collect();
     let mut cur = root;
     for (i, p) in parts.iter().enumerate() {

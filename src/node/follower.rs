@@ -17,8 +17,7 @@ impl Node {
         self.term = term;
         self.voted_for = None;
         self.hard_dirty = true;
-        // The leader heard from was of an older term: not a current leader any more.
-        self.heard_from_leader = false;
+        self.leader_recent = false;
         if let RoleState::Leader(mut l) = was {
             out.push(Output::CancelTimer(TimerKind::Heartbeat));
             l.fail_pending_clients(out);
@@ -31,7 +30,7 @@ impl Node {
     fn follow_leader_of_this_term(&mut self, leader: NodeId) {
         match self.role {
             RoleState::Leader(_) => panic!("two leaders in term {}", self.term),
-            RoleState::Candidate(_) | RoleState::Follower { .. } => {
+            RoleState::PreCandidate(_) | RoleState::Candidate(_) | RoleState::Follower { .. } => {
                 // Injected bug `reset-vote-on-step-down`, breaking §5.2 ("each server will vote
                 // for at most one candidate in a given term") and Figure 2 (votedFor is reset
                 // only with a new term): a candidate stepping down in its own term forgets its
@@ -88,7 +87,11 @@ impl Node {
             }
             None => {
                 // A candidate or leader of this term voted for itself, so only a follower
-                // gets here.
+                // gets here, or a pre-candidate (which has not voted in its term), which
+                // becomes a follower by granting.
+                if matches!(self.role, RoleState::PreCandidate(_)) {
+                    self.role = RoleState::Follower { leader: None };
+                }
                 debug_assert!(matches!(self.role, RoleState::Follower { .. }));
                 if self.voted_for.is_none() {
                     self.voted_for = Some(candidate);
@@ -133,16 +136,7 @@ impl Node {
         }
         self.follow_leader_of_this_term(leader);
         self.arm_election_timer(out);
-        if self.cfg.leader_stickiness {
-            // Paper §6: votes are withheld for the minimum election timeout from now.
-            self.heard_from_leader = true;
-            let min = self.cfg.election_timeout_min;
-            out.push(Output::SetTimer {
-                kind: TimerKind::WithholdVotes,
-                min,
-                max: min,
-            });
-        }
+        self.leader_recent = true;
 
         match self.log.term_at(prev_log_index) {
             Some(t) if t == prev_log_term => {}

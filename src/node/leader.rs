@@ -5,17 +5,22 @@
 //! only for entries on its own disk.
 
 use super::progress::ProgressTracker;
+use super::quorum::VoteSet;
 use super::{Node, RoleState};
 use crate::protocol::*;
 
 /// What only a leader holds.
 #[derive(Clone, Debug)]
 pub struct Leadership {
-    progress: ProgressTracker,
+    pub(super) progress: ProgressTracker,
     /// Client requests appended by this leader, by log index, awaiting commit.
     pending_clients: Vec<(Index, u64)>,
     /// Reused when computing the committed index, so the hot path does not allocate.
     scratch: Vec<Index>,
+    /// CheckQuorum: the followers that answered since the last quorum check.
+    pub(super) heard_since_check: VoteSet,
+    /// Leadership transfer in progress: to whom, and whether TimeoutNow has been sent.
+    pub(super) transfer: Option<(NodeId, bool)>,
 }
 
 impl Leadership {
@@ -61,6 +66,7 @@ impl Node {
                 );
             }
             RoleState::Follower { .. } => assert!(!elected, "only a candidate wins an election"),
+            RoleState::PreCandidate(_) => panic!("a pre-candidate stands as candidate first"),
             RoleState::Leader(_) => panic!("already leader"),
         }
         let next = self.log.last_index() + 1;
@@ -68,8 +74,13 @@ impl Node {
             progress: ProgressTracker::new(self.cfg.cluster_size, next),
             pending_clients: Vec::new(),
             scratch: Vec::with_capacity(self.quorum.voters().len()),
+            heard_since_check: VoteSet::default(),
+            transfer: None,
         });
         out.push(Output::CancelTimer(TimerKind::Election));
+        if self.cfg.check_quorum {
+            self.arm_quorum_check(out);
+        }
         // A no-op of the new term lets earlier entries commit (dissertation §6.4).
         if elected {
             self.append_local(Entry::noop(self.term));
@@ -108,7 +119,7 @@ impl Node {
         }
     }
 
-    fn leadership(&mut self) -> &mut Leadership {
+    pub(super) fn leadership(&mut self) -> &mut Leadership {
         match &mut self.role {
             RoleState::Leader(l) => l,
             _ => panic!("only a leader replicates"),
@@ -123,7 +134,7 @@ impl Node {
         }
     }
 
-    fn send_append(&mut self, to: NodeId, out: &mut Vec<Output>) {
+    pub(super) fn send_append(&mut self, to: NodeId, out: &mut Vec<Output>) {
         let last = self.log.last_index();
         let pr = self.leadership().progress.get_mut(to);
         let next = pr.next_to_send(last);

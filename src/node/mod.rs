@@ -13,6 +13,11 @@
 //! every server does on RequestVote and AppendEntries, [`candidate`] counts votes, [`leader`]
 //! replicates and commits. Decisions by majority go through [`quorum`], never `n/2+1`.
 //!
+//! Extensions, each off by default ([`Config`]): PreVote ([`pre_vote`], a pre-candidate role
+//! before the candidate), and the rules that depend on how recently a leader was heard from
+//! ([`lease`]: leader stickiness, CheckQuorum). With all of them off the node behaves, output
+//! for output, as without them.
+//!
 //! Injected bugs ([`Config::bugs`], none by default) each switch one rule off, to show the
 //! checker catching the mistake; each is a few lines marked by a comment naming the bug and the
 //! rule it breaks.
@@ -20,13 +25,18 @@
 pub mod candidate;
 pub mod follower;
 pub mod leader;
+pub mod lease;
+pub mod pre_vote;
 pub mod progress;
 pub mod quorum;
+pub mod transfer;
 
 pub use crate::protocol::*;
 
 use candidate::Candidacy;
 use leader::Leadership;
+use lease::ElectionWait;
+use pre_vote::PreCandidacy;
 use quorum::Majority;
 
 /// What the node's current role needs, and nothing another role needs.
@@ -36,6 +46,7 @@ enum RoleState {
         /// The leader of the current term, once heard from.
         leader: Option<NodeId>,
     },
+    PreCandidate(PreCandidacy),
     Candidate(Candidacy),
     Leader(Leadership),
 }
@@ -69,9 +80,11 @@ pub struct Node {
     /// durable the node handles nothing but `Persisted`, and other inputs wait in `deferred`.
     lock_seq: u64,
     deferred: std::collections::VecDeque<Input>,
-    /// With `leader_stickiness`: the node heard from a current leader less than the minimum
-    /// election timeout ago (its `WithholdVotes` timer runs).
-    heard_from_leader: bool,
+    /// Whether the leader of this term was heard from within the minimum election timeout
+    /// (kept with PreVote or leader stickiness on; see [`lease`]).
+    leader_recent: bool,
+    /// Which part of the election timeout the election timer measures.
+    election_wait: ElectionWait,
 }
 
 impl Node {
@@ -100,7 +113,8 @@ impl Node {
             held: Vec::new(),
             lock_seq: 0,
             deferred: std::collections::VecDeque::new(),
-            heard_from_leader: false,
+            leader_recent: false,
+            election_wait: ElectionWait::Whole,
         }
     }
 
@@ -113,6 +127,7 @@ impl Node {
     pub fn role(&self) -> Role {
         match self.role {
             RoleState::Follower { .. } => Role::Follower,
+            RoleState::PreCandidate(_) => Role::PreCandidate,
             RoleState::Candidate(_) => Role::Candidate,
             RoleState::Leader(_) => Role::Leader,
         }
@@ -133,7 +148,7 @@ impl Node {
     pub fn leader(&self) -> Option<NodeId> {
         match self.role {
             RoleState::Follower { leader } => leader,
-            RoleState::Candidate(_) => None,
+            RoleState::PreCandidate(_) | RoleState::Candidate(_) => None,
             RoleState::Leader(_) => Some(self.cfg.id),
         }
     }
@@ -196,36 +211,18 @@ impl Node {
     /// One input, then one disk write for whatever it changed.
     fn handle(&mut self, input: Input, out: &mut Vec<Output>) {
         match input {
-            Input::Timer(TimerKind::Election) => {
-                if !matches!(self.role, RoleState::Leader(_)) {
-                    self.become_candidate(out);
-                }
-            }
+            Input::Timer(TimerKind::Election) => self.on_election_timer(out),
             Input::Timer(TimerKind::Heartbeat) => {
                 if matches!(self.role, RoleState::Leader(_)) {
                     self.on_heartbeat(out);
                 }
             }
-            Input::Timer(TimerKind::WithholdVotes) => self.heard_from_leader = false,
             Input::Message(env) => self.on_message(env, out),
             Input::ClientRequest { req, key, value } => self.on_client(req, key, value, out),
             Input::Persisted(seq) => self.on_persisted(seq, out),
+            Input::TransferLeadership { to } => self.start_transfer(to, out),
         }
         self.flush_persist(out);
-    }
-
-    fn arm_election_timer(&mut self, out: &mut Vec<Output>) {
-        // A firing that waited for a write is superseded, as a deadline moved before the
-        // timer could act on the old one.
-        if !self.deferred.is_empty() {
-            self.deferred
-                .retain(|i| !matches!(i, Input::Timer(TimerKind::Election)));
-        }
-        out.push(Output::SetTimer {
-            kind: TimerKind::Election,
-            min: self.cfg.election_timeout_min,
-            max: self.cfg.election_timeout_max,
-        });
     }
 
     /// Figure 2, "All servers": a request or response with a higher term makes this node a
@@ -233,26 +230,16 @@ impl Node {
     /// goes to the role that handles it.
     fn on_message(&mut self, env: Envelope, out: &mut Vec<Output>) {
         debug_assert_eq!(env.to, self.cfg.id);
-        // Paper §6: within the minimum election timeout of hearing from a current leader (or
-        // while leading), RequestVote neither changes the term nor gets a vote.
-        if let Message::RequestVote { term, .. } = env.msg {
-            if self.cfg.leader_stickiness
-                && (self.heard_from_leader || matches!(self.role, RoleState::Leader(_)))
-            {
-                out.push(Output::Note(Note::VoteDenied {
-                    candidate: env.from,
-                    term,
-                    reason: DenyReason::HeardFromLeader,
-                }));
-                let msg = Message::RequestVoteResp {
-                    term: self.term,
-                    granted: false,
-                };
-                self.reply(env.from, msg);
-                return;
-            }
+        if self.disregards(&env, out) {
+            return;
         }
-        if env.msg.term() > self.term {
+        // A pre-vote request, and a granted pre-vote, carry the term asked about, not the
+        // sender's (dissertation §9.6): they change no one's term.
+        let senders_term = !matches!(
+            env.msg,
+            Message::PreVote { .. } | Message::PreVoteResp { granted: true, .. }
+        );
+        if senders_term && env.msg.term() > self.term {
             // Injected bug `ignore-higher-term`, breaking §5.1 and Figure 2 ("All servers": if
             // an RPC request or response contains term T > currentTerm, set currentTerm = T
             // and convert to follower): a leader drops any message of a higher term but a
@@ -295,6 +282,15 @@ impl Node {
                     }
                 }
             }
+            Message::PreVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => self.on_pre_vote(env.from, term, last_log_index, last_log_term),
+            Message::PreVoteResp { term, granted } => {
+                self.on_pre_vote_resp(env.from, term, granted, out)
+            }
+            Message::TimeoutNow { term } => self.on_timeout_now(term, out),
             Message::AppendEntries {
                 term,
                 prev_log_index,
@@ -316,19 +312,22 @@ impl Node {
                 index,
             } => {
                 if term == self.term && matches!(self.role, RoleState::Leader(_)) {
+                    self.heard_from_follower(env.from);
                     self.on_append_resp(env.from, success, index, out);
+                    self.continue_transfer(env.from, out);
                 }
             }
         }
     }
 
     fn on_client(&mut self, req: u64, key: u32, value: u64, out: &mut Vec<Output>) {
-        if !matches!(self.role, RoleState::Leader(_)) {
+        if !matches!(self.role, RoleState::Leader(_)) || self.transferring_to().is_some() {
+            // During a leadership transfer (dissertation §3.10) the leader takes no new
+            // requests, and points the client at the node taking over.
+            let hint = self.transferring_to().or(self.leader());
             out.push(Output::ClientReply {
                 req,
-                reply: ClientReply::NotLeader {
-                    hint: self.leader(),
-                },
+                reply: ClientReply::NotLeader { hint },
             });
             return;
         }
@@ -356,7 +355,7 @@ impl Node {
                 }
             }
             RoleState::Leader(_) => self.advance_commit(out),
-            RoleState::Follower { .. } => {}
+            RoleState::Follower { .. } | RoleState::PreCandidate(_) => {}
         }
     }
 
@@ -503,6 +502,9 @@ mod tests {
             leader_stickiness: false,
             seed: 0,
             bugs: Bugs::NONE,
+            pre_vote: false,
+            check_quorum: false,
+            leader_stickiness: false,
         }
     }
 
@@ -939,8 +941,9 @@ mod tests {
     }
 
     /// Paper §6 (`leader_stickiness`): within the minimum election timeout of hearing from a
-    /// current leader a server neither adopts a RequestVote's term nor grants it; once the
-    /// withholding timer runs out it votes as usual. Off, it votes at once.
+    /// current leader a server neither adopts a RequestVote's term nor grants it (the first
+    /// part of its election timer, see `lease`); once that part runs out it votes as usual.
+    /// Off, it votes at once.
     #[test]
     fn leader_stickiness_withholds_votes_after_hearing_from_the_leader() {
         let heartbeat = msg(
@@ -957,7 +960,7 @@ mod tests {
         let mut n2 = logcabin_node(2, false, false, true);
         let out = step(&mut n2, heartbeat.clone());
         assert!(out.contains(&Output::SetTimer {
-            kind: TimerKind::WithholdVotes,
+            kind: TimerKind::Election,
             min: SimDuration::from_millis(150),
             max: SimDuration::from_millis(150),
         }));
@@ -967,9 +970,9 @@ mod tests {
         assert!(out.contains(&Output::Note(Note::VoteDenied {
             candidate: 3,
             term: 2,
-            reason: DenyReason::HeardFromLeader,
+            reason: DenyReason::LeaderRecent,
         })));
-        step(&mut n2, Input::Timer(TimerKind::WithholdVotes));
+        step(&mut n2, Input::Timer(TimerKind::Election));
         let out = step(&mut n2, request_vote(3, 2, 2));
         assert_eq!((n2.term(), n2.voted_for()), (2, Some(3)));
         assert_eq!(persists(&out).len(), 1);

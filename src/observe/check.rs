@@ -436,6 +436,7 @@ pub fn validate_node_ids(nodes: u32, records: &[Record]) -> Result<(), (usize, S
             } => &[*node, *candidate],
             Event::Cut { from, to }
             | Event::Restore { from, to }
+            | Event::Transfer { from, to }
             | Event::Drop { from, to, .. }
             | Event::Send { from, to, .. }
             | Event::Deliver { from, to, .. } => &[*from, *to],

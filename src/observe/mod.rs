@@ -5,6 +5,7 @@
 //! an experiment adds (the sweep's per-trial metrics). Observers must not change the run: they
 //! see records, they never reach into the world.
 
+pub mod availability;
 pub mod check;
 pub mod summary;
 pub mod trace;
@@ -110,9 +111,9 @@ impl Observer for Checker {
 }
 
 impl Observer for SummaryBuilder {
-    fn observe(&mut self, rec: &Record, _: u64, _: &ObsCtx) -> Option<Violation> {
+    fn observe(&mut self, rec: &Record, index: u64, _: &ObsCtx) -> Option<Violation> {
         self.on(rec);
-        None
+        self.availability.on(rec, index)
     }
 }
 

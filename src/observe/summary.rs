@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::observe::availability::{Availability, AvailabilityStats};
 use crate::observe::trace::{Event, Record};
 use crate::protocol::{NodeId, Role};
 
@@ -160,6 +161,9 @@ pub struct Summary {
     pub max_commit_index: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientStats>,
+    /// Leader changes, time without a stable leader, term growth, windows with a connected
+    /// majority ([`crate::observe::availability`]).
+    pub availability: AvailabilityStats,
     /// Each live node's key-value state machine at the end (runs with a workload): how far it
     /// applied, and a digest of its contents. Nodes that applied as far agree on the digest.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -174,13 +178,30 @@ pub struct Summary {
 }
 
 /// Accumulates a [`Summary`] from trace events.
-#[derive(Default)]
 pub struct SummaryBuilder {
     pub s: Summary,
     current_leader: Option<(NodeId, u64)>,
+    pub(crate) availability: Availability,
+}
+
+impl Default for SummaryBuilder {
+    /// Windows judged after 3 s, and "Liveness: Stable Leader" not checked.
+    fn default() -> Self {
+        SummaryBuilder::new(3_000_000_000, false)
+    }
 }
 
 impl SummaryBuilder {
+    /// `settle_ns`: each connected-majority window's settling time; `check`: report
+    /// "Liveness: Stable Leader" (see [`crate::observe::availability`]).
+    pub fn new(settle_ns: u64, check: bool) -> Self {
+        SummaryBuilder {
+            s: Summary::default(),
+            current_leader: None,
+            availability: Availability::new(settle_ns, check),
+        }
+    }
+
     /// The summary once the run is over: what the records showed, plus the world's own
     /// counts (`events`, messages sent, state machines, clients) and the trace hash.
     pub fn finish(
@@ -191,6 +212,7 @@ impl SummaryBuilder {
         trace_hash: Option<String>,
     ) -> Summary {
         let mut s = self.s;
+        s.availability = self.availability.finish(r.end_time_ns);
         s.scenario = scenario.to_string();
         s.seed = seed;
         s.outcome = r.outcome.name().to_string();
@@ -297,6 +319,32 @@ impl SummaryBuilder {
             "first leader {}",
             s.first_leader_ns.map_or("none".into(), ms)
         );
+        let a = &s.availability;
+        let _ = writeln!(
+            o,
+            "availability {} leader changes, stable leader {:.1}% of the time, longest without {}, term growth {:.2}/s (max term {})",
+            a.leader_changes,
+            a.stable_leader_share * 100.0,
+            ms(a.longest_without_leader_ns),
+            a.term_growth_per_s,
+            a.max_term
+        );
+        let _ = writeln!(
+            o,
+            "majority windows {} with a connected majority, {} with a stable leader throughout after {} settling",
+            a.majority_windows,
+            a.majority_windows_held,
+            ms(a.settle_ns)
+        );
+        for w in a.windows.iter().filter(|w| !w.stable_leader_held) {
+            let _ = writeln!(
+                o,
+                "  window {} to {}: {} without a stable leader after settling",
+                ms(w.from_ns),
+                ms(w.to_ns),
+                ms(w.leaderless_after_settle_ns)
+            );
+        }
         let _ = writeln!(o, "leaders by term:");
         for l in &s.leaders {
             let _ = writeln!(

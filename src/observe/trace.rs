@@ -174,6 +174,11 @@ pub enum Event {
         ok: bool,
         latency: u64,
     },
+    /// The world asked leader `from` to hand leadership to `to` (a scripted transfer).
+    Transfer {
+        from: NodeId,
+        to: NodeId,
+    },
     /// A fault that found nothing to act on (no leader to crash, a node already up, ...).
     FaultSkipped {
         reason: String,
@@ -339,6 +344,9 @@ impl fmt::Display for Record {
                     if *ok { "committed" } else { "FAILED" },
                     crate::base::time::SimDuration(*latency)
                 )
+            }
+            Event::Transfer { from, to } => {
+                write!(f, "n{from} asked to transfer leadership to n{to}")
             }
             Event::FaultSkipped { reason } => write!(f, "fault skipped: {reason}"),
             Event::FaultPlan { fault } => write!(f, "fault planned: {fault}"),

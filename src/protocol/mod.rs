@@ -125,6 +125,9 @@ pub enum LogOp {
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Follower,
+    /// PreVote (dissertation §9.6): asking whether a majority would vote for it, in its
+    /// current term (not raised) and with no vote written.
+    PreCandidate,
     Candidate,
     Leader,
 }
@@ -133,6 +136,7 @@ impl Role {
     pub fn name(self) -> &'static str {
         match self {
             Role::Follower => "follower",
+            Role::PreCandidate => "pre_candidate",
             Role::Candidate => "candidate",
             Role::Leader => "leader",
         }
@@ -145,9 +149,9 @@ pub enum DenyReason {
     StaleTerm,
     AlreadyVoted(NodeId),
     LogNotUpToDate,
-    /// `leader_stickiness`: the node heard from a current leader within the minimum election
-    /// timeout (paper §6), or is the leader; it neither adopts the term nor votes.
-    HeardFromLeader,
+    /// Leader stickiness (paper §6): this server heard from a current leader within the
+    /// minimum election timeout, so it disregards the request (its term stays as it is).
+    LeaderRecent,
 }
 
 impl DenyReason {
@@ -156,7 +160,7 @@ impl DenyReason {
             DenyReason::StaleTerm => "stale_term".into(),
             DenyReason::AlreadyVoted(c) => format!("already_voted_for_n{c}"),
             DenyReason::LogNotUpToDate => "log_not_up_to_date".into(),
-            DenyReason::HeardFromLeader => "heard_from_leader".into(),
+            DenyReason::LeaderRecent => "leader_recent".into(),
         }
     }
 }
@@ -171,6 +175,25 @@ pub enum Message {
     RequestVoteResp {
         term: Term,
         granted: bool,
+    },
+    /// PreVote (dissertation §9.6): would the receiver vote for the sender in `term`, the term
+    /// after the sender's own? Changes nothing at the receiver, whatever its term.
+    PreVote {
+        term: Term,
+        last_log_index: Index,
+        last_log_term: Term,
+    },
+    /// The answer to a PreVote. Granted: `term` is the term asked about (not the sender's, so
+    /// it does not make the pre-candidate adopt it). Denied: the sender's current term, which
+    /// a pre-candidate behind it adopts like any other.
+    PreVoteResp {
+        term: Term,
+        granted: bool,
+    },
+    /// Leadership transfer (dissertation §3.10): the leader of `term` tells a caught-up
+    /// follower to start an election at once.
+    TimeoutNow {
+        term: Term,
     },
     AppendEntries {
         term: Term,
@@ -193,6 +216,9 @@ impl Message {
         match self {
             Message::RequestVote { term, .. }
             | Message::RequestVoteResp { term, .. }
+            | Message::PreVote { term, .. }
+            | Message::PreVoteResp { term, .. }
+            | Message::TimeoutNow { term }
             | Message::AppendEntries { term, .. }
             | Message::AppendEntriesResp { term, .. } => *term,
         }
@@ -201,6 +227,9 @@ impl Message {
         match self {
             Message::RequestVote { .. } => "RequestVote",
             Message::RequestVoteResp { .. } => "RequestVoteResp",
+            Message::PreVote { .. } => "PreVote",
+            Message::PreVoteResp { .. } => "PreVoteResp",
+            Message::TimeoutNow { .. } => "TimeoutNow",
             Message::AppendEntries { .. } => "AppendEntries",
             Message::AppendEntriesResp { .. } => "AppendEntriesResp",
         }
@@ -221,9 +250,10 @@ pub struct Envelope<M = Message> {
 pub trait WireMessage: Clone + std::fmt::Debug {
     /// A short name for traces, e.g. "RequestVote".
     fn kind(&self) -> &'static str;
-    /// The sender's term.
+    /// The sender's term (for a pre-vote request or a granted pre-vote, the term asked about).
     fn term(&self) -> Term;
-    /// For a reply to a vote request: whether the vote was granted; `None` for other messages.
+    /// For a reply to a vote request: whether the vote was granted; `None` for other messages,
+    /// including pre-vote replies (a pre-vote is not a vote, dissertation §9.6).
     fn vote_granted(&self) -> Option<bool>;
 }
 
@@ -268,14 +298,11 @@ pub trait RaftNode: Sized {
 pub enum TimerKind {
     Election,
     Heartbeat,
-    /// With `leader_stickiness`: runs for the minimum election timeout after the node last
-    /// heard from a current leader; while it runs, RequestVote is refused (paper §6).
-    WithholdVotes,
 }
 
 impl TimerKind {
     /// How many kinds there are (`kind as usize` is below it).
-    pub const COUNT: usize = TimerKind::WithholdVotes as usize + 1;
+    pub const COUNT: usize = TimerKind::Heartbeat as usize + 1;
 }
 
 /// When a candidate makes its own term and vote durable relative to sending RequestVote.
@@ -318,9 +345,6 @@ pub struct Config {
     /// re-armed meanwhile cancels a firing that waited (a handler that holds the server's lock
     /// through a synchronous write). A leader is never blocked (its log writes run beside it).
     pub block_during_writes: bool,
-    /// Paper §6: a server that has heard from a current leader within the minimum election
-    /// timeout (or is the leader) refuses RequestVote without adopting its term.
-    pub leader_stickiness: bool,
     /// For implementations that draw randomness of their own (a library with its own election
     /// timer): a seed the world derives from the run's seed, the node's id and its incarnation,
     /// so that randomness replays too. The built-in node draws nothing and ignores it.
@@ -328,6 +352,15 @@ pub struct Config {
     /// Injected bugs to switch on ([`Bugs::NONE`] normally). The built-in node reads them;
     /// other implementations ignore them.
     pub bugs: Bugs,
+    /// PreVote (dissertation §9.6): a would-be candidate first asks whether a majority would
+    /// vote for it, without raising its term.
+    pub pre_vote: bool,
+    /// CheckQuorum (dissertation §6.2): a leader that has not heard from a majority within an
+    /// election timeout steps down.
+    pub check_quorum: bool,
+    /// Leader stickiness (paper §6): a server disregards RequestVote while it has heard from a
+    /// current leader within the minimum election timeout.
+    pub leader_stickiness: bool,
 }
 
 /// What a node tells the runtime; see the module doc.
@@ -393,6 +426,11 @@ pub enum Input<M = Message> {
     },
     /// All disk writes up to and including `seq` are durable.
     Persisted(u64),
+    /// An operator asks the leader to hand leadership to `to` (dissertation §3.10). A node
+    /// that does not lead, or does not implement transfer, ignores it.
+    TransferLeadership {
+        to: NodeId,
+    },
 }
 
 /// The durable part of a node: what survives a crash.

@@ -79,6 +79,8 @@ impl FaultSpec {
             FaultKind::DuplicateBurst(p)
         } else if let Some(d) = &self.delay_spike {
             FaultKind::DelaySpike(d.clone())
+        } else if let Some(to) = self.transfer_leadership {
+            FaultKind::TransferLeadership(to)
         } else {
             unreachable!("validated: exactly one fault kind, and a pause has `until`")
         };
@@ -142,6 +144,8 @@ impl Scenario {
                 leader_stickiness: self.raft.leader_stickiness,
                 seed: 0, // set per node and incarnation by the world
                 bugs: self.raft.bugs.iter().collect(),
+                pre_vote: self.raft.pre_vote,
+                check_quorum: self.raft.check_quorum,
             },
             network: NetConfig {
                 delay: net.delay.clone(),
@@ -202,6 +206,7 @@ impl Scenario {
                 leader_within: self.liveness.and_then(|l| l.leader_within),
                 commit_within: self.liveness.and_then(|l| l.commit_within),
                 converge_within: self.liveness.and_then(|l| l.converge_within),
+                stable_leader_after: self.liveness.and_then(|l| l.stable_leader_after),
             },
             max_events: self.limits.max_events,
             max_queued: MAX_QUEUED_EVENTS,
@@ -252,6 +257,7 @@ impl FaultSpec {
             FaultKind::LossBurst(p) => spec.loss_burst = Some(*p),
             FaultKind::DuplicateBurst(p) => spec.duplicate_burst = Some(*p),
             FaultKind::DelaySpike(d) => spec.delay_spike = Some(d.clone()),
+            FaultKind::TransferLeadership(to) => spec.transfer_leadership = Some(*to),
             FaultKind::CrashAtWrite {
                 k,
                 leader_only,

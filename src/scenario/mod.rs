@@ -167,16 +167,20 @@ pub struct RaftSpec {
     /// synchronous write does; a timer re-armed meanwhile cancels a firing that waited.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub block_during_writes: bool,
-    /// Paper §6: refuse RequestVote, without adopting its term, within the minimum election
-    /// timeout of hearing from a current leader (and while leading).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub leader_stickiness: bool,
-    /// PreVote (dissertation §9.6). Not yet supported: must be false.
+    /// PreVote (dissertation §9.6): a server whose election timeout elapses first asks, as a
+    /// pre-candidate and without raising its term, whether a majority would vote for it; it
+    /// stands only if so. Off by default.
     #[serde(default)]
     pub pre_vote: bool,
-    /// CheckQuorum (dissertation §6.2). Not yet supported: must be false.
+    /// CheckQuorum (dissertation §6.2): a leader that has not heard from a majority within an
+    /// election timeout steps down. Off by default.
     #[serde(default)]
     pub check_quorum: bool,
+    /// Leader stickiness (paper §6): a server disregards RequestVote (keeps its term, grants
+    /// nothing) while it has heard from a current leader within the minimum election timeout.
+    /// Off by default.
+    #[serde(default)]
+    pub leader_stickiness: bool,
     /// Bugs to inject into the built-in node, by name, to see the checker catch them (none by
     /// default). `raftsim run --bug NAME` adds to this list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -443,6 +447,11 @@ pub struct FaultSpec {
     /// whoever leads when the fault applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolate: Option<Target>,
+    /// Ask whoever leads at `at` to hand leadership to this node (dissertation §3.10,
+    /// TimeoutNow): the leader takes no client requests meanwhile and gives up after an
+    /// election timeout. No `until`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_leadership: Option<NodeId>,
     /// Until `until`, every message is also lost with this probability, in [0, 1].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_burst: Option<f64>,
@@ -529,6 +538,11 @@ pub struct LivenessSpec {
     /// node had applied when the quiet phase started (nobody is left behind).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub converge_within: Option<SimDuration>,
+    /// "Liveness: Stable Leader": in every window in which the network and the live nodes
+    /// stay the same and a majority can reach each other, from this long after the window
+    /// starts, a stable leader (one whose term a majority follows) holds at every moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_leader_after: Option<SimDuration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -831,18 +845,6 @@ impl Scenario {
                 ),
             );
         }
-        if r.pre_vote {
-            return err(
-                "raft.pre_vote",
-                "PreVote is not supported yet in this version: set it to false".into(),
-            );
-        }
-        if r.check_quorum {
-            return err(
-                "raft.check_quorum",
-                "CheckQuorum is not supported yet in this version: set it to false".into(),
-            );
-        }
         let prob = |f: &str, p: f64| {
             if (0.0..=1.0).contains(&p) {
                 Ok(())
@@ -972,13 +974,14 @@ impl Scenario {
                 f.duplicate_burst.is_some(),
                 f.delay_spike.is_some(),
                 f.generate.is_some(),
+                f.transfer_leadership.is_some(),
             ];
             let count = kinds.iter().filter(|&&k| k).count();
             if count != 1 {
                 return err(
                     &path,
                     format!(
-                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write, isolate, loss_burst, duplicate_burst, delay_spike, generate (found {count})"
+                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write, isolate, loss_burst, duplicate_burst, delay_spike, generate, transfer_leadership (found {count})"
                     ),
                 );
             }
@@ -1005,6 +1008,12 @@ impl Scenario {
                     return err(
                         &format!("{path}.until"),
                         "a restart has no end: remove `until`".into(),
+                    );
+                }
+                if f.transfer_leadership.is_some() {
+                    return err(
+                        &format!("{path}.until"),
+                        "a leadership transfer has no end (it completes or aborts by itself): remove `until`".into(),
                     );
                 }
                 if u > self.stop.at {
@@ -1059,6 +1068,11 @@ impl Scenario {
             if let Some(d) = &f.delay_spike {
                 d.validate()
                     .map_err(|m| (format!("{path}.delay_spike"), m))?;
+            }
+            if let Some(id) = f.transfer_leadership {
+                if !node_ok(id) {
+                    return bad_node(&format!("{path}.transfer_leadership"), id);
+                }
             }
             if let Some(Target::Node(id)) = f.isolate {
                 if !node_ok(id) {
@@ -1133,6 +1147,7 @@ impl Scenario {
                 ("leader_within", l.leader_within),
                 ("commit_within", l.commit_within),
                 ("converge_within", l.converge_within),
+                ("stable_leader_after", l.stable_leader_after),
             ] {
                 if b.is_some_and(|b| b.0 == 0 || b > self.stop.at) {
                     return err(

@@ -144,6 +144,10 @@ pub struct Liveness {
     /// Every live node must have applied, within this, every entry any node had applied when
     /// the quiet phase started.
     pub converge_within: Option<SimDuration>,
+    /// Checked by the summary's observer, not the world: in every window with a connected
+    /// majority, a stable leader holds from this long after the window starts
+    /// (`crate::observe::availability`).
+    pub stable_leader_after: Option<SimDuration>,
 }
 
 /// A node chosen by id, or by role at the moment the fault applies.
@@ -211,6 +215,9 @@ pub enum FaultKind {
     /// Every message sent meanwhile takes this much longer (heavy-tailed: replies that arrive
     /// after an election timeout).
     DelaySpike(DurationDist),
+    /// An operator asks the current leader to hand leadership to this node (dissertation
+    /// §3.10): a scripted action rather than a failure. No end.
+    TransferLeadership(NodeId),
     /// Crash the node that issues the k-th disk write counted from the fault's start (only
     /// writes issued by a leader if `leader_only`), at `point`, and restart it `restart_after`
     /// later.

@@ -16,7 +16,7 @@ use crate::base::time::format_duration;
 use crate::base::time::{SimDuration, SimTime};
 use crate::observe::trace::Event;
 use crate::observe::Observer;
-use crate::protocol::{NodeId, RaftNode};
+use crate::protocol::{Input, NodeId, RaftNode};
 
 /// A crash-at-write fault once started: counting writes until its k-th.
 struct WriteWatch {
@@ -307,6 +307,20 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                     on: start,
                 });
             }
+            &FaultKind::TransferLeadership(to) => {
+                let leader = self
+                    .current_leader()
+                    .filter(|&l| self.slots[l as usize - 1].paused_until.is_none());
+                match leader {
+                    Some(from) => {
+                        self.emit(Event::Transfer { from, to });
+                        self.step(from, Input::TransferLeadership { to });
+                    }
+                    None => self.emit(Event::FaultSkipped {
+                        reason: format!("transfer leadership to n{to}: no running leader"),
+                    }),
+                }
+            }
             &FaultKind::CrashAtWrite {
                 k,
                 leader_only,
@@ -542,6 +556,7 @@ pub fn describe(f: &Fault) -> String {
         FaultKind::Cut { from, to } => format!("cut n{from}->n{to}"),
         FaultKind::Pause { target, .. } => format!("pause {}", target.describe()),
         FaultKind::Isolate(t) => format!("isolate {}", t.describe()),
+        FaultKind::TransferLeadership(to) => format!("transfer leadership to n{to}"),
         FaultKind::LossBurst(p) => format!("loss burst {p:.2}"),
         FaultKind::DuplicateBurst(p) => format!("duplication burst {p:.2}"),
         FaultKind::DelaySpike(d) => format!("delay spike {}", describe_dist(d)),

@@ -277,8 +277,8 @@ struct Slot {
     pending: VecDeque<Write>,
     /// The log as it will be on disk once every pending write completes.
     written: Log,
-    /// Armed timers: election, heartbeat, withhold-votes.
-    armed: [bool; 3],
+    /// Armed timers: election, heartbeat.
+    armed: [bool; 2],
     /// What an outside observer has seen of the node (as the simulator observes it).
     seen: Seen,
 }
@@ -287,7 +287,6 @@ fn timer_slot(kind: TimerKind) -> usize {
     match kind {
         TimerKind::Election => 0,
         TimerKind::Heartbeat => 1,
-        TimerKind::WithholdVotes => 2,
     }
 }
 
@@ -295,7 +294,6 @@ fn timer_name(kind: TimerKind) -> &'static str {
     match kind {
         TimerKind::Election => "election",
         TimerKind::Heartbeat => "heartbeat",
-        TimerKind::WithholdVotes => "withhold_votes",
     }
 }
 
@@ -330,6 +328,9 @@ impl Cluster {
                         leader_stickiness: false,
                         seed: 0,
                         bugs: raftsim::protocol::Bugs::NONE,
+                        pre_vote: false,
+                        check_quorum: false,
+                        leader_stickiness: false,
                     },
                     node: None,
                     durable: spec.hard[id as usize - 1].clone(),
@@ -839,6 +840,16 @@ pub fn render_envelope(e: &Envelope) -> String {
             "RequestVoteResp term={term} {}",
             if *granted { "granted" } else { "denied" }
         ),
+        Message::PreVote {
+            term,
+            last_log_index,
+            last_log_term,
+        } => format!("PreVote term={term} last={last_log_index}@{last_log_term}"),
+        Message::PreVoteResp { term, granted } => format!(
+            "PreVoteResp term={term} {}",
+            if *granted { "granted" } else { "denied" }
+        ),
+        Message::TimeoutNow { term } => format!("TimeoutNow term={term}"),
         Message::AppendEntries {
             term,
             prev_log_index,

@@ -325,7 +325,8 @@ impl ToyRaw {
         SoftState {
             leader_id: self.node.leader().map_or(0, u64::from),
             raft_state: match self.node.role() {
-                Role::Follower => StateRole::Follower,
+                // A pre-candidate has no new term or vote: a follower, to the library's eyes.
+                Role::Follower | Role::PreCandidate => StateRole::Follower,
                 Role::Candidate => StateRole::Candidate,
                 Role::Leader => StateRole::Leader,
             },
@@ -364,7 +365,6 @@ impl ToyRaw {
                     let n = match kind {
                         TimerKind::Election => self.election_tick,
                         TimerKind::Heartbeat => self.heartbeat_tick,
-                        TimerKind::WithholdVotes => unreachable!("leader_stickiness is off"),
                     };
                     self.deadline[kind as usize] = Some(self.ticks + n);
                 }
@@ -458,6 +458,9 @@ fn to_toy(env: Envelope) -> ToyMessage {
             } else {
                 m.reject_hint = index;
             }
+        }
+        Message::PreVote { .. } | Message::PreVoteResp { .. } | Message::TimeoutNow { .. } => {
+            unreachable!("the toy runs the built-in node with PreVote and transfer off")
         }
     }
     m
