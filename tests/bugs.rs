@@ -39,7 +39,6 @@ fn cfg(id: NodeId, n: u32, bugs: Bugs) -> Config {
         bugs,
         pre_vote: false,
         check_quorum: false,
-        leader_stickiness: false,
     }
 }
 

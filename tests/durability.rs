@@ -37,7 +37,6 @@ fn config(persist: CandidatePersist) -> Config {
         bugs: raftsim::protocol::Bugs::NONE,
         pre_vote: false,
         check_quorum: false,
-        leader_stickiness: false,
     }
 }
 

@@ -464,7 +464,6 @@ fn persisted_messages_wait_for_the_write() {
         bugs: raftsim::protocol::Bugs::NONE,
         pre_vote: false,
         check_quorum: false,
-        leader_stickiness: false,
     };
     let mut n = ReadyAdapter::restart(&cfg, HardState::default());
     let mut out = Vec::new();

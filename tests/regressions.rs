@@ -25,7 +25,6 @@ fn node(id: u32, cluster_size: u32, persist: CandidatePersist) -> Node {
         bugs: raftsim::protocol::Bugs::NONE,
         pre_vote: false,
         check_quorum: false,
-        leader_stickiness: false,
     };
     let mut n = Node::new(cfg, HardState::default());
     n.start(&mut Vec::new());

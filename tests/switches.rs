@@ -28,6 +28,8 @@ fn node(id: NodeId, term: Term, terms: &[Term], sw: Switches) -> Node {
         heartbeat_interval: SimDuration::from_millis(50),
         max_entries_per_message: 64,
         candidate_persist: CandidatePersist::BeforeSend,
+        separate_term_write: false,
+        block_during_writes: false,
         seed: 0,
         bugs: Bugs::NONE,
         pre_vote: sw.pre_vote,

@@ -504,7 +504,6 @@ mod tests {
             bugs: Bugs::NONE,
             pre_vote: false,
             check_quorum: false,
-            leader_stickiness: false,
         }
     }
 

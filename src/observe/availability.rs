@@ -400,7 +400,7 @@ mod tests {
             down in proptest::collection::vec(1u32..8, 0..3),
         ) {
             let mut a = Availability::new(0, false);
-            a.on(&rec(0, Event::Start { nodes: n, seed: 0, scenario: String::new() }), 1);
+            a.on(&rec(0, Event::Start { nodes: n, seed: 0, scenario: String::new(), drawn: None }), 1);
             let cuts: Vec<(u32, u32)> =
                 cuts.into_iter().filter(|&(f, t)| f != t && f <= n && t <= n).collect();
             for &(from, to) in &cuts {
@@ -433,6 +433,7 @@ mod tests {
                     nodes: 3,
                     seed: 0,
                     scenario: String::new(),
+                    drawn: None,
                 },
             ),
             1,

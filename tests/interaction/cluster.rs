@@ -325,7 +325,6 @@ impl Cluster {
                         candidate_persist: spec.persist,
                         separate_term_write: false,
                         block_during_writes: false,
-                        leader_stickiness: false,
                         seed: 0,
                         bugs: raftsim::protocol::Bugs::NONE,
                         pre_vote: false,
@@ -336,7 +335,7 @@ impl Cluster {
                     durable: spec.hard[id as usize - 1].clone(),
                     pending: VecDeque::new(),
                     written: spec.hard[id as usize - 1].log.clone(),
-                    armed: [false; 3],
+                    armed: [false; 2],
                     seen: Seen::from_disk(&spec.hard[id as usize - 1]),
                 })
                 .collect(),
@@ -527,7 +526,7 @@ impl Cluster {
         self.up(id)?;
         let slot = &mut self.slots[id as usize - 1];
         slot.node = None;
-        slot.armed = [false; 3];
+        slot.armed = [false; 2];
         slot.written = slot.durable.log.clone();
         let lost: Vec<String> = slot
             .pending
