@@ -103,6 +103,30 @@ enum Cmd {
         #[arg(long, value_name = "N", default_value_t = 3)]
         context: usize,
     },
+    /// Print the records of a trace that match a filter, in the one-line human form of
+    /// `--verbose`. Every filter given must hold; with none, the whole trace is printed.
+    Trace {
+        /// The trace (JSON Lines, as written by `raftsim run`), at most 512 MiB.
+        trace: PathBuf,
+        /// Only records that name node N (as node, sender, receiver, candidate, or in a split
+        /// vote), and those that concern the whole cluster (start, end, partitions, network
+        /// faults, skipped faults, violations).
+        #[arg(long, value_name = "N")]
+        node: Option<u32>,
+        /// Only these event kinds, e.g. `role,leader,crash` (the trace's `ev` names).
+        #[arg(long = "ev", value_name = "KIND,..", value_delimiter = ',')]
+        kinds: Vec<String>,
+        /// Only records that carry term T (roles, elections, votes, leaders, split votes,
+        /// messages, restarts).
+        #[arg(long, value_name = "T")]
+        term: Option<u64>,
+        /// Only records at or after this time, e.g. 2s or 1500ms.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Only records at or before this time.
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+    },
     /// Print the JSON Schema of the scenario file format.
     Schema,
     /// Figure 16 of the Raft paper: crash the leader, time until a new one, over many trials
@@ -205,6 +229,14 @@ fn main() -> ExitCode {
             trace_b,
             context,
         } => cmd_diff(&trace_a, &trace_b, context),
+        Cmd::Trace {
+            trace,
+            node,
+            kinds,
+            term,
+            from,
+            to,
+        } => cmd_trace(&trace, node, kinds, term, from, to),
         Cmd::Schema => {
             outln!("{}", Scenario::json_schema());
             Ok(ExitCode::SUCCESS)
@@ -985,4 +1017,54 @@ fn cmd_diff(a: &Path, b: &Path, context: usize) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `--from` / `--to`: a duration from the start of the run, e.g. `2s`, `1500ms`.
+fn parse_time_flag(flag: &str, v: Option<&str>) -> Result<Option<u64>> {
+    v.map(|v| {
+        raftsim::base::time::parse_duration(v)
+            .map(|d| d.0)
+            .map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+    })
+    .transpose()
+}
+
+fn cmd_trace(
+    path: &Path,
+    node: Option<u32>,
+    kinds: Vec<String>,
+    term: Option<u64>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<ExitCode> {
+    use raftsim::observe::trace::Event;
+    use raftsim::report::tracefilter::Filter;
+    use std::io::Write;
+
+    let filter = Filter {
+        node,
+        kinds: (!kinds.is_empty()).then_some(kinds),
+        term,
+        from: parse_time_flag("from", from.as_deref())?,
+        to: parse_time_flag("to", to.as_deref())?,
+    };
+    // Flags first: a mistyped kind is refused before a large trace is read.
+    filter.validate(None).map_err(|m| anyhow::anyhow!("{m}"))?;
+    let trace = read_trace(path)?;
+    let nodes = trace.records.iter().find_map(|r| match r.ev {
+        Event::Start { nodes, .. } => Some(nodes),
+        _ => None,
+    });
+    filter
+        .validate(nodes)
+        .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    for r in trace.records.iter().filter(|r| filter.keeps(r)) {
+        if writeln!(stdout, "{r}").is_err() {
+            // A closed pipe (`| head`) ends the listing quietly.
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let _ = stdout.flush();
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,3 +5,5 @@ pub mod diff;
 pub mod output;
 pub mod plot;
 pub mod reproduce;
+pub mod runmodel;
+pub mod tracefilter;
