@@ -77,6 +77,9 @@ enum Cmd {
         /// scenario's `raft.bugs`. Repeatable.
         #[arg(long = "bug", value_name = "NAME", value_parser = bug_parser())]
         bugs: Vec<raftsim::protocol::Bug>,
+        /// Also draw the run's timeline into timeline.png (see `raftsim plot`).
+        #[arg(long)]
+        plot: bool,
     },
     /// Check a trace file offline: replay its events through the same safety checker that runs
     /// online, and report the first violated property (exit 1) or "ok" (exit 0). A trace
@@ -126,6 +129,27 @@ enum Cmd {
         /// Only records at or before this time.
         #[arg(long, value_name = "TIME")]
         to: Option<String>,
+    },
+    /// Draw a run's timeline: one lane per node coloured by role (follower, candidate,
+    /// leader, down, paused) with its terms, partitions and cut links shaded, elections, new
+    /// leaders, crashes, split votes and commits marked, and a time axis; with --messages, an
+    /// arrow per message (a Lamport diagram).
+    Plot {
+        /// The trace (JSON Lines, as written by `raftsim run`), at most 512 MiB.
+        trace: PathBuf,
+        /// The picture, PNG or SVG by its extension [default: timeline.png beside the trace].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Start the window here, e.g. 2s [default: the start of the run].
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// End the window here [default: the end of the run].
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// Draw every message as an arrow from sender to receiver (the trace must have been
+        /// written with --trace-level messages; at most 20,000 arrows in the window).
+        #[arg(long)]
+        messages: bool,
     },
     /// Print the JSON Schema of the scenario file format.
     Schema,
@@ -193,6 +217,7 @@ fn main() -> ExitCode {
             panic_after_steps,
             expect_hash,
             bugs,
+            plot,
         } => cmd_run(
             &scenario,
             RunFlags {
@@ -207,6 +232,7 @@ fn main() -> ExitCode {
                 panic_after_steps,
                 expect_hash,
                 bugs,
+                plot,
             },
         ),
         Cmd::Sweep(args) => cmd_sweep(args),
@@ -237,6 +263,13 @@ fn main() -> ExitCode {
             from,
             to,
         } => cmd_trace(&trace, node, kinds, term, from, to),
+        Cmd::Plot {
+            trace,
+            out,
+            from,
+            to,
+            messages,
+        } => cmd_plot(&trace, out, from, to, messages),
         Cmd::Schema => {
             outln!("{}", Scenario::json_schema());
             Ok(ExitCode::SUCCESS)
@@ -277,6 +310,7 @@ struct RunFlags {
     panic_after_steps: Option<u64>,
     expect_hash: Option<String>,
     bugs: Vec<raftsim::protocol::Bug>,
+    plot: bool,
 }
 
 /// `--bug NAME`: one of the injected bugs' names (clap lists them when the name is unknown).
@@ -344,6 +378,25 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
         eprintln!("{repro}");
         return Err(output_failed(e));
     }
+    if f.plot {
+        // From the trace as written: the picture shows what the file says.
+        let model = match load_model(&trace_path) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("{repro}");
+                return Err(output_failed(e));
+            }
+        };
+        let opts = raftsim::report::timeline::TimelineOptions {
+            from: 0,
+            to: model.end.max(1),
+            messages: false,
+        };
+        if let Err(e) = write_timeline(&dir.join("timeline.png"), &model, &opts) {
+            eprintln!("{repro}");
+            return Err(e);
+        }
+    }
     if f.verbose {
         // Read back line by line; a closed pipe (`| head`) ends the listing quietly.
         use std::io::{BufRead, Write};
@@ -367,9 +420,14 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     } else {
         out!("{}", SummaryBuilder::render(&summary));
         outln!(
-            "wrote      {}/trace.jsonl, {}/summary.json",
+            "wrote      {}/trace.jsonl, {}/summary.json{}",
             dir.display(),
-            dir.display()
+            dir.display(),
+            if f.plot {
+                format!(", {}/timeline.png", dir.display())
+            } else {
+                String::new()
+            }
         );
     }
     let mut failed = match result.outcome {
@@ -1066,5 +1124,103 @@ fn cmd_trace(
         }
     }
     let _ = stdout.flush();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The trace folded into lanes, spans and marks; a trace it cannot be drawn from is bad input.
+fn load_model(path: &Path) -> Result<raftsim::report::runmodel::RunModel> {
+    let trace = read_trace(path)?;
+    raftsim::report::runmodel::RunModel::build(&trace.records)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// The window `--from`..`--to` within a run that ends at `end`.
+fn window(from: Option<&str>, to: Option<&str>, end: u64) -> Result<(u64, u64)> {
+    let from = parse_time_flag("from", from)?.unwrap_or(0);
+    let to = parse_time_flag("to", to)?.unwrap_or(end);
+    if from >= to {
+        anyhow::bail!(
+            "--from {} is not before --to {}: the window would be empty",
+            raftsim::base::time::SimTime(from),
+            raftsim::base::time::SimTime(to)
+        );
+    }
+    Ok((from, to))
+}
+
+/// `--out` for a picture: its extension says PNG or SVG.
+fn picture_path(out: &Path) -> Result<()> {
+    match out.extension().and_then(|e| e.to_str()) {
+        Some("png" | "svg") => Ok(()),
+        _ => anyhow::bail!(
+            "--out {}: the picture's name must end in .png or .svg",
+            out.display()
+        ),
+    }
+}
+
+/// Draws the timeline under a temporary name beside `out` and renames it into place: no
+/// half-written picture.
+fn write_timeline(
+    out: &Path,
+    model: &raftsim::report::runmodel::RunModel,
+    opts: &raftsim::report::timeline::TimelineOptions,
+) -> Result<()> {
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| output_failed(format!("cannot write {}: {e}", out.display())))?;
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("png");
+    let name = out.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp-{}.{ext}", std::process::id()));
+    let drawn = raftsim::report::timeline::draw_timeline(&tmp, model, opts)
+        .map_err(|e| output_failed(format!("drawing {}: {e}", out.display())))
+        .and_then(|()| {
+            std::fs::rename(&tmp, out)
+                .map_err(|e| output_failed(format!("cannot write {}: {e}", out.display())))
+        });
+    if drawn.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    drawn
+}
+
+fn cmd_plot(
+    path: &Path,
+    out: Option<PathBuf>,
+    from: Option<String>,
+    to: Option<String>,
+    messages: bool,
+) -> Result<ExitCode> {
+    use raftsim::report::timeline::{messages_in, TimelineOptions, MAX_ARROWS};
+
+    let out = out.unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).join("timeline.png"));
+    picture_path(&out)?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        check_writable(dir)
+            .context("the picture's folder is not writable (choose another --out)")?;
+    }
+    let model = load_model(path)?;
+    let (from, to) = window(from.as_deref(), to.as_deref(), model.end)?;
+    if messages {
+        if !model.has_messages {
+            anyhow::bail!(
+                "--messages: {} has no message records; write one with `raftsim run ... --trace-level messages`",
+                path.display()
+            );
+        }
+        let n = messages_in(&model, from, to);
+        if n > MAX_ARROWS {
+            anyhow::bail!(
+                "--messages: {n} messages between {} and {}, more than the {MAX_ARROWS} one picture draws readably; choose a shorter window with --from/--to",
+                raftsim::base::time::SimTime(from),
+                raftsim::base::time::SimTime(to)
+            );
+        }
+    }
+    write_timeline(&out, &model, &TimelineOptions { from, to, messages })?;
+    outln!("wrote      {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

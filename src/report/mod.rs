@@ -6,4 +6,5 @@ pub mod output;
 pub mod plot;
 pub mod reproduce;
 pub mod runmodel;
+pub mod timeline;
 pub mod tracefilter;
