@@ -80,6 +80,11 @@ enum Cmd {
         /// Also draw the run's timeline into timeline.png (see `raftsim plot`).
         #[arg(long)]
         plot: bool,
+        /// Also export the run for the Perfetto UI (Chrome trace-event JSON) to FILE: a track
+        /// per node with its roles and terms, faults as instants, and, with `--trace-level
+        /// messages`, every message as a flow arrow.
+        #[arg(long, value_name = "FILE.json")]
+        perfetto: Option<PathBuf>,
     },
     /// Check a trace file offline: replay its events through the same safety checker that runs
     /// online, and report the first violated property (exit 1) or "ok" (exit 0). A trace
@@ -137,9 +142,15 @@ enum Cmd {
     Plot {
         /// The trace (JSON Lines, as written by `raftsim run`), at most 512 MiB.
         trace: PathBuf,
-        /// The picture, PNG or SVG by its extension [default: timeline.png beside the trace].
+        /// The picture, PNG or SVG by its extension [default: timeline.png beside the trace,
+        /// unless only --perfetto is asked for].
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Also (or, without --out, only) export the trace for the Perfetto UI: Chrome
+        /// trace-event JSON with a track per node, roles and terms as spans, faults as
+        /// instants, and messages as flow arrows (from a --trace-level messages trace).
+        #[arg(long, value_name = "FILE.json")]
+        perfetto: Option<PathBuf>,
         /// Start the window here, e.g. 2s [default: the start of the run].
         #[arg(long, value_name = "TIME")]
         from: Option<String>,
@@ -218,6 +229,7 @@ fn main() -> ExitCode {
             expect_hash,
             bugs,
             plot,
+            perfetto,
         } => cmd_run(
             &scenario,
             RunFlags {
@@ -233,6 +245,7 @@ fn main() -> ExitCode {
                 expect_hash,
                 bugs,
                 plot,
+                perfetto,
             },
         ),
         Cmd::Sweep(args) => cmd_sweep(args),
@@ -269,7 +282,8 @@ fn main() -> ExitCode {
             from,
             to,
             messages,
-        } => cmd_plot(&trace, out, from, to, messages),
+            perfetto,
+        } => cmd_plot(&trace, out, from, to, messages, perfetto),
         Cmd::Schema => {
             outln!("{}", Scenario::json_schema());
             Ok(ExitCode::SUCCESS)
@@ -311,6 +325,7 @@ struct RunFlags {
     expect_hash: Option<String>,
     bugs: Vec<raftsim::protocol::Bug>,
     plot: bool,
+    perfetto: Option<PathBuf>,
 }
 
 /// `--bug NAME`: one of the injected bugs' names (clap lists them when the name is unknown).
@@ -378,8 +393,8 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
         eprintln!("{repro}");
         return Err(output_failed(e));
     }
-    if f.plot {
-        // From the trace as written: the picture shows what the file says.
+    if f.plot || f.perfetto.is_some() {
+        // From the trace as written: the pictures show what the file says.
         let model = match load_model(&trace_path) {
             Ok(m) => m,
             Err(e) => {
@@ -392,9 +407,18 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
             to: model.end.max(1),
             messages: false,
         };
-        if let Err(e) = write_timeline(&dir.join("timeline.png"), &model, &opts) {
-            eprintln!("{repro}");
-            return Err(e);
+        if f.plot {
+            if let Err(e) = write_timeline(&dir.join("timeline.png"), &model, &opts) {
+                eprintln!("{repro}");
+                return Err(e);
+            }
+        }
+        if let Some(p) = &f.perfetto {
+            let bytes = raftsim::report::perfetto::export(&model);
+            if let Err(e) = write_atomic(p, &bytes) {
+                eprintln!("{repro}");
+                return Err(output_failed(e));
+            }
         }
     }
     if f.verbose {
@@ -429,6 +453,9 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
                 String::new()
             }
         );
+        if let Some(p) = &f.perfetto {
+            outln!("wrote      {} (open it in the Perfetto UI)", p.display());
+        }
     }
     let mut failed = match result.outcome {
         Outcome::Violation => {
@@ -1193,14 +1220,23 @@ fn cmd_plot(
     from: Option<String>,
     to: Option<String>,
     messages: bool,
+    perfetto: Option<PathBuf>,
 ) -> Result<ExitCode> {
     use raftsim::report::timeline::{messages_in, TimelineOptions, MAX_ARROWS};
 
-    let out = out.unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).join("timeline.png"));
-    picture_path(&out)?;
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        check_writable(dir)
-            .context("the picture's folder is not writable (choose another --out)")?;
+    let out = match (out, &perfetto) {
+        (Some(o), _) => Some(o),
+        (None, Some(_)) => None,
+        (None, None) => Some(path.parent().unwrap_or(Path::new(".")).join("timeline.png")),
+    };
+    if let Some(out) = &out {
+        picture_path(out)?;
+    }
+    for file in out.iter().chain(&perfetto) {
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            check_writable(dir)
+                .with_context(|| format!("{}: its folder is not writable", file.display()))?;
+        }
     }
     let model = load_model(path)?;
     let (from, to) = window(from.as_deref(), to.as_deref(), model.end)?;
@@ -1220,7 +1256,13 @@ fn cmd_plot(
             );
         }
     }
-    write_timeline(&out, &model, &TimelineOptions { from, to, messages })?;
-    outln!("wrote      {}", out.display());
+    if let Some(out) = &out {
+        write_timeline(out, &model, &TimelineOptions { from, to, messages })?;
+        outln!("wrote      {}", out.display());
+    }
+    if let Some(p) = &perfetto {
+        write_atomic(p, &raftsim::report::perfetto::export(&model)).map_err(output_failed)?;
+        outln!("wrote      {} (open it in the Perfetto UI)", p.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@
 //! front with nothing written.
 
 mod common;
-use common::root;
+use common::{root, state_changes};
 
 use std::path::Path;
 
@@ -52,49 +52,6 @@ fn records(path: &Path) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
-}
-
-/// Each node's state changes, read from the records: (time, state), starting as a follower.
-fn state_changes(recs: &[Value], nodes: u32) -> Vec<Vec<(u64, State)>> {
-    let mut out: Vec<Vec<(u64, State)>> = vec![vec![(0, State::Follower)]; nodes as usize];
-    let mut role = vec![State::Follower; nodes as usize];
-    let mut down = vec![false; nodes as usize];
-    let mut paused = vec![false; nodes as usize];
-    for r in recs {
-        let t = r["t"].as_u64().unwrap();
-        let Some(n) = r["node"].as_u64() else {
-            continue;
-        };
-        let i = n as usize - 1;
-        match r["ev"].as_str().unwrap() {
-            "role" => {
-                role[i] = match r["role"].as_str().unwrap() {
-                    "follower" => State::Follower,
-                    "candidate" => State::Candidate,
-                    "leader" => State::Leader,
-                    other => panic!("unknown role {other}"),
-                }
-            }
-            "crash" => {
-                down[i] = true;
-                paused[i] = false;
-                role[i] = State::Follower;
-            }
-            "restart" => down[i] = false,
-            "pause" => paused[i] = true,
-            "resume" => paused[i] = false,
-            _ => continue,
-        }
-        let s = if down[i] {
-            State::Down
-        } else if paused[i] {
-            State::Paused
-        } else {
-            role[i]
-        };
-        out[i].push((t, s));
-    }
-    out
 }
 
 /// Checks every node's lane at the middle of each stretch the trace gives it in one state (at

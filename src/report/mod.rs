@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod output;
+pub mod perfetto;
 pub mod plot;
 pub mod reproduce;
 pub mod runmodel;
