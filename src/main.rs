@@ -162,6 +162,25 @@ enum Cmd {
         #[arg(long)]
         messages: bool,
     },
+    /// Write a self-contained HTML page (no network, no external script) that replays a
+    /// trace in a browser: nodes with role and term, messages in flight, network faults in
+    /// force, the latest events, play/pause and a time slider. Open it as FILE.html#t=2.5 to
+    /// start at 2.5 s.
+    View {
+        /// The trace (JSON Lines, as written by `raftsim run`; messages show when it was
+        /// written with --trace-level messages), at most 512 MiB.
+        trace: PathBuf,
+        /// The page [default: view.html beside the trace].
+        #[arg(long, value_name = "FILE.html")]
+        out: Option<PathBuf>,
+        /// Start the replay window here [default: the start of the run].
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// End it here [default: the end of the run]. At most 300,000 messages and events in
+        /// the window.
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+    },
     /// Print the JSON Schema of the scenario file format.
     Schema,
     /// Figure 16 of the Raft paper: crash the leader, time until a new one, over many trials
@@ -284,6 +303,12 @@ fn main() -> ExitCode {
             messages,
             perfetto,
         } => cmd_plot(&trace, out, from, to, messages, perfetto),
+        Cmd::View {
+            trace,
+            out,
+            from,
+            to,
+        } => cmd_view(&trace, out, from, to),
         Cmd::Schema => {
             outln!("{}", Scenario::json_schema());
             Ok(ExitCode::SUCCESS)
@@ -388,6 +413,10 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
         return Err(output_failed(e));
     }
     summary.trace_hash = Some(hash.clone());
+    // The file as read (Scenario::load read it within its size bound a moment ago).
+    summary.scenario_sha256 = std::fs::read(path)
+        .ok()
+        .map(|b| raftsim::observe::trace::hash_hex(&b));
     let summary_json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
     if let Err(e) = write_atomic(&dir.join("summary.json"), &summary_json) {
         eprintln!("{repro}");
@@ -1264,5 +1293,35 @@ fn cmd_plot(
         write_atomic(p, &raftsim::report::perfetto::export(&model)).map_err(output_failed)?;
         outln!("wrote      {} (open it in the Perfetto UI)", p.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_view(
+    path: &Path,
+    out: Option<PathBuf>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<ExitCode> {
+    use raftsim::report::view::{items, render, window as clip, MAX_ITEMS};
+
+    let out = out.unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).join("view.html"));
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        check_writable(dir)
+            .with_context(|| format!("{}: its folder is not writable", out.display()))?;
+    }
+    let model = load_model(path)?;
+    let (from, to) = window(from.as_deref(), to.as_deref(), model.end)?;
+    let model = clip(&model, from, to);
+    let n = items(&model);
+    if n > MAX_ITEMS {
+        anyhow::bail!(
+            "{}: {n} messages and events between {} and {}, more than the {MAX_ITEMS} one page replays smoothly; choose a shorter window with --from/--to",
+            path.display(),
+            raftsim::base::time::SimTime(from),
+            raftsim::base::time::SimTime(to)
+        );
+    }
+    write_atomic(&out, render(&model, from, to).as_bytes()).map_err(output_failed)?;
+    outln!("wrote      {} (open it in a browser)", out.display());
     Ok(ExitCode::SUCCESS)
 }

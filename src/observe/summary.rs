@@ -1,7 +1,13 @@
-//! Summary metrics of a run, computed from the same trace events the checker sees: leaders by
-//! term, elections, split votes, time to the first leader, time from each leader crash to the
-//! next leader, drops, client outcomes and latency. Also the split-vote detector, which turns
-//! term changes into `split_vote` events.
+//! Summary metrics of a run, computed from the same trace events the checker sees: an election
+//! table by term (who stood, the votes each was granted, who won or why nobody did), leaders
+//! and how each leadership ended, split votes, time to the first leader, time from each leader
+//! crash to the next leader, faults that found nothing to act on, nodes down at the end,
+//! leaders that stepped down, entries truncated, drops, client outcomes and latency, and
+//! whether state machines that differ at the end only lag (a prefix of the others' applied
+//! entries) or diverge. Also the split-vote detector, which turns term changes into
+//! `split_vote` events.
+//!
+//! The printed form uses one unit: seconds with millisecond precision (`2.385s`).
 
 use std::collections::BTreeMap;
 
@@ -89,6 +95,72 @@ pub struct LeaderRecord {
     pub term: u64,
     pub node: NodeId,
     pub elected_at_ns: u64,
+    /// When its leadership ended; `None` if it still led at the end of the run.
+    pub ended_at_ns: Option<u64>,
+    /// How it ended: `crashed`, `stepped down in term N`, or `still leading at the end`.
+    pub end: String,
+}
+
+/// One candidate of a term and the votes granted to it (its own included).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Candidacy {
+    pub node: NodeId,
+    /// Granted votes sent to it by the others (whether or not they arrived), plus its own.
+    pub votes: u32,
+}
+
+/// A term in which someone stood or led.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct TermRecord {
+    pub term: u64,
+    /// In the order they stood.
+    pub candidates: Vec<Candidacy>,
+    pub winner: Option<NodeId>,
+    /// `elected`, `bootstrapped` (a leader from the scenario's `initial_leader`), `split vote`
+    /// (it ended with nobody elected), or `open at the end`.
+    pub result: String,
+}
+
+/// A fault that found nothing to act on.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SkippedFault {
+    pub at_ns: u64,
+    pub reason: String,
+}
+
+/// A leader that stepped down on seeing a higher term (a stale leader), not by crashing.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StepDown {
+    pub node: NodeId,
+    /// The term it led.
+    pub term: u64,
+    pub at_ns: u64,
+    /// The term it moved to.
+    pub to_term: u64,
+}
+
+/// Entries a node removed from its log (they conflicted with a leader's).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Truncation {
+    pub node: NodeId,
+    pub at_ns: u64,
+    /// The first index removed.
+    pub from: u64,
+    pub entries: u64,
+}
+
+/// How a node's state machine at the end compares with the one that applied the most.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct DigestRelation {
+    pub node: NodeId,
+    /// `same` (as far, same digest), `lag` (applied fewer entries, and those it applied are
+    /// the others' first ones: it is behind, not different) or `diverged` (an entry it
+    /// applied differs from the one another node applied at that index).
+    pub relation: String,
+    /// Entries behind the node that applied the most.
+    pub behind: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diverged_at: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -135,12 +207,19 @@ pub struct ClientStats {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
+    /// The tool that wrote the summary: `raftsim <version>`.
+    pub tool: String,
     pub scenario: String,
+    /// SHA-256 of the scenario file's bytes, when the run came from a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario_sha256: Option<String>,
     pub seed: u64,
     pub outcome: String,
     pub end_time_ns: u64,
     pub events: u64,
     pub leaders: Vec<LeaderRecord>,
+    /// Every term in which a candidate stood or a leader led, in term order.
+    pub terms: Vec<TermRecord>,
     pub elections: u64,
     pub split_votes: u64,
     pub split_vote_terms: Vec<u64>,
@@ -149,12 +228,20 @@ pub struct Summary {
     pub messages_sent: u64,
     pub messages_dropped: BTreeMap<String, u64>,
     pub max_commit_index: u64,
+    pub faults_skipped: Vec<SkippedFault>,
+    /// Nodes crashed and not restarted when the run ended.
+    pub down_at_end: Vec<NodeId>,
+    pub leader_step_downs: Vec<StepDown>,
+    pub truncations: Vec<Truncation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientStats>,
     /// Each live node's key-value state machine at the end (runs with a workload): how far it
     /// applied, and a digest of its contents. Nodes that applied as far agree on the digest.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub state_machines: Vec<StateMachineSummary>,
+    /// For each state machine: the same as the furthest one, behind it (lag), or diverged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub state_machine_agreement: Vec<DigestRelation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub violation: Option<String>,
     /// The panic that stopped the run, for outcome `panic`.
@@ -169,6 +256,23 @@ pub struct Summary {
 pub struct SummaryBuilder {
     pub s: Summary,
     current_leader: Option<(NodeId, u64)>,
+    /// By term: candidates in order, granted votes by candidate, winner, split.
+    terms: BTreeMap<u64, TermRecord>,
+    /// Per node (index = id - 1), grown as ids appear: down, log length, applied so far, the
+    /// index at which its applied entries first differed from the first applied there.
+    nodes: Vec<NodeTrack>,
+    /// The entry first applied at each index (index 1 at 0), by any node.
+    applied: Vec<crate::observe::trace::TEntry>,
+    /// Open leaderships: index into `s.leaders` by node.
+    leading: BTreeMap<NodeId, usize>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct NodeTrack {
+    down: bool,
+    log_len: u64,
+    applied: u64,
+    diverged_at: Option<u64>,
 }
 
 impl SummaryBuilder {
@@ -182,6 +286,50 @@ impl SummaryBuilder {
         trace_hash: Option<String>,
     ) -> Summary {
         let mut s = self.s;
+        s.tool = format!("raftsim {}", env!("CARGO_PKG_VERSION"));
+        for l in s.leaders.iter_mut().filter(|l| l.end.is_empty()) {
+            l.end = "still leading at the end".into();
+        }
+        s.terms = self.terms.into_values().collect();
+        for t in s.terms.iter_mut().filter(|t| t.result.is_empty()) {
+            t.result = "open at the end".into();
+        }
+        s.down_at_end = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.down)
+            .map(|(i, _)| i as NodeId + 1)
+            .collect();
+        let furthest = r.state_machines.iter().max_by_key(|m| m.applied);
+        s.state_machine_agreement = r
+            .state_machines
+            .iter()
+            .map(|m| {
+                let track = self
+                    .nodes
+                    .get(m.node as usize - 1)
+                    .copied()
+                    .unwrap_or_default();
+                let top = furthest.expect("one exists");
+                let relation = if track.diverged_at.is_some() {
+                    "diverged"
+                } else if m.applied < top.applied {
+                    "lag"
+                } else if m.digest == top.digest {
+                    "same"
+                } else {
+                    // As far, no entry differed, yet another digest: say so rather than hide it.
+                    "diverged"
+                };
+                DigestRelation {
+                    node: m.node,
+                    relation: relation.into(),
+                    behind: top.applied - m.applied,
+                    diverged_at: track.diverged_at,
+                }
+            })
+            .collect();
         s.scenario = scenario.to_string();
         s.seed = seed;
         s.outcome = r.outcome.name().to_string();
@@ -196,6 +344,135 @@ impl SummaryBuilder {
         s
     }
 
+    fn node(&mut self, id: NodeId) -> &mut NodeTrack {
+        let i = id as usize - 1;
+        if self.nodes.len() <= i {
+            self.nodes.resize(i + 1, NodeTrack::default());
+        }
+        &mut self.nodes[i]
+    }
+
+    /// Ends node `id`'s open leadership, if it has one.
+    fn end_leadership(&mut self, id: NodeId, t: u64, how: String) {
+        if let Some(i) = self.leading.remove(&id) {
+            let l = &mut self.s.leaders[i];
+            l.ended_at_ns = Some(t);
+            l.end = how;
+        }
+    }
+
+    /// The run story beyond the counts: the election table, how leaderships end, logs,
+    /// applied entries, down nodes and skipped faults.
+    fn follow(&mut self, rec: &Record) {
+        let t = rec.t;
+        match &rec.ev {
+            Event::Election { node, term } => {
+                let tr = self.terms.entry(*term).or_insert_with(|| TermRecord {
+                    term: *term,
+                    ..TermRecord::default()
+                });
+                if !tr.candidates.iter().any(|c| c.node == *node) {
+                    tr.candidates.push(Candidacy {
+                        node: *node,
+                        votes: 1,
+                    });
+                }
+            }
+            Event::Vote {
+                candidate,
+                term,
+                granted: true,
+                ..
+            } => {
+                if let Some(c) = self
+                    .terms
+                    .get_mut(term)
+                    .and_then(|tr| tr.candidates.iter_mut().find(|c| c.node == *candidate))
+                {
+                    c.votes += 1;
+                }
+            }
+            Event::Leader { node, term, .. } => {
+                let tr = self.terms.entry(*term).or_insert_with(|| TermRecord {
+                    term: *term,
+                    ..TermRecord::default()
+                });
+                tr.winner = Some(*node);
+                tr.result = if tr.candidates.is_empty() {
+                    "bootstrapped".into()
+                } else {
+                    "elected".into()
+                };
+                self.end_leadership(*node, t, format!("stepped down in term {term}"));
+                self.leading.insert(*node, self.s.leaders.len() - 1);
+            }
+            Event::SplitVote { term, .. } => {
+                if let Some(tr) = self.terms.get_mut(term) {
+                    tr.result = "split vote".into();
+                }
+            }
+            Event::Role { node, role, term } if *role != Role::Leader => {
+                if let Some(&i) = self.leading.get(node) {
+                    let led = self.s.leaders[i].term;
+                    self.s.leader_step_downs.push(StepDown {
+                        node: *node,
+                        term: led,
+                        at_ns: t,
+                        to_term: *term,
+                    });
+                    self.end_leadership(*node, t, format!("stepped down in term {term}"));
+                }
+            }
+            Event::Crash { node } => {
+                self.end_leadership(*node, t, "crashed".into());
+                let n = self.node(*node);
+                n.down = true;
+            }
+            Event::Restart { node, log, .. } | Event::Boot { node, log, .. } => {
+                let n = self.node(*node);
+                n.down = false;
+                n.log_len = log.len() as u64;
+                n.applied = 0;
+            }
+            Event::Append {
+                node,
+                index,
+                entries,
+            } => {
+                let n = self.node(*node);
+                n.log_len = index + entries.len() as u64 - 1;
+            }
+            Event::Truncate { node, from } => {
+                let n = self.node(*node);
+                let entries = (n.log_len + 1).saturating_sub(*from);
+                n.log_len = from.saturating_sub(1);
+                self.s.truncations.push(Truncation {
+                    node: *node,
+                    at_ns: t,
+                    from: *from,
+                    entries,
+                });
+            }
+            Event::Apply { node, index, entry } => {
+                let i = *index as usize;
+                if i == self.applied.len() + 1 {
+                    self.applied.push(*entry);
+                }
+                let first = self.applied.get(i - 1).copied();
+                let n = self.node(*node);
+                n.applied = *index;
+                if first.is_some_and(|f| f != *entry) && n.diverged_at.is_none() {
+                    n.diverged_at = Some(*index);
+                }
+            }
+            Event::FaultSkipped { reason } => self.s.faults_skipped.push(SkippedFault {
+                at_ns: t,
+                reason: reason.clone(),
+            }),
+            _ => {}
+        }
+    }
+
     pub fn on(&mut self, rec: &Record) {
         let s = &mut self.s;
         match &rec.ev {
@@ -205,6 +482,8 @@ impl SummaryBuilder {
                     term: *term,
                     node: *node,
                     elected_at_ns: rec.t,
+                    ended_at_ns: None,
+                    end: String::new(),
                 });
                 s.first_leader_ns.get_or_insert(rec.t);
                 for c in s
@@ -241,20 +520,21 @@ impl SummaryBuilder {
             }
             _ => {}
         }
+        self.follow(rec);
     }
 
-    /// The printed form of the summary.
+    /// The printed form of the summary: times and durations in seconds with millisecond
+    /// precision, no JSON, plurals that agree with their counts.
     pub fn render(s: &Summary) -> String {
         use std::fmt::Write;
-        let ms = |ns: u64| format!("{:.3}ms", ns as f64 / 1e6);
         let mut o = String::new();
         let _ = writeln!(o, "scenario   {} (seed {})", s.scenario, s.seed);
         let _ = writeln!(
             o,
-            "outcome    {} at t={} after {} events",
+            "outcome    {} at {} after {}",
             s.outcome,
-            ms(s.end_time_ns),
-            s.events
+            secs(s.end_time_ns),
+            count(s.events, "event", "events")
         );
         if let Some(v) = &s.violation {
             let _ = writeln!(o, "VIOLATION  {v}");
@@ -264,51 +544,130 @@ impl SummaryBuilder {
         }
         let _ = writeln!(
             o,
-            "elections  {} started, {} split votes{}",
+            "elections  {} started, {}{}",
             s.elections,
-            s.split_votes,
-            if s.split_vote_terms.is_empty() {
-                String::new()
-            } else {
-                format!(" (terms {:?})", s.split_vote_terms)
+            count(s.split_votes, "split vote", "split votes"),
+            match s.split_vote_terms.as_slice() {
+                [] => String::new(),
+                [t] => format!(" (term {t})"),
+                ts => format!(" (terms {})", join(ts.iter())),
             }
         );
         let _ = writeln!(
             o,
             "first leader {}",
-            s.first_leader_ns.map_or("none".into(), ms)
+            s.first_leader_ns.map_or("none".into(), secs)
         );
-        let _ = writeln!(o, "leaders by term:");
-        for l in &s.leaders {
-            let _ = writeln!(
-                o,
-                "  term {:>3}  n{}  elected at {}",
-                l.term,
-                l.node,
-                ms(l.elected_at_ns)
-            );
+        if !s.terms.is_empty() {
+            let _ = writeln!(o, "terms (votes granted include the candidate's own):");
+            let shown = s.terms.len().min(MAX_TERM_ROWS);
+            for tr in &s.terms[..shown] {
+                let stood =
+                    if tr.candidates.is_empty() {
+                        "no candidate".to_string()
+                    } else {
+                        join(tr.candidates.iter().map(|c| {
+                            format!("n{} {}", c.node, count(c.votes as u64, "vote", "votes"))
+                        }))
+                    };
+                let result = match tr.winner {
+                    Some(w) => {
+                        let l = s.leaders.iter().find(|l| l.term == tr.term && l.node == w);
+                        match l {
+                            Some(l) => format!(
+                                "n{w} {} at {}, led until {}",
+                                tr.result,
+                                secs(l.elected_at_ns),
+                                match l.ended_at_ns {
+                                    Some(e) => format!("{} ({})", secs(e), l.end),
+                                    None => "the end".into(),
+                                }
+                            ),
+                            None => format!("n{w} {}", tr.result),
+                        }
+                    }
+                    None => format!("nobody won: {}", tr.result),
+                };
+                let _ = writeln!(o, "  term {:>3}  {stood}; {result}", tr.term);
+            }
+            if s.terms.len() > shown {
+                let _ = writeln!(
+                    o,
+                    "  ... {} more in summary.json",
+                    count((s.terms.len() - shown) as u64, "term", "terms")
+                );
+            }
         }
         for c in &s.crash_to_next_leader {
             let _ = writeln!(
                 o,
                 "leader n{} crashed at {}: next leader after {}",
                 c.crashed_leader,
-                ms(c.crashed_at_ns),
-                c.next_leader_after_ns.map_or("never".into(), ms)
+                secs(c.crashed_at_ns),
+                c.next_leader_after_ns.map_or("never".into(), secs)
+            );
+        }
+        for d in &s.leader_step_downs {
+            let _ = writeln!(
+                o,
+                "stale leader n{} (term {}) stepped down at {} on seeing term {}",
+                d.node,
+                d.term,
+                secs(d.at_ns),
+                d.to_term
+            );
+        }
+        for tr in &s.truncations {
+            let _ = writeln!(
+                o,
+                "truncated  n{} removed {} from index {} at {}",
+                tr.node,
+                count(tr.entries, "entry", "entries"),
+                tr.from,
+                secs(tr.at_ns)
+            );
+        }
+        if !s.faults_skipped.is_empty() {
+            let _ = writeln!(
+                o,
+                "faults     {} found nothing to act on:",
+                count(s.faults_skipped.len() as u64, "fault", "faults")
+            );
+            for f in &s.faults_skipped {
+                let _ = writeln!(o, "  at {}: {}", secs(f.at_ns), f.reason);
+            }
+        }
+        if !s.down_at_end.is_empty() {
+            let _ = writeln!(
+                o,
+                "down at end {}",
+                join(s.down_at_end.iter().map(|n| format!("n{n}")))
             );
         }
         let dropped: u64 = s.messages_dropped.values().sum();
         let _ = writeln!(
             o,
-            "messages   {} sent, {} dropped {:?}",
-            s.messages_sent, dropped, s.messages_dropped
+            "messages   {} sent, {} dropped{}",
+            s.messages_sent,
+            dropped,
+            if s.messages_dropped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    join(s.messages_dropped.iter().map(|(r, n)| format!("{r} {n}")))
+                )
+            }
         );
         let _ = writeln!(o, "commit     highest commit index {}", s.max_commit_index);
         if let Some(c) = &s.client {
             let _ = writeln!(
                 o,
-                "clients    {} requests: {} committed, {} failed, {} pending at end",
-                c.requests, c.committed, c.failed, c.pending_at_end
+                "clients    {}: {} committed, {} failed, {} pending at end",
+                count(c.requests, "request", "requests"),
+                c.committed,
+                c.failed,
+                c.pending_at_end
             );
             if let (Some(p50), Some(p99), Some(max)) =
                 (c.latency_p50_ns, c.latency_p99_ns, c.latency_max_ns)
@@ -316,26 +675,41 @@ impl SummaryBuilder {
                 let _ = writeln!(
                     o,
                     "latency    p50 {}  p99 {}  max {}",
-                    ms(p50),
-                    ms(p99),
-                    ms(max)
+                    secs(p50),
+                    secs(p99),
+                    secs(max)
                 );
             }
             for w in &c.no_commit_windows {
                 let _ = writeln!(
                     o,
                     "no commits from {} to {} ({})",
-                    ms(w[0]),
-                    ms(w[1]),
-                    ms(w[1] - w[0])
+                    secs(w[0]),
+                    secs(w[1]),
+                    secs(w[1] - w[0])
                 );
             }
         }
         for m in &s.state_machines {
+            let rel = s.state_machine_agreement.iter().find(|r| r.node == m.node);
+            let how = match rel {
+                Some(r) if r.relation == "lag" => format!(
+                    "; behind by {}, a prefix of the others (lag, not divergence)",
+                    count(r.behind, "entry", "entries")
+                ),
+                Some(r) if r.relation == "diverged" => match r.diverged_at {
+                    Some(i) => format!("; DIVERGED at index {i}"),
+                    None => "; DIVERGED (same length, another digest)".into(),
+                },
+                _ => String::new(),
+            };
             let _ = writeln!(
                 o,
-                "state machine n{}: applied {}, {} keys, digest {}",
-                m.node, m.applied, m.keys, m.digest
+                "state machine n{}: applied {}, {}, digest {}{how}",
+                m.node,
+                m.applied,
+                count(m.keys, "key", "keys"),
+                m.digest
             );
         }
         if let Some(h) = &s.trace_hash {
@@ -343,6 +717,24 @@ impl SummaryBuilder {
         }
         o
     }
+}
+
+/// Terms listed in the printed summary; the rest are in summary.json.
+const MAX_TERM_ROWS: usize = 40;
+
+/// Seconds with millisecond precision, the summary's one unit.
+fn secs(ns: u64) -> String {
+    let ms = ns.saturating_add(500_000) / 1_000_000;
+    format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+/// `1 vote`, `2 votes`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    items.map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// Nearest-rank quantile of sorted values.

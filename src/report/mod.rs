@@ -9,3 +9,4 @@ pub mod reproduce;
 pub mod runmodel;
 pub mod timeline;
 pub mod tracefilter;
+pub mod view;

@@ -23,7 +23,7 @@ pub const NET_TID: u32 = 0;
 
 fn us(ns: u64) -> Value {
     // µs with the ns as three decimals; whole µs print as integers.
-    if ns % 1000 == 0 {
+    if ns.is_multiple_of(1000) {
         json!(ns / 1000)
     } else {
         json!(ns as f64 / 1000.0)

@@ -303,22 +303,19 @@ where
                 ))
                 .map_err(e)?;
             }
-            (MarkKind::Commit { .. }, Some(n)) => {
-                if commit_cols.insert((n, x)) {
-                    let y = lay.bar(n).1;
-                    root.draw(&PathElement::new(
-                        vec![(x, y + 1), (x, y + 8)],
-                        rgb((0, 90, 30)).stroke_width(1),
-                    ))
-                    .map_err(e)?;
-                }
+            (MarkKind::Commit { .. }, Some(n)) if commit_cols.insert((n, x)) => {
+                let y = lay.bar(n).1;
+                root.draw(&PathElement::new(
+                    vec![(x, y + 1), (x, y + 8)],
+                    rgb((0, 90, 30)).stroke_width(1),
+                ))
+                .map_err(e)?;
             }
             (MarkKind::SplitVote { term, .. }, None) => {
                 // Between the lanes' bars only, so no bar's colours change.
                 for n in 1..=m.nodes {
-                    let (a, b) = lay.bar(n);
+                    let a = lay.bar(n).0;
                     let (top, bottom) = (a - 13, a - 1);
-                    let _ = b;
                     root.draw(&PathElement::new(
                         vec![(x, top), (x, bottom)],
                         rgb((200, 0, 0)).stroke_width(1),
@@ -499,6 +496,9 @@ mod tests {
         assert_eq!(l.x(1000), 60);
         assert_eq!(l.x(2000), 1570);
         assert_eq!(l.x(0), 60);
-        assert!(l.t_at(l.x(1500)) <= 1500 && l.t_at(l.x(1500) + 1) > 1500);
+        // One pixel is 1000/1510 ns here: t_at is within a pixel of the time drawn there.
+        let l = Layout::new(5, 0, 1_510_000);
+        assert_eq!(l.t_at(l.x(500_000)), 500_000);
+        assert_eq!(l.t_at(l.x(500_000) + 1), 501_000);
     }
 }
