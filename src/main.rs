@@ -389,6 +389,12 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     // nothing, not even an empty folder. Creating the file checks, before any work, that the
     // folder can be written.
     let trace_path = dir.join("trace.jsonl");
+    if let Some(p) = &f.perfetto {
+        // Before the run, like the output folder: its result must not be lost at the end.
+        let folder = p.parent().filter(|d| !d.as_os_str().is_empty());
+        check_writable(folder.unwrap_or(Path::new(".")))
+            .with_context(|| format!("--perfetto {}: its folder is not writable", p.display()))?;
+    }
     let unnamed = Unnamed::create(&dir)
         .context("output folder is not writable (choose another with --out)")?;
     let file = unnamed

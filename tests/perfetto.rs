@@ -76,10 +76,7 @@ fn tracks_roles_and_faults_follow_the_trace() {
     let ev = events(&bytes);
     for e in &ev {
         let ph = e["ph"].as_str().unwrap();
-        assert!(
-            ["M", "X", "i", "s", "f", "b", "e", "C"].contains(&ph),
-            "{e}"
-        );
+        assert!(["M", "X", "i", "b", "e", "C"].contains(&ph), "{e}");
         assert_eq!(e["pid"], 1, "{e}");
     }
     let names: BTreeMap<u64, String> = ev
@@ -166,40 +163,66 @@ fn every_message_is_one_flow_from_sender_to_receiver() {
             _ => {}
         }
     }
+    // bind_id -> (the send's slice, the arrival's slice)
     let mut flows: BTreeMap<u64, (Option<&Value>, Option<&Value>)> = BTreeMap::new();
-    for e in &ev {
-        match e["ph"].as_str().unwrap() {
-            "s" => flows.entry(e["id"].as_u64().unwrap()).or_default().0 = Some(e),
-            "f" => flows.entry(e["id"].as_u64().unwrap()).or_default().1 = Some(e),
-            _ => {}
-        }
+    for e in ev.iter().filter(|e| e.get("bind_id").is_some()) {
+        assert_eq!(e["ph"], "X", "a flow binds to a slice: {e}");
+        assert_eq!(e["cat"], "message", "{e}");
+        let f = flows.entry(e["bind_id"].as_u64().unwrap()).or_default();
+        let end = if e["flow_out"] == true {
+            &mut f.0
+        } else {
+            assert_eq!(e["flow_in"], true, "{e}");
+            &mut f.1
+        };
+        assert!(
+            end.is_none(),
+            "two ends of one kind for flow {}",
+            e["bind_id"]
+        );
+        *end = Some(e);
     }
     assert_eq!(flows.len(), arrivals, "one flow per delivery or drop");
     assert!(arrivals > 100, "basic.json sends messages: {arrivals}");
-    let slices: Vec<&Value> = ev
-        .iter()
-        .filter(|e| e["ph"] == "X" && e["cat"] != "role")
-        .collect();
     for (id, (s, f)) in &flows {
         let (s, f) = (s.expect("a start"), f.expect("a finish"));
-        assert_eq!(f["bp"], "e", "flow {id} binds to its enclosing slice");
         assert!(ns(&f["ts"]) >= ns(&s["ts"]), "flow {id} goes back in time");
         let (from, to) = (
             s["tid"].as_u64().unwrap() - 1000,
             f["tid"].as_u64().unwrap() - 1000,
         );
-        assert!(
-            sends.values().any(|&(a, b)| (a, b) == (from, to)),
-            "flow {id}: no message n{from}->n{to} in the trace"
+        assert_eq!(
+            (s["args"]["from"].as_u64(), s["args"]["to"].as_u64()),
+            (Some(from), Some(to))
         );
-        // Each end sits on a message slice of its track at its time.
-        for end in [s, f] {
-            assert!(
-                slices
-                    .iter()
-                    .any(|x| x["tid"] == end["tid"] && x["ts"] == end["ts"]),
-                "flow {id}: no message slice under {end}"
-            );
-        }
+        let msg = s["args"]["id"].as_u64().unwrap();
+        assert_eq!(
+            sends.get(&msg),
+            Some(&(from, to)),
+            "flow {id}: message #{msg} n{from}->n{to}"
+        );
+        assert_eq!(f["args"]["id"], s["args"]["id"]);
     }
+}
+
+/// A Perfetto file that could not be written is refused before the run, like the output
+/// folder (exit 2, nothing written), rather than lost after it.
+#[test]
+fn an_unwritable_export_is_refused_before_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let out = tmp.path().join("out");
+    let o = raftsim()
+        .arg("run")
+        .arg(root().join("scenarios/basic.json"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--perfetto")
+        .arg(file.join("x.json"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--perfetto"));
+    assert!(!out.exists(), "the run went ahead");
 }

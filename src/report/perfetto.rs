@@ -5,7 +5,9 @@
 //! one complete (`X`) slice per stretch in one role and term (`leader t3`, `down`, ...) and an
 //! instant (`i`) per crash, restart, pause, resume, election, new leader and truncation; and
 //! `nN messages` (tid 1000 + N) with a zero-length slice for each message it sends or receives,
-//! joined sender to receiver by a flow arrow (`s` then `f`, one flow id per delivery or drop).
+//! joined sender to receiver by a flow arrow (the format's `bind_id` with `flow_out` on the
+//! send's slice and `flow_in` on the arrival's, one flow per delivery or drop, so each arrow is
+//! bound to its own slices rather than to whatever encloses a time).
 //! Partitions, cut links and network bursts are async spans (`b`/`e`) on the `network` track;
 //! their starts and ends, skipped faults, split votes and violations are global instants. Each
 //! node's commit index is a counter (`C`). Times are µs (the format's unit) with ns kept as
@@ -152,31 +154,28 @@ pub fn export(m: &RunModel) -> Vec<u8> {
             "ts": us(n.from), "pid": PID, "tid": NET_TID}),
         );
     }
-    // Messages: a slice at each end, joined by a flow.
+    // Messages: a slice at each end, joined by a flow (`bind_id` with `flow_out` on the
+    // send, `flow_in` on the arrival: the flow binds to the slice that carries it).
     for (k, msg) in m.messages.iter().enumerate() {
         let flow = k + 1;
         let args = json!({"id": msg.id, "from": msg.from, "to": msg.to, "term": msg.term});
         ev.push(
             json!({"name": format!("{} to n{}", msg.msg, msg.to), "cat": "message",
             "ph": "X", "ts": us(msg.sent), "dur": 0, "pid": PID, "tid": MSG_TID + msg.from,
-            "args": args}),
-        );
-        ev.push(
-            json!({"name": msg.msg, "cat": "message", "ph": "s", "id": flow,
-            "ts": us(msg.sent), "pid": PID, "tid": MSG_TID + msg.from}),
+            "bind_id": flow, "flow_out": true, "args": args}),
         );
         let name = match &msg.dropped {
             Some(reason) => format!("{} from n{} dropped ({reason})", msg.msg, msg.from),
             None => format!("{} from n{}", msg.msg, msg.from),
         };
+        let mut args = args;
+        if let Some(reason) = &msg.dropped {
+            args["dropped"] = json!(reason);
+        }
         ev.push(
-            json!({"name": name, "cat": if msg.dropped.is_some() { "drop" } else { "message" },
-            "ph": "X", "ts": us(msg.arrived), "dur": 0, "pid": PID, "tid": MSG_TID + msg.to,
+            json!({"name": name, "cat": "message", "ph": "X", "ts": us(msg.arrived),
+            "dur": 0, "pid": PID, "tid": MSG_TID + msg.to, "bind_id": flow, "flow_in": true,
             "args": args}),
-        );
-        ev.push(
-            json!({"name": msg.msg, "cat": "message", "ph": "f", "bp": "e", "id": flow,
-            "ts": us(msg.arrived), "pid": PID, "tid": MSG_TID + msg.to}),
         );
     }
     let mut out = Vec::with_capacity(ev.len() * 120);
