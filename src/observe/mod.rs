@@ -6,6 +6,7 @@
 //! see records, they never reach into the world.
 
 pub mod check;
+pub mod story;
 pub mod summary;
 pub mod trace;
 

@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::observe::story::{
+    DigestRelation, SkippedFault, StepDown, StoryBuilder, TermRecord, Truncation,
+};
 use crate::observe::trace::{Event, Record};
 use crate::protocol::{NodeId, Role};
 
@@ -101,68 +104,6 @@ pub struct LeaderRecord {
     pub end: String,
 }
 
-/// One candidate of a term and the votes granted to it (its own included).
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct Candidacy {
-    pub node: NodeId,
-    /// Granted votes sent to it by the others (whether or not they arrived), plus its own.
-    pub votes: u32,
-}
-
-/// A term in which someone stood or led.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct TermRecord {
-    pub term: u64,
-    /// In the order they stood.
-    pub candidates: Vec<Candidacy>,
-    pub winner: Option<NodeId>,
-    /// `elected`, `bootstrapped` (a leader from the scenario's `initial_leader`), `split vote`
-    /// (it ended with nobody elected), or `open at the end`.
-    pub result: String,
-}
-
-/// A fault that found nothing to act on.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct SkippedFault {
-    pub at_ns: u64,
-    pub reason: String,
-}
-
-/// A leader that stepped down on seeing a higher term (a stale leader), not by crashing.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct StepDown {
-    pub node: NodeId,
-    /// The term it led.
-    pub term: u64,
-    pub at_ns: u64,
-    /// The term it moved to.
-    pub to_term: u64,
-}
-
-/// Entries a node removed from its log (they conflicted with a leader's).
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Truncation {
-    pub node: NodeId,
-    pub at_ns: u64,
-    /// The first index removed.
-    pub from: u64,
-    pub entries: u64,
-}
-
-/// How a node's state machine at the end compares with the one that applied the most.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct DigestRelation {
-    pub node: NodeId,
-    /// `same` (as far, same digest), `lag` (applied fewer entries, and those it applied are
-    /// the others' first ones: it is behind, not different) or `diverged` (an entry it
-    /// applied differs from the one another node applied at that index).
-    pub relation: String,
-    /// Entries behind the node that applied the most.
-    pub behind: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diverged_at: Option<u64>,
-}
-
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CrashRecovery {
     pub crashed_leader: NodeId,
@@ -218,8 +159,6 @@ pub struct Summary {
     pub end_time_ns: u64,
     pub events: u64,
     pub leaders: Vec<LeaderRecord>,
-    /// Every term in which a candidate stood or a leader led, in term order.
-    pub terms: Vec<TermRecord>,
     pub elections: u64,
     pub split_votes: u64,
     pub split_vote_terms: Vec<u64>,
@@ -228,20 +167,12 @@ pub struct Summary {
     pub messages_sent: u64,
     pub messages_dropped: BTreeMap<String, u64>,
     pub max_commit_index: u64,
-    pub faults_skipped: Vec<SkippedFault>,
-    /// Nodes crashed and not restarted when the run ended.
-    pub down_at_end: Vec<NodeId>,
-    pub leader_step_downs: Vec<StepDown>,
-    pub truncations: Vec<Truncation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientStats>,
     /// Each live node's key-value state machine at the end (runs with a workload): how far it
     /// applied, and a digest of its contents. Nodes that applied as far agree on the digest.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub state_machines: Vec<StateMachineSummary>,
-    /// For each state machine: the same as the furthest one, behind it (lag), or diverged.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub state_machine_agreement: Vec<DigestRelation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub violation: Option<String>,
     /// The panic that stopped the run, for outcome `panic`.
@@ -249,6 +180,17 @@ pub struct Summary {
     pub panic: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_hash: Option<String>,
+    // The run's story ([`crate::observe::story`]).
+    /// Every term in which a candidate stood or a leader led, in term order.
+    pub terms: Vec<TermRecord>,
+    pub faults_skipped: Vec<SkippedFault>,
+    /// Nodes crashed and not restarted when the run ended.
+    pub down_at_end: Vec<NodeId>,
+    pub leader_step_downs: Vec<StepDown>,
+    pub truncations: Vec<Truncation>,
+    /// For each state machine: the same as the furthest one, behind it (lag), or diverged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub state_machine_agreement: Vec<DigestRelation>,
 }
 
 /// Accumulates a [`Summary`] from trace events.
@@ -256,23 +198,7 @@ pub struct Summary {
 pub struct SummaryBuilder {
     pub s: Summary,
     current_leader: Option<(NodeId, u64)>,
-    /// By term: candidates in order, granted votes by candidate, winner, split.
-    terms: BTreeMap<u64, TermRecord>,
-    /// Per node (index = id - 1), grown as ids appear: down, log length, applied so far, the
-    /// index at which its applied entries first differed from the first applied there.
-    nodes: Vec<NodeTrack>,
-    /// The entry first applied at each index (index 1 at 0), by any node.
-    applied: Vec<crate::observe::trace::TEntry>,
-    /// Open leaderships: index into `s.leaders` by node.
-    leading: BTreeMap<NodeId, usize>,
-}
-
-#[derive(Clone, Copy, Default)]
-struct NodeTrack {
-    down: bool,
-    log_len: u64,
-    applied: u64,
-    diverged_at: Option<u64>,
+    story: StoryBuilder,
 }
 
 impl SummaryBuilder {
@@ -287,49 +213,7 @@ impl SummaryBuilder {
     ) -> Summary {
         let mut s = self.s;
         s.tool = format!("raftsim {}", env!("CARGO_PKG_VERSION"));
-        for l in s.leaders.iter_mut().filter(|l| l.end.is_empty()) {
-            l.end = "still leading at the end".into();
-        }
-        s.terms = self.terms.into_values().collect();
-        for t in s.terms.iter_mut().filter(|t| t.result.is_empty()) {
-            t.result = "open at the end".into();
-        }
-        s.down_at_end = self
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.down)
-            .map(|(i, _)| i as NodeId + 1)
-            .collect();
-        let furthest = r.state_machines.iter().max_by_key(|m| m.applied);
-        s.state_machine_agreement = r
-            .state_machines
-            .iter()
-            .map(|m| {
-                let track = self
-                    .nodes
-                    .get(m.node as usize - 1)
-                    .copied()
-                    .unwrap_or_default();
-                let top = furthest.expect("one exists");
-                let relation = if track.diverged_at.is_some() {
-                    "diverged"
-                } else if m.applied < top.applied {
-                    "lag"
-                } else if m.digest == top.digest {
-                    "same"
-                } else {
-                    // As far, no entry differed, yet another digest: say so rather than hide it.
-                    "diverged"
-                };
-                DigestRelation {
-                    node: m.node,
-                    relation: relation.into(),
-                    behind: top.applied - m.applied,
-                    diverged_at: track.diverged_at,
-                }
-            })
-            .collect();
+        self.story.finish(&mut s, &r.state_machines);
         s.scenario = scenario.to_string();
         s.seed = seed;
         s.outcome = r.outcome.name().to_string();
@@ -342,135 +226,6 @@ impl SummaryBuilder {
         s.client = r.client.clone();
         s.trace_hash = trace_hash;
         s
-    }
-
-    fn node(&mut self, id: NodeId) -> &mut NodeTrack {
-        let i = id as usize - 1;
-        if self.nodes.len() <= i {
-            self.nodes.resize(i + 1, NodeTrack::default());
-        }
-        &mut self.nodes[i]
-    }
-
-    /// Ends node `id`'s open leadership, if it has one.
-    fn end_leadership(&mut self, id: NodeId, t: u64, how: String) {
-        if let Some(i) = self.leading.remove(&id) {
-            let l = &mut self.s.leaders[i];
-            l.ended_at_ns = Some(t);
-            l.end = how;
-        }
-    }
-
-    /// The run story beyond the counts: the election table, how leaderships end, logs,
-    /// applied entries, down nodes and skipped faults.
-    fn follow(&mut self, rec: &Record) {
-        let t = rec.t;
-        match &rec.ev {
-            Event::Election { node, term } => {
-                let tr = self.terms.entry(*term).or_insert_with(|| TermRecord {
-                    term: *term,
-                    ..TermRecord::default()
-                });
-                if !tr.candidates.iter().any(|c| c.node == *node) {
-                    tr.candidates.push(Candidacy {
-                        node: *node,
-                        votes: 1,
-                    });
-                }
-            }
-            Event::Vote {
-                candidate,
-                term,
-                granted: true,
-                ..
-            } => {
-                if let Some(c) = self
-                    .terms
-                    .get_mut(term)
-                    .and_then(|tr| tr.candidates.iter_mut().find(|c| c.node == *candidate))
-                {
-                    c.votes += 1;
-                }
-            }
-            Event::Leader { node, term, .. } => {
-                let tr = self.terms.entry(*term).or_insert_with(|| TermRecord {
-                    term: *term,
-                    ..TermRecord::default()
-                });
-                tr.winner = Some(*node);
-                tr.result = if tr.candidates.is_empty() {
-                    "bootstrapped".into()
-                } else {
-                    "elected".into()
-                };
-                self.end_leadership(*node, t, format!("stepped down in term {term}"));
-                self.leading.insert(*node, self.s.leaders.len() - 1);
-            }
-            Event::SplitVote { term, .. } => {
-                if let Some(tr) = self.terms.get_mut(term) {
-                    tr.result = "split vote".into();
-                }
-            }
-            Event::Role { node, role, term } if *role != Role::Leader => {
-                if let Some(&i) = self.leading.get(node) {
-                    let led = self.s.leaders[i].term;
-                    self.s.leader_step_downs.push(StepDown {
-                        node: *node,
-                        term: led,
-                        at_ns: t,
-                        to_term: *term,
-                    });
-                    self.end_leadership(*node, t, format!("stepped down in term {term}"));
-                }
-            }
-            Event::Crash { node } => {
-                self.end_leadership(*node, t, "crashed".into());
-                let n = self.node(*node);
-                n.down = true;
-            }
-            Event::Restart { node, log, .. } | Event::Boot { node, log, .. } => {
-                let n = self.node(*node);
-                n.down = false;
-                n.log_len = log.len() as u64;
-                n.applied = 0;
-            }
-            Event::Append {
-                node,
-                index,
-                entries,
-            } => {
-                let n = self.node(*node);
-                n.log_len = index + entries.len() as u64 - 1;
-            }
-            Event::Truncate { node, from } => {
-                let n = self.node(*node);
-                let entries = (n.log_len + 1).saturating_sub(*from);
-                n.log_len = from.saturating_sub(1);
-                self.s.truncations.push(Truncation {
-                    node: *node,
-                    at_ns: t,
-                    from: *from,
-                    entries,
-                });
-            }
-            Event::Apply { node, index, entry } => {
-                let i = *index as usize;
-                if i == self.applied.len() + 1 {
-                    self.applied.push(*entry);
-                }
-                let first = self.applied.get(i - 1).copied();
-                let n = self.node(*node);
-                n.applied = *index;
-                if first.is_some_and(|f| f != *entry) && n.diverged_at.is_none() {
-                    n.diverged_at = Some(*index);
-                }
-            }
-            Event::FaultSkipped { reason } => self.s.faults_skipped.push(SkippedFault {
-                at_ns: t,
-                reason: reason.clone(),
-            }),
-            _ => {}
-        }
     }
 
     pub fn on(&mut self, rec: &Record) {
@@ -520,7 +275,7 @@ impl SummaryBuilder {
             }
             _ => {}
         }
-        self.follow(rec);
+        self.story.on(rec);
     }
 
     /// The printed form of the summary: times and durations in seconds with millisecond

@@ -1,5 +1,5 @@
 //! A run as a picture sees it: the records of a trace folded into one lane of state spans per
-//! node (follower, candidate, leader, down, paused, each with its term), network intervals
+//! node (follower, pre-candidate, candidate, leader, down, paused, each with its term), network intervals
 //! (partitions, cut links, loss or delay bursts), point marks (elections, leaders, split votes,
 //! commits, crashes, restarts, truncations, skipped faults, violations) and messages (a `send`
 //! paired with its `deliver` or `drop` by id, at `--trace-level messages`).
@@ -22,6 +22,9 @@ use crate::protocol::{NodeId, Role};
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Follower,
+    /// PreVote (dissertation §9.6): asking whether it could win, before raising its term;
+    /// shown for nodes that report such a role.
+    PreCandidate,
     Candidate,
     Leader,
     /// Crashed, not yet restarted.
@@ -34,6 +37,7 @@ impl State {
     pub fn name(self) -> &'static str {
         match self {
             State::Follower => "follower",
+            State::PreCandidate => "pre_candidate",
             State::Candidate => "candidate",
             State::Leader => "leader",
             State::Down => "down",
@@ -41,8 +45,9 @@ impl State {
         }
     }
 
-    pub const ALL: [State; 5] = [
+    pub const ALL: [State; 6] = [
         State::Follower,
+        State::PreCandidate,
         State::Candidate,
         State::Leader,
         State::Down,
@@ -166,9 +171,12 @@ impl NodeNow {
             State::Paused
         } else {
             match self.role {
-                Role::Follower => State::Follower,
                 Role::Candidate => State::Candidate,
                 Role::Leader => State::Leader,
+                // Any other role by its trace name: a node with PreVote reports
+                // `pre_candidate`; the rest are followers.
+                other if other.name() == "pre_candidate" => State::PreCandidate,
+                _ => State::Follower,
             }
         }
     }

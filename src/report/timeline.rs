@@ -1,5 +1,5 @@
 //! The timeline picture (`raftsim plot`, `raftsim run --plot`): one lane per node, coloured by
-//! what the node was (follower, candidate, leader, down, paused) with its term written along
+//! what the node was (follower, pre-candidate, candidate, leader, down, paused) with its term written along
 //! the lane; a lane cut off by a partition or a cut link is shaded behind its bar, network-wide
 //! bursts are shaded in a band above the lanes; elections (▲ above the lane), new leaders (●),
 //! crashes (✕), truncations, commits (ticks below the lane), split votes and violations (lines
@@ -25,6 +25,7 @@ pub const MAX_ARROWS: usize = 20_000;
 pub fn state_color(s: State) -> (u8, u8, u8) {
     match s {
         State::Follower => (158, 202, 225),
+        State::PreCandidate => (253, 208, 162),
         State::Candidate => (253, 141, 60),
         State::Leader => (49, 163, 84),
         State::Down => (64, 64, 64),
@@ -58,7 +59,7 @@ impl Layout {
     pub fn new(nodes: u32, from: u64, to: u64) -> Layout {
         let lane_h = 56;
         let top = 86;
-        let height = top + lane_h * nodes as i32 + 110;
+        let height = top + lane_h * nodes as i32 + 130;
         Layout {
             width: 1600,
             height: height as u32,
@@ -423,7 +424,7 @@ where
         .map_err(e)?;
         root.draw(&text(s.name(), lx + 27, ly, 14.0, &BLACK))
             .map_err(e)?;
-        lx += 120;
+        lx += 130;
     }
     root.draw(&Rectangle::new(
         [(lx, ly), (lx + 22, ly + 14)],
@@ -438,9 +439,9 @@ where
         &BLACK,
     ))
     .map_err(e)?;
-    lx += 250;
-    let legend = "▲ election   ● leader elected   ✕ crash   ○ restart   ■ truncate   | commit (below)   red line: split vote";
-    root.draw(&text(legend, lx, ly, 14.0, &BLACK)).map_err(e)?;
+    let legend = "▲ election   ● leader elected   ✕ crash   ○ restart   ■ truncate   | commit (below the lane)   red marks across the lanes: split vote";
+    root.draw(&text(legend, lay.left, ly + 24, 14.0, &BLACK))
+        .map_err(e)?;
     root.present().map_err(e)?;
     Ok(())
 }

@@ -39,6 +39,7 @@ pub fn state_changes(recs: &[serde_json::Value], nodes: u32) -> Vec<Vec<(u64, St
             "role" => {
                 role[i] = match r["role"].as_str().unwrap() {
                     "follower" => State::Follower,
+                    "pre_candidate" => State::PreCandidate,
                     "candidate" => State::Candidate,
                     "leader" => State::Leader,
                     other => panic!("unknown role {other}"),
