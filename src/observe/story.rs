@@ -32,7 +32,9 @@ pub struct TermRecord {
     pub candidates: Vec<Candidacy>,
     pub winner: Option<NodeId>,
     /// `elected`, `bootstrapped` (a leader from the scenario's `initial_leader`), `split vote`
-    /// (it ended with nobody elected), or `open at the end`.
+    /// (the split-vote detector judged it over with nobody elected), `the only candidate
+    /// lost` or `nobody won` (a higher term came without a winner and without that judgement),
+    /// or `open at the end` (the run's highest term, still undecided).
     pub result: String,
 }
 
@@ -94,6 +96,8 @@ pub struct StoryBuilder {
     step_downs: Vec<StepDown>,
     truncations: Vec<Truncation>,
     faults_skipped: Vec<SkippedFault>,
+    /// The highest term any record carried.
+    max_term: u64,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -123,6 +127,14 @@ impl StoryBuilder {
     /// Sees one record.
     pub fn on(&mut self, rec: &Record) {
         let t = rec.t;
+        if let Event::Role { term, .. }
+        | Event::Election { term, .. }
+        | Event::Leader { term, .. }
+        | Event::Restart { term, .. }
+        | Event::Boot { term, .. } = &rec.ev
+        {
+            self.max_term = self.max_term.max(*term);
+        }
         match &rec.ev {
             Event::Election { node, term } => {
                 let tr = self.terms.entry(*term).or_insert_with(|| TermRecord {
@@ -243,8 +255,16 @@ impl StoryBuilder {
             }
         }
         s.terms = self.terms.into_values().collect();
+        let max_term = self.max_term;
         for t in s.terms.iter_mut().filter(|t| t.result.is_empty()) {
-            t.result = "open at the end".into();
+            t.result = if t.term >= max_term {
+                "open at the end"
+            } else if t.candidates.len() == 1 {
+                "the only candidate lost"
+            } else {
+                "nobody won"
+            }
+            .into();
         }
         s.leader_step_downs = self.step_downs;
         s.truncations = self.truncations;
@@ -346,7 +366,7 @@ mod tests {
     }
 
     /// Votes are counted per candidate and term, the candidate's own included; a term nobody
-    /// won is open until a split vote closes it.
+    /// won is told apart from one still open.
     #[test]
     fn the_election_table_counts_votes_per_candidate() {
         let mut b = StoryBuilder::default();
@@ -375,12 +395,13 @@ mod tests {
                 },
             ),
             ev(5, Event::Election { node: 2, term: 3 }),
+            ev(6, Event::Election { node: 1, term: 4 }),
         ] {
             b.on(&r);
         }
         let mut s = Summary::default();
         b.finish(&mut s, &[]);
-        assert_eq!(s.terms.len(), 2);
+        assert_eq!(s.terms.len(), 3);
         assert_eq!(
             s.terms[0].candidates,
             [
@@ -388,7 +409,12 @@ mod tests {
                 Candidacy { node: 2, votes: 1 }
             ]
         );
-        assert_eq!(s.terms[0].result, "open at the end");
+        // No split-vote record came (no detector here): judged from the terms that followed.
+        let results: Vec<&str> = s.terms.iter().map(|t| t.result.as_str()).collect();
+        assert_eq!(
+            results,
+            ["nobody won", "the only candidate lost", "open at the end"]
+        );
         assert_eq!(s.terms[1].winner, None);
     }
 }

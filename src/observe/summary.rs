@@ -341,7 +341,11 @@ impl SummaryBuilder {
                             None => format!("n{w} {}", tr.result),
                         }
                     }
-                    None => format!("nobody won: {}", tr.result),
+                    None => match tr.result.as_str() {
+                        "open at the end" => "undecided when the run ended".into(),
+                        "nobody won" => "nobody won".into(),
+                        why => format!("nobody won: {why}"),
+                    },
                 };
                 let _ = writeln!(o, "  term {:>3}  {stood}; {result}", tr.term);
             }
