@@ -152,8 +152,41 @@ fn the_page_replays_the_trace_in_a_headless_browser() {
     let url = format!("file://{}", page.display());
     // basic.json: n5 leads term 1; term 2 is split by n4, n1 and n2; n1 leads term 3; n5 is
     // down from 2s to 4s. Times in µs, the slider's unit.
-    let mut states_seen = std::collections::BTreeSet::new();
+    // What the page shows at `t` (ns) must be the trace's: each node's role and term, and the
+    // messages in flight. Returns how many were in flight.
+    let check_at = |dom: &str, t: u64, seen: &mut std::collections::BTreeSet<&'static str>| {
+        for node in 1..=5u64 {
+            let want = changes[node as usize - 1]
+                .iter()
+                .take_while(|c| c.0 <= t)
+                .last()
+                .unwrap()
+                .1;
+            let id = format!("node-{node}");
+            assert_eq!(
+                attr(dom, &id, "data-state"),
+                want.name(),
+                "n{node} at t={t}ns"
+            );
+            seen.insert(want.name());
+            if want.name() != "down" {
+                assert_eq!(
+                    attr(dom, &id, "data-term"),
+                    term_at(node, t).to_string(),
+                    "n{node}'s term at t={t}ns"
+                );
+            }
+        }
+        let flying = flights.iter().filter(|&&(s, a)| s <= t && t < a).count();
+        assert_eq!(
+            attr(dom, "inflight", "data-count"),
+            flying.to_string(),
+            "in flight at t={t}ns"
+        );
+        flying
+    };
     let mut most_in_flight = 0;
+    let mut states_seen = std::collections::BTreeSet::new();
     for secs in ["0.165", "2.195", "2.385", "4.5"] {
         let dom = headless(
             &browser,
@@ -168,36 +201,25 @@ fn the_page_replays_the_trace_in_a_headless_browser() {
             t.to_string(),
             "the slider moved to {secs}s"
         );
-        for node in 1..=5u64 {
-            let want = changes[node as usize - 1]
-                .iter()
-                .take_while(|c| c.0 <= t)
-                .last()
-                .unwrap()
-                .1;
-            let id = format!("node-{node}");
-            assert_eq!(
-                attr(&dom, &id, "data-state"),
-                want.name(),
-                "n{node} at {secs}s"
-            );
-            states_seen.insert(want.name());
-            if want.name() != "down" {
-                assert_eq!(
-                    attr(&dom, &id, "data-term"),
-                    term_at(node, t).to_string(),
-                    "n{node}'s term at {secs}s"
-                );
-            }
-        }
-        let flying = flights.iter().filter(|&&(s, a)| s <= t && t < a).count();
-        assert_eq!(
-            attr(&dom, "inflight", "data-count"),
-            flying.to_string(),
-            "in flight at {secs}s"
-        );
-        most_in_flight = most_in_flight.max(flying);
+        most_in_flight = most_in_flight.max(check_at(&dom, t, &mut states_seen));
     }
+    // Play: time moves on from where it started, and what is shown follows it.
+    let dom = headless(
+        &browser,
+        &profile,
+        &["--virtual-time-budget=1000", "--dump-dom"],
+        &format!("{url}#t=2.1&play=1"),
+    );
+    let t: u64 = attr(&dom, "time", "data-t").parse().unwrap();
+    assert!(
+        t > 2_100_000_000 && t < 6_000_000_000,
+        "playing moved time to {t}ns"
+    );
+    assert!(
+        dom.contains(">pause</button>"),
+        "the button offers pause while playing"
+    );
+    check_at(&dom, t, &mut states_seen);
     assert!(
         most_in_flight > 0,
         "no time with messages in flight was checked"

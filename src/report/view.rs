@@ -7,9 +7,9 @@
 //!
 //! The page loads nothing: no network, no external script, style or font. Opening it as
 //! `FILE.html#t=2.25` starts at 2.25 s (the slider is set and its `input` handler runs, as when
-//! a user moves it); the node cards carry `data-state` and `data-term`, `#inflight` carries
-//! `data-count` and `#time` carries `data-t` (ns), so a headless browser can check what the
-//! page shows against the trace. Written by hand (no template crate): it is one page.
+//! a user moves it), and `#t=2.25&play=1` also presses play; the node cards carry `data-state`
+//! and `data-term`, `#inflight` carries `data-count` and `#time` carries `data-t` (ns), so a
+//! headless browser can check what the page shows against the trace. Written by hand (no template crate): it is one page.
 
 use crate::report::runmodel::RunModel;
 
@@ -310,10 +310,12 @@ playBtn.addEventListener("click", () => {
 });
 document.addEventListener("keydown", e => { if (e.key === " " && e.target === document.body) { e.preventDefault(); playBtn.click(); } });
 
-// Start where the address says (#t=SECONDS), through the slider's own handler.
+// Start where the address says (#t=SECONDS), through the slider's own handler; `&play=1`
+// starts playing, as the button does.
 const m = /(?:^#|&)t=([0-9.]+)/.exec(location.hash);
 slider.value = String(Math.round((m ? Number(m[1]) * 1e9 : FROM) / SCALE));
 slider.dispatchEvent(new Event("input"));
+if (/(?:^#|&)play=1/.test(location.hash)) playBtn.click();
 </script>
 </body>
 </html>
