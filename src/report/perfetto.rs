@@ -35,7 +35,13 @@ fn us(ns: u64) -> Value {
 /// The export, as bytes: `{"traceEvents": [...], "displayTimeUnit": "ms", "otherData": {...}}`
 /// with one event per line.
 pub fn export(m: &RunModel) -> Vec<u8> {
-    let mut ev: Vec<Value> = Vec::new();
+    // Each event is written as it is made: memory grows with the output, not with a tree of
+    // JSON values (about 20 times larger).
+    let mut ev = Events {
+        out: Vec::with_capacity(64 * (m.messages.len() + m.marks.len() + 64)),
+        count: 0,
+    };
+    ev.out.extend_from_slice(b"{\"traceEvents\":[\n");
     ev.push(
         json!({"name": "process_name", "ph": "M", "pid": PID, "tid": 0,
         "args": {"name": format!("{} (seed {})", m.scenario, m.seed)}}),
@@ -178,20 +184,29 @@ pub fn export(m: &RunModel) -> Vec<u8> {
             "args": args}),
         );
     }
-    let mut out = Vec::with_capacity(ev.len() * 120);
-    out.extend_from_slice(b"{\"traceEvents\":[\n");
-    for (i, e) in ev.iter().enumerate() {
-        if i > 0 {
-            out.extend_from_slice(b",\n");
-        }
-        serde_json::to_writer(&mut out, e).expect("JSON values serialise");
-    }
+    let mut out = ev.out;
     out.extend_from_slice(b"\n],\n\"displayTimeUnit\":\"ms\",\n\"otherData\":");
     let other = json!({"scenario": m.scenario, "seed": m.seed, "nodes": m.nodes,
         "tool": format!("raftsim {}", env!("CARGO_PKG_VERSION"))});
     serde_json::to_writer(&mut out, &other).expect("JSON values serialise");
     out.extend_from_slice(b"}\n");
     out
+}
+
+/// The trace events written so far, comma-separated.
+struct Events {
+    out: Vec<u8>,
+    count: usize,
+}
+
+impl Events {
+    fn push(&mut self, e: Value) {
+        if self.count > 0 {
+            self.out.extend_from_slice(b",\n");
+        }
+        serde_json::to_writer(&mut self.out, &e).expect("JSON values serialise");
+        self.count += 1;
+    }
 }
 
 #[cfg(test)]
