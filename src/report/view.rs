@@ -41,18 +41,27 @@ pub fn items(m: &RunModel) -> usize {
 
 /// The page, for the window `[from, to]` of the run.
 pub fn render(m: &RunModel, from: u64, to: u64) -> String {
-    let data = serde_json::json!({
-        "from": from,
-        "to": to,
-        "run": m,
-        "colors": crate::report::runmodel::State::ALL
+    /// What the page embeds, serialised straight from the model (no tree of JSON values).
+    #[derive(serde::Serialize)]
+    struct Page<'a> {
+        from: u64,
+        to: u64,
+        run: &'a RunModel,
+        /// (state, CSS colour), in legend order.
+        colors: Vec<(&'static str, String)>,
+    }
+    let data = Page {
+        from,
+        to,
+        run: m,
+        colors: crate::report::runmodel::State::ALL
             .iter()
             .map(|&s| {
                 let (r, g, b) = crate::report::timeline::state_color(s);
-                (s.name().to_string(), format!("rgb({r},{g},{b})").into())
+                (s.name(), format!("rgb({r},{g},{b})"))
             })
-            .collect::<serde_json::Map<String, serde_json::Value>>(),
-    });
+            .collect(),
+    };
     // Inside a <script> element only "</" could end it early; "\/" is the same JSON string.
     let json = serde_json::to_string(&data)
         .expect("the model serialises")
@@ -121,7 +130,7 @@ h1 { font-size: 20px; margin: 0 0 8px 0; }
 <script>
 "use strict";
 const D = JSON.parse(document.getElementById("run").textContent);
-const R = D.run, FROM = D.from, TO = D.to, COLORS = D.colors;
+const R = D.run, FROM = D.from, TO = D.to, COLORS = Object.fromEntries(D.colors);
 const slider = document.getElementById("slider");
 const SCALE = 1000; // slider units are µs
 slider.min = String(Math.floor(FROM / SCALE));
@@ -179,7 +188,7 @@ for (let i = 1; i <= R.nodes; i++) {
 }
 // Legend.
 const legend = document.getElementById("legend");
-for (const [name, c] of Object.entries(COLORS)) {
+for (const [name, c] of D.colors) {
   const s = document.createElement("span");
   s.style.background = c; s.textContent = name;
   if (name === "down") s.style.color = "white";
