@@ -1317,7 +1317,7 @@ fn cmd_view(
     }
     let model = load_model(path)?;
     let (from, to) = window(from.as_deref(), to.as_deref(), model.end)?;
-    let model = clip(&model, from, to);
+    let model = clip(model, from, to);
     let n = items(&model);
     if n > MAX_ITEMS {
         anyhow::bail!(

@@ -19,8 +19,8 @@ pub const MAX_ITEMS: usize = 300_000;
 
 /// The model restricted to `[from, to]`: spans clipped, marks, intervals and messages that
 /// touch the window kept.
-pub fn window(m: &RunModel, from: u64, to: u64) -> RunModel {
-    let mut w = m.clone();
+pub fn window(m: RunModel, from: u64, to: u64) -> RunModel {
+    let mut w = m;
     for lane in &mut w.lanes {
         lane.retain(|s| s.to > from && s.from <= to);
         for s in lane.iter_mut() {
