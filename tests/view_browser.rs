@@ -187,7 +187,7 @@ fn the_page_replays_the_trace_in_a_headless_browser() {
     };
     let mut most_in_flight = 0;
     let mut states_seen = std::collections::BTreeSet::new();
-    for secs in ["0.165", "2.195", "2.385", "4.5"] {
+    for secs in ["0.165", "2.195", "4.5"] {
         let dom = headless(
             &browser,
             &profile,
