@@ -371,7 +371,7 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     let dir = f
         .out
         .unwrap_or_else(|| PathBuf::from("output").join(format!("{}-{seed}", sc.name)));
-    let cfg = sc.compile();
+    let cfg = sc.for_seed(seed).compile();
     // Every flag that changes what the run writes, so the printed line replays it byte for byte.
     let mut repro = Reproduce::run(path, seed);
     if let TraceLevel::Messages = f.level {
@@ -581,8 +581,9 @@ struct SweepArgs {
     /// Output folder [default: output/sweep-<scenario name>/].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Longest virtual time a trial may take before it counts as capped [default: the
-    /// scenario's sweep.cap, else 20m].
+    /// Longest time a trial measures (from the crash, or from the start of a cold start); a
+    /// trial that would take longer is capped, a censored observation counted above the cap
+    /// [default: the scenario's sweep.cap, else 20m].
     #[arg(long, allow_hyphen_values = true)]
     cap: Option<String>,
     /// Cluster sizes to sweep as another axis, e.g. 3,5,7,9.
@@ -604,6 +605,22 @@ struct SweepArgs {
     /// sweep.plot_max, else the slowest trial].
     #[arg(long)]
     plot_max: Option<String>,
+    /// The experiment: failover (Figure 16: the leader crashes) or cold_start (a cluster of
+    /// followers elects its first leader) [default: the scenario's sweep.experiment, else
+    /// failover].
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(raftsim::scenario::Experiment::NAMES))]
+    experiment: Option<String>,
+    /// Failover times observed elsewhere (a CSV with columns `range` and `downtime_ms`, one row
+    /// per failover, e.g. from your own cluster): drawn beside the simulated CDFs, and compared
+    /// per range (median and p90 ratios, Kolmogorov-Smirnov distance).
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// Replay one trial instead of sweeping: RANGE#N (e.g. 150-155#17) or cK#N, as the
+    /// `trial_id` column of trials.csv names it, with the same --timeouts, --nodes, --set,
+    /// --seed, --cap and --experiment as the sweep. Writes the trial's complete scenario to
+    /// the output folder as scenario.json and runs it as `raftsim run` does.
+    #[arg(long)]
+    trial: Option<String>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -616,6 +633,11 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
 
     let sc = load(&a.scenario)?;
     let file = a.scenario.display().to_string();
+    if sc.draw.is_some() {
+        anyhow::bail!(
+            "{file}: field `draw`: a sweep sets its own grid and does not draw the cluster's shape per trial; remove `draw` (it is for `run`, `explore` and `shrink`)"
+        );
+    }
     let spec = sc.sweep.clone();
     let ranges: Vec<SweepRange> = if !a.timeouts.is_empty() {
         a.timeouts
@@ -664,7 +686,14 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|m| anyhow::anyhow!("--set: {m}"))?;
     let seed = a.seed.unwrap_or(sc.seed);
+    let experiment = a
+        .experiment
+        .as_deref()
+        .map(|e| raftsim::scenario::Experiment::from_name(e).expect("a possible value"))
+        .or(spec.as_ref().map(|s| s.experiment))
+        .unwrap_or_default();
     let plan = SweepPlan {
+        experiment,
         ranges,
         default_trials: spec.as_ref().map_or(1000, |s| s.trials),
         trials_override: a.trials,
@@ -674,6 +703,22 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         cap,
     };
     let configs = sweep::build_configs(&file, &sc, &plan)?;
+    let reference = match &a.reference {
+        None => None,
+        Some(p) => {
+            use raftsim::experiment::reference;
+            let text =
+                raftsim::base::input::read_to_string_limited(p, reference::MAX_REFERENCE_BYTES)
+                    .map_err(|e| anyhow::anyhow!("--reference {}: {e}", p.display()))?;
+            Some(
+                reference::parse(&text)
+                    .map_err(|m| anyhow::anyhow!("--reference {}: {m}", p.display()))?,
+            )
+        }
+    };
+    if let Some(id) = &a.trial {
+        return replay_trial(&a.scenario, &sc.name, &configs, seed, id, a.out);
+    }
     let plot_max = match &a.plot_max {
         Some(d) => Some(
             raftsim::base::time::parse_duration(d)
@@ -699,6 +744,16 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(sweep::MAX_JOBS))
     });
     let total: u64 = configs.iter().map(|c| c.trials as u64).sum();
+    if !a.quiet {
+        eprintln!(
+            "sweep ({} experiment) changes in {}:",
+            experiment.name(),
+            file
+        );
+        for line in sweep::describe_changes(&sc, &plan) {
+            eprintln!("  {line}");
+        }
+    }
 
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
         let pb = indicatif::ProgressBar::new(total);
@@ -718,7 +773,7 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     let elapsed = started.elapsed();
 
-    let sums = sweep::summarize(&configs, &results);
+    let sums = sweep::summarize(&configs, &results, experiment);
     std::fs::create_dir_all(&dir)
         .map_err(|e| output_failed(format!("cannot write {}: {e}", dir.display())))?;
     write_atomic(
@@ -727,8 +782,11 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
     )
     .map_err(output_failed)?;
     write_atomic(&dir.join("summary.csv"), &sweep::summary_csv(&sums)).map_err(output_failed)?;
-    let lines = raftsim::report::plot::cdf_lines(&configs, &results);
-    let title = format!("{}: time without a leader after a leader crash", sc.name);
+    let mut lines = raftsim::report::plot::cdf_lines(&configs, &results);
+    if let Some(r) = &reference {
+        lines.extend(raftsim::report::plot::reference_lines(&configs, r));
+    }
+    let title = sweep::plot_title(&sc.name, &plan);
     for name in ["cdf.png", "cdf.svg"] {
         // Draw to a temporary name, then rename: no half-written plot.
         let tmp = dir.join(format!(
@@ -741,7 +799,14 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
             output_failed(format!("cannot write {}: {e}", dir.join(name).display()))
         })?;
     }
-    out!("{}", sweep::summary_table(&sums));
+    out!("{}", sweep::summary_table(&sums, experiment));
+    if let Some(r) = &reference {
+        use raftsim::experiment::reference;
+        out!(
+            "{}",
+            reference::table(&reference::compare(&configs, &results, r), r, &configs)
+        );
+    }
     if let Some(bad) = results.iter().find(|r| r.violation.is_some()) {
         // A safety failure is a finding, not a statistic: save the trial's own scenario and
         // say how to replay it.
@@ -767,7 +832,99 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         jobs,
         dir.display()
     );
+    if !a.quiet {
+        // The flags that shape the grid and the seeds, so the printed line finds the same trial.
+        let mut cmd = format!("raftsim sweep {}", a.scenario.display());
+        if !a.timeouts.is_empty() {
+            cmd.push_str(&format!(" --timeouts {}", a.timeouts.join(",")));
+        }
+        if !a.nodes.is_empty() {
+            let n: Vec<String> = a.nodes.iter().map(|n| n.to_string()).collect();
+            cmd.push_str(&format!(" --nodes {}", n.join(",")));
+        }
+        for s in &a.sets {
+            cmd.push_str(&format!(" --set '{s}'"));
+        }
+        if let Some(t) = a.trials {
+            cmd.push_str(&format!(" --trials {t}"));
+        }
+        if let Some(s) = a.seed {
+            cmd.push_str(&format!(" --seed {s}"));
+        }
+        if let Some(c) = &a.cap {
+            cmd.push_str(&format!(" --cap {c}"));
+        }
+        if let Some(e) = &a.experiment {
+            cmd.push_str(&format!(" --experiment {e}"));
+        }
+        eprintln!(
+            "replay a trial of trials.csv with: {cmd} --trial TRIAL_ID --out DIR  (e.g. --trial {})",
+            sweep::trial_id(&configs, 0, 0)
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `sweep --trial ID`: writes the trial's complete scenario and runs it as `raftsim run` does;
+/// the run's downtime must be the sweep's.
+fn replay_trial(
+    scenario: &Path,
+    name: &str,
+    configs: &[raftsim::experiment::sweep::SweepConfig],
+    seed: u64,
+    id: &str,
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    use raftsim::experiment::sweep;
+    let (config, trial) =
+        sweep::find_trial(configs, id).map_err(|m| anyhow::anyhow!("--trial: {m}"))?;
+    let (sc, swept) = sweep::trial_scenario(configs, seed, config, trial);
+    let dir = out.unwrap_or_else(|| {
+        PathBuf::from("output").join(format!("sweep-{name}-{}", id.replace('#', "-trial")))
+    });
+    check_writable(&dir).context("output folder is not writable (choose another with --out)")?;
+    let file = dir.join("scenario.json");
+    let mut text = serde_json::to_vec_pretty(&sc).expect("scenario serialises");
+    text.push(b'\n');
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| output_failed(format!("cannot write {}: {e}", dir.display())))?;
+    write_atomic(&file, &text).map_err(output_failed)?;
+    // The written file, read back as `raftsim run` reads it.
+    let replayed = sweep::run_compiled(&load(&file)?.compile(), sc.seed, configs[config].cap);
+    let show = |d: Option<u64>| {
+        d.map_or("capped".to_string(), |ns| {
+            format!("{:.3} ms", ns as f64 / 1e6)
+        })
+    };
+    outln!(
+        "trial {id} of {} ({}): seed {}, crash at {}; downtime {} (the sweep's: {})",
+        scenario.display(),
+        configs[config].label(),
+        sc.seed,
+        raftsim::base::time::SimTime(swept.crash_ns),
+        show(replayed.downtime_ns),
+        show(swept.downtime_ns)
+    );
+    if replayed.downtime_ns != swept.downtime_ns {
+        eprintln!("the replayed trial's downtime differs from the sweep's: a bug in raftsim");
+        return Ok(ExitCode::from(1));
+    }
+    outln!("replay with: raftsim run {}", file.display());
+    cmd_run(
+        &file,
+        RunFlags {
+            seed: None,
+            out: Some(dir),
+            quiet: false,
+            verbose: false,
+            level: TraceLevel::Events,
+            panic_after_steps: None,
+            expect_hash: None,
+            bugs: Vec::new(),
+            plot: false,
+            perfetto: None,
+        },
+    )
 }
 
 #[derive(clap::Args)]
@@ -828,7 +985,6 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from("output").join(format!("explore-{}", sc.name)));
     // Before the search: a long search must not lose its findings to an unwritable folder.
     check_writable(&dir).context("output folder is not writable (choose another with --out)")?;
-    let cfg = sc.compile();
     let plan = ExplorePlan {
         seeds: seeds.clone(),
         max_failures: a.max_failures,
@@ -855,7 +1011,7 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     // hook's message (one per failing seed, from many threads) off the terminal.
     std::panic::set_hook(Box::new(|_| {}));
     let started = std::time::Instant::now();
-    let report = explore::explore(&cfg, &plan, &|done, failures| {
+    let report = explore::explore(&sc, &plan, &|done, failures| {
         bar.set_position(done);
         if failures > 0 {
             bar.set_message(format!("{failures} failing"));
@@ -888,7 +1044,7 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         // Replay the failing seed with a trace, to keep it beside the finding.
         let mut trace = TraceWriter::in_memory();
         let _ = raftsim::experiment::run::run_observed::<Node, _, _>(
-            &cfg,
+            &sc.for_seed(f.seed).compile(),
             f.seed,
             TraceLevel::Events,
             Some(&mut trace),

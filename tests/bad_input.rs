@@ -434,3 +434,22 @@ fn base_scenario_is_valid() {
         .code(0);
     assert!(out.join("trace.jsonl").is_file());
 }
+
+/// Bad input: a `draw` choice that makes the scenario invalid is named, with why (here a
+/// cluster of 3 cannot hold the partition's nodes 4 and 5).
+#[test]
+fn draw_choice_that_breaks_the_scenario() {
+    let stderr = run_edited(
+        r#""stop": { "at": "3s" }"#,
+        r#""stop": { "at": "3s" }, "draw": { "nodes": [5, 3] }"#,
+    );
+    assert_has(
+        &stderr,
+        &["case.json:", "draw.nodes[1]", "with this choice"],
+    );
+    let stderr = run_edited(
+        r#""stop": { "at": "3s" }"#,
+        r#""stop": { "at": "3s" }, "draw": { "requests_per_second": [5] }"#,
+    );
+    assert_has(&stderr, &["draw.requests_per_second", "no `workload`"]);
+}

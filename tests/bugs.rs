@@ -32,6 +32,9 @@ fn cfg(id: NodeId, n: u32, bugs: Bugs) -> Config {
         heartbeat_interval: SimDuration::from_millis(50),
         max_entries_per_message: 64,
         candidate_persist: CandidatePersist::BeforeSend,
+        separate_term_write: false,
+        block_during_writes: false,
+        leader_stickiness: false,
         seed: 0,
         bugs,
     }
@@ -349,8 +352,8 @@ fn no_truncate_on_conflict_keeps_the_stale_suffix() {
 }
 
 /// §5.1: a leader that learns of a higher term from a response steps down. With
-/// `ignore-higher-term` it keeps leading its old term; a *request* of a higher term still
-/// makes it a follower.
+/// `ignore-higher-term` it keeps leading its old term (a newer leader's AppendEntries too,
+/// below); a RequestVote of a higher term still makes it a follower.
 fn after_higher_term_response(bug: Option<Bug>) -> (Role, Term) {
     let mut n1 = node(1, 3, with(bug), hard(1, None, &[1]));
     elect(&mut n1);
@@ -390,8 +393,21 @@ fn ignore_higher_term_keeps_a_stale_leader_leading() {
     );
     let mut n1 = node(1, 3, with(Some(Bug::IgnoreHigherTerm)), hard(1, None, &[1]));
     elect(&mut n1);
+    let newer_leader = Message::AppendEntries {
+        term: 4,
+        prev_log_index: 0,
+        prev_log_term: 0,
+        entries: vec![],
+        leader_commit: 0,
+    };
+    step_durable(&mut n1, msg(2, 1, newer_leader.clone()));
+    assert_eq!((n1.role(), n1.term()), (Role::Leader, 2));
     step_durable(&mut n1, request_vote(3, 1, 7, (9, 9)));
     assert_eq!((n1.role(), n1.term()), (Role::Follower, 7));
+    let mut correct = node(1, 3, with(None), hard(1, None, &[1]));
+    elect(&mut correct);
+    step_durable(&mut correct, msg(2, 1, newer_leader));
+    assert_eq!((correct.role(), correct.term()), (Role::Follower, 4));
 }
 
 /// Figure 2: replies wait until the state they depend on is durable. With

@@ -30,6 +30,9 @@ fn config(persist: CandidatePersist) -> Config {
         heartbeat_interval: SimDuration::from_millis(50),
         max_entries_per_message: 4,
         candidate_persist: persist,
+        separate_term_write: false,
+        block_during_writes: false,
+        leader_stickiness: false,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
     }

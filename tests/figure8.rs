@@ -312,6 +312,7 @@ fn buggy_figure8_trace(with_s5_leader: bool) -> Vec<Record> {
         nodes: 5,
         seed: 0,
         scenario: "figure8-buggy".into(),
+        drawn: None,
     }];
     for node in 1..=5 {
         evs.push(Event::Boot {

@@ -310,7 +310,9 @@ impl RaftNode for ReadyAdapter {
                 self.raw.tick();
                 self.arm_tick(out);
             }
-            Input::Timer(TimerKind::Election) => unreachable!("never armed"),
+            Input::Timer(TimerKind::Election | TimerKind::WithholdVotes) => {
+                unreachable!("never armed")
+            }
             Input::Message(env) => {
                 assert_eq!(env.to, self.id);
                 // The library validates its own messages; an error would only be logged.
@@ -455,6 +457,9 @@ fn persisted_messages_wait_for_the_write() {
         heartbeat_interval: SimDuration::from_millis(50),
         max_entries_per_message: 64,
         candidate_persist: CandidatePersist::Parallel,
+        separate_term_write: false,
+        block_during_writes: false,
+        leader_stickiness: false,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
     };

@@ -18,6 +18,9 @@ fn node(id: u32, cluster_size: u32, persist: CandidatePersist) -> Node {
         heartbeat_interval: SimDuration::from_millis(50),
         max_entries_per_message: 64,
         candidate_persist: persist,
+        separate_term_write: false,
+        block_during_writes: false,
+        leader_stickiness: false,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
     };
@@ -183,8 +186,9 @@ fn a_vote_that_was_sent_is_never_forgotten() {
     );
 }
 
-/// Runs events through a split-vote detector; returns the terms it reported.
-fn split_votes(events: &[Event]) -> Vec<u64> {
+/// Runs events through a split-vote detector; returns the terms it reported, each as a split
+/// vote (two or more candidates) or a failed election (one).
+fn split_votes(events: &[Event]) -> Vec<(&'static str, u64)> {
     let mut d = SplitVoteDetector::default();
     let mut out = Vec::new();
     for ev in events {
@@ -192,7 +196,8 @@ fn split_votes(events: &[Event]) -> Vec<u64> {
     }
     out.iter()
         .map(|e| match e {
-            Event::SplitVote { term, .. } => *term,
+            Event::SplitVote { term, .. } => ("split", *term),
+            Event::FailedElection { term, .. } => ("failed", *term),
             other => panic!("unexpected {other:?}"),
         })
         .collect()
@@ -233,7 +238,7 @@ fn split_votes_are_counted_once_and_only_for_terms_without_a_leader() {
         leader(3, 10),
         follower(3, 11),
     ];
-    assert_eq!(split_votes(&late_win), Vec::<u64>::new());
+    assert_eq!(split_votes(&late_win), vec![]);
     // Term 2 has a leader; much later a node restarted from term 1 stands in term 2 again.
     let stale = [
         election(1, 2),
@@ -251,7 +256,7 @@ fn split_votes_are_counted_once_and_only_for_terms_without_a_leader() {
         follower(4, 5),
         follower(3, 5),
     ];
-    assert_eq!(split_votes(&stale), vec![3, 4]);
+    assert_eq!(split_votes(&stale), vec![("failed", 3), ("failed", 4)]);
     // An ordinary split vote: two candidates in 1, both move on to 2.
     let split = [
         election(1, 1),
@@ -260,8 +265,60 @@ fn split_votes_are_counted_once_and_only_for_terms_without_a_leader() {
         follower(2, 2),
         leader(1, 2),
     ];
-    assert_eq!(split_votes(&split), vec![1]);
-    // A candidate that crashes has left its term.
+    assert_eq!(split_votes(&split), vec![("split", 1)]);
+    // A candidate that crashes has left its term; it stood alone, so it is a failed election.
     let crashed = [election(1, 1), election(2, 2), Event::Crash { node: 1 }];
-    assert_eq!(split_votes(&crashed), vec![1]);
+    assert_eq!(split_votes(&crashed), vec![("failed", 1)]);
+}
+
+/// Issue 9 item 3: one meaning of "split vote" everywhere: a term in which two or more
+/// candidates stood and nobody won. A term whose only candidate lost (a node whose log is
+/// behind timing out first, as in Figure 16's trials) is a failed election, counted apart; and
+/// the summary lists both kinds of term in term order, though terms close out of order.
+#[test]
+fn split_votes_and_failed_elections_are_told_apart_and_listed_in_order() {
+    use raftsim::observe::summary::SummaryBuilder;
+    use raftsim::observe::trace::Record;
+    // n4 (behind) stands alone in 2 and loses; n2 and n3 stand in 3, n5 and n1 in 4. Term 4
+    // closes before term 3, whose candidate n3 stays in it longer; n5 wins 5.
+    let events = [
+        election(4, 2),
+        follower(2, 2),
+        election(2, 3),
+        election(3, 3),
+        follower(4, 3),
+        election(5, 4),
+        election(1, 4),
+        follower(2, 4),
+        election(5, 5),
+        follower(1, 5),
+        follower(3, 5),
+        leader(5, 5),
+    ];
+    let mut d = SplitVoteDetector::default();
+    let mut b = SummaryBuilder::default();
+    let mut derived = Vec::new();
+    for (i, ev) in events.iter().enumerate() {
+        let mut out = Vec::new();
+        d.on(ev, &mut out);
+        for e in std::iter::once(ev.clone()).chain(out.iter().cloned()) {
+            let rec = Record { t: i as u64, ev: e };
+            b.on(&rec);
+        }
+        derived.extend(out);
+    }
+    assert_eq!(
+        derived
+            .iter()
+            .map(|e| match e {
+                Event::SplitVote { term, candidates } => (*term, candidates.clone()),
+                Event::FailedElection { term, node } => (*term, vec![*node]),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect::<Vec<_>>(),
+        vec![(2, vec![4]), (4, vec![5, 1]), (3, vec![2, 3])],
+    );
+    assert_eq!(b.s.split_vote_terms, vec![3, 4], "in term order");
+    assert_eq!(b.s.failed_election_terms, vec![2]);
+    assert_eq!((b.s.split_votes, b.s.failed_elections), (2, 1));
 }

@@ -116,3 +116,24 @@ fn shrink_writes_a_scenario_that_replays_the_failure() {
         .code(2);
     assert!(!tmp.path().join("none.json").exists());
 }
+
+/// A scenario that draws its shape from the seed shrinks to one that draws nothing: the seed's
+/// draw is written in as plain settings (and then the cluster cut while the failure stays),
+/// and the shrunk scenario fails the same way under `raftsim run`.
+#[test]
+fn a_drawn_shape_is_written_out_when_shrinking() {
+    let mut sc = Scenario::load(&root().join("scenarios/random-shapes.json")).expect("valid");
+    sc.raft.bugs.push(Bug::NoTruncateOnConflict);
+    let drawn = sc.for_seed(0).into_owned();
+    assert!(drawn.draw.is_none() && drawn.drawn.is_some());
+    let s = shrink(&sc, 0).expect("seed 0 fails");
+    assert_eq!(s.property, "Log Matching");
+    assert!(s.scenario.draw.is_none());
+    assert!(s.scenario.cluster.nodes <= drawn.cluster.nodes);
+    assert_eq!(
+        s.scenario.raft.max_entries_per_message,
+        drawn.raft.max_entries_per_message
+    );
+    let f = judge(&s.scenario.compile(), 0).expect("the shrunk scenario fails");
+    assert_eq!(f.property, "Log Matching");
+}

@@ -75,7 +75,7 @@ fn no_filter_prints_every_record() {
     let all = filter(&[]);
     assert_eq!(all.len(), records().len());
     assert_eq!(all[0], "t=0.000000s start basic nodes=5 seed=1");
-    assert_eq!(all.last().unwrap(), "t=6.000000s end completed events=1419");
+    assert_eq!(all.last().unwrap(), "t=6.000000s end completed events=1156");
 }
 
 #[test]

@@ -68,24 +68,69 @@ impl DurationDist {
         matches!(self, DurationDist::Constant(d) if d.0 == 0)
     }
 
+    /// One draw. Hot paths keep a [`Law`] instead, which does the set-up once.
+    pub fn sample(&self, rng: &mut Rng) -> SimDuration {
+        Law::from(self).sample(rng)
+    }
+}
+
+/// Normal truncated at zero: negative draws are redrawn (up to 64 times, then zero).
+fn truncated_normal(m: f64, s: f64, rng: &mut Rng) -> SimDuration {
+    for _ in 0..64 {
+        let x = m + s * rng.std_normal();
+        if x >= 0.0 {
+            return round_ns(x);
+        }
+    }
+    SimDuration::ZERO
+}
+
+/// A [`DurationDist`] ready to draw from: the log-normal's underlying (mu, sigma) are worked
+/// out once, not per draw (the network draws one delay per message). Every draw is the same
+/// number [`DurationDist::sample`] gives for the same stream.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Law {
+    Constant(SimDuration),
+    Uniform(u64, u64),
+    Normal { mean: f64, stddev: f64 },
+    Exponential { mean: f64 },
+    Lognormal { mu: f64, sigma: f64 },
+}
+
+impl Law {
+    pub const ZERO: Law = Law::Constant(SimDuration::ZERO);
+
+    pub fn is_zero(&self) -> bool {
+        matches!(self, Law::Constant(d) if d.0 == 0)
+    }
+
+    #[inline]
     pub fn sample(&self, rng: &mut Rng) -> SimDuration {
         match *self {
-            DurationDist::Constant(d) => d,
-            DurationDist::Uniform([lo, hi]) => SimDuration(rng.range_inclusive(lo.0, hi.0)),
-            DurationDist::Normal { mean, stddev } => {
-                let (m, s) = (mean.0 as f64, stddev.0 as f64);
-                for _ in 0..64 {
-                    let x = m + s * rng.std_normal();
-                    if x >= 0.0 {
-                        return round_ns(x);
-                    }
-                }
-                SimDuration::ZERO
-            }
-            DurationDist::Exponential { mean } => round_ns(rng.exponential(mean.0 as f64)),
+            Law::Constant(d) => d,
+            Law::Uniform(lo, hi) => SimDuration(rng.range_inclusive(lo, hi)),
+            Law::Normal { mean, stddev } => truncated_normal(mean, stddev, rng),
+            Law::Exponential { mean } => round_ns(rng.exponential(mean)),
+            Law::Lognormal { mu, sigma } => round_ns(libm::exp(mu + sigma * rng.std_normal())),
+        }
+    }
+}
+
+impl From<&DurationDist> for Law {
+    fn from(d: &DurationDist) -> Law {
+        match *d {
+            DurationDist::Constant(x) => Law::Constant(x),
+            DurationDist::Uniform([lo, hi]) => Law::Uniform(lo.0, hi.0),
+            DurationDist::Normal { mean, stddev } => Law::Normal {
+                mean: mean.0 as f64,
+                stddev: stddev.0 as f64,
+            },
+            DurationDist::Exponential { mean } => Law::Exponential {
+                mean: mean.0 as f64,
+            },
             DurationDist::Lognormal { mean, stddev } => {
                 let (mu, sigma) = lognormal_params(mean.0 as f64, stddev.0 as f64);
-                round_ns(libm::exp(mu + sigma * rng.std_normal()))
+                Law::Lognormal { mu, sigma }
             }
         }
     }

@@ -33,6 +33,8 @@ pub enum Purpose {
     /// The seed handed to a node implementation at each start (index: node id << 32 |
     /// incarnation).
     NodeSeed = 9,
+    /// The cluster's shape drawn from a run's seed (a scenario's `draw`).
+    Shape = 10,
 }
 
 /// A deterministic random stream.

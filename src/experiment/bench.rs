@@ -92,6 +92,7 @@ pub fn run_all(quick: bool) -> String {
     let top = parse(include_str!("../../scenarios/figure16-top.json"));
     let bottom = parse(include_str!("../../scenarios/figure16-bottom.json"));
     let plan_of = |sc: &Scenario, trials: Option<u32>| SweepPlan {
+        experiment: sc.sweep.as_ref().expect("sweep section").experiment,
         ranges: sc.sweep.as_ref().expect("sweep section").ranges.clone(),
         default_trials: sc.sweep.as_ref().expect("sweep section").trials,
         trials_override: trials,

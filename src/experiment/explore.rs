@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use crate::experiment::run::run_observed;
 use crate::node::Node;
+use crate::scenario::Scenario;
 use crate::world::config::{RunConfig, StopWhen};
 use crate::world::{Outcome, TraceLevel};
 
@@ -86,12 +87,42 @@ pub fn judge(cfg: &RunConfig, seed: u64) -> Option<Finding> {
     })
 }
 
+/// What a search runs: one compiled configuration for every seed, or a scenario, compiled per
+/// seed when it draws its shape from the seed (`draw`).
+#[derive(Clone, Copy)]
+pub enum Subject<'a> {
+    Config(&'a RunConfig),
+    Scenario(&'a Scenario),
+}
+
+impl<'a> From<&'a RunConfig> for Subject<'a> {
+    fn from(c: &'a RunConfig) -> Self {
+        Subject::Config(c)
+    }
+}
+
+impl<'a> From<&'a Scenario> for Subject<'a> {
+    fn from(s: &'a Scenario) -> Self {
+        Subject::Scenario(s)
+    }
+}
+
 /// Runs the search; `progress(seeds_done, failures)` is called as chunks finish.
-pub fn explore(
-    cfg: &RunConfig,
+pub fn explore<'a>(
+    subject: impl Into<Subject<'a>>,
     plan: &ExplorePlan,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> ExploreReport {
+    // A scenario without `draw` compiles once.
+    let compiled;
+    let subject = match subject.into() {
+        Subject::Scenario(sc) if sc.draw.is_none() => {
+            compiled = sc.compile();
+            Subject::Config(&compiled)
+        }
+        s => s,
+    };
+    let cfg = subject;
     let Ok(pool) = rayon::ThreadPoolBuilder::new()
         .num_threads(plan.jobs.max(1))
         .build()
@@ -107,7 +138,7 @@ pub fn explore(
 }
 
 fn explore_on(
-    cfg: &RunConfig,
+    cfg: Subject<'_>,
     plan: &ExplorePlan,
     progress: &(dyn Fn(u64, u64) + Sync),
     pool: Option<&rayon::ThreadPool>,
@@ -127,7 +158,10 @@ fn explore_on(
         let end = (next + CHUNK).min(count);
         let one = |i: u64| {
             let seed = seed_at(i).expect("within the range");
-            let f = judge(cfg, seed);
+            let f = match cfg {
+                Subject::Config(c) => judge(c, seed),
+                Subject::Scenario(sc) => judge(&sc.for_seed(seed).compile(), seed),
+            };
             let d = done.fetch_add(1, Ordering::Relaxed) + 1;
             if d.is_multiple_of(16) {
                 progress(d, 0);

@@ -51,9 +51,10 @@ pub struct RunReport {
     pub nodes_at_end: Vec<Option<NodeEnd>>,
 }
 
-/// Runs a scenario's built-in nodes with a seed, the trace kept in memory.
+/// Runs a scenario's built-in nodes with a seed (and what the seed draws), the trace kept in
+/// memory.
 pub fn run(sc: &Scenario, seed: u64, opts: RunOptions) -> RunReport {
-    run_config::<Node>(&sc.compile(), seed, opts)
+    run_config::<Node>(&sc.for_seed(seed).compile(), seed, opts)
 }
 
 /// Runs a compiled configuration with node implementation `N`, the trace kept in memory.

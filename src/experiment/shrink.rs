@@ -36,10 +36,13 @@ fn describe(f: &FaultSpec) -> String {
 
 /// Shrinks `sc`'s failure at `seed`. `Err` when the seed does not fail.
 pub fn shrink(sc: &Scenario, seed: u64) -> Result<Shrunk, String> {
-    let first = judge(&sc.compile(), seed)
+    let first = judge(&sc.for_seed(seed).compile(), seed)
         .ok_or_else(|| format!("seed {seed} does not fail: nothing to shrink"))?;
     let property = first.property.clone();
-    let mut best = sc.with_generated_faults(seed);
+    // What the seed drew of the shape (`draw`) and its generated faults, written out: the same
+    // run, with nothing left to draw.
+    let mut best = sc.for_seed(seed).with_generated_faults(seed);
+    best.drawn = None;
     let mut steps = Vec::new();
     let mut attempts = 0u32;
     let mut detail = match fails_the_same(&best, seed, &property) {
@@ -141,6 +144,22 @@ pub fn shrink(sc: &Scenario, seed: u64) -> Result<Shrunk, String> {
                     break;
                 }
             }
+        }
+    }
+    // Fewer nodes: the smallest cluster that still fails the same way (a fault or setting that
+    // names a node beyond it makes the candidate invalid, and it is skipped).
+    let nodes = best.cluster.nodes;
+    for n in 1..nodes {
+        let mut c = best.clone();
+        c.cluster.nodes = n;
+        if try_it(
+            c,
+            format!("cut the cluster from {nodes} to {n} nodes"),
+            &mut best,
+            &mut steps,
+            &mut detail,
+        ) {
+            break;
         }
     }
     best.name = format!("{}-seed{seed}-shrunk", sc.name);

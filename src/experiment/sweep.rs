@@ -1,11 +1,20 @@
-//! Sweeps: the experiment of the Raft paper's Figure 16, over a grid of configurations.
+//! Sweeps: the experiment of the Raft paper's Figure 16, over a grid of configurations, and a
+//! second experiment, the first election of a cluster that starts cold.
 //!
-//! One trial starts from an established cluster (the scenario's `cluster.initial_leader`), in
-//! which the leader has just sent a heartbeat to every follower. The leader crashes at a
-//! uniformly random offset within its heartbeat interval, and the trial measures:
+//! A **failover** trial (Figure 16) starts from an established cluster (the scenario's
+//! `cluster.initial_leader`), in which the leader has just sent a heartbeat to every follower.
+//! The leader crashes at a uniformly random offset within its heartbeat interval, and the trial
+//! measures:
 //! - **downtime**: from the crash until every surviving node follows a new leader, i.e. has
 //!   accepted an AppendEntries from it (the paper's definition);
 //! - **time to leader**: from the crash until a candidate counts a majority.
+//!
+//! A **cold start** trial starts with every node a follower of term 0 with an empty log, no
+//! leader and no fault, and measures the same two times from the start of the run.
+//!
+//! Statistics treat a capped trial as a censored observation (its time is above the cap), not
+//! as a missing one: quantiles and the maximum count it, and the mean is exact only when no
+//! trial is capped (else it is a lower bound, each capped trial counted at the cap).
 //!
 //! The sweep owns the trial's shape: for each configuration it sets the election timeout range,
 //! a heartbeat interval of half the minimum timeout (as in the paper), the crash fault and the
@@ -27,7 +36,6 @@ use crate::base::time::{format_duration, SimDuration};
 use crate::experiment::run::run_observed;
 use crate::node::Node;
 use crate::observe::check::Violation;
-use crate::observe::summary::quantile_sorted;
 use crate::observe::trace::{Event, Record};
 use crate::observe::{ObsCtx, Observer};
 use crate::protocol::NodeId;
@@ -51,9 +59,12 @@ pub struct SetAxis {
     pub values: Vec<Value>,
 }
 
+pub use crate::scenario::Experiment;
+
 /// What to sweep, after flags and the scenario's `sweep` section are merged.
 #[derive(Clone, Debug)]
 pub struct SweepPlan {
+    pub experiment: Experiment,
     pub ranges: Vec<SweepRange>,
     /// Trials per range when the range does not say; `Some` from `--trials` overrides all.
     pub default_trials: u32,
@@ -72,6 +83,8 @@ pub struct SweepConfig {
     pub axes: Vec<(String, String)>,
     pub timeout: [SimDuration; 2],
     pub trials: u32,
+    /// The longest downtime measured: a trial whose downtime would exceed it is capped.
+    pub cap: SimDuration,
     /// The trial's scenario, as a file would hold it (saved when a trial fails).
     pub scenario: Scenario,
     /// The same, compiled.
@@ -105,11 +118,16 @@ pub struct TrialResult {
     pub downtime_ns: Option<u64>,
     pub time_to_leader_ns: Option<u64>,
     pub elections: u64,
+    /// Terms in which two or more candidates stood and nobody won.
     pub split_votes: u64,
-    /// Split votes with two or more candidates.
-    pub contested: u64,
+    /// Terms with a single candidate, who lost.
+    pub failed_elections: u64,
     pub messages: u64,
     pub capped: bool,
+    /// When the measured time starts: the leader's crash (failover), 0 (cold start).
+    pub crash_ns: u64,
+    /// The first term in which anyone stood (after the crash) ended in a split vote.
+    pub first_term_split: bool,
     /// A safety property that failed in this trial (a bug in the Raft under test): the sweep
     /// reports it with the command that replays the trial.
     pub violation: Option<String>,
@@ -368,7 +386,7 @@ pub fn build_configs(
             let [lo, hi] = range.timeout;
             let mut sc: Scenario =
                 serde_json::from_value(v).map_err(|e| invalid(axes_field(combo), e.to_string()))?;
-            shape_trial(&mut sc, [lo, hi], plan.cap);
+            shape_trial(&mut sc, [lo, hi], plan.cap, plan.experiment);
             sc.validate().map_err(|(field, message)| {
                 invalid(
                     format!("{field} (in configuration {})", axes_field(combo)),
@@ -384,6 +402,7 @@ pub fn build_configs(
                 axes,
                 timeout: [lo, hi],
                 trials,
+                cap: plan.cap,
                 run: sc.compile(),
                 scenario: sc,
             });
@@ -396,10 +415,36 @@ pub fn build_configs(
 /// heartbeat of half the minimum timeout, an established leader (n1 unless the scenario names
 /// one), its crash at a uniformly random time within one heartbeat interval, cuts that keep the
 /// nodes whose logs are behind from being repaired before the crash, and the stop condition.
-fn shape_trial(sc: &mut Scenario, timeout: [SimDuration; 2], cap: SimDuration) {
+fn shape_trial(
+    sc: &mut Scenario,
+    timeout: [SimDuration; 2],
+    cap: SimDuration,
+    experiment: Experiment,
+) {
     let hb = SimDuration(timeout[0].0 / 2).max(SimDuration(1));
     sc.raft.election_timeout = timeout;
     sc.raft.heartbeat_interval = hb;
+    // The cap bounds the time measured, from the crash (within the first heartbeat interval)
+    // or from the start: the run may go on for one heartbeat interval more, so that every
+    // capped trial's time is known to exceed the cap (a censored observation at the cap).
+    sc.stop = StopSpec {
+        at: if experiment == Experiment::Failover {
+            cap + hb
+        } else {
+            cap
+        },
+        when: Some(StopWhen::LeaderAfterFaults),
+    };
+    sc.workload = None;
+    sc.sweep = None;
+    sc.liveness = None;
+    if experiment == Experiment::ColdStart {
+        // Every node a follower of term 0 with an empty log; nothing fails.
+        sc.cluster.initial_leader = None;
+        sc.cluster.initial_logs = None;
+        sc.faults = Vec::new();
+        return;
+    }
     if sc.cluster.initial_leader.is_none() {
         sc.cluster.initial_leader = Some(1);
         if sc.cluster.initial_logs.is_none() {
@@ -435,13 +480,78 @@ fn shape_trial(sc: &mut Scenario, timeout: [SimDuration; 2], cap: SimDuration) {
         }
     }
     sc.faults = faults;
-    sc.stop = StopSpec {
-        at: cap,
-        when: Some(StopWhen::LeaderAfterFaults),
+}
+
+/// The plots' title: the scenario, the experiment and what the grid varies.
+pub fn plot_title(name: &str, plan: &SweepPlan) -> String {
+    let what = match plan.experiment {
+        Experiment::Failover => "time without a leader after the leader crashes",
+        Experiment::ColdStart => "time to the first leader from a cold start",
     };
-    sc.workload = None;
-    sc.sweep = None;
-    sc.liveness = None;
+    let mut varied = vec!["election timeout".to_string()];
+    if !plan.nodes.is_empty() {
+        varied.push("nodes".into());
+    }
+    varied.extend(plan.sets.iter().map(|s| s.path.clone()));
+    format!("{name}: {what}; varied: {}", varied.join(", "))
+}
+
+/// What a sweep changes in the scenario it was given, in words, for the sweep to print before
+/// it runs (nothing is replaced silently).
+pub fn describe_changes(base: &Scenario, plan: &SweepPlan) -> Vec<String> {
+    let mut o = Vec::new();
+    let ranges: Vec<String> = plan.ranges.iter().map(|r| range_label(r.timeout)).collect();
+    o.push(format!(
+        "raft.election_timeout {:?} -> each range of the sweep ({}); raft.heartbeat_interval {} -> half the range's minimum",
+        base.raft.election_timeout.map(format_duration),
+        ranges.join(", "),
+        format_duration(base.raft.heartbeat_interval)
+    ));
+    let faults = if base.faults.is_empty() {
+        "no faults".to_string()
+    } else {
+        format!("its {} fault(s)", base.faults.len())
+    };
+    match plan.experiment {
+        Experiment::Failover => {
+            let leader = base.cluster.initial_leader.unwrap_or(1);
+            o.push(format!(
+                "faults: {faults} -> n{leader} (the leader) crashes at a uniform time within its first heartbeat interval, and its links to nodes whose log is behind are cut from the start"
+            ));
+            if base.cluster.initial_leader.is_none() {
+                o.push("cluster.initial_leader -> n1".into());
+            }
+        }
+        Experiment::ColdStart => {
+            o.push(format!(
+                "faults: {faults} -> none; cluster.initial_leader and cluster.initial_logs -> none (every node a follower of term 0 with an empty log)"
+            ));
+        }
+    }
+    o.push(format!(
+        "stop -> when every live node follows one leader, at the latest at the cap ({})",
+        format_duration(plan.cap)
+    ));
+    if base.workload.is_some() {
+        o.push("workload -> none".into());
+    }
+    if base.liveness.is_some() {
+        o.push("liveness -> none".into());
+    }
+    if !plan.nodes.is_empty() {
+        o.push(
+            "--nodes: a size other than the scenario's gets logs where half the survivors are behind, and no per-node drift or links"
+                .into(),
+        );
+    }
+    for s in &plan.sets {
+        o.push(format!(
+            "--set {} -> each of {} values",
+            s.path,
+            s.values.len()
+        ));
+    }
+    o
 }
 
 fn axes_field(combo: &[(String, Value)]) -> String {
@@ -456,28 +566,36 @@ fn axes_field(combo: &[(String, Value)]) -> String {
     }
 }
 
-/// The per-trial metrics of Figure 16, as an observer: elections, split votes and the first
-/// leader once every fault event (the leader's crash) has applied.
+/// The per-trial metrics of Figure 16, as an observer: elections, split votes, failed
+/// elections and the first leader once every fault event (the leader's crash) has applied.
 #[derive(Default)]
 pub struct TrialMetrics {
     pub elections: u64,
     pub split_votes: u64,
-    /// Split votes with two or more candidates.
-    pub contested: u64,
+    pub failed_elections: u64,
     pub leader_at_ns: Option<u64>,
+    /// The first term anyone stood in, and whether it ended in a split vote.
+    pub first_term: Option<u64>,
+    pub first_term_split: bool,
+    /// Count from the start of the run (a cold start has no fault to wait for).
+    pub from_start: bool,
 }
 
 impl Observer for TrialMetrics {
     fn observe(&mut self, rec: &Record, _: u64, ctx: &ObsCtx) -> Option<Violation> {
-        if ctx.faults_done {
+        if ctx.faults_done || self.from_start {
             match &rec.ev {
-                Event::Election { .. } => self.elections += 1,
-                Event::SplitVote { candidates, .. } => {
+                Event::Election { term, .. } => {
+                    self.elections += 1;
+                    self.first_term.get_or_insert(*term);
+                }
+                Event::SplitVote { term, .. } => {
                     self.split_votes += 1;
-                    if candidates.len() >= 2 {
-                        self.contested += 1;
+                    if self.first_term == Some(*term) {
+                        self.first_term_split = true;
                     }
                 }
+                Event::FailedElection { .. } => self.failed_elections += 1,
                 Event::Leader { .. } if self.leader_at_ns.is_none() => {
                     self.leader_at_ns = Some(rec.t)
                 }
@@ -491,21 +609,35 @@ impl Observer for TrialMetrics {
 /// Runs one trial. A panic in it is caught by the world and reported like a violation.
 pub fn run_trial(cfg: &SweepConfig, seed: u64, trial: u32) -> TrialResult {
     let s = trial_seed(seed, cfg.index as u64, trial as u64);
-    let mut m = TrialMetrics::default();
-    let (r, _) = run_observed::<Node, Vec<u8>, _>(&cfg.run, s, TraceLevel::Events, None, &mut m);
+    let mut r = run_compiled(&cfg.run, s, cfg.cap);
+    r.config = cfg.index;
+    r.trial = trial;
+    r
+}
+
+/// Runs one trial of a compiled scenario with seed `s`, capped at `cap` of measured time
+/// (`config` and `trial` are left 0).
+pub fn run_compiled(run: &RunConfig, s: u64, cap: SimDuration) -> TrialResult {
+    let mut m = TrialMetrics {
+        from_start: run.faults.is_empty() && run.generators.is_empty(),
+        ..Default::default()
+    };
+    let (r, _) = run_observed::<Node, Vec<u8>, _>(run, s, TraceLevel::Events, None, &mut m);
     let crash = r.last_fault_ns.unwrap_or(0);
-    let done = r.outcome == Outcome::ConditionMet;
+    let done = r.outcome == Outcome::ConditionMet && r.end_time_ns - crash <= cap.0;
     TrialResult {
-        config: cfg.index,
-        trial,
+        config: 0,
+        trial: 0,
         seed: s,
         downtime_ns: done.then(|| r.end_time_ns - crash),
-        time_to_leader_ns: m.leader_at_ns.map(|t| t - crash),
+        time_to_leader_ns: m.leader_at_ns.map(|t| t - crash).filter(|&t| t <= cap.0),
         elections: m.elections,
         split_votes: m.split_votes,
-        contested: m.contested,
+        failed_elections: m.failed_elections,
         messages: r.messages_sent,
         capped: !done,
+        crash_ns: crash,
+        first_term_split: m.first_term_split,
         violation: r
             .violation
             .map(|v| v.to_string())
@@ -545,22 +677,96 @@ pub fn run_sweep(
     }))
 }
 
-/// Per-configuration statistics of downtime over the trials that finished.
+/// A statistic over trials of which some may be capped: a value, or "above the cap" when it
+/// falls among the capped trials (whose times are only known to exceed the cap).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Censored {
+    Ms(f64),
+    /// Above the cap, in ms.
+    AboveCap(f64),
+    /// No trial.
+    None,
+}
+
+impl Censored {
+    /// As the tables print it: `152.3`, `>120000` or empty.
+    pub fn text(self) -> String {
+        match self {
+            Censored::Ms(x) => format!("{x:.3}"),
+            Censored::AboveCap(c) => format!(">{}", trim_ms(c)),
+            Censored::None => String::new(),
+        }
+    }
+    pub fn ms(self) -> Option<f64> {
+        match self {
+            Censored::Ms(x) => Some(x),
+            _ => None,
+        }
+    }
+}
+
+fn trim_ms(x: f64) -> String {
+    let s = format!("{x:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The mean of trial times: exact when no trial is capped; otherwise a lower bound (each capped
+/// trial counted at the cap), printed `>=`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mean {
+    pub ms: f64,
+    pub lower_bound: bool,
+}
+
+impl Mean {
+    pub fn text(self) -> String {
+        if self.ms.is_nan() {
+            String::new()
+        } else if self.lower_bound {
+            format!(">={:.3}", self.ms)
+        } else {
+            format!("{:.3}", self.ms)
+        }
+    }
+}
+
+/// The nearest-rank quantile `q` of `n` trials of which `finished` (sorted) have a time and
+/// the others are capped (above `cap_ms`): rank = ceil(q·n), at least 1; a rank past the
+/// finished trials falls among the capped ones.
+pub fn censored_quantile(finished: &[u64], n: usize, q: f64, cap_ms: f64) -> Censored {
+    if n == 0 {
+        return Censored::None;
+    }
+    let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+    match finished.get(rank - 1) {
+        Some(&x) => Censored::Ms(ms3(ms(x))),
+        None => Censored::AboveCap(cap_ms),
+    }
+}
+
+/// Per-configuration statistics over every trial, capped ones included (see the module doc).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConfigSummary {
     pub label: String,
     pub axes: Vec<(String, String)>,
     pub timeout: [SimDuration; 2],
+    pub cap_ms: f64,
     pub trials: u64,
-    pub min_ms: f64,
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    pub mean_ms: f64,
-    pub leader_p50_ms: f64,
+    pub min: Censored,
+    pub p50: Censored,
+    pub p90: Censored,
+    pub p99: Censored,
+    pub max: Censored,
+    pub mean: Mean,
+    pub leader_p50: Censored,
+    /// Trials with at least one split vote (two or more candidates, nobody won), of all trials.
     pub split_share: f64,
-    pub contested_share: f64,
+    /// Trials with at least one failed election (one candidate, who lost), of all trials.
+    pub failed_share: f64,
+    /// Trials whose first term ended in a split vote, of all trials.
+    pub first_split_share: f64,
+    /// The closed-form probability of that (`analytic`), with the assumptions that fail.
+    pub model: crate::experiment::analytic::Analytic,
     pub capped: u64,
 }
 
@@ -573,43 +779,58 @@ fn ms3(x: f64) -> f64 {
     libm::round(x * 1000.0) / 1000.0
 }
 
-pub fn summarize(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<ConfigSummary> {
+pub fn summarize(
+    configs: &[SweepConfig],
+    results: &[TrialResult],
+    experiment: Experiment,
+) -> Vec<ConfigSummary> {
     configs
         .iter()
         .map(|c| {
             let rs: Vec<&TrialResult> = results.iter().filter(|r| r.config == c.index).collect();
+            let n = rs.len();
+            let cap_ms = ms(c.cap.0);
             let mut d: Vec<u64> = rs.iter().filter_map(|r| r.downtime_ns).collect();
             d.sort_unstable();
             let mut l: Vec<u64> = rs.iter().filter_map(|r| r.time_to_leader_ns).collect();
             l.sort_unstable();
-            let q = |v: &[u64], p: f64| quantile_sorted(v, p).map_or(f64::NAN, |x| ms3(ms(x)));
+            let q = |p: f64| censored_quantile(&d, n, p, cap_ms);
+            let capped = (n - d.len()) as u64;
+            let share = |f: &dyn Fn(&TrialResult) -> bool| {
+                if n == 0 {
+                    0.0
+                } else {
+                    rs.iter().filter(|r| f(r)).count() as f64 / n as f64
+                }
+            };
             ConfigSummary {
                 label: c.label(),
                 axes: c.axes.clone(),
                 timeout: c.timeout,
-                trials: rs.len() as u64,
-                min_ms: q(&d, 0.0),
-                p50_ms: q(&d, 0.5),
-                p90_ms: q(&d, 0.9),
-                p99_ms: q(&d, 0.99),
-                max_ms: q(&d, 1.0),
-                mean_ms: if d.is_empty() {
-                    f64::NAN
-                } else {
-                    ms3(d.iter().map(|&x| ms(x)).sum::<f64>() / d.len() as f64)
+                cap_ms,
+                trials: n as u64,
+                min: q(0.0),
+                p50: q(0.5),
+                p90: q(0.9),
+                p99: q(0.99),
+                max: q(1.0),
+                mean: Mean {
+                    ms: if n == 0 {
+                        f64::NAN
+                    } else {
+                        ms3(
+                            (d.iter().map(|&x| ms(x)).sum::<f64>() + capped as f64 * cap_ms)
+                                / n as f64,
+                        )
+                    },
+                    lower_bound: capped > 0,
                 },
-                leader_p50_ms: q(&l, 0.5),
-                split_share: if rs.is_empty() {
-                    0.0
-                } else {
-                    rs.iter().filter(|r| r.split_votes > 0).count() as f64 / rs.len() as f64
-                },
-                contested_share: if rs.is_empty() {
-                    0.0
-                } else {
-                    rs.iter().filter(|r| r.contested > 0).count() as f64 / rs.len() as f64
-                },
-                capped: rs.iter().filter(|r| r.capped).count() as u64,
+                leader_p50: censored_quantile(&l, n, 0.5, cap_ms),
+                split_share: share(&|r| r.split_votes > 0),
+                failed_share: share(&|r| r.failed_elections > 0),
+                first_split_share: share(&|r| r.first_term_split),
+                model: crate::experiment::analytic::for_config(c, experiment),
+                capped,
             }
         })
         .collect()
@@ -617,6 +838,114 @@ pub fn summarize(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<Config
 
 fn opt_ms(x: Option<u64>) -> String {
     x.map_or(String::new(), |v| format!("{:.3}", ms(v)))
+}
+
+/// The identifier of a trial for `--trial` and the `trial_id` column: `150-155#17`, or
+/// `c3#17` (configuration 3) when other configurations of the grid share the range.
+pub fn trial_id(configs: &[SweepConfig], config: usize, trial: u32) -> String {
+    format!("{}#{trial}", config_id(configs, config))
+}
+
+/// The part of [`trial_id`] before `#`.
+fn config_id(configs: &[SweepConfig], config: usize) -> String {
+    let c = &configs[config];
+    let shared = configs
+        .iter()
+        .filter(|o| o.timeout == c.timeout)
+        .nth(1)
+        .is_some();
+    if shared {
+        format!("c{config}")
+    } else {
+        range_arg(c.timeout)
+    }
+}
+
+/// A range as `--timeouts` takes it: `150-155` (ms) or `1.5ms-2ms`.
+fn range_arg(t: [SimDuration; 2]) -> String {
+    let l = range_label(t);
+    l.strip_suffix("ms")
+        .filter(|x| !x.contains("ms") && !x.contains('s'))
+        .map(String::from)
+        .unwrap_or(l)
+}
+
+/// Finds the trial `--trial ID` names (see [`trial_id`]): (configuration, trial).
+pub fn find_trial(configs: &[SweepConfig], id: &str) -> Result<(usize, u32), String> {
+    let (cfg, n) = id
+        .rsplit_once('#')
+        .ok_or_else(|| format!("{id:?} must be RANGE#TRIAL (e.g. 150-155#17) or cK#TRIAL"))?;
+    let trial: u32 = n
+        .parse()
+        .map_err(|_| format!("{id:?}: the trial number {n:?} is not a whole number"))?;
+    let config = if let Some(k) = cfg.strip_prefix('c').and_then(|k| k.parse::<usize>().ok()) {
+        if k >= configs.len() {
+            return Err(format!(
+                "{id:?}: configuration {k} is not in the grid (0 to {})",
+                configs.len() - 1
+            ));
+        }
+        k
+    } else {
+        let range = parse_range(cfg)?;
+        let matching: Vec<usize> = configs
+            .iter()
+            .filter(|c| c.timeout == range)
+            .map(|c| c.index)
+            .collect();
+        match matching[..] {
+            [k] => k,
+            [] => {
+                return Err(format!(
+                    "{id:?}: no configuration of this sweep has the range {cfg} (give the same --timeouts, --nodes and --set as the sweep)"
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "{id:?}: {} configurations have the range {cfg}; name one as cK#{trial}: {}",
+                    matching.len(),
+                    matching
+                        .iter()
+                        .map(|&k| format!("c{k} = {}", configs[k].label()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
+        }
+    };
+    if trial >= configs[config].trials {
+        return Err(format!(
+            "{id:?}: {} has trials 0 to {}",
+            configs[config].label(),
+            configs[config].trials - 1
+        ));
+    }
+    Ok((config, trial))
+}
+
+/// The complete scenario of one trial, for `raftsim run`: the trial's seed, the crash at the
+/// time the trial drew for it (no jitter left to draw), and everything else as the trial had
+/// it. Returns the scenario and the trial's result as the sweep computed it.
+pub fn trial_scenario(
+    configs: &[SweepConfig],
+    seed: u64,
+    config: usize,
+    trial: u32,
+) -> (Scenario, TrialResult) {
+    let cfg = &configs[config];
+    let r = run_trial(cfg, seed, trial);
+    let mut sc = cfg.scenario.clone();
+    sc.seed = r.seed;
+    sc.name = format!(
+        "{}-{}",
+        sc.name,
+        trial_id(configs, config, trial).replace('#', "-trial")
+    );
+    if let Some(crash) = sc.faults.iter_mut().find(|f| f.crash.is_some()) {
+        crash.at = SimDuration(r.crash_ns);
+        crash.jitter = None;
+    }
+    (sc, r)
 }
 
 /// `trials.csv`: one row per trial, axis columns first.
@@ -632,18 +961,22 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
             "timeout_min_ms",
             "timeout_max_ms",
             "trial",
+            "trial_id",
             "seed",
             "downtime_ms",
             "time_to_leader_ms",
             "elections",
             "split_votes",
-            "contested_split_votes",
+            "failed_elections",
+            "first_term_split",
             "messages",
             "capped",
         ]
         .map(String::from),
     );
     w.write_record(&header).expect("csv to memory");
+    // Once per configuration, not per row: the grid may hold 1000 configurations.
+    let ids: Vec<String> = (0..configs.len()).map(|k| config_id(configs, k)).collect();
     for r in results {
         let c = &configs[r.config];
         let mut row: Vec<String> = c.axes.iter().map(|(_, v)| v.clone()).collect();
@@ -651,12 +984,14 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
             format!("{}", ms(c.timeout[0].0)),
             format!("{}", ms(c.timeout[1].0)),
             r.trial.to_string(),
+            format!("{}#{}", ids[r.config], r.trial),
             r.seed.to_string(),
             opt_ms(r.downtime_ns),
             opt_ms(r.time_to_leader_ns),
             r.elections.to_string(),
             r.split_votes.to_string(),
-            r.contested.to_string(),
+            r.failed_elections.to_string(),
+            r.first_term_split.to_string(),
             r.messages.to_string(),
             r.capped.to_string(),
         ]);
@@ -665,10 +1000,11 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
     w.into_inner().expect("csv flush")
 }
 
-pub const SUMMARY_COLUMNS: [&str; 13] = [
+pub const SUMMARY_COLUMNS: [&str; 17] = [
     "timeout_min_ms",
     "timeout_max_ms",
     "trials",
+    "capped",
     "min_ms",
     "p50_ms",
     "p90_ms",
@@ -677,19 +1013,15 @@ pub const SUMMARY_COLUMNS: [&str; 13] = [
     "mean_ms",
     "leader_p50_ms",
     "split_vote_share",
-    "contested_share",
-    "capped",
+    "failed_election_share",
+    "cap_ms",
+    "first_term_split_share",
+    "model_first_term_split",
+    "model_assumptions",
 ];
 
-fn num(x: f64) -> String {
-    if x.is_nan() {
-        String::new()
-    } else {
-        format!("{x:.3}")
-    }
-}
-
-/// `summary.csv`: one row per configuration.
+/// `summary.csv`: one row per configuration. A quantile among capped trials is written
+/// `>CAP`, a mean that is a lower bound `>=MEAN`.
 pub fn summary_csv(sums: &[ConfigSummary]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = sums
@@ -704,16 +1036,24 @@ pub fn summary_csv(sums: &[ConfigSummary]) -> Vec<u8> {
             format!("{}", ms(s.timeout[0].0)),
             format!("{}", ms(s.timeout[1].0)),
             s.trials.to_string(),
-            num(s.min_ms),
-            num(s.p50_ms),
-            num(s.p90_ms),
-            num(s.p99_ms),
-            num(s.max_ms),
-            num(s.mean_ms),
-            num(s.leader_p50_ms),
-            format!("{:.3}", s.split_share),
-            format!("{:.3}", s.contested_share),
             s.capped.to_string(),
+            s.min.text(),
+            s.p50.text(),
+            s.p90.text(),
+            s.p99.text(),
+            s.max.text(),
+            s.mean.text(),
+            s.leader_p50.text(),
+            format!("{:.3}", s.split_share),
+            format!("{:.3}", s.failed_share),
+            trim_ms(s.cap_ms),
+            format!("{:.3}", s.first_split_share),
+            format!("{:.4}", s.model.p_split),
+            if s.model.caveats.is_empty() {
+                "hold".to_string()
+            } else {
+                format!("do not hold: {}", s.model.caveats.join("; "))
+            },
         ]);
         w.write_record(&row).expect("csv to memory");
     }
@@ -721,40 +1061,59 @@ pub fn summary_csv(sums: &[ConfigSummary]) -> Vec<u8> {
 }
 
 /// The summary as a table for the terminal.
-pub fn summary_table(sums: &[ConfigSummary]) -> String {
+pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
     let width = sums.iter().map(|s| s.label.len()).max().unwrap_or(5).max(5);
-    let mut o = format!(
-        "{:<width$} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>7} {:>9} {:>6}\n",
-        "range",
-        "trials",
-        "min",
-        "p50",
-        "p90",
-        "p99",
-        "max",
-        "mean",
-        "split%",
-        "contest%",
-        "capped"
+    let mut o =
+        format!(
+        "{:<width$} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>6} {:>7} {:>7} {:>7}\n",
+        "range", "trials", "capped", "min", "p50", "p90", "p99", "max", "mean", "split%", "failed%",
+        "1st-sv%", "model%",
     );
     for s in sums {
         o.push_str(&format!(
-            "{:<width$} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>6.1}% {:>8.1}% {:>6}\n",
+            "{:<width$} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>5.1}% {:>6.1}% {:>6.1}% {:>7}\n",
             s.label,
             s.trials,
-            num(s.min_ms),
-            num(s.p50_ms),
-            num(s.p90_ms),
-            num(s.p99_ms),
-            num(s.max_ms),
-            num(s.mean_ms),
+            s.capped,
+            s.min.text(),
+            s.p50.text(),
+            s.p90.text(),
+            s.p99.text(),
+            s.max.text(),
+            s.mean.text(),
             s.split_share * 100.0,
-            s.contested_share * 100.0,
-            s.capped
+            s.failed_share * 100.0,
+            s.first_split_share * 100.0,
+            format!(
+                "{:.1}{}",
+                s.model.p_split * 100.0,
+                if s.model.caveats.is_empty() { "%" } else { "*" }
+            ),
         ));
     }
-    o.push_str("times in ms: from the leader's crash until every survivor follows a new leader\n");
-    o.push_str("split%: trials with a term in which candidates stood and nobody won; contest%: of those, with two or more candidates\n");
+    o.push_str(match experiment {
+        Experiment::Failover => {
+            "times in ms: from the leader's crash until every survivor follows a new leader\n"
+        }
+        Experiment::ColdStart => {
+            "times in ms: from a cold start until every node follows the first leader\n"
+        }
+    });
+    o.push_str("capped trials count in every quantile (\">cap\": the quantile falls among them); \">=\": a mean with capped trials counted at the cap, a lower bound\n");
+    o.push_str("split%: trials with a split vote (a term with two or more candidates and no winner); failed%: trials with a failed election (a term whose one candidate lost); both of all trials\n");
+    o.push_str("1st-sv%: trials whose first term was a split vote; model%: its closed-form probability (timers reset together, one latency)\n");
+    let mut caveats: Vec<&str> = sums
+        .iter()
+        .flat_map(|s| s.model.caveats.iter().copied())
+        .collect();
+    caveats.sort_unstable();
+    caveats.dedup();
+    if !caveats.is_empty() {
+        o.push_str(&format!(
+            "*: the model's assumptions do not hold here ({}); the value is a rough guide\n",
+            caveats.join("; ")
+        ));
+    }
     o
 }
 

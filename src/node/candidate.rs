@@ -37,6 +37,7 @@ impl Node {
         );
         self.term += 1;
         self.voted_for = Some(self.cfg.id);
+        self.heard_from_leader = false;
         self.hard_dirty = true;
         self.role = RoleState::Candidate(Candidacy {
             votes: VoteSet::default(),

@@ -17,6 +17,8 @@ impl Node {
         self.term = term;
         self.voted_for = None;
         self.hard_dirty = true;
+        // The leader heard from was of an older term: not a current leader any more.
+        self.heard_from_leader = false;
         if let RoleState::Leader(mut l) = was {
             out.push(Output::CancelTimer(TimerKind::Heartbeat));
             l.fail_pending_clients(out);
@@ -131,11 +133,35 @@ impl Node {
         }
         self.follow_leader_of_this_term(leader);
         self.arm_election_timer(out);
+        if self.cfg.leader_stickiness {
+            // Paper §6: votes are withheld for the minimum election timeout from now.
+            self.heard_from_leader = true;
+            let min = self.cfg.election_timeout_min;
+            out.push(Output::SetTimer {
+                kind: TimerKind::WithholdVotes,
+                min,
+                max: min,
+            });
+        }
 
         match self.log.term_at(prev_log_index) {
             Some(t) if t == prev_log_term => {}
-            _ => {
-                let hint = self.log.last_index().min(prev_log_index.saturating_sub(1));
+            found => {
+                // Where the leader should try next (§5.3, the optimisation at the end of the
+                // section): past the end of a short log, or back past every entry of the
+                // conflicting term at once, not one entry per round trip. A lagging follower
+                // with a long conflicting suffix would otherwise take as many round trips as
+                // it has stale entries to find where the logs agree.
+                let hint = match found {
+                    None => self.log.last_index(),
+                    Some(t) => {
+                        let mut first = prev_log_index;
+                        while first > 1 && self.log.term_at(first - 1) == Some(t) {
+                            first -= 1;
+                        }
+                        first - 1
+                    }
+                };
                 self.reply(
                     leader,
                     Message::AppendEntriesResp {

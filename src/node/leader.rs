@@ -98,7 +98,14 @@ impl Node {
             command: Command::Put { req, key, value },
         });
         self.leadership().pending_clients.push((index, req));
-        self.broadcast_append(out);
+        for p in 1..=self.cfg.cluster_size {
+            if p != self.cfg.id
+                && self.quorum.contains(p)
+                && self.leadership().progress.get(p).sends_on_propose()
+            {
+                self.send_append(p, out);
+            }
+        }
     }
 
     fn leadership(&mut self) -> &mut Leadership {
@@ -146,16 +153,17 @@ impl Node {
         index: Index,
         out: &mut Vec<Output>,
     ) {
+        // Only an answer that moved this follower's progress sends again: duplicates and
+        // stale answers on the network must not multiply the sends.
         if success {
             let pr = self.leadership().progress.get_mut(from);
-            pr.on_accepted(index);
+            let news = pr.on_accepted(index);
             let next = pr.next;
             self.advance_commit(out);
-            if next <= self.log.last_index() {
+            if news && next <= self.log.last_index() {
                 self.send_append(from, out);
             }
-        } else {
-            self.leadership().progress.get_mut(from).on_rejected(index);
+        } else if self.leadership().progress.get_mut(from).on_rejected(index) {
             self.send_append(from, out);
         }
     }

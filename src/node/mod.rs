@@ -65,6 +65,13 @@ pub struct Node {
     pending_ops: Vec<LogOp>,
     /// Replies held until the write they depend on is durable.
     held: Vec<(u64, Envelope)>,
+    /// With `block_during_writes`: the last write issued outside leadership; until it is
+    /// durable the node handles nothing but `Persisted`, and other inputs wait in `deferred`.
+    lock_seq: u64,
+    deferred: std::collections::VecDeque<Input>,
+    /// With `leader_stickiness`: the node heard from a current leader less than the minimum
+    /// election timeout ago (its `WithholdVotes` timer runs).
+    heard_from_leader: bool,
 }
 
 impl Node {
@@ -91,6 +98,9 @@ impl Node {
             hard_dirty: false,
             pending_ops: Vec::new(),
             held: Vec::new(),
+            lock_seq: 0,
+            deferred: std::collections::VecDeque::new(),
+            heard_from_leader: false,
         }
     }
 
@@ -162,6 +172,29 @@ impl Node {
     }
 
     pub fn step(&mut self, input: Input, out: &mut Vec<Output>) {
+        if self.blocked() && !matches!(input, Input::Persisted(_)) {
+            self.deferred.push_back(input);
+            return;
+        }
+        self.handle(input, out);
+        // A write that unblocked the node: what waited is handled now, in arrival order, until
+        // a handler blocks it again.
+        while !self.blocked() {
+            let Some(input) = self.deferred.pop_front() else {
+                break;
+            };
+            self.handle(input, out);
+        }
+    }
+
+    /// With `block_during_writes`: a write issued outside leadership is still in flight.
+    #[inline]
+    fn blocked(&self) -> bool {
+        self.lock_seq > self.durable_seq
+    }
+
+    /// One input, then one disk write for whatever it changed.
+    fn handle(&mut self, input: Input, out: &mut Vec<Output>) {
         match input {
             Input::Timer(TimerKind::Election) => {
                 if !matches!(self.role, RoleState::Leader(_)) {
@@ -173,6 +206,7 @@ impl Node {
                     self.on_heartbeat(out);
                 }
             }
+            Input::Timer(TimerKind::WithholdVotes) => self.heard_from_leader = false,
             Input::Message(env) => self.on_message(env, out),
             Input::ClientRequest { req, key, value } => self.on_client(req, key, value, out),
             Input::Persisted(seq) => self.on_persisted(seq, out),
@@ -180,7 +214,13 @@ impl Node {
         self.flush_persist(out);
     }
 
-    fn arm_election_timer(&self, out: &mut Vec<Output>) {
+    fn arm_election_timer(&mut self, out: &mut Vec<Output>) {
+        // A firing that waited for a write is superseded, as a deadline moved before the
+        // timer could act on the old one.
+        if !self.deferred.is_empty() {
+            self.deferred
+                .retain(|i| !matches!(i, Input::Timer(TimerKind::Election)));
+        }
         out.push(Output::SetTimer {
             kind: TimerKind::Election,
             min: self.cfg.election_timeout_min,
@@ -193,21 +233,48 @@ impl Node {
     /// goes to the role that handles it.
     fn on_message(&mut self, env: Envelope, out: &mut Vec<Output>) {
         debug_assert_eq!(env.to, self.cfg.id);
+        // Paper §6: within the minimum election timeout of hearing from a current leader (or
+        // while leading), RequestVote neither changes the term nor gets a vote.
+        if let Message::RequestVote { term, .. } = env.msg {
+            if self.cfg.leader_stickiness
+                && (self.heard_from_leader || matches!(self.role, RoleState::Leader(_)))
+            {
+                out.push(Output::Note(Note::VoteDenied {
+                    candidate: env.from,
+                    term,
+                    reason: DenyReason::HeardFromLeader,
+                }));
+                let msg = Message::RequestVoteResp {
+                    term: self.term,
+                    granted: false,
+                };
+                self.reply(env.from, msg);
+                return;
+            }
+        }
         if env.msg.term() > self.term {
             // Injected bug `ignore-higher-term`, breaking §5.1 and Figure 2 ("All servers": if
             // an RPC request or response contains term T > currentTerm, set currentTerm = T
-            // and convert to follower): a leader drops a response of a higher term and keeps
-            // leading its old term.
+            // and convert to follower): a leader drops any message of a higher term but a
+            // RequestVote (it takes AppendEntries to be meant for a follower, and responses
+            // for someone else's), so it keeps leading its old term until a candidate asks it
+            // for a vote.
             if self.bug(Bug::IgnoreHigherTerm)
                 && matches!(self.role, RoleState::Leader(_))
-                && matches!(
-                    env.msg,
-                    Message::RequestVoteResp { .. } | Message::AppendEntriesResp { .. }
-                )
+                && !matches!(env.msg, Message::RequestVote { .. })
             {
                 return;
             }
             self.become_follower_of_new_term(env.msg.term(), out);
+            if self.cfg.separate_term_write {
+                // The new term goes to disk on its own; the message is handled after it (at
+                // once, or once the write is durable when writes block the node).
+                self.flush_persist(out);
+                if self.blocked() {
+                    self.deferred.push_front(Input::Message(env));
+                    return;
+                }
+            }
         }
         match env.msg {
             Message::RequestVote {
@@ -355,6 +422,9 @@ impl Node {
     fn flush_persist(&mut self, out: &mut Vec<Output>) {
         if self.hard_dirty || !self.pending_ops.is_empty() {
             self.persist_seq += 1;
+            if self.cfg.block_during_writes && !matches!(self.role, RoleState::Leader(_)) {
+                self.lock_seq = self.persist_seq;
+            }
             self.hard_dirty = false;
             let ops = std::mem::take(&mut self.pending_ops);
             self.inflight_len
@@ -428,6 +498,9 @@ mod tests {
             heartbeat_interval: SimDuration::from_millis(50),
             max_entries_per_message: 64,
             candidate_persist: persist,
+            separate_term_write: false,
+            block_during_writes: false,
+            leader_stickiness: false,
             seed: 0,
             bugs: Bugs::NONE,
         }
@@ -749,5 +822,160 @@ mod tests {
             req: 7,
             reply: ClientReply::Committed { index: 2 },
         }));
+    }
+
+    /// A node of a 3-node cluster at term 1 with one entry, with the LogCabin switches given.
+    fn logcabin_node(id: NodeId, separate: bool, block: bool, sticky: bool) -> Node {
+        let mut c = cfg(id, 3, CandidatePersist::BeforeSend);
+        c.separate_term_write = separate;
+        c.block_during_writes = block;
+        c.leader_stickiness = sticky;
+        Node::new(
+            c,
+            HardState {
+                term: 1,
+                voted_for: None,
+                log: Log::from_entries(vec![Entry::noop(1)]),
+            },
+        )
+    }
+
+    fn request_vote(from: NodeId, to: NodeId, term: Term) -> Input {
+        msg(
+            from,
+            to,
+            Message::RequestVote {
+                term,
+                last_log_index: 1,
+                last_log_term: 1,
+            },
+        )
+    }
+
+    fn persists(out: &[Output]) -> Vec<(u64, Term, Option<NodeId>)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Persist {
+                    seq,
+                    term,
+                    voted_for,
+                    ..
+                } => Some((*seq, *term, *voted_for)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `separate_term_write` (LogCabin's step-down, then its vote): a vote granted at a higher
+    /// term is two writes, the term alone and then the vote, and the grant leaves only once the
+    /// second is durable (Figure 2).
+    #[test]
+    fn separate_term_write_makes_a_vote_at_a_higher_term_two_writes() {
+        let mut n2 = logcabin_node(2, true, false, false);
+        let out = step(&mut n2, request_vote(3, 2, 2));
+        assert_eq!(persists(&out), vec![(1, 2, None), (2, 2, Some(3))]);
+        assert!(sends(&out).is_empty());
+        assert!(sends(&step(&mut n2, Input::Persisted(1))).is_empty());
+        let out = step(&mut n2, Input::Persisted(2));
+        assert!(matches!(
+            sends(&out)[..],
+            [Envelope {
+                msg: Message::RequestVoteResp { granted: true, .. },
+                ..
+            }]
+        ));
+        // Off: one write carries both.
+        let mut n2 = logcabin_node(2, false, false, false);
+        assert_eq!(
+            persists(&step(&mut n2, request_vote(3, 2, 2))),
+            vec![(1, 2, Some(3))]
+        );
+    }
+
+    /// `block_during_writes`: while a write issued outside leadership is in flight the node
+    /// handles nothing else; what arrived meanwhile is handled once it is durable, in order. An
+    /// election timer that fired during the term write is superseded when the vote handled
+    /// after it re-arms the timer, as a deadline moved before the timer could act.
+    #[test]
+    fn block_during_writes_defers_inputs_and_a_rearmed_timer_supersedes_a_waiting_firing() {
+        let mut n2 = logcabin_node(2, true, true, false);
+        // The RequestVote of term 2: the term write goes out, the vote waits for it.
+        let out = step(&mut n2, request_vote(3, 2, 2));
+        assert_eq!(persists(&out), vec![(1, 2, None)]);
+        assert_eq!(n2.voted_for(), None, "the vote waits for the term write");
+        // Meanwhile the election timer fires and another RequestVote arrives: both wait.
+        assert!(step(&mut n2, Input::Timer(TimerKind::Election)).is_empty());
+        assert!(step(&mut n2, request_vote(1, 2, 2)).is_empty());
+        assert_eq!(n2.role(), Role::Follower);
+        // The term write lands: the vote for n3 is handled (re-arming the timer, which drops
+        // the firing that waited) and written; n1's request waits for that write.
+        let out = step(&mut n2, Input::Persisted(1));
+        assert_eq!(persists(&out), vec![(2, 2, Some(3))]);
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::SetTimer {
+                kind: TimerKind::Election,
+                ..
+            }
+        )));
+        assert_eq!(n2.voted_for(), Some(3));
+        // The vote lands: the grant to n3 leaves, n1 is denied, and no election starts.
+        let out = step(&mut n2, Input::Persisted(2));
+        let replies: Vec<(NodeId, bool)> = sends(&out)
+            .iter()
+            .map(|e| match e.msg {
+                Message::RequestVoteResp { granted, .. } => (e.to, granted),
+                ref m => panic!("unexpected {m:?}"),
+            })
+            .collect();
+        assert_eq!(replies, vec![(3, true), (1, false)]);
+        assert_eq!(n2.role(), Role::Follower);
+        assert_eq!(n2.term(), 2);
+        // Without blocking the same firing starts an election at once.
+        let mut n2 = logcabin_node(2, true, false, false);
+        step(&mut n2, request_vote(3, 2, 2));
+        step(&mut n2, Input::Timer(TimerKind::Election));
+        assert_eq!(n2.role(), Role::Candidate);
+    }
+
+    /// Paper §6 (`leader_stickiness`): within the minimum election timeout of hearing from a
+    /// current leader a server neither adopts a RequestVote's term nor grants it; once the
+    /// withholding timer runs out it votes as usual. Off, it votes at once.
+    #[test]
+    fn leader_stickiness_withholds_votes_after_hearing_from_the_leader() {
+        let heartbeat = msg(
+            1,
+            2,
+            Message::AppendEntries {
+                term: 1,
+                prev_log_index: 1,
+                prev_log_term: 1,
+                entries: vec![],
+                leader_commit: 0,
+            },
+        );
+        let mut n2 = logcabin_node(2, false, false, true);
+        let out = step(&mut n2, heartbeat.clone());
+        assert!(out.contains(&Output::SetTimer {
+            kind: TimerKind::WithholdVotes,
+            min: SimDuration::from_millis(150),
+            max: SimDuration::from_millis(150),
+        }));
+        let out = step(&mut n2, request_vote(3, 2, 2));
+        assert_eq!(n2.term(), 1, "the term is not adopted");
+        assert!(persists(&out).is_empty());
+        assert!(out.contains(&Output::Note(Note::VoteDenied {
+            candidate: 3,
+            term: 2,
+            reason: DenyReason::HeardFromLeader,
+        })));
+        step(&mut n2, Input::Timer(TimerKind::WithholdVotes));
+        let out = step(&mut n2, request_vote(3, 2, 2));
+        assert_eq!((n2.term(), n2.voted_for()), (2, Some(3)));
+        assert_eq!(persists(&out).len(), 1);
+        let mut n2 = logcabin_node(2, false, false, false);
+        step(&mut n2, heartbeat);
+        step(&mut n2, request_vote(3, 2, 2));
+        assert_eq!(n2.voted_for(), Some(3));
     }
 }

@@ -53,21 +53,39 @@ impl ProgressTracker {
 }
 
 impl Progress {
-    /// The follower accepted entries up to `index`.
-    pub fn on_accepted(&mut self, index: Index) {
+    /// The follower accepted entries up to `index`. Returns whether this told the leader
+    /// anything new: a duplicated or reordered acknowledgement (at or below what is already
+    /// matched, while pipelining) changes nothing and must not trigger another send, or every
+    /// duplicate on the network would fork a replication chain that lives as long as the
+    /// follower lags.
+    pub fn on_accepted(&mut self, index: Index) -> bool {
+        let news = index > self.matched || self.state == ProgressState::Probe;
         self.matched = self.matched.max(index);
         self.next = self.next.max(index + 1);
         self.state = ProgressState::Replicate;
+        news
     }
 
-    /// The follower rejected; its last index is `hint`. Back up, never below what it is known
-    /// to match, and probe again.
-    pub fn on_rejected(&mut self, hint: Index) {
-        let next = (hint + 1)
-            .min(self.next.saturating_sub(1))
-            .max(self.matched + 1);
-        self.next = next.max(1);
+    /// The follower rejected; `hint` is its last index, or one below the rejected
+    /// prevLogIndex if that is lower (the follower's side of §5.3). Back up, never below what it
+    /// is known to match, and probe again. A rejection whose retry point is not below the
+    /// current nextIndex answers a probe older than the last one (reordered or duplicated): it
+    /// is ignored, and the return value (whether anything changed) says not to resend.
+    pub fn on_rejected(&mut self, hint: Index) -> bool {
+        let next = (hint + 1).max(self.matched + 1).max(1);
+        if next >= self.next {
+            return false;
+        }
+        self.next = next;
         self.state = ProgressState::Probe;
+        true
+    }
+
+    /// Whether a new entry should go out to this follower at once: while probing, no (one
+    /// probe at a time; the heartbeat or the probe's answer sends the next), as in the
+    /// dissertation's description of finding nextIndex (§3.5) and every production Raft.
+    pub fn sends_on_propose(&self) -> bool {
+        self.state == ProgressState::Replicate
     }
 
     /// Where the next AppendEntries to this follower starts, within a log ending at `last_index`.

@@ -448,6 +448,7 @@ pub fn validate_node_ids(nodes: u32, records: &[Record]) -> Result<(), (usize, S
                 }
             }
             Event::SplitVote { candidates, .. } => candidates,
+            Event::FailedElection { node, .. } => std::slice::from_ref(node),
             Event::Start { .. }
             | Event::ClientDone { .. }
             | Event::FaultSkipped { .. }
@@ -810,6 +811,7 @@ mod tests {
             nodes: 5,
             seed: 0,
             scenario: "t".into(),
+            drawn: None,
         });
         c.observe(&start, 1).unwrap();
         c.observe(&rec(Event::Election { node: 1, term: 2 }), 2)

@@ -176,6 +176,11 @@ impl StoryBuilder {
                 self.end_leadership(*node, t, format!("stepped down in term {term}"));
                 self.leading.insert(*node, *term);
             }
+            Event::FailedElection { term, .. } => {
+                if let Some(tr) = self.terms.get_mut(term) {
+                    tr.result = "the only candidate lost".into();
+                }
+            }
             Event::SplitVote { term, .. } => {
                 if let Some(tr) = self.terms.get_mut(term) {
                     tr.result = "split vote".into();

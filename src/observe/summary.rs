@@ -5,7 +5,8 @@
 //! leaders that stepped down, entries truncated, drops, client outcomes and latency, and
 //! whether state machines that differ at the end only lag (a prefix of the others' applied
 //! entries) or diverge. Also the split-vote detector, which turns term changes into
-//! `split_vote` events.
+//! `split_vote` events (two or more candidates, nobody won) and `failed_election` events (one
+//! candidate, who lost).
 //!
 //! The printed form uses one unit: seconds with millisecond precision (`2.385s`).
 
@@ -19,8 +20,9 @@ use crate::observe::story::{
 use crate::observe::trace::{Event, Record};
 use crate::protocol::{NodeId, Role};
 
-/// Emits a `split_vote` for every term in which a candidate stood and no leader was elected,
-/// once the term is over: a higher term has appeared somewhere in the cluster *and* every
+/// Emits a `split_vote` for every term in which two or more candidates stood and no leader was
+/// elected, and a `failed_election` for a term with a single candidate who lost, once the term
+/// is over: a higher term has appeared somewhere in the cluster *and* every
 /// candidate of the term has left it (moved to another term or crashed), so no late vote can
 /// still make one of them leader. A term still open when the run ends is not counted: nobody
 /// can tell yet. A term is judged once: a node that stands in it only later (restarted from an
@@ -84,9 +86,12 @@ impl SplitVoteDetector {
         for t in over {
             let open = self.open.remove(&t).expect("listed above");
             if !open.elected {
-                out.push(Event::SplitVote {
-                    term: t,
-                    candidates: open.candidates,
+                out.push(match open.candidates[..] {
+                    [node] => Event::FailedElection { term: t, node },
+                    _ => Event::SplitVote {
+                        term: t,
+                        candidates: open.candidates,
+                    },
                 });
             }
         }
@@ -160,8 +165,12 @@ pub struct Summary {
     pub events: u64,
     pub leaders: Vec<LeaderRecord>,
     pub elections: u64,
+    /// Terms with two or more candidates and no winner, in term order.
     pub split_votes: u64,
     pub split_vote_terms: Vec<u64>,
+    /// Terms with one candidate, who lost, in term order.
+    pub failed_elections: u64,
+    pub failed_election_terms: Vec<u64>,
     pub first_leader_ns: Option<u64>,
     pub crash_to_next_leader: Vec<CrashRecovery>,
     pub messages_sent: u64,
@@ -265,7 +274,11 @@ impl SummaryBuilder {
             }
             Event::SplitVote { term, .. } => {
                 s.split_votes += 1;
-                s.split_vote_terms.push(*term);
+                insert_sorted(&mut s.split_vote_terms, *term);
+            }
+            Event::FailedElection { term, .. } => {
+                s.failed_elections += 1;
+                insert_sorted(&mut s.failed_election_terms, *term);
             }
             Event::Drop { reason, .. } => {
                 *s.messages_dropped.entry(reason.to_string()).or_default() += 1
@@ -299,14 +312,12 @@ impl SummaryBuilder {
         }
         let _ = writeln!(
             o,
-            "elections  {} started, {}{}",
+            "elections  {} started, {}{}, {}{}",
             s.elections,
             count(s.split_votes, "split vote", "split votes"),
-            match s.split_vote_terms.as_slice() {
-                [] => String::new(),
-                [t] => format!(" (term {t})"),
-                ts => format!(" (terms {})", join(ts.iter())),
-            }
+            terms_list(&s.split_vote_terms),
+            count(s.failed_elections, "failed election", "failed elections"),
+            terms_list(&s.failed_election_terms),
         );
         let _ = writeln!(
             o,
@@ -487,6 +498,15 @@ fn secs(ns: u64) -> String {
     format!("{}.{:03}s", ms / 1000, ms % 1000)
 }
 
+/// ` (term 3)`, ` (terms 3, 4)`, or nothing.
+fn terms_list(terms: &[u64]) -> String {
+    match terms {
+        [] => String::new(),
+        [t] => format!(" (term {t})"),
+        ts => format!(" (terms {})", join(ts.iter())),
+    }
+}
+
 /// `1 vote`, `2 votes`.
 fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -497,6 +517,13 @@ fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
 }
 
 /// Nearest-rank quantile of sorted values.
+/// Terms are reported as they close, which is not always in order (a lower term can close
+/// after a higher one): keep the list sorted.
+fn insert_sorted(v: &mut Vec<u64>, term: u64) {
+    let at = v.partition_point(|&t| t <= term);
+    v.insert(at, term);
+}
+
 pub fn quantile_sorted(sorted: &[u64], q: f64) -> Option<u64> {
     if sorted.is_empty() {
         return None;

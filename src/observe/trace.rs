@@ -43,6 +43,9 @@ pub enum Event {
         nodes: u32,
         seed: u64,
         scenario: String,
+        /// What the seed drew of the cluster's shape, when the scenario draws it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        drawn: Option<String>,
     },
     /// A node's initial durable state, when the scenario gives one.
     Boot {
@@ -104,11 +107,17 @@ pub enum Event {
         term: u64,
         votes: u32,
     },
-    /// A term in which at least one candidate stood and no leader was elected, reported when a
-    /// higher term first appears anywhere in the cluster.
+    /// A term in which two or more candidates stood and nobody won, reported once the term is
+    /// over (see `summary::SplitVoteDetector`).
     SplitVote {
         term: u64,
         candidates: Vec<NodeId>,
+    },
+    /// A term in which a single candidate stood and lost (for example a node whose log is
+    /// behind timing out first), reported like a split vote.
+    FailedElection {
+        term: u64,
+        node: NodeId,
     },
     Drop {
         from: NodeId,
@@ -235,7 +244,14 @@ impl fmt::Display for Record {
                 nodes,
                 seed,
                 scenario,
-            } => write!(f, "start {scenario} nodes={nodes} seed={seed}"),
+                drawn,
+            } => {
+                write!(f, "start {scenario} nodes={nodes} seed={seed}")?;
+                match drawn {
+                    Some(d) => write!(f, " drawn: {d}"),
+                    None => Ok(()),
+                }
+            }
             Event::Boot {
                 node, term, log, ..
             } => write!(f, "n{node} boot term={term} log_len={}", log.len()),
@@ -271,6 +287,9 @@ impl fmt::Display for Record {
             }
             Event::SplitVote { term, candidates } => {
                 write!(f, "split vote term={term} candidates={candidates:?}")
+            }
+            Event::FailedElection { term, node } => {
+                write!(f, "n{node} failed election term={term} (sole candidate)")
             }
             Event::Drop {
                 from,

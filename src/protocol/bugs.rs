@@ -36,8 +36,9 @@ pub enum Bug {
     /// the stale entries after them instead of deleting the conflicting suffix (Figure 2,
     /// AppendEntries receiver step 3).
     NoTruncateOnConflict,
-    /// A leader that sees a higher term in a response ignores it and keeps leading its old
-    /// term (§5.1, Figure 2 "All servers").
+    /// A leader ignores a higher term in any message but a RequestVote (a newer leader's
+    /// AppendEntries, responses) and keeps leading its old term (§5.1, Figure 2 "All
+    /// servers").
     IgnoreHigherTerm,
     /// Vote grants and AppendEntries replies are sent at once, before the write they depend on
     /// is durable (Figure 2: persistent state is updated on stable storage before responding).

@@ -145,6 +145,9 @@ pub enum DenyReason {
     StaleTerm,
     AlreadyVoted(NodeId),
     LogNotUpToDate,
+    /// `leader_stickiness`: the node heard from a current leader within the minimum election
+    /// timeout (paper §6), or is the leader; it neither adopts the term nor votes.
+    HeardFromLeader,
 }
 
 impl DenyReason {
@@ -153,6 +156,7 @@ impl DenyReason {
             DenyReason::StaleTerm => "stale_term".into(),
             DenyReason::AlreadyVoted(c) => format!("already_voted_for_n{c}"),
             DenyReason::LogNotUpToDate => "log_not_up_to_date".into(),
+            DenyReason::HeardFromLeader => "heard_from_leader".into(),
         }
     }
 }
@@ -264,6 +268,14 @@ pub trait RaftNode: Sized {
 pub enum TimerKind {
     Election,
     Heartbeat,
+    /// With `leader_stickiness`: runs for the minimum election timeout after the node last
+    /// heard from a current leader; while it runs, RequestVote is refused (paper §6).
+    WithholdVotes,
+}
+
+impl TimerKind {
+    /// How many kinds there are (`kind as usize` is below it).
+    pub const COUNT: usize = TimerKind::WithholdVotes as usize + 1;
 }
 
 /// When a candidate makes its own term and vote durable relative to sending RequestVote.
@@ -297,6 +309,18 @@ pub struct Config {
     pub heartbeat_interval: SimDuration,
     pub max_entries_per_message: usize,
     pub candidate_persist: CandidatePersist,
+    /// A term adopted from a higher-term message is written on its own, before the message is
+    /// handled, as a separate disk write (a vote granted at a higher term then costs two
+    /// writes: the term, then the vote). Off: one write carries both.
+    pub separate_term_write: bool,
+    /// While a write issued outside leadership (term, vote, entries) is in flight, the node
+    /// handles nothing else: messages and timer firings wait until it is durable, and a timer
+    /// re-armed meanwhile cancels a firing that waited (a handler that holds the server's lock
+    /// through a synchronous write). A leader is never blocked (its log writes run beside it).
+    pub block_during_writes: bool,
+    /// Paper §6: a server that has heard from a current leader within the minimum election
+    /// timeout (or is the leader) refuses RequestVote without adopting its term.
+    pub leader_stickiness: bool,
     /// For implementations that draw randomness of their own (a library with its own election
     /// timer): a seed the world derives from the run's seed, the node's id and its incarnation,
     /// so that randomness replays too. The built-in node draws nothing and ignores it.

@@ -105,6 +105,11 @@ pub fn export(m: &RunModel) -> Vec<u8> {
                 "election",
                 json!({"term": term, "candidates": candidates}),
             ),
+            MarkKind::FailedElection { term } => (
+                format!("failed election t{term}"),
+                "election",
+                json!({"term": term}),
+            ),
             MarkKind::Commit { index } => {
                 let n = mk.node.expect("a commit is a node's");
                 ev.push(json!({"name": format!("n{n} commit index"), "ph": "C",

@@ -3,7 +3,12 @@
 //!
 //! The time-to-leader CDF: cumulative percent of trials against time without a leader, one
 //! line per configuration, linear or log time axis. Capped trials stay in the denominator, so a
-//! line that ends below 100% says how many trials never finished.
+//! line that ends below 100% says how many trials never finished; its legend entry says how
+//! many were capped, and a dotted segment carries it to the right edge at that height.
+//!
+//! The legend sits below the chart, off the curves; colours come from a fixed list readable on
+//! white (no yellow); a log axis is labelled at 1, 2 and 5 × 10^k only, so labels never
+//! collide.
 
 use std::path::Path;
 use std::sync::Once;
@@ -30,6 +35,12 @@ pub(crate) fn register_font() {
 pub struct CdfLine {
     pub label: String,
     pub points: Vec<(f64, f64)>,
+    /// Trials of this line that reached the cap.
+    pub capped: usize,
+    /// Which colour it takes (a reference takes its configuration's).
+    pub colour: usize,
+    /// Observed, not simulated (`--reference`): drawn dashed.
+    pub reference: bool,
 }
 
 pub fn cdf_lines(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<CdfLine> {
@@ -49,10 +60,50 @@ pub fn cdf_lines(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<CdfLin
                 .enumerate()
                 .map(|(i, &x)| (x, (i + 1) as f64 * 100.0 / total))
                 .collect();
+            let capped = rs.len() - d.len();
+            let label = if capped > 0 {
+                format!("{} ({capped} of {} capped)", c.label(), rs.len())
+            } else {
+                c.label()
+            };
             CdfLine {
-                label: c.label(),
+                label,
                 points,
+                capped,
+                colour: c.index,
+                reference: false,
             }
+        })
+        .collect()
+}
+
+/// The reference's CDF for every configuration whose range it covers (the first such
+/// configuration, when several share a range), in its colour.
+pub fn reference_lines(
+    configs: &[SweepConfig],
+    reference: &crate::experiment::reference::Reference,
+) -> Vec<CdfLine> {
+    reference
+        .ranges
+        .iter()
+        .filter_map(|(range, v)| {
+            let c = configs.iter().find(|c| c.timeout == *range)?;
+            let n = v.len() as f64;
+            Some(CdfLine {
+                label: format!(
+                    "observed {} ({} failovers)",
+                    crate::experiment::sweep::range_label(*range),
+                    v.len()
+                ),
+                points: v
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| (x, (i + 1) as f64 * 100.0 / n))
+                    .collect(),
+                capped: 0,
+                colour: c.index,
+                reference: true,
+            })
         })
         .collect()
 }
@@ -68,7 +119,9 @@ pub fn draw_cdf(
 ) -> Result<(), String> {
     register_font();
     let is_svg = path.extension().is_some_and(|e| e == "svg");
-    let size = (1000, 620);
+    let shown = lines.len().min(MAX_LEGEND);
+    let legend_rows = shown.div_ceil(2) + usize::from(lines.len() > MAX_LEGEND);
+    let size = (1000, 620 + 24 * legend_rows as u32 + 10);
     if is_svg {
         let root = SVGBackend::new(path, size).into_drawing_area();
         draw_on(root, title, lines, log_axis, x_max_ms)
@@ -90,6 +143,7 @@ where
 {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     root.fill(&WHITE).map_err(e)?;
+    let (root, legend) = root.split_vertically(620);
     let all = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
     let (mut lo, mut hi) = all.fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
         (lo.min(x), hi.max(x))
@@ -105,7 +159,10 @@ where
     let edge = clip.unwrap_or(f64::INFINITY);
     let x_label = "time without leader (ms)";
     let y_label = "cumulative percent of trials";
-    let colors = |i: usize| Palette99::pick(i).to_rgba();
+    let colors = |i: usize| {
+        let (r, g, b) = COLOURS[i % COLOURS.len()];
+        RGBColor(r, g, b).to_rgba()
+    };
     macro_rules! draw {
         ($chart:expr) => {{
             let mut chart = $chart;
@@ -120,8 +177,8 @@ where
                 .axis_desc_style(("sans-serif", 18))
                 .draw()
                 .map_err(e)?;
-            for (i, l) in lines.iter().enumerate() {
-                let color = colors(i);
+            for l in lines {
+                let color = colors(l.colour);
                 // A step function: each trial lifts the line at its own time.
                 let mut pts = Vec::with_capacity(l.points.len() * 2);
                 let mut prev = 0.0;
@@ -134,22 +191,31 @@ where
                     pts.push((x, y));
                     prev = y;
                 }
+                let last = pts.last().copied();
+                if l.reference {
+                    chart
+                        .draw_series(DashedLineSeries::new(pts, 8, 4, color.stroke_width(2)))
+                        .map_err(e)?;
+                    continue;
+                }
                 chart
                     .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-                    .map_err(e)?
-                    .label(l.label.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                    });
+                    .map_err(e)?;
+                // Capped trials: a dotted segment at the line's final height to the edge.
+                if let (Some((x, y)), true) = (last, l.capped > 0) {
+                    let right = chart.x_range().end;
+                    if x < right {
+                        chart
+                            .draw_series(DashedLineSeries::new(
+                                vec![(x, y), (right, y)],
+                                3,
+                                5,
+                                color.stroke_width(2),
+                            ))
+                            .map_err(e)?;
+                    }
+                }
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 16))
-                .draw()
-                .map_err(e)?;
         }};
     }
     let mut builder = ChartBuilder::on(&root);
@@ -161,15 +227,101 @@ where
     if log_axis {
         let lo = (lo * 0.9).max(1e-3);
         draw!(builder
-            .build_cartesian_2d((lo..hi * 1.1).log_scale(), 0.0..100.0)
+            .build_cartesian_2d(
+                (lo..hi * 1.1)
+                    .log_scale()
+                    .with_key_points(log_ticks(lo, hi * 1.1, &[1.0, 2.0, 5.0]))
+                    .with_light_points(log_ticks(
+                        lo,
+                        hi * 1.1,
+                        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+                    )),
+                0.0..100.0
+            )
             .map_err(e)?);
     } else {
         draw!(builder
             .build_cartesian_2d(0.0..hi * 1.05, 0.0..100.0)
             .map_err(e)?);
     }
+    // The legend, below the chart: two columns, a short line in the series' colour and its label.
+    for (i, l) in lines.iter().take(MAX_LEGEND).enumerate() {
+        let (x, y) = (80 + 460 * (i % 2) as i32, 8 + 24 * (i / 2) as i32);
+        let color = colors(l.colour);
+        if l.reference {
+            for k in 0..3 {
+                let x0 = x + 10 * k;
+                legend
+                    .draw(&PathElement::new(
+                        vec![(x0, y + 9), (x0 + 6, y + 9)],
+                        color.stroke_width(3),
+                    ))
+                    .map_err(e)?;
+            }
+        } else {
+            legend
+                .draw(&PathElement::new(
+                    vec![(x, y + 9), (x + 28, y + 9)],
+                    color.stroke_width(3),
+                ))
+                .map_err(e)?;
+        }
+        legend
+            .draw(&Text::new(
+                l.label.clone(),
+                (x + 36, y),
+                ("sans-serif", 16).into_font().color(&BLACK),
+            ))
+            .map_err(e)?;
+    }
+    if lines.len() > MAX_LEGEND {
+        let y = 8 + 24 * MAX_LEGEND.div_ceil(2) as i32;
+        legend
+            .draw(&Text::new(
+                format!("and {} more (see summary.csv)", lines.len() - MAX_LEGEND),
+                (80, y),
+                ("sans-serif", 16).into_font().color(&BLACK),
+            ))
+            .map_err(e)?;
+    }
     root.present().map_err(e)?;
+    legend.present().map_err(e)?;
     Ok(())
+}
+
+/// Legend entries drawn; the rest are named in summary.csv.
+const MAX_LEGEND: usize = 24;
+
+/// Colours distinguishable on white and for the common colour-vision deficiencies (the
+/// Okabe–Ito set without its yellow, then darker tones).
+const COLOURS: [(u8, u8, u8); 10] = [
+    (0, 114, 178),
+    (213, 94, 0),
+    (0, 158, 115),
+    (204, 121, 167),
+    (86, 180, 233),
+    (230, 159, 0),
+    (0, 0, 0),
+    (120, 120, 120),
+    (128, 0, 0),
+    (60, 60, 160),
+];
+
+/// Ticks of a log axis from `lo` to `hi`: each of `mantissas` times each power of ten, so
+/// that labelled ticks (1, 2 and 5 × 10^k) never crowd each other.
+fn log_ticks(lo: f64, hi: f64, mantissas: &[f64]) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut e = libm::floor(libm::log10(lo.max(1e-9)));
+    while libm::pow(10.0, e) <= hi {
+        for &m in mantissas {
+            let x = m * libm::pow(10.0, e);
+            if x >= lo && x <= hi {
+                out.push(x);
+            }
+        }
+        e += 1.0;
+    }
+    out
 }
 
 /// Axis labels in ms: whole numbers, or one significant decimal below 10.

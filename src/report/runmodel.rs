@@ -97,15 +97,38 @@ pub struct Mark {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MarkKind {
-    Election { term: u64 },
-    Leader { term: u64, votes: u32 },
-    SplitVote { term: u64, candidates: Vec<NodeId> },
-    Commit { index: u64 },
+    Election {
+        term: u64,
+    },
+    Leader {
+        term: u64,
+        votes: u32,
+    },
+    SplitVote {
+        term: u64,
+        candidates: Vec<NodeId>,
+    },
+    /// A term whose only candidate lost.
+    FailedElection {
+        term: u64,
+    },
+    Commit {
+        index: u64,
+    },
     Crash,
-    Restart { term: u64 },
-    Truncate { from: u64 },
-    FaultSkipped { reason: String },
-    Violation { property: String, detail: String },
+    Restart {
+        term: u64,
+    },
+    Truncate {
+        from: u64,
+    },
+    FaultSkipped {
+        reason: String,
+    },
+    Violation {
+        property: String,
+        detail: String,
+    },
 }
 
 /// A message from its send to its delivery or drop. A duplicated message is two.
@@ -192,6 +215,7 @@ impl RunModel {
                     nodes,
                     seed,
                     scenario,
+                    ..
                 } => Some((*nodes, scenario.clone(), *seed)),
                 _ => None,
             })
@@ -326,6 +350,14 @@ impl RunModel {
                         candidates: candidates.clone(),
                     },
                 }),
+                Event::FailedElection { term, node } => {
+                    check(*node)?;
+                    m.marks.push(Mark {
+                        t,
+                        node: Some(*node),
+                        kind: MarkKind::FailedElection { term: *term },
+                    });
+                }
                 Event::Commit { node, commit_index } => {
                     check(*node)?;
                     m.marks.push(Mark {
@@ -537,6 +569,7 @@ mod tests {
                     nodes: 2,
                     seed: 1,
                     scenario: "x".into(),
+                    drawn: None,
                 },
             ),
             rec(10, Event::role(1, Role::Candidate, 1)),
@@ -590,6 +623,7 @@ mod tests {
                     nodes: 3,
                     seed: 1,
                     scenario: "x".into(),
+                    drawn: None,
                 },
             ),
             rec(
@@ -629,6 +663,7 @@ mod tests {
                     nodes: 3,
                     seed: 1,
                     scenario: "x".into(),
+                    drawn: None,
                 },
             ),
             rec(1, Event::Crash { node: 4 }),

@@ -296,6 +296,15 @@ where
                 root.draw(&Circle::new((x, y), 4, BLUE.stroke_width(2)))
                     .map_err(e)?;
             }
+            (MarkKind::FailedElection { .. }, Some(n)) => {
+                // A short red mark above the lost candidate's bar.
+                let a = lay.bar(n).0;
+                root.draw(&PathElement::new(
+                    vec![(x, a - 13), (x, a - 1)],
+                    rgb((200, 0, 0)).stroke_width(1),
+                ))
+                .map_err(e)?;
+            }
             (MarkKind::Truncate { .. }, Some(n)) => {
                 let y = lay.bar(n).0 - 6;
                 root.draw(&Rectangle::new(

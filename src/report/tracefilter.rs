@@ -3,7 +3,7 @@
 //! kept when it passes every part that was given.
 //!
 //! - node: the record names the node (as `node`, sender, receiver, candidate, or among a split
-//!   vote's candidates or a partition's groups), or concerns the whole cluster (`start`, `end`,
+//!   vote's candidates, a failed election's candidate or a partition's groups), or concerns the whole cluster (`start`, `end`,
 //!   network faults, faults that found nothing to act on, violations, panics);
 //! - kinds: the record's `ev` is one of them;
 //! - term: the record carries that term (roles, elections, votes, leaders, split votes,
@@ -30,6 +30,7 @@ pub const KINDS: &[&str] = &[
     "vote",
     "leader",
     "split_vote",
+    "failed_election",
     "drop",
     "send",
     "deliver",
@@ -65,6 +66,7 @@ pub fn kind(ev: &Event) -> &'static str {
         Event::Vote { .. } => "vote",
         Event::Leader { .. } => "leader",
         Event::SplitVote { .. } => "split_vote",
+        Event::FailedElection { .. } => "failed_election",
         Event::Drop { .. } => "drop",
         Event::Send { .. } => "send",
         Event::Deliver { .. } => "deliver",
@@ -93,6 +95,7 @@ pub fn term_of(ev: &Event) -> Option<u64> {
         | Event::Vote { term, .. }
         | Event::Leader { term, .. }
         | Event::SplitVote { term, .. }
+        | Event::FailedElection { term, .. }
         | Event::Drop { term, .. }
         | Event::Send { term, .. }
         | Event::Deliver { term, .. } => Some(*term),
@@ -122,7 +125,8 @@ pub fn concerns(ev: &Event, n: NodeId) -> bool {
         | Event::Truncate { node, .. }
         | Event::Commit { node, .. }
         | Event::Apply { node, .. }
-        | Event::ClientRequest { node, .. } => *node == n,
+        | Event::ClientRequest { node, .. }
+        | Event::FailedElection { node, .. } => *node == n,
         Event::Vote {
             node, candidate, ..
         } => *node == n || *candidate == n,

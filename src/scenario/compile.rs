@@ -125,6 +125,7 @@ impl Scenario {
         let net = &self.network;
         RunConfig {
             name: self.name.clone(),
+            drawn: self.drawn.clone(),
             nodes: n,
             initial: (1..=n).map(|id| initial_state(self, id)).collect(),
             initial_leader: self.cluster.initial_leader,
@@ -136,6 +137,9 @@ impl Scenario {
                 heartbeat_interval: self.raft.heartbeat_interval,
                 max_entries_per_message: self.raft.max_entries_per_message,
                 candidate_persist: self.raft.candidate_persist,
+                separate_term_write: self.raft.separate_term_write,
+                block_during_writes: self.raft.block_during_writes,
+                leader_stickiness: self.raft.leader_stickiness,
                 seed: 0, // set per node and incarnation by the world
                 bugs: self.raft.bugs.iter().collect(),
             },
@@ -266,6 +270,47 @@ impl FaultSpec {
 }
 
 impl Scenario {
+    /// The scenario a run with `seed` plays: the `draw` choices taken (from the seed's own
+    /// stream) and written in as plain settings, with what was drawn noted for the trace. A
+    /// scenario without `draw` is returned as it is.
+    pub fn for_seed(&self, seed: u64) -> std::borrow::Cow<'_, Scenario> {
+        use crate::base::rng::{Purpose, Rng};
+        let Some(d) = &self.draw else {
+            return std::borrow::Cow::Borrowed(self);
+        };
+        let mut rng = Rng::stream(seed, Purpose::Shape, 0);
+        let mut pick = |len: usize| rng.range_inclusive(0, len as u64 - 1) as usize;
+        let mut sc = self.clone();
+        sc.draw = None;
+        let mut drawn = Vec::new();
+        if !d.nodes.is_empty() {
+            sc.cluster.nodes = d.nodes[pick(d.nodes.len())];
+            drawn.push(format!("nodes={}", sc.cluster.nodes));
+        }
+        if !d.max_entries_per_message.is_empty() {
+            sc.raft.max_entries_per_message =
+                d.max_entries_per_message[pick(d.max_entries_per_message.len())];
+            drawn.push(format!(
+                "max_entries_per_message={}",
+                sc.raft.max_entries_per_message
+            ));
+        }
+        if !d.requests_per_second.is_empty() {
+            let v = d.requests_per_second[pick(d.requests_per_second.len())];
+            if let Some(w) = &mut sc.workload {
+                w.requests_per_second = v;
+                drawn.push(format!("requests_per_second={v}"));
+            }
+        }
+        if !d.election_timeout.is_empty() {
+            sc.raft.election_timeout = d.election_timeout[pick(d.election_timeout.len())];
+            let [a, b] = sc.raft.election_timeout;
+            drawn.push(format!("election_timeout={a}..{b}"));
+        }
+        sc.drawn = Some(drawn.join(" "));
+        std::borrow::Cow::Owned(sc)
+    }
+
     /// This scenario with the faults its generators draw for `seed` written out explicitly,
     /// after its own, in the order a run appends them: the same run, fault for fault, with no
     /// generator left.

@@ -96,7 +96,38 @@ pub struct Scenario {
     /// Settings for `raftsim sweep`; ignored by `raftsim run`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepSpec>,
+    /// Parts of the cluster's shape drawn from each run's seed (see [`DrawSpec`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draw: Option<DrawSpec>,
+    /// What was drawn, once [`Scenario::for_seed`] has drawn it (traced in `start`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub drawn: Option<String>,
 }
+
+/// Swarm testing of the cluster's shape, not only of its faults: each list is a set of
+/// choices, and every run takes one of each from its seed (its own stream, so the draw moves
+/// nothing else). What a seed drew is traced in its `start` record, and `raftsim shrink`
+/// writes it out as plain settings. Fields left out keep the scenario's own value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DrawSpec {
+    /// Cluster sizes (`cluster.nodes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<u32>,
+    /// Entries per AppendEntries (`raft.max_entries_per_message`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub max_entries_per_message: Vec<usize>,
+    /// Client rates (`workload.requests_per_second`; needs a `workload`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests_per_second: Vec<f64>,
+    /// Election timeout ranges (`raft.election_timeout`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub election_timeout: Vec<[SimDuration; 2]>,
+}
+
+/// The most choices one `draw` list may hold.
+pub const MAX_DRAW_CHOICES: usize = 16;
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -127,6 +158,19 @@ pub struct RaftSpec {
     /// Whether a candidate writes its term and vote before sending RequestVote or in parallel.
     #[serde(default)]
     pub candidate_persist: CandidatePersist,
+    /// Write a term adopted from a higher-term message on its own, before handling the
+    /// message: a vote granted at a higher term costs two writes (term, then vote).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub separate_term_write: bool,
+    /// Handle nothing else (messages, timer firings) while a term, vote or log write issued
+    /// outside leadership is in flight, as a handler holding the server's lock through a
+    /// synchronous write does; a timer re-armed meanwhile cancels a firing that waited.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub block_during_writes: bool,
+    /// Paper §6: refuse RequestVote, without adopting its term, within the minimum election
+    /// timeout of hearing from a current leader (and while leading).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub leader_stickiness: bool,
     /// PreVote (dissertation §9.6). Not yet supported: must be false.
     #[serde(default)]
     pub pre_vote: bool,
@@ -515,12 +559,17 @@ impl Default for LimitsSpec {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
+    /// What a trial measures: `failover` (the paper's Figure 16: the leader crashes) or
+    /// `cold_start` (a cluster of followers elects its first leader).
+    #[serde(default)]
+    pub experiment: Experiment,
     /// The election-timeout ranges to compare.
     pub ranges: Vec<SweepRange>,
     /// Trials per range unless the range says otherwise.
     #[serde(default = "default_trials")]
     pub trials: u32,
-    /// A trial that has not ended by this virtual time is counted as capped.
+    /// A trial whose measured time (from the crash, or from a cold start) would exceed this
+    /// is counted as capped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cap: Option<SimDuration>,
     /// Draw the CDF's time axis on a log scale.
@@ -533,6 +582,36 @@ pub struct SweepSpec {
 
 fn default_trials() -> u32 {
     1000
+}
+
+/// The experiment a sweep runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Experiment {
+    /// The paper's Figure 16: an established leader crashes; time until every survivor
+    /// follows a new one.
+    #[default]
+    Failover,
+    /// Every node starts a follower of term 0 with an empty log; time until every node
+    /// follows the first leader.
+    ColdStart,
+}
+
+impl Experiment {
+    pub const NAMES: [&'static str; 2] = ["failover", "cold_start"];
+    pub fn name(self) -> &'static str {
+        match self {
+            Experiment::Failover => "failover",
+            Experiment::ColdStart => "cold_start",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Experiment> {
+        match s {
+            "failover" => Some(Experiment::Failover),
+            "cold_start" => Some(Experiment::ColdStart),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -1098,6 +1177,64 @@ impl Scenario {
             if total > MAX_TRIALS {
                 return err("sweep.ranges", trials_bound(total));
             }
+        }
+        if let Some(d) = &self.draw {
+            self.validate_draw(d)?;
+        }
+        Ok(())
+    }
+
+    /// Every choice of a `draw` must make a valid scenario: each is tried on its own, and an
+    /// error names the choice.
+    fn validate_draw(&self, d: &DrawSpec) -> Result<(), (String, String)> {
+        let mut base = self.clone();
+        base.draw = None;
+        let lists = [
+            ("nodes", d.nodes.len()),
+            ("max_entries_per_message", d.max_entries_per_message.len()),
+            ("requests_per_second", d.requests_per_second.len()),
+            ("election_timeout", d.election_timeout.len()),
+        ];
+        for (field, len) in lists {
+            if len > MAX_DRAW_CHOICES {
+                return Err((
+                    format!("draw.{field}"),
+                    format!("{len} choices is not allowed: at most {MAX_DRAW_CHOICES}"),
+                ));
+            }
+        }
+        if !d.requests_per_second.is_empty() && self.workload.is_none() {
+            return Err((
+                "draw.requests_per_second".into(),
+                "there is no `workload` whose rate it could draw: add one, or remove this".into(),
+            ));
+        }
+        let tries = (d.nodes.iter().enumerate())
+            .map(|(i, &v)| {
+                let mut sc = base.clone();
+                sc.cluster.nodes = v;
+                (format!("draw.nodes[{i}]"), sc)
+            })
+            .chain(d.max_entries_per_message.iter().enumerate().map(|(i, &v)| {
+                let mut sc = base.clone();
+                sc.raft.max_entries_per_message = v;
+                (format!("draw.max_entries_per_message[{i}]"), sc)
+            }))
+            .chain(d.requests_per_second.iter().enumerate().map(|(i, &v)| {
+                let mut sc = base.clone();
+                if let Some(w) = &mut sc.workload {
+                    w.requests_per_second = v;
+                }
+                (format!("draw.requests_per_second[{i}]"), sc)
+            }))
+            .chain(d.election_timeout.iter().enumerate().map(|(i, &v)| {
+                let mut sc = base.clone();
+                sc.raft.election_timeout = v;
+                (format!("draw.election_timeout[{i}]"), sc)
+            }));
+        for (field, sc) in tries {
+            sc.validate()
+                .map_err(|(inner, m)| (field, format!("with this choice, {inner}: {m}")))?;
         }
         Ok(())
     }

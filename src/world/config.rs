@@ -13,6 +13,8 @@ use crate::protocol::{Config, HardState, NodeId};
 pub struct RunConfig {
     /// The scenario's name (traced in `start`, names output folders).
     pub name: String,
+    /// What the seed drew of the cluster's shape (a scenario's `draw`), traced in `start`.
+    pub drawn: Option<String>,
     pub nodes: u32,
     /// Each node's durable state at the start, by id - 1.
     pub initial: Vec<HardState>,

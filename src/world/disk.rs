@@ -75,7 +75,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         voted_for: Option<NodeId>,
         ops: Vec<LogOp>,
     ) -> Option<usize> {
-        let latency_dist = &self.cfg.write_latency;
+        let latency_dist = self.write_latency;
         let now = self.now;
         let s = &mut self.slots[id as usize - 1];
         let d = &mut s.disk;

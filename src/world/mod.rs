@@ -28,6 +28,7 @@ pub mod workload;
 
 use std::collections::BTreeMap;
 
+use crate::base::dist::Law;
 use crate::base::rng::{Purpose, Rng};
 use crate::base::time::SimTime;
 use crate::observe::check::Violation;
@@ -58,7 +59,8 @@ enum Ev<M> {
     Timer {
         node: NodeId,
         kind: TimerKind,
-        gen: u64,
+        /// Which queued event of this timer this is (see `clock::Timers`).
+        token: u64,
     },
     Disk {
         node: NodeId,
@@ -118,7 +120,7 @@ struct Slot<N: RaftNode> {
     /// What the world has observed of the node (see `witness`).
     seen: Seen,
     incarnation: u32,
-    timer_gen: [u64; 2],
+    timers: clock::Timers,
     timer_rng: Rng,
     jitter_rng: Rng,
     disk: Disk,
@@ -241,6 +243,9 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     outstanding_at_quiet: Vec<u64>,
     faults: FaultState,
     clients: Clients,
+    /// The disk's write latency and the timers' jitter, ready to draw from.
+    write_latency: Law,
+    timer_jitter: Law,
 }
 
 /// Runs node implementation `N` on a compiled configuration with a seed, feeding `observers`
@@ -280,7 +285,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     seen: Seen::from_disk(&hard),
                     hard,
                     incarnation: 0,
-                    timer_gen: [0; 2],
+                    timers: clock::Timers::default(),
                     timer_rng: Rng::stream(seed, Purpose::Timers, id as u64),
                     jitter_rng: Rng::stream(seed, Purpose::Timers, 1000 + id as u64),
                     disk: Disk::new(Rng::stream(seed, Purpose::Storage, id as u64)),
@@ -292,6 +297,8 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             })
             .collect();
         Simulation {
+            write_latency: Law::from(&cfg.write_latency),
+            timer_jitter: Law::from(&cfg.clocks.timer_jitter),
             cfg,
             seed,
             now: SimTime::ZERO,
@@ -384,6 +391,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             nodes: cfg.nodes,
             seed: self.seed,
             scenario: cfg.name.clone(),
+            drawn: cfg.drawn.clone(),
         });
         // Boot every node.
         for id in 1..=cfg.nodes {
@@ -615,12 +623,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     self.step(to, Input::Message(env));
                 }
             }
-            Ev::Timer { node, kind, gen } => {
-                let s = self.slot(node);
-                if s.node.is_some() && s.timer_gen[kind as usize] == gen {
-                    self.step(node, Input::Timer(kind));
-                }
-            }
+            Ev::Timer { node, kind, token } => self.timer_due(node, kind, token),
             Ev::Disk {
                 node,
                 incarnation,
@@ -808,7 +811,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 self.send(env)
             }
             Output::SetTimer { kind, min, max } => self.set_timer(id, kind, min, max),
-            Output::CancelTimer(kind) => self.slots[id as usize - 1].timer_gen[kind as usize] += 1,
+            Output::CancelTimer(kind) => self.slots[id as usize - 1].timers.cancel(kind),
             Output::Persist {
                 seq,
                 term,
@@ -893,9 +896,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         s.paused_until = None;
         s.pauses = 0;
         // Timers of this incarnation never fire on the next.
-        for g in &mut s.timer_gen {
-            *g += 1;
-        }
+        s.timers.clear();
         self.faults.crashed(id);
         self.emit(Event::Crash { node: id });
         true

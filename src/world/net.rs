@@ -11,14 +11,14 @@
 //! another's delays.
 
 use super::config::NetConfig;
-use crate::base::dist::DurationDist;
+use crate::base::dist::{DurationDist, Law};
 use crate::base::rng::{Purpose, Rng};
 use crate::base::time::SimDuration;
 use crate::protocol::NodeId;
 
 #[derive(Clone, Debug)]
 struct Link {
-    delay: DurationDist,
+    delay: Law,
     loss: f64,
     duplicate: f64,
 }
@@ -57,7 +57,7 @@ pub struct Network {
     n: usize,
     /// links[from * (n+1) + to]
     links: Vec<Link>,
-    processing: DurationDist,
+    processing: Law,
     /// Count of active partitions separating from→to, and of active cuts.
     partitioned: Vec<u32>,
     cut: Vec<u32>,
@@ -67,7 +67,7 @@ pub struct Network {
     /// apply, and the latest delay spike. Empty outside faults, and then they cost no draw.
     loss_bursts: Vec<(usize, f64)>,
     dup_bursts: Vec<(usize, f64)>,
-    spikes: Vec<(usize, DurationDist)>,
+    spikes: Vec<(usize, Law)>,
     burst_loss: f64,
     burst_dup: f64,
 }
@@ -76,7 +76,7 @@ impl Network {
     pub fn new(spec: &NetConfig, n: u32, seed: u64) -> Network {
         let n = n as usize;
         let base = Link {
-            delay: spec.delay.clone(),
+            delay: Law::from(&spec.delay),
             loss: spec.loss,
             duplicate: spec.duplicate,
         };
@@ -84,7 +84,7 @@ impl Network {
         for l in &spec.links {
             let link = &mut links[l.from as usize * (n + 1) + l.to as usize];
             if let Some(d) = &l.delay {
-                link.delay = d.clone();
+                link.delay = Law::from(d);
             }
             if let Some(p) = l.loss {
                 link.loss = p;
@@ -96,7 +96,7 @@ impl Network {
         Network {
             n,
             links,
-            processing: spec.processing.clone(),
+            processing: Law::from(&spec.processing),
             partitioned: vec![0; (n + 1) * (n + 1)],
             cut: vec![0; (n + 1) * (n + 1)],
             // index 0 is the client's stream
@@ -214,7 +214,7 @@ impl Network {
 
     /// Starts (`on`) or ends fault `fault`'s extra delay on every message sent.
     pub fn set_delay_spike(&mut self, fault: usize, extra: &DurationDist, on: bool) {
-        set_active(&mut self.spikes, fault, extra.clone(), on);
+        set_active(&mut self.spikes, fault, Law::from(extra), on);
     }
 
     /// Starts (`on`) or ends a one-way cut from→to.

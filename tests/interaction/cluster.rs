@@ -277,8 +277,8 @@ struct Slot {
     pending: VecDeque<Write>,
     /// The log as it will be on disk once every pending write completes.
     written: Log,
-    /// Armed timers: election, heartbeat.
-    armed: [bool; 2],
+    /// Armed timers: election, heartbeat, withhold-votes.
+    armed: [bool; 3],
     /// What an outside observer has seen of the node (as the simulator observes it).
     seen: Seen,
 }
@@ -287,6 +287,7 @@ fn timer_slot(kind: TimerKind) -> usize {
     match kind {
         TimerKind::Election => 0,
         TimerKind::Heartbeat => 1,
+        TimerKind::WithholdVotes => 2,
     }
 }
 
@@ -294,6 +295,7 @@ fn timer_name(kind: TimerKind) -> &'static str {
     match kind {
         TimerKind::Election => "election",
         TimerKind::Heartbeat => "heartbeat",
+        TimerKind::WithholdVotes => "withhold_votes",
     }
 }
 
@@ -323,6 +325,9 @@ impl Cluster {
                         heartbeat_interval: SimDuration::from_millis(50),
                         max_entries_per_message: spec.max_entries,
                         candidate_persist: spec.persist,
+                        separate_term_write: false,
+                        block_during_writes: false,
+                        leader_stickiness: false,
                         seed: 0,
                         bugs: raftsim::protocol::Bugs::NONE,
                     },
@@ -330,7 +335,7 @@ impl Cluster {
                     durable: spec.hard[id as usize - 1].clone(),
                     pending: VecDeque::new(),
                     written: spec.hard[id as usize - 1].log.clone(),
-                    armed: [false; 2],
+                    armed: [false; 3],
                     seen: Seen::from_disk(&spec.hard[id as usize - 1]),
                 })
                 .collect(),
@@ -521,7 +526,7 @@ impl Cluster {
         self.up(id)?;
         let slot = &mut self.slots[id as usize - 1];
         slot.node = None;
-        slot.armed = [false; 2];
+        slot.armed = [false; 3];
         slot.written = slot.durable.log.clone();
         let lost: Vec<String> = slot
             .pending

@@ -364,6 +364,7 @@ impl ToyRaw {
                     let n = match kind {
                         TimerKind::Election => self.election_tick,
                         TimerKind::Heartbeat => self.heartbeat_tick,
+                        TimerKind::WithholdVotes => unreachable!("leader_stickiness is off"),
                     };
                     self.deadline[kind as usize] = Some(self.ticks + n);
                 }
