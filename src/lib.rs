@@ -36,7 +36,7 @@
 //! | [`world`] | the simulated world: event queue, network, clocks, disks, faults, clients, the loop |
 //! | [`observe`] | observers: trace events and writer, safety checker, summary, split votes |
 //! | [`experiment`] | many runs: the Figure 16 sweep, the benchmark |
-//! | [`report`] | atomic file writes, plots, trace comparison, reproduce lines |
+//! | [`report`] | atomic file writes, plots, trace comparison, reproduce lines, the timeline picture, the Perfetto export, the browser viewer, trace filters |
 
 pub mod base;
 pub mod experiment;

@@ -81,6 +81,14 @@ enum Cmd {
         /// `sweep --set`). Repeatable.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
+        /// Also draw the run's timeline into timeline.png (see `raftsim plot`).
+        #[arg(long)]
+        plot: bool,
+        /// Also export the run for the Perfetto UI (Chrome trace-event JSON) to FILE: a track
+        /// per node with its roles and terms, faults as instants, and, with `--trace-level
+        /// messages`, every message as a flow arrow.
+        #[arg(long, value_name = "FILE.json")]
+        perfetto: Option<PathBuf>,
     },
     /// Check a trace file offline: replay its events through the same safety checker that runs
     /// online, and report the first violated property (exit 1) or "ok" (exit 0). A trace
@@ -106,6 +114,76 @@ enum Cmd {
         /// Common records to show before the first difference.
         #[arg(long, value_name = "N", default_value_t = 3)]
         context: usize,
+    },
+    /// Print the records of a trace that match a filter, in the one-line human form of
+    /// `--verbose`. Every filter given must hold; with none, the whole trace is printed.
+    Trace {
+        /// The trace (JSON Lines, as written by `raftsim run`), at most 512 MiB.
+        trace: PathBuf,
+        /// Only records that name node N (as node, sender, receiver, candidate, or in a split
+        /// vote), and those that concern the whole cluster (start, end, partitions, network
+        /// faults, skipped faults, violations).
+        #[arg(long, value_name = "N")]
+        node: Option<u32>,
+        /// Only these event kinds, e.g. `role,leader,crash` (the trace's `ev` names).
+        #[arg(long = "ev", value_name = "KIND,..", value_delimiter = ',')]
+        kinds: Vec<String>,
+        /// Only records that carry term T (roles, elections, votes, leaders, split votes,
+        /// messages, restarts).
+        #[arg(long, value_name = "T")]
+        term: Option<u64>,
+        /// Only records at or after this time, e.g. 2s or 1500ms.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Only records at or before this time.
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+    },
+    /// Draw a run's timeline: one lane per node coloured by role (follower, candidate,
+    /// leader, down, paused) with its terms, partitions and cut links shaded, elections, new
+    /// leaders, crashes, split votes and commits marked, and a time axis; with --messages, an
+    /// arrow per message (a Lamport diagram).
+    Plot {
+        /// The trace (JSON Lines, as written by `raftsim run`), at most 512 MiB.
+        trace: PathBuf,
+        /// The picture, PNG or SVG by its extension [default: timeline.png beside the trace,
+        /// unless only --perfetto is asked for].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Also (or, without --out, only) export the trace for the Perfetto UI: Chrome
+        /// trace-event JSON with a track per node, roles and terms as spans, faults as
+        /// instants, and messages as flow arrows (from a --trace-level messages trace).
+        #[arg(long, value_name = "FILE.json")]
+        perfetto: Option<PathBuf>,
+        /// Start the window here, e.g. 2s [default: the start of the run].
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// End the window here [default: the end of the run].
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// Draw every message as an arrow from sender to receiver (the trace must have been
+        /// written with --trace-level messages; at most 20,000 arrows in the window).
+        #[arg(long)]
+        messages: bool,
+    },
+    /// Write a self-contained HTML page (no network, no external script) that replays a
+    /// trace in a browser: nodes with role and term, messages in flight, network faults in
+    /// force, the latest events, play/pause and a time slider. Open it as FILE.html#t=2.5 to
+    /// start at 2.5 s.
+    View {
+        /// The trace (JSON Lines, as written by `raftsim run`; messages show when it was
+        /// written with --trace-level messages), at most 512 MiB.
+        trace: PathBuf,
+        /// The page [default: view.html beside the trace].
+        #[arg(long, value_name = "FILE.html")]
+        out: Option<PathBuf>,
+        /// Start the replay window here [default: the start of the run].
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// End it here [default: the end of the run]. At most 300,000 messages and events in
+        /// the window.
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
     },
     /// Print the JSON Schema of the scenario file format.
     Schema,
@@ -174,6 +252,8 @@ fn main() -> ExitCode {
             expect_hash,
             bugs,
             sets,
+            plot,
+            perfetto,
         } => cmd_run(
             &scenario,
             RunFlags {
@@ -189,6 +269,8 @@ fn main() -> ExitCode {
                 expect_hash,
                 bugs,
                 sets,
+                plot,
+                perfetto,
             },
         ),
         Cmd::Sweep(args) => cmd_sweep(args),
@@ -211,6 +293,28 @@ fn main() -> ExitCode {
             trace_b,
             context,
         } => cmd_diff(&trace_a, &trace_b, context),
+        Cmd::Trace {
+            trace,
+            node,
+            kinds,
+            term,
+            from,
+            to,
+        } => cmd_trace(&trace, node, kinds, term, from, to),
+        Cmd::Plot {
+            trace,
+            out,
+            from,
+            to,
+            messages,
+            perfetto,
+        } => cmd_plot(&trace, out, from, to, messages, perfetto),
+        Cmd::View {
+            trace,
+            out,
+            from,
+            to,
+        } => cmd_view(&trace, out, from, to),
         Cmd::Schema => {
             outln!("{}", Scenario::json_schema());
             Ok(ExitCode::SUCCESS)
@@ -252,6 +356,8 @@ struct RunFlags {
     expect_hash: Option<String>,
     bugs: Vec<raftsim::protocol::Bug>,
     sets: Vec<String>,
+    plot: bool,
+    perfetto: Option<PathBuf>,
 }
 
 /// `--bug NAME`: one of the injected bugs' names (clap lists them when the name is unknown).
@@ -293,6 +399,12 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     // nothing, not even an empty folder. Creating the file checks, before any work, that the
     // folder can be written.
     let trace_path = dir.join("trace.jsonl");
+    if let Some(p) = &f.perfetto {
+        // Before the run, like the output folder: its result must not be lost at the end.
+        let folder = p.parent().filter(|d| !d.as_os_str().is_empty());
+        check_writable(folder.unwrap_or(Path::new(".")))
+            .with_context(|| format!("--perfetto {}: its folder is not writable", p.display()))?;
+    }
     let unnamed = Unnamed::create(&dir)
         .context("output folder is not writable (choose another with --out)")?;
     let file = unnamed
@@ -317,10 +429,42 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
         return Err(output_failed(e));
     }
     summary.trace_hash = Some(hash.clone());
+    // The file as read (Scenario::load read it within its size bound a moment ago).
+    summary.scenario_sha256 = std::fs::read(path)
+        .ok()
+        .map(|b| raftsim::observe::trace::hash_hex(&b));
     let summary_json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
     if let Err(e) = write_atomic(&dir.join("summary.json"), &summary_json) {
         eprintln!("{repro}");
         return Err(output_failed(e));
+    }
+    if f.plot || f.perfetto.is_some() {
+        // From the trace as written: the pictures show what the file says.
+        let model = match load_model(&trace_path) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("{repro}");
+                return Err(output_failed(e));
+            }
+        };
+        let opts = raftsim::report::timeline::TimelineOptions {
+            from: 0,
+            to: model.end.max(1),
+            messages: false,
+        };
+        if f.plot {
+            if let Err(e) = write_timeline(&dir.join("timeline.png"), &model, &opts) {
+                eprintln!("{repro}");
+                return Err(e);
+            }
+        }
+        if let Some(p) = &f.perfetto {
+            let bytes = raftsim::report::perfetto::export(&model);
+            if let Err(e) = write_atomic(p, &bytes) {
+                eprintln!("{repro}");
+                return Err(output_failed(e));
+            }
+        }
     }
     if f.verbose {
         // Read back line by line; a closed pipe (`| head`) ends the listing quietly.
@@ -345,10 +489,18 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     } else {
         out!("{}", SummaryBuilder::render(&summary));
         outln!(
-            "wrote      {}/trace.jsonl, {}/summary.json",
+            "wrote      {}/trace.jsonl, {}/summary.json{}",
             dir.display(),
-            dir.display()
+            dir.display(),
+            if f.plot {
+                format!(", {}/timeline.png", dir.display())
+            } else {
+                String::new()
+            }
         );
+        if let Some(p) = &f.perfetto {
+            outln!("wrote      {} (open it in the Perfetto UI)", p.display());
+        }
     }
     let mut failed = match result.outcome {
         Outcome::Violation => {
@@ -780,6 +932,8 @@ fn replay_trial(
             expect_hash: None,
             bugs: Vec::new(),
             sets: Vec::new(),
+            plot: false,
+            perfetto: None,
         },
     )
 }
@@ -1175,4 +1329,197 @@ fn cmd_diff(a: &Path, b: &Path, context: usize) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `--from` / `--to`: a duration from the start of the run, e.g. `2s`, `1500ms`.
+fn parse_time_flag(flag: &str, v: Option<&str>) -> Result<Option<u64>> {
+    v.map(|v| {
+        raftsim::base::time::parse_duration(v)
+            .map(|d| d.0)
+            .map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+    })
+    .transpose()
+}
+
+fn cmd_trace(
+    path: &Path,
+    node: Option<u32>,
+    kinds: Vec<String>,
+    term: Option<u64>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<ExitCode> {
+    use raftsim::observe::trace::Event;
+    use raftsim::report::tracefilter::Filter;
+    use std::io::Write;
+
+    let filter = Filter {
+        node,
+        kinds: (!kinds.is_empty()).then_some(kinds),
+        term,
+        from: parse_time_flag("from", from.as_deref())?,
+        to: parse_time_flag("to", to.as_deref())?,
+    };
+    // Flags first: a mistyped kind is refused before a large trace is read.
+    filter.validate(None).map_err(|m| anyhow::anyhow!("{m}"))?;
+    let trace = read_trace(path)?;
+    let nodes = trace.records.iter().find_map(|r| match r.ev {
+        Event::Start { nodes, .. } => Some(nodes),
+        _ => None,
+    });
+    filter
+        .validate(nodes)
+        .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    for r in trace.records.iter().filter(|r| filter.keeps(r)) {
+        if writeln!(stdout, "{r}").is_err() {
+            // A closed pipe (`| head`) ends the listing quietly.
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let _ = stdout.flush();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The trace folded into lanes, spans and marks; a trace it cannot be drawn from is bad input.
+fn load_model(path: &Path) -> Result<raftsim::report::runmodel::RunModel> {
+    let trace = read_trace(path)?;
+    raftsim::report::runmodel::RunModel::build(&trace.records)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// The window `--from`..`--to` within a run that ends at `end`.
+fn window(from: Option<&str>, to: Option<&str>, end: u64) -> Result<(u64, u64)> {
+    let from = parse_time_flag("from", from)?.unwrap_or(0);
+    let to = parse_time_flag("to", to)?.unwrap_or(end);
+    if from >= to {
+        anyhow::bail!(
+            "--from {} is not before --to {}: the window would be empty",
+            raftsim::base::time::SimTime(from),
+            raftsim::base::time::SimTime(to)
+        );
+    }
+    Ok((from, to))
+}
+
+/// `--out` for a picture: its extension says PNG or SVG.
+fn picture_path(out: &Path) -> Result<()> {
+    match out.extension().and_then(|e| e.to_str()) {
+        Some("png" | "svg") => Ok(()),
+        _ => anyhow::bail!(
+            "--out {}: the picture's name must end in .png or .svg",
+            out.display()
+        ),
+    }
+}
+
+/// Draws the timeline under a temporary name beside `out` and renames it into place: no
+/// half-written picture.
+fn write_timeline(
+    out: &Path,
+    model: &raftsim::report::runmodel::RunModel,
+    opts: &raftsim::report::timeline::TimelineOptions,
+) -> Result<()> {
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| output_failed(format!("cannot write {}: {e}", out.display())))?;
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("png");
+    let name = out.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp-{}.{ext}", std::process::id()));
+    let drawn = raftsim::report::timeline::draw_timeline(&tmp, model, opts)
+        .map_err(|e| output_failed(format!("drawing {}: {e}", out.display())))
+        .and_then(|()| {
+            std::fs::rename(&tmp, out)
+                .map_err(|e| output_failed(format!("cannot write {}: {e}", out.display())))
+        });
+    if drawn.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    drawn
+}
+
+fn cmd_plot(
+    path: &Path,
+    out: Option<PathBuf>,
+    from: Option<String>,
+    to: Option<String>,
+    messages: bool,
+    perfetto: Option<PathBuf>,
+) -> Result<ExitCode> {
+    use raftsim::report::timeline::{messages_in, TimelineOptions, MAX_ARROWS};
+
+    let out = match (out, &perfetto) {
+        (Some(o), _) => Some(o),
+        (None, Some(_)) => None,
+        (None, None) => Some(path.parent().unwrap_or(Path::new(".")).join("timeline.png")),
+    };
+    if let Some(out) = &out {
+        picture_path(out)?;
+    }
+    for file in out.iter().chain(&perfetto) {
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            check_writable(dir)
+                .with_context(|| format!("{}: its folder is not writable", file.display()))?;
+        }
+    }
+    let model = load_model(path)?;
+    let (from, to) = window(from.as_deref(), to.as_deref(), model.end)?;
+    if messages {
+        if !model.has_messages {
+            anyhow::bail!(
+                "--messages: {} has no message records; write one with `raftsim run ... --trace-level messages`",
+                path.display()
+            );
+        }
+        let n = messages_in(&model, from, to);
+        if n > MAX_ARROWS {
+            anyhow::bail!(
+                "--messages: {n} messages between {} and {}, more than the {MAX_ARROWS} one picture draws readably; choose a shorter window with --from/--to",
+                raftsim::base::time::SimTime(from),
+                raftsim::base::time::SimTime(to)
+            );
+        }
+    }
+    if let Some(out) = &out {
+        write_timeline(out, &model, &TimelineOptions { from, to, messages })?;
+        outln!("wrote      {}", out.display());
+    }
+    if let Some(p) = &perfetto {
+        write_atomic(p, &raftsim::report::perfetto::export(&model)).map_err(output_failed)?;
+        outln!("wrote      {} (open it in the Perfetto UI)", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_view(
+    path: &Path,
+    out: Option<PathBuf>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<ExitCode> {
+    use raftsim::report::view::{items, render, window as clip, MAX_ITEMS};
+
+    let out = out.unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).join("view.html"));
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        check_writable(dir)
+            .with_context(|| format!("{}: its folder is not writable", out.display()))?;
+    }
+    let model = load_model(path)?;
+    let (from, to) = window(from.as_deref(), to.as_deref(), model.end)?;
+    let model = clip(model, from, to);
+    let n = items(&model);
+    if n > MAX_ITEMS {
+        anyhow::bail!(
+            "{}: {n} messages and events between {} and {}, more than the {MAX_ITEMS} one page replays smoothly; choose a shorter window with --from/--to",
+            path.display(),
+            raftsim::base::time::SimTime(from),
+            raftsim::base::time::SimTime(to)
+        );
+    }
+    write_atomic(&out, render(&model, from, to).as_bytes()).map_err(output_failed)?;
+    outln!("wrote      {} (open it in a browser)", out.display());
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,23 @@
-//! Summary metrics of a run, computed from the same trace events the checker sees: leaders by
-//! term, elections, split votes, time to the first leader, time from each leader crash to the
-//! next leader, drops, client outcomes and latency. Also the split-vote detector, which turns
-//! term changes into `split_vote` events (two or more candidates, nobody won) and
-//! `failed_election` events (one candidate, who lost).
+//! Summary metrics of a run, computed from the same trace events the checker sees: an election
+//! table by term (who stood, the votes each was granted, who won or why nobody did), leaders
+//! and how each leadership ended, split votes, time to the first leader, time from each leader
+//! crash to the next leader, faults that found nothing to act on, nodes down at the end,
+//! leaders that stepped down, entries truncated, drops, client outcomes and latency, and
+//! whether state machines that differ at the end only lag (a prefix of the others' applied
+//! entries) or diverge. Also the split-vote detector, which turns term changes into
+//! `split_vote` events (two or more candidates, nobody won) and `failed_election` events (one
+//! candidate, who lost).
+//!
+//! The printed form uses one unit: seconds with millisecond precision (`2.385s`).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::observe::availability::{Availability, AvailabilityStats};
+use crate::observe::story::{
+    DigestRelation, SkippedFault, StepDown, StoryBuilder, TermRecord, Truncation,
+};
 use crate::observe::trace::{Event, Record};
 use crate::protocol::{NodeId, Role};
 
@@ -95,6 +104,10 @@ pub struct LeaderRecord {
     pub term: u64,
     pub node: NodeId,
     pub elected_at_ns: u64,
+    /// When its leadership ended; `None` if it still led at the end of the run.
+    pub ended_at_ns: Option<u64>,
+    /// How it ended: `crashed`, `stepped down in term N`, or `still leading at the end`.
+    pub end: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -141,7 +154,12 @@ pub struct ClientStats {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
+    /// The tool that wrote the summary: `raftsim <version>`.
+    pub tool: String,
     pub scenario: String,
+    /// SHA-256 of the scenario file's bytes, when the run came from a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario_sha256: Option<String>,
     pub seed: u64,
     pub outcome: String,
     pub end_time_ns: u64,
@@ -175,6 +193,17 @@ pub struct Summary {
     pub panic: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_hash: Option<String>,
+    // The run's story ([`crate::observe::story`]).
+    /// Every term in which a candidate stood or a leader led, in term order.
+    pub terms: Vec<TermRecord>,
+    pub faults_skipped: Vec<SkippedFault>,
+    /// Nodes crashed and not restarted when the run ended.
+    pub down_at_end: Vec<NodeId>,
+    pub leader_step_downs: Vec<StepDown>,
+    pub truncations: Vec<Truncation>,
+    /// For each state machine: the same as the furthest one, behind it (lag), or diverged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub state_machine_agreement: Vec<DigestRelation>,
 }
 
 /// Accumulates a [`Summary`] from trace events.
@@ -182,6 +211,7 @@ pub struct SummaryBuilder {
     pub s: Summary,
     current_leader: Option<(NodeId, u64)>,
     pub(crate) availability: Availability,
+    story: StoryBuilder,
 }
 
 impl Default for SummaryBuilder {
@@ -199,6 +229,7 @@ impl SummaryBuilder {
             s: Summary::default(),
             current_leader: None,
             availability: Availability::new(settle_ns, check),
+            story: Default::default(),
         }
     }
 
@@ -213,6 +244,8 @@ impl SummaryBuilder {
     ) -> Summary {
         let mut s = self.s;
         s.availability = self.availability.finish(r.end_time_ns);
+        s.tool = format!("raftsim {}", env!("CARGO_PKG_VERSION"));
+        self.story.finish(&mut s, &r.state_machines);
         s.scenario = scenario.to_string();
         s.seed = seed;
         s.outcome = r.outcome.name().to_string();
@@ -236,6 +269,8 @@ impl SummaryBuilder {
                     term: *term,
                     node: *node,
                     elected_at_ns: rec.t,
+                    ended_at_ns: None,
+                    end: String::new(),
                 });
                 s.first_leader_ns.get_or_insert(rec.t);
                 for c in s
@@ -276,20 +311,21 @@ impl SummaryBuilder {
             }
             _ => {}
         }
+        self.story.on(rec);
     }
 
-    /// The printed form of the summary.
+    /// The printed form of the summary: times and durations in seconds with millisecond
+    /// precision, no JSON, plurals that agree with their counts.
     pub fn render(s: &Summary) -> String {
         use std::fmt::Write;
-        let ms = |ns: u64| format!("{:.3}ms", ns as f64 / 1e6);
         let mut o = String::new();
         let _ = writeln!(o, "scenario   {} (seed {})", s.scenario, s.seed);
         let _ = writeln!(
             o,
-            "outcome    {} at t={} after {} events",
+            "outcome    {} at {} after {}",
             s.outcome,
-            ms(s.end_time_ns),
-            s.events
+            secs(s.end_time_ns),
+            count(s.events, "event", "events")
         );
         if let Some(v) = &s.violation {
             let _ = writeln!(o, "VIOLATION  {v}");
@@ -299,25 +335,17 @@ impl SummaryBuilder {
         }
         let _ = writeln!(
             o,
-            "elections  {} started, {} split votes{}, {} failed elections{}",
+            "elections  {} started, {}{}, {}{}",
             s.elections,
-            s.split_votes,
-            if s.split_vote_terms.is_empty() {
-                String::new()
-            } else {
-                format!(" (terms {:?})", s.split_vote_terms)
-            },
-            s.failed_elections,
-            if s.failed_election_terms.is_empty() {
-                String::new()
-            } else {
-                format!(" (terms {:?})", s.failed_election_terms)
-            }
+            count(s.split_votes, "split vote", "split votes"),
+            terms_list(&s.split_vote_terms),
+            count(s.failed_elections, "failed election", "failed elections"),
+            terms_list(&s.failed_election_terms),
         );
         let _ = writeln!(
             o,
             "first leader {}",
-            s.first_leader_ns.map_or("none".into(), ms)
+            s.first_leader_ns.map_or("none".into(), secs)
         );
         let a = &s.availability;
         let _ = writeln!(
@@ -325,7 +353,7 @@ impl SummaryBuilder {
             "availability {} leader changes, stable leader {:.1}% of the time, longest without {}, term growth {:.2}/s (max term {})",
             a.leader_changes,
             a.stable_leader_share * 100.0,
-            ms(a.longest_without_leader_ns),
+            secs(a.longest_without_leader_ns),
             a.term_growth_per_s,
             a.max_term
         );
@@ -334,48 +362,131 @@ impl SummaryBuilder {
             "majority windows {} with a connected majority, {} with a stable leader throughout after {} settling",
             a.majority_windows,
             a.majority_windows_held,
-            ms(a.settle_ns)
+            secs(a.settle_ns)
         );
         for w in a.windows.iter().filter(|w| !w.stable_leader_held) {
             let _ = writeln!(
                 o,
                 "  window {} to {}: {} without a stable leader after settling",
-                ms(w.from_ns),
-                ms(w.to_ns),
-                ms(w.leaderless_after_settle_ns)
+                secs(w.from_ns),
+                secs(w.to_ns),
+                secs(w.leaderless_after_settle_ns)
             );
         }
-        let _ = writeln!(o, "leaders by term:");
-        for l in &s.leaders {
-            let _ = writeln!(
-                o,
-                "  term {:>3}  n{}  elected at {}",
-                l.term,
-                l.node,
-                ms(l.elected_at_ns)
-            );
+        if !s.terms.is_empty() {
+            let _ = writeln!(o, "terms (votes granted include the candidate's own):");
+            let shown = s.terms.len().min(MAX_TERM_ROWS);
+            for tr in &s.terms[..shown] {
+                let stood =
+                    if tr.candidates.is_empty() {
+                        "no candidate".to_string()
+                    } else {
+                        join(tr.candidates.iter().map(|c| {
+                            format!("n{} {}", c.node, count(c.votes as u64, "vote", "votes"))
+                        }))
+                    };
+                let result = match tr.winner {
+                    Some(w) => {
+                        let l = s.leaders.iter().find(|l| l.term == tr.term && l.node == w);
+                        match l {
+                            Some(l) => format!(
+                                "n{w} {} at {}, led until {}",
+                                tr.result,
+                                secs(l.elected_at_ns),
+                                match l.ended_at_ns {
+                                    Some(e) => format!("{} ({})", secs(e), l.end),
+                                    None => "the end".into(),
+                                }
+                            ),
+                            None => format!("n{w} {}", tr.result),
+                        }
+                    }
+                    None => match tr.result.as_str() {
+                        "open at the end" => "undecided when the run ended".into(),
+                        "nobody won" => "nobody won".into(),
+                        why => format!("nobody won: {why}"),
+                    },
+                };
+                let _ = writeln!(o, "  term {:>3}  {stood}; {result}", tr.term);
+            }
+            if s.terms.len() > shown {
+                let _ = writeln!(
+                    o,
+                    "  ... {} more in summary.json",
+                    count((s.terms.len() - shown) as u64, "term", "terms")
+                );
+            }
         }
         for c in &s.crash_to_next_leader {
             let _ = writeln!(
                 o,
                 "leader n{} crashed at {}: next leader after {}",
                 c.crashed_leader,
-                ms(c.crashed_at_ns),
-                c.next_leader_after_ns.map_or("never".into(), ms)
+                secs(c.crashed_at_ns),
+                c.next_leader_after_ns.map_or("never".into(), secs)
+            );
+        }
+        for d in &s.leader_step_downs {
+            let _ = writeln!(
+                o,
+                "stale leader n{} (term {}) stepped down at {} on seeing term {}",
+                d.node,
+                d.term,
+                secs(d.at_ns),
+                d.to_term
+            );
+        }
+        for tr in &s.truncations {
+            let _ = writeln!(
+                o,
+                "truncated  n{} removed {} from index {} at {}",
+                tr.node,
+                count(tr.entries, "entry", "entries"),
+                tr.from,
+                secs(tr.at_ns)
+            );
+        }
+        if !s.faults_skipped.is_empty() {
+            let _ = writeln!(
+                o,
+                "faults     {} found nothing to act on:",
+                count(s.faults_skipped.len() as u64, "fault", "faults")
+            );
+            for f in &s.faults_skipped {
+                let _ = writeln!(o, "  at {}: {}", secs(f.at_ns), f.reason);
+            }
+        }
+        if !s.down_at_end.is_empty() {
+            let _ = writeln!(
+                o,
+                "down at end {}",
+                join(s.down_at_end.iter().map(|n| format!("n{n}")))
             );
         }
         let dropped: u64 = s.messages_dropped.values().sum();
         let _ = writeln!(
             o,
-            "messages   {} sent, {} dropped {:?}",
-            s.messages_sent, dropped, s.messages_dropped
+            "messages   {} sent, {} dropped{}",
+            s.messages_sent,
+            dropped,
+            if s.messages_dropped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    join(s.messages_dropped.iter().map(|(r, n)| format!("{r} {n}")))
+                )
+            }
         );
         let _ = writeln!(o, "commit     highest commit index {}", s.max_commit_index);
         if let Some(c) = &s.client {
             let _ = writeln!(
                 o,
-                "clients    {} requests: {} committed, {} failed, {} pending at end",
-                c.requests, c.committed, c.failed, c.pending_at_end
+                "clients    {}: {} committed, {} failed, {} pending at end",
+                count(c.requests, "request", "requests"),
+                c.committed,
+                c.failed,
+                c.pending_at_end
             );
             if let (Some(p50), Some(p99), Some(max)) =
                 (c.latency_p50_ns, c.latency_p99_ns, c.latency_max_ns)
@@ -383,26 +494,41 @@ impl SummaryBuilder {
                 let _ = writeln!(
                     o,
                     "latency    p50 {}  p99 {}  max {}",
-                    ms(p50),
-                    ms(p99),
-                    ms(max)
+                    secs(p50),
+                    secs(p99),
+                    secs(max)
                 );
             }
             for w in &c.no_commit_windows {
                 let _ = writeln!(
                     o,
                     "no commits from {} to {} ({})",
-                    ms(w[0]),
-                    ms(w[1]),
-                    ms(w[1] - w[0])
+                    secs(w[0]),
+                    secs(w[1]),
+                    secs(w[1] - w[0])
                 );
             }
         }
         for m in &s.state_machines {
+            let rel = s.state_machine_agreement.iter().find(|r| r.node == m.node);
+            let how = match rel {
+                Some(r) if r.relation == "lag" => format!(
+                    "; behind by {}, a prefix of the others (lag, not divergence)",
+                    count(r.behind, "entry", "entries")
+                ),
+                Some(r) if r.relation == "diverged" => match r.diverged_at {
+                    Some(i) => format!("; DIVERGED at index {i}"),
+                    None => "; DIVERGED (same length, another digest)".into(),
+                },
+                _ => String::new(),
+            };
             let _ = writeln!(
                 o,
-                "state machine n{}: applied {}, {} keys, digest {}",
-                m.node, m.applied, m.keys, m.digest
+                "state machine n{}: applied {}, {}, digest {}{how}",
+                m.node,
+                m.applied,
+                count(m.keys, "key", "keys"),
+                m.digest
             );
         }
         if let Some(h) = &s.trace_hash {
@@ -410,6 +536,33 @@ impl SummaryBuilder {
         }
         o
     }
+}
+
+/// Terms listed in the printed summary; the rest are in summary.json.
+const MAX_TERM_ROWS: usize = 40;
+
+/// Seconds with millisecond precision, the summary's one unit.
+fn secs(ns: u64) -> String {
+    let ms = ns.saturating_add(500_000) / 1_000_000;
+    format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+/// ` (term 3)`, ` (terms 3, 4)`, or nothing.
+fn terms_list(terms: &[u64]) -> String {
+    match terms {
+        [] => String::new(),
+        [t] => format!(" (term {t})"),
+        ts => format!(" (terms {})", join(ts.iter())),
+    }
+}
+
+/// `1 vote`, `2 votes`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    items.map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// Nearest-rank quantile of sorted values.

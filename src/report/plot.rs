@@ -20,7 +20,8 @@ use crate::experiment::sweep::{SweepConfig, TrialResult};
 
 static FONT: Once = Once::new();
 
-fn register_font() {
+/// Registers the embedded DejaVu Sans as `sans-serif`, once.
+pub(crate) fn register_font() {
     FONT.call_once(|| {
         if plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
             .is_err()

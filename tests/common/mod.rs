@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use raftsim::report::runmodel::State;
+
 /// The crate root, where `scenarios/` lives.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -18,4 +20,49 @@ pub fn scenario_files() -> Vec<PathBuf> {
     files.sort();
     assert!(!files.is_empty(), "no scenarios/*.json found");
     files
+}
+
+/// Each node's state changes, read from a trace's records as JSON (independently of the
+/// library's run model): (time, state), starting as a follower.
+pub fn state_changes(recs: &[serde_json::Value], nodes: u32) -> Vec<Vec<(u64, State)>> {
+    let mut out: Vec<Vec<(u64, State)>> = vec![vec![(0, State::Follower)]; nodes as usize];
+    let mut role = vec![State::Follower; nodes as usize];
+    let mut down = vec![false; nodes as usize];
+    let mut paused = vec![false; nodes as usize];
+    for r in recs {
+        let t = r["t"].as_u64().unwrap();
+        let Some(n) = r["node"].as_u64() else {
+            continue;
+        };
+        let i = n as usize - 1;
+        match r["ev"].as_str().unwrap() {
+            "role" => {
+                role[i] = match r["role"].as_str().unwrap() {
+                    "follower" => State::Follower,
+                    "pre_candidate" => State::PreCandidate,
+                    "candidate" => State::Candidate,
+                    "leader" => State::Leader,
+                    other => panic!("unknown role {other}"),
+                }
+            }
+            "crash" => {
+                down[i] = true;
+                paused[i] = false;
+                role[i] = State::Follower;
+            }
+            "restart" => down[i] = false,
+            "pause" => paused[i] = true,
+            "resume" => paused[i] = false,
+            _ => continue,
+        }
+        let s = if down[i] {
+            State::Down
+        } else if paused[i] {
+            State::Paused
+        } else {
+            role[i]
+        };
+        out[i].push((t, s));
+    }
+    out
 }

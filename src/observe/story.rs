@@ -1,0 +1,425 @@
+//! The story of a run, for the summary (`observe::summary`): what its counts do not say. An
+//! election table by term (who stood, the votes granted to each, counting its own; who won, or
+//! why nobody did), when and how each leadership ended (a crash, or stepping down on seeing a
+//! higher term: a stale leader, §5.1), entries each node truncated (§5.3: a follower's
+//! conflicting entries are replaced by the leader's), faults that found nothing to act on,
+//! nodes still down at the end, and, for state machines that differ at the end, whether one
+//! only lags (its applied entries are the first ones of the node that applied most) or
+//! diverged (an entry it applied differs from the one first applied at that index). Like every
+//! observer it sees records only.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::observe::summary::{StateMachineSummary, Summary};
+use crate::observe::trace::{Event, Record, TEntry};
+use crate::protocol::{NodeId, Role};
+
+/// One candidate of a term and the votes granted to it (its own included).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Candidacy {
+    pub node: NodeId,
+    /// Granted votes sent to it by the others (whether or not they arrived), plus its own.
+    pub votes: u32,
+}
+
+/// A term in which someone stood or led.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct TermRecord {
+    pub term: u64,
+    /// In the order they stood.
+    pub candidates: Vec<Candidacy>,
+    pub winner: Option<NodeId>,
+    /// `elected`, `bootstrapped` (a leader from the scenario's `initial_leader`), `split vote`
+    /// (the split-vote detector judged it over with nobody elected), `the only candidate
+    /// lost` or `nobody won` (a higher term came without a winner and without that judgement),
+    /// or `open at the end` (the run's highest term, still undecided).
+    pub result: String,
+}
+
+/// A fault that found nothing to act on.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SkippedFault {
+    pub at_ns: u64,
+    pub reason: String,
+}
+
+/// A leader that stepped down on seeing a higher term (a stale leader), not by crashing.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StepDown {
+    pub node: NodeId,
+    /// The term it led.
+    pub term: u64,
+    pub at_ns: u64,
+    /// The term it moved to.
+    pub to_term: u64,
+}
+
+/// Entries a node removed from its log (they conflicted with a leader's).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Truncation {
+    pub node: NodeId,
+    pub at_ns: u64,
+    /// The first index removed.
+    pub from: u64,
+    pub entries: u64,
+}
+
+/// How a node's state machine at the end compares with the one that applied the most.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct DigestRelation {
+    pub node: NodeId,
+    /// `same` (as far, same digest), `lag` (applied fewer entries, and those it applied are
+    /// the others' first ones: it is behind, not different) or `diverged` (an entry it
+    /// applied differs from the one another node applied at that index).
+    pub relation: String,
+    /// Entries behind the node that applied the most.
+    pub behind: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diverged_at: Option<u64>,
+}
+
+/// Follows the records of a run; [`StoryBuilder::finish`] writes what it saw into a summary.
+#[derive(Default)]
+pub struct StoryBuilder {
+    /// By term.
+    terms: BTreeMap<u64, TermRecord>,
+    /// Per node (index = id - 1), grown as ids appear.
+    nodes: Vec<NodeTrack>,
+    /// The entry first applied at each index (index 1 at 0), by any node.
+    applied: Vec<TEntry>,
+    /// Open leaderships: the term each leader leads.
+    leading: BTreeMap<NodeId, u64>,
+    /// Leaderships that ended: (term, node, at, how).
+    ends: Vec<(u64, NodeId, u64, String)>,
+    step_downs: Vec<StepDown>,
+    truncations: Vec<Truncation>,
+    faults_skipped: Vec<SkippedFault>,
+    /// The highest term any record carried.
+    max_term: u64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct NodeTrack {
+    down: bool,
+    log_len: u64,
+    applied: u64,
+    diverged_at: Option<u64>,
+}
+
+impl StoryBuilder {
+    fn node(&mut self, id: NodeId) -> &mut NodeTrack {
+        let i = id as usize - 1;
+        if self.nodes.len() <= i {
+            self.nodes.resize(i + 1, NodeTrack::default());
+        }
+        &mut self.nodes[i]
+    }
+
+    /// Ends node `id`'s open leadership, if it has one.
+    fn end_leadership(&mut self, id: NodeId, t: u64, how: String) {
+        if let Some(term) = self.leading.remove(&id) {
+            self.ends.push((term, id, t, how));
+        }
+    }
+
+    /// Sees one record.
+    pub fn on(&mut self, rec: &Record) {
+        let t = rec.t;
+        if let Event::Role { term, .. }
+        | Event::Election { term, .. }
+        | Event::Leader { term, .. }
+        | Event::Restart { term, .. }
+        | Event::Boot { term, .. } = &rec.ev
+        {
+            self.max_term = self.max_term.max(*term);
+        }
+        match &rec.ev {
+            Event::Election { node, term } => {
+                let tr = self.terms.entry(*term).or_insert_with(|| TermRecord {
+                    term: *term,
+                    ..TermRecord::default()
+                });
+                if !tr.candidates.iter().any(|c| c.node == *node) {
+                    tr.candidates.push(Candidacy {
+                        node: *node,
+                        votes: 1,
+                    });
+                }
+            }
+            Event::Vote {
+                candidate,
+                term,
+                granted: true,
+                ..
+            } => {
+                if let Some(c) = self
+                    .terms
+                    .get_mut(term)
+                    .and_then(|tr| tr.candidates.iter_mut().find(|c| c.node == *candidate))
+                {
+                    c.votes += 1;
+                }
+            }
+            Event::Leader { node, term, .. } => {
+                let tr = self.terms.entry(*term).or_insert_with(|| TermRecord {
+                    term: *term,
+                    ..TermRecord::default()
+                });
+                tr.winner = Some(*node);
+                tr.result = if tr.candidates.is_empty() {
+                    "bootstrapped".into()
+                } else {
+                    "elected".into()
+                };
+                self.end_leadership(*node, t, format!("stepped down in term {term}"));
+                self.leading.insert(*node, *term);
+            }
+            Event::FailedElection { term, .. } => {
+                if let Some(tr) = self.terms.get_mut(term) {
+                    tr.result = "the only candidate lost".into();
+                }
+            }
+            Event::SplitVote { term, .. } => {
+                if let Some(tr) = self.terms.get_mut(term) {
+                    tr.result = "split vote".into();
+                }
+            }
+            Event::Role { node, role, term } if *role != Role::Leader => {
+                if let Some(&led) = self.leading.get(node) {
+                    self.step_downs.push(StepDown {
+                        node: *node,
+                        term: led,
+                        at_ns: t,
+                        to_term: *term,
+                    });
+                    self.end_leadership(*node, t, format!("stepped down in term {term}"));
+                }
+            }
+            Event::Crash { node } => {
+                self.end_leadership(*node, t, "crashed".into());
+                let n = self.node(*node);
+                n.down = true;
+            }
+            Event::Restart { node, log, .. } | Event::Boot { node, log, .. } => {
+                let n = self.node(*node);
+                n.down = false;
+                n.log_len = log.len() as u64;
+                n.applied = 0;
+            }
+            Event::Append {
+                node,
+                index,
+                entries,
+            } => {
+                let n = self.node(*node);
+                n.log_len = index + entries.len() as u64 - 1;
+            }
+            Event::Truncate { node, from } => {
+                let n = self.node(*node);
+                let entries = (n.log_len + 1).saturating_sub(*from);
+                n.log_len = from.saturating_sub(1);
+                self.truncations.push(Truncation {
+                    node: *node,
+                    at_ns: t,
+                    from: *from,
+                    entries,
+                });
+            }
+            Event::Apply { node, index, entry } => {
+                let i = *index as usize;
+                if i == self.applied.len() + 1 {
+                    self.applied.push(*entry);
+                }
+                let first = self.applied.get(i - 1).copied();
+                let n = self.node(*node);
+                n.applied = *index;
+                if first.is_some_and(|f| f != *entry) && n.diverged_at.is_none() {
+                    n.diverged_at = Some(*index);
+                }
+            }
+            Event::FaultSkipped { reason } => self.faults_skipped.push(SkippedFault {
+                at_ns: t,
+                reason: reason.clone(),
+            }),
+            _ => {}
+        }
+    }
+
+    /// Writes the story into `s`, whose `leaders` were gathered from the same records;
+    /// `state_machines` are the live nodes' at the end.
+    pub fn finish(self, s: &mut Summary, state_machines: &[StateMachineSummary]) {
+        for l in s.leaders.iter_mut() {
+            match self.ends.iter().find(|e| (e.0, e.1) == (l.term, l.node)) {
+                Some((_, _, at, how)) => {
+                    l.ended_at_ns = Some(*at);
+                    l.end = how.clone();
+                }
+                None => l.end = "still leading at the end".into(),
+            }
+        }
+        s.terms = self.terms.into_values().collect();
+        let max_term = self.max_term;
+        for t in s.terms.iter_mut().filter(|t| t.result.is_empty()) {
+            t.result = if t.term >= max_term {
+                "open at the end"
+            } else if t.candidates.len() == 1 {
+                "the only candidate lost"
+            } else {
+                "nobody won"
+            }
+            .into();
+        }
+        s.leader_step_downs = self.step_downs;
+        s.truncations = self.truncations;
+        s.faults_skipped = self.faults_skipped;
+        s.down_at_end = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.down)
+            .map(|(i, _)| i as NodeId + 1)
+            .collect();
+        let furthest = state_machines.iter().max_by_key(|m| m.applied);
+        s.state_machine_agreement = state_machines
+            .iter()
+            .map(|m| {
+                let track = self
+                    .nodes
+                    .get(m.node as usize - 1)
+                    .copied()
+                    .unwrap_or_default();
+                let top = furthest.expect("one exists");
+                let relation = if track.diverged_at.is_some() {
+                    "diverged"
+                } else if m.applied < top.applied {
+                    "lag"
+                } else if m.digest == top.digest {
+                    "same"
+                } else {
+                    // As far, no entry differed, yet another digest: say so rather than hide it.
+                    "diverged"
+                };
+                DigestRelation {
+                    node: m.node,
+                    relation: relation.into(),
+                    behind: top.applied - m.applied,
+                    diverged_at: track.diverged_at,
+                }
+            })
+            .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(t: u64, node: NodeId, index: u64, term: u64) -> Record {
+        Record {
+            t,
+            ev: Event::Apply {
+                node,
+                index,
+                entry: TEntry { term, put: None },
+            },
+        }
+    }
+
+    fn machine(node: NodeId, applied: u64, digest: &str) -> StateMachineSummary {
+        StateMachineSummary {
+            node,
+            applied,
+            keys: 0,
+            digest: digest.into(),
+        }
+    }
+
+    /// A state machine behind the others is lag when what it applied is their prefix, and
+    /// divergence when an entry it applied differs from the one applied there first (which
+    /// the checker reports as State Machine Safety; the summary must not call it lag).
+    #[test]
+    fn lag_and_divergence_are_told_apart() {
+        let mut b = StoryBuilder::default();
+        for r in [
+            apply(1, 1, 1, 1),
+            apply(2, 1, 2, 1),
+            apply(3, 2, 1, 1),
+            apply(4, 3, 1, 2),
+        ] {
+            b.on(&r);
+        }
+        let mut s = Summary::default();
+        b.finish(
+            &mut s,
+            &[machine(1, 2, "a"), machine(2, 1, "b"), machine(3, 1, "c")],
+        );
+        let rel: Vec<(&str, u64, Option<u64>)> = s
+            .state_machine_agreement
+            .iter()
+            .map(|r| (r.relation.as_str(), r.behind, r.diverged_at))
+            .collect();
+        assert_eq!(
+            rel,
+            [
+                ("same", 0, None),
+                ("lag", 1, None),
+                ("diverged", 1, Some(1))
+            ]
+        );
+    }
+
+    /// Votes are counted per candidate and term, the candidate's own included; a term nobody
+    /// won is told apart from one still open.
+    #[test]
+    fn the_election_table_counts_votes_per_candidate() {
+        let mut b = StoryBuilder::default();
+        let ev = |t, ev| Record { t, ev };
+        for r in [
+            ev(1, Event::Election { node: 1, term: 2 }),
+            ev(2, Event::Election { node: 2, term: 2 }),
+            ev(
+                3,
+                Event::Vote {
+                    node: 3,
+                    candidate: 1,
+                    term: 2,
+                    granted: true,
+                    reason: None,
+                },
+            ),
+            ev(
+                4,
+                Event::Vote {
+                    node: 3,
+                    candidate: 2,
+                    term: 2,
+                    granted: false,
+                    reason: Some("already_voted_for_n1".into()),
+                },
+            ),
+            ev(5, Event::Election { node: 2, term: 3 }),
+            ev(6, Event::Election { node: 1, term: 4 }),
+        ] {
+            b.on(&r);
+        }
+        let mut s = Summary::default();
+        b.finish(&mut s, &[]);
+        assert_eq!(s.terms.len(), 3);
+        assert_eq!(
+            s.terms[0].candidates,
+            [
+                Candidacy { node: 1, votes: 2 },
+                Candidacy { node: 2, votes: 1 }
+            ]
+        );
+        // No split-vote record came (no detector here): judged from the terms that followed.
+        let results: Vec<&str> = s.terms.iter().map(|t| t.result.as_str()).collect();
+        assert_eq!(
+            results,
+            ["nobody won", "the only candidate lost", "open at the end"]
+        );
+        assert_eq!(s.terms[1].winner, None);
+    }
+}

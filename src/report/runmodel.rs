@@ -1,0 +1,681 @@
+//! A run as a picture sees it: the records of a trace folded into one lane of state spans per
+//! node (follower, pre-candidate, candidate, leader, down, paused, each with its term), network intervals
+//! (partitions, cut links, loss or delay bursts), point marks (elections, leaders, split votes,
+//! commits, crashes, restarts, truncations, skipped faults, violations) and messages (a `send`
+//! paired with its `deliver` or `drop` by id, at `--trace-level messages`).
+//!
+//! The timeline picture (`timeline`), the Perfetto export (`perfetto`) and the browser viewer
+//! (`view`) all draw from this one model, so they agree on what the trace says. It reads
+//! records only, like every observer (docs/ARCHITECTURE.md "Observers"): a role comes from the
+//! `role` records the world derived from outside the node; a crash makes a lane `down` until the
+//! node's `restart`, which brings it back as a follower in the term it had written to disk.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::observe::trace::{Event, Record};
+use crate::protocol::{NodeId, Role};
+
+/// What a lane shows at a moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Follower,
+    /// PreVote (dissertation §9.6): asking whether it could win, before raising its term;
+    /// shown for nodes that report such a role.
+    PreCandidate,
+    Candidate,
+    Leader,
+    /// Crashed, not yet restarted.
+    Down,
+    /// Paused (handles nothing until it resumes), in the role it had.
+    Paused,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Follower => "follower",
+            State::PreCandidate => "pre_candidate",
+            State::Candidate => "candidate",
+            State::Leader => "leader",
+            State::Down => "down",
+            State::Paused => "paused",
+        }
+    }
+
+    pub const ALL: [State; 6] = [
+        State::Follower,
+        State::PreCandidate,
+        State::Candidate,
+        State::Leader,
+        State::Down,
+        State::Paused,
+    ];
+}
+
+/// One stretch of a lane in one state and term, `[from, to)` in ns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Span {
+    pub from: u64,
+    pub to: u64,
+    pub state: State,
+    pub term: u64,
+}
+
+/// A network condition over `[from, to)`: the end of the trace when it never ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NetInterval {
+    pub from: u64,
+    pub to: u64,
+    #[serde(flatten)]
+    pub kind: NetKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NetKind {
+    /// Groups of nodes that cannot reach each other (every node listed).
+    Partition { groups: Vec<Vec<NodeId>> },
+    /// One direction of one link.
+    Cut { from: NodeId, to: NodeId },
+    /// A network-wide burst or spike (loss, duplication, delay).
+    Network { what: String },
+}
+
+/// A moment worth marking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Mark {
+    pub t: u64,
+    /// The lane it belongs to; `None` for the whole cluster.
+    pub node: Option<NodeId>,
+    #[serde(flatten)]
+    pub kind: MarkKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MarkKind {
+    Election {
+        term: u64,
+    },
+    Leader {
+        term: u64,
+        votes: u32,
+    },
+    SplitVote {
+        term: u64,
+        candidates: Vec<NodeId>,
+    },
+    /// A term whose only candidate lost.
+    FailedElection {
+        term: u64,
+    },
+    Commit {
+        index: u64,
+    },
+    Crash,
+    Restart {
+        term: u64,
+    },
+    Truncate {
+        from: u64,
+    },
+    FaultSkipped {
+        reason: String,
+    },
+    Violation {
+        property: String,
+        detail: String,
+    },
+}
+
+/// A message from its send to its delivery or drop. A duplicated message is two.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub id: u64,
+    pub from: NodeId,
+    pub to: NodeId,
+    pub msg: String,
+    pub term: u64,
+    pub sent: u64,
+    /// Delivery or drop time.
+    pub arrived: u64,
+    /// Why it was dropped, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<String>,
+}
+
+/// The whole run, as lanes, intervals, marks and messages, times in ns.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunModel {
+    pub scenario: String,
+    pub seed: u64,
+    pub nodes: u32,
+    /// The last record's time.
+    pub end: u64,
+    /// `lanes[i]` is node `i + 1`'s, spans in time order, covering `[0, end)`.
+    pub lanes: Vec<Vec<Span>>,
+    pub net: Vec<NetInterval>,
+    pub marks: Vec<Mark>,
+    pub messages: Vec<Message>,
+    /// The trace was written with `--trace-level messages` (else `messages` is empty).
+    pub has_messages: bool,
+}
+
+/// A trace this model cannot be drawn from.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ModelError {
+    #[error("no `start` record gives the cluster size (is this a raftsim trace?)")]
+    NoStart,
+    #[error("record {index}: node n{node} is outside the cluster of {nodes}")]
+    BadNode {
+        index: usize,
+        node: NodeId,
+        nodes: u32,
+    },
+}
+
+#[derive(Clone, Copy)]
+struct NodeNow {
+    role: Role,
+    term: u64,
+    down: bool,
+    paused: bool,
+    since: u64,
+}
+
+impl NodeNow {
+    fn state(&self) -> State {
+        if self.down {
+            State::Down
+        } else if self.paused {
+            State::Paused
+        } else {
+            match self.role {
+                Role::Candidate => State::Candidate,
+                Role::Leader => State::Leader,
+                // Any other role by its trace name: a node with PreVote reports
+                // `pre_candidate`; the rest are followers.
+                other if other.name() == "pre_candidate" => State::PreCandidate,
+                _ => State::Follower,
+            }
+        }
+    }
+}
+
+impl RunModel {
+    /// Folds a trace's records into the model.
+    pub fn build(records: &[Record]) -> Result<RunModel, ModelError> {
+        let (nodes, scenario, seed) = records
+            .iter()
+            .find_map(|r| match &r.ev {
+                Event::Start {
+                    nodes,
+                    seed,
+                    scenario,
+                    ..
+                } => Some((*nodes, scenario.clone(), *seed)),
+                _ => None,
+            })
+            .ok_or(ModelError::NoStart)?;
+        let n = nodes as usize;
+        let mut m = RunModel {
+            scenario,
+            seed,
+            nodes,
+            end: records.last().map_or(0, |r| r.t),
+            lanes: vec![Vec::new(); n],
+            has_messages: records.iter().any(|r| matches!(r.ev, Event::Send { .. })),
+            ..RunModel::default()
+        };
+        let mut now = vec![
+            NodeNow {
+                role: Role::Follower,
+                term: 0,
+                down: false,
+                paused: false,
+                since: 0,
+            };
+            n
+        ];
+        // Open network intervals, by what closes them.
+        let mut open_parts: Vec<(u64, Vec<Vec<NodeId>>)> = Vec::new();
+        let mut open_cuts: BTreeMap<(NodeId, NodeId), u64> = BTreeMap::new();
+        let mut open_net: BTreeMap<String, u64> = BTreeMap::new();
+        let mut sent: BTreeMap<u64, (NodeId, NodeId, String, u64, u64)> = BTreeMap::new();
+
+        for (index, r) in records.iter().enumerate() {
+            let t = r.t;
+            let check = |node: NodeId| {
+                if node == 0 || node > nodes {
+                    Err(ModelError::BadNode {
+                        index: index + 1,
+                        node,
+                        nodes,
+                    })
+                } else {
+                    Ok(node as usize - 1)
+                }
+            };
+            // Changes a lane's state at t, closing its current span.
+            let mut change =
+                |lanes: &mut Vec<Vec<Span>>, i: usize, f: &mut dyn FnMut(&mut NodeNow)| {
+                    let before = now[i];
+                    f(&mut now[i]);
+                    let after = now[i];
+                    if before.state() != after.state() || before.term != after.term {
+                        if t > before.since {
+                            lanes[i].push(Span {
+                                from: before.since,
+                                to: t,
+                                state: before.state(),
+                                term: before.term,
+                            });
+                        }
+                        now[i].since = t;
+                    }
+                };
+            match &r.ev {
+                Event::Boot { node, term, .. } => {
+                    let i = check(*node)?;
+                    change(&mut m.lanes, i, &mut |s| s.term = *term);
+                }
+                Event::Role { node, role, term } => {
+                    let i = check(*node)?;
+                    change(&mut m.lanes, i, &mut |s| {
+                        s.role = *role;
+                        s.term = *term;
+                    });
+                }
+                Event::Crash { node } => {
+                    let i = check(*node)?;
+                    change(&mut m.lanes, i, &mut |s| {
+                        s.down = true;
+                        s.paused = false;
+                        s.role = Role::Follower;
+                    });
+                    m.marks.push(Mark {
+                        t,
+                        node: Some(*node),
+                        kind: MarkKind::Crash,
+                    });
+                }
+                Event::Restart { node, term, .. } => {
+                    let i = check(*node)?;
+                    change(&mut m.lanes, i, &mut |s| {
+                        s.down = false;
+                        s.role = Role::Follower;
+                        s.term = *term;
+                    });
+                    m.marks.push(Mark {
+                        t,
+                        node: Some(*node),
+                        kind: MarkKind::Restart { term: *term },
+                    });
+                }
+                Event::Pause { node, .. } => {
+                    let i = check(*node)?;
+                    change(&mut m.lanes, i, &mut |s| s.paused = true);
+                }
+                Event::Resume { node } => {
+                    let i = check(*node)?;
+                    change(&mut m.lanes, i, &mut |s| s.paused = false);
+                }
+                Event::Election { node, term } => {
+                    check(*node)?;
+                    m.marks.push(Mark {
+                        t,
+                        node: Some(*node),
+                        kind: MarkKind::Election { term: *term },
+                    });
+                }
+                Event::Leader { node, term, votes } => {
+                    check(*node)?;
+                    m.marks.push(Mark {
+                        t,
+                        node: Some(*node),
+                        kind: MarkKind::Leader {
+                            term: *term,
+                            votes: *votes,
+                        },
+                    });
+                }
+                Event::SplitVote { term, candidates } => m.marks.push(Mark {
+                    t,
+                    node: None,
+                    kind: MarkKind::SplitVote {
+                        term: *term,
+                        candidates: candidates.clone(),
+                    },
+                }),
+                Event::FailedElection { term, node } => {
+                    check(*node)?;
+                    m.marks.push(Mark {
+                        t,
+                        node: Some(*node),
+                        kind: MarkKind::FailedElection { term: *term },
+                    });
+                }
+                Event::Commit { node, commit_index } => {
+                    check(*node)?;
+                    m.marks.push(Mark {
+                        t,
+                        node: Some(*node),
+                        kind: MarkKind::Commit {
+                            index: *commit_index,
+                        },
+                    });
+                }
+                Event::Truncate { node, from } => {
+                    check(*node)?;
+                    m.marks.push(Mark {
+                        t,
+                        node: Some(*node),
+                        kind: MarkKind::Truncate { from: *from },
+                    });
+                }
+                Event::FaultSkipped { reason } => m.marks.push(Mark {
+                    t,
+                    node: None,
+                    kind: MarkKind::FaultSkipped {
+                        reason: reason.clone(),
+                    },
+                }),
+                Event::Violation { property, detail } => m.marks.push(Mark {
+                    t,
+                    node: None,
+                    kind: MarkKind::Violation {
+                        property: property.clone(),
+                        detail: detail.clone(),
+                    },
+                }),
+                Event::Partition { groups } => {
+                    open_parts.push((t, complete_groups(groups, nodes)));
+                }
+                Event::Heal { groups } => {
+                    let full = complete_groups(groups, nodes);
+                    let at = open_parts.iter().position(|(_, g)| *g == full).unwrap_or(0);
+                    if at < open_parts.len() {
+                        let (from, groups) = open_parts.remove(at);
+                        m.net.push(NetInterval {
+                            from,
+                            to: t,
+                            kind: NetKind::Partition { groups },
+                        });
+                    }
+                }
+                Event::Cut { from, to } => {
+                    check(*from)?;
+                    check(*to)?;
+                    open_cuts.entry((*from, *to)).or_insert(t);
+                }
+                Event::Restore { from, to } => {
+                    if let Some(start) = open_cuts.remove(&(*from, *to)) {
+                        m.net.push(NetInterval {
+                            from: start,
+                            to: t,
+                            kind: NetKind::Cut {
+                                from: *from,
+                                to: *to,
+                            },
+                        });
+                    }
+                }
+                Event::NetworkFault { what, on: true } => {
+                    open_net.entry(what.clone()).or_insert(t);
+                }
+                Event::NetworkFault { what, on: false } => {
+                    if let Some(start) = open_net.remove(what) {
+                        m.net.push(NetInterval {
+                            from: start,
+                            to: t,
+                            kind: NetKind::Network { what: what.clone() },
+                        });
+                    }
+                }
+                Event::Send {
+                    from,
+                    to,
+                    msg,
+                    term,
+                    id,
+                } => {
+                    check(*from)?;
+                    check(*to)?;
+                    sent.insert(*id, (*from, *to, msg.to_string(), *term, t));
+                }
+                Event::Deliver { id, .. } | Event::Drop { id: Some(id), .. } => {
+                    if let Some((from, to, msg, term, at)) = sent.get(id) {
+                        m.messages.push(Message {
+                            id: *id,
+                            from: *from,
+                            to: *to,
+                            msg: msg.clone(),
+                            term: *term,
+                            sent: *at,
+                            arrived: t,
+                            dropped: match &r.ev {
+                                Event::Drop { reason, .. } => Some(reason.to_string()),
+                                _ => None,
+                            },
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        let end = m.end;
+        for (i, s) in now.iter().enumerate() {
+            if end > s.since || m.lanes[i].is_empty() {
+                m.lanes[i].push(Span {
+                    from: s.since,
+                    to: end.max(s.since),
+                    state: s.state(),
+                    term: s.term,
+                });
+            }
+        }
+        for (from, groups) in open_parts {
+            m.net.push(NetInterval {
+                from,
+                to: end,
+                kind: NetKind::Partition { groups },
+            });
+        }
+        for ((a, b), from) in open_cuts {
+            m.net.push(NetInterval {
+                from,
+                to: end,
+                kind: NetKind::Cut { from: a, to: b },
+            });
+        }
+        for (what, from) in open_net {
+            m.net.push(NetInterval {
+                from,
+                to: end,
+                kind: NetKind::Network { what },
+            });
+        }
+        m.net.sort_by_key(|n| (n.from, n.to));
+        Ok(m)
+    }
+
+    /// The state of node `node` (1-based) at time `t`: the span covering it.
+    pub fn state_at(&self, node: NodeId, t: u64) -> Option<Span> {
+        let lane = self.lanes.get(node.checked_sub(1)? as usize)?;
+        lane.iter()
+            .find(|s| s.from <= t && t < s.to)
+            .or_else(|| lane.last().filter(|s| t >= s.to))
+            .copied()
+    }
+
+    /// Whether node `node` is on the minority side of a partition, or cut off in some
+    /// direction, at `t`: the lanes the picture shades.
+    pub fn cut_off_at(&self, node: NodeId, t: u64) -> bool {
+        self.net.iter().any(|n| {
+            n.from <= t
+                && t < n.to
+                && match &n.kind {
+                    NetKind::Partition { groups } => {
+                        let biggest = groups.iter().map(Vec::len).max().unwrap_or(0);
+                        groups
+                            .iter()
+                            .any(|g| g.contains(&node) && g.len() < biggest)
+                            || groups.iter().filter(|g| g.len() == biggest).count() > 1
+                    }
+                    NetKind::Cut { from, to } => *from == node || *to == node,
+                    NetKind::Network { .. } => false,
+                }
+        })
+    }
+}
+
+/// The partition's groups with the unlisted nodes as one more group (docs/ARCHITECTURE.md
+/// "Faults"), each sorted.
+fn complete_groups(groups: &[Vec<NodeId>], nodes: u32) -> Vec<Vec<NodeId>> {
+    let mut out: Vec<Vec<NodeId>> = groups
+        .iter()
+        .map(|g| {
+            let mut g = g.clone();
+            g.sort_unstable();
+            g
+        })
+        .collect();
+    let rest: Vec<NodeId> = (1..=nodes)
+        .filter(|n| !groups.iter().any(|g| g.contains(n)))
+        .collect();
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(t: u64, ev: Event) -> Record {
+        Record { t, ev }
+    }
+
+    #[test]
+    fn lanes_follow_roles_crashes_and_pauses() {
+        let recs = vec![
+            rec(
+                0,
+                Event::Start {
+                    nodes: 2,
+                    seed: 1,
+                    scenario: "x".into(),
+                    drawn: None,
+                },
+            ),
+            rec(10, Event::role(1, Role::Candidate, 1)),
+            rec(20, Event::role(1, Role::Leader, 1)),
+            rec(30, Event::Crash { node: 1 }),
+            rec(35, Event::Pause { node: 2, until: 45 }),
+            rec(45, Event::Resume { node: 2 }),
+            rec(
+                50,
+                Event::Restart {
+                    node: 1,
+                    term: 1,
+                    voted_for: Some(1),
+                    log: vec![],
+                },
+            ),
+            rec(
+                60,
+                Event::End {
+                    outcome: "completed".into(),
+                    events: 9,
+                },
+            ),
+        ];
+        let m = RunModel::build(&recs).unwrap();
+        let states: Vec<(u64, u64, State, u64)> = m.lanes[0]
+            .iter()
+            .map(|s| (s.from, s.to, s.state, s.term))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                (0, 10, State::Follower, 0),
+                (10, 20, State::Candidate, 1),
+                (20, 30, State::Leader, 1),
+                (30, 50, State::Down, 1),
+                (50, 60, State::Follower, 1),
+            ]
+        );
+        assert_eq!(m.state_at(2, 40).unwrap().state, State::Paused);
+        assert_eq!(m.state_at(2, 45).unwrap().state, State::Follower);
+        assert_eq!(m.state_at(1, 60).unwrap().state, State::Follower);
+    }
+
+    #[test]
+    fn partitions_pair_with_their_heal() {
+        let recs = vec![
+            rec(
+                0,
+                Event::Start {
+                    nodes: 3,
+                    seed: 1,
+                    scenario: "x".into(),
+                    drawn: None,
+                },
+            ),
+            rec(
+                5,
+                Event::Partition {
+                    groups: vec![vec![1]],
+                },
+            ),
+            rec(
+                9,
+                Event::Heal {
+                    groups: vec![vec![1]],
+                },
+            ),
+            rec(10, Event::Cut { from: 2, to: 3 }),
+        ];
+        let m = RunModel::build(&recs).unwrap();
+        assert_eq!(m.net.len(), 2);
+        assert_eq!(
+            m.net[0].kind,
+            NetKind::Partition {
+                groups: vec![vec![1], vec![2, 3]]
+            }
+        );
+        assert_eq!((m.net[0].from, m.net[0].to), (5, 9));
+        assert!(m.cut_off_at(1, 6) && !m.cut_off_at(2, 6) && !m.cut_off_at(1, 9));
+        // An open cut runs to the end of the trace.
+        assert_eq!((m.net[1].from, m.net[1].to), (10, 10));
+    }
+
+    #[test]
+    fn a_node_outside_the_cluster_is_an_error() {
+        let recs = vec![
+            rec(
+                0,
+                Event::Start {
+                    nodes: 3,
+                    seed: 1,
+                    scenario: "x".into(),
+                    drawn: None,
+                },
+            ),
+            rec(1, Event::Crash { node: 4 }),
+        ];
+        assert_eq!(
+            RunModel::build(&recs).unwrap_err(),
+            ModelError::BadNode {
+                index: 2,
+                node: 4,
+                nodes: 3
+            }
+        );
+        assert_eq!(RunModel::build(&[]).unwrap_err(), ModelError::NoStart);
+    }
+}

@@ -1,0 +1,252 @@
+//! The timeline picture (`raftsim plot`, `raftsim run --plot`): the PNG is written and
+//! decodes, and at known times each lane has the colour of the state the trace gives that
+//! node there (read from the JSON independently of the library's run model); a partition
+//! shades exactly the cut-off nodes' lanes; the SVG is complete; bad flags are refused up
+//! front with nothing written.
+
+mod common;
+use common::{root, state_changes};
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use raftsim::report::runmodel::State;
+use raftsim::report::timeline::{state_color, Layout, CUT_OFF};
+use serde_json::Value;
+
+fn raftsim() -> Command {
+    Command::cargo_bin("raftsim").expect("the raftsim binary is built")
+}
+
+struct Image {
+    width: u32,
+    height: u32,
+    rgb: Vec<u8>,
+}
+
+impl Image {
+    fn at(&self, x: i32, y: i32) -> (u8, u8, u8) {
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        (self.rgb[i], self.rgb[i + 1], self.rgb[i + 2])
+    }
+}
+
+fn decode(path: &Path) -> Image {
+    let dec = png::Decoder::new(std::fs::File::open(path).unwrap());
+    let mut reader = dec.read_info().expect("a valid PNG");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("a PNG frame");
+    assert_eq!(info.color_type, png::ColorType::Rgb, "RGB pixels");
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    buf.truncate(info.buffer_size());
+    Image {
+        width: info.width,
+        height: info.height,
+        rgb: buf,
+    }
+}
+
+fn records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Checks every node's lane at the middle of each stretch the trace gives it in one state (at
+/// least 6 pixels wide); returns how many samples each state got.
+fn check_lanes(png: &Path, trace: &Path, from: u64, to: u64) -> Vec<(State, usize)> {
+    let recs = records(trace);
+    let nodes = recs[0]["nodes"].as_u64().unwrap() as u32;
+    let end = recs.last().unwrap()["t"].as_u64().unwrap();
+    let img = decode(png);
+    let lay = Layout::new(nodes, from, to);
+    assert_eq!((img.width, img.height), (lay.width, lay.height));
+    let mut seen: Vec<(State, usize)> = State::ALL.iter().map(|&s| (s, 0)).collect();
+    for (i, changes) in state_changes(&recs, nodes).iter().enumerate() {
+        let node = i as u32 + 1;
+        for (k, &(t0, s)) in changes.iter().enumerate() {
+            let t1 = changes.get(k + 1).map_or(end, |c| c.0);
+            let (a, b) = (t0.max(from), t1.min(to));
+            if b <= a || lay.x(b) - lay.x(a) < 6 {
+                continue;
+            }
+            let t = a + (b - a) / 2;
+            let got = img.at(lay.x(t), lay.probe_y(node));
+            assert_eq!(
+                got,
+                state_color(s),
+                "{}: n{node} at t={t}ns should be {} (pixel {},{})",
+                png.display(),
+                s.name(),
+                lay.x(t),
+                lay.probe_y(node)
+            );
+            seen.iter_mut().find(|x| x.0 == s).unwrap().1 += 1;
+        }
+    }
+    seen
+}
+
+#[test]
+fn lanes_have_the_colour_of_each_nodes_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = root().join("tests/golden/basic.trace.jsonl");
+    let png = tmp.path().join("t.png");
+    raftsim()
+        .arg("plot")
+        .arg(&trace)
+        .arg("--out")
+        .arg(&png)
+        .assert()
+        .code(0);
+    let seen = check_lanes(&png, &trace, 0, 6_000_000_000);
+    // basic.json: leaders (n5, then n1), candidates of terms 2 and 3, n5 down from 2s to 4s.
+    for (s, n) in &seen {
+        if *s != State::Paused && *s != State::PreCandidate {
+            assert!(*n > 0, "no {} stretch checked: {seen:?}", s.name());
+        }
+    }
+    // A window: the same lanes, stretched.
+    let win = tmp.path().join("w.png");
+    raftsim()
+        .arg("plot")
+        .arg(&trace)
+        .args(["--from", "2.1s", "--to", "2.5s", "--out"])
+        .arg(&win)
+        .assert()
+        .code(0);
+    let seen = check_lanes(&win, &trace, 2_100_000_000, 2_500_000_000);
+    let candidates = seen.iter().find(|s| s.0 == State::Candidate).unwrap().1;
+    assert!(candidates >= 4, "{seen:?}");
+}
+
+/// partition.json: n1 and n2 are cut off from 1s to 4s; their lanes are shaded then, the
+/// others never; and `run --plot` writes the picture beside the trace.
+#[test]
+fn a_partition_shades_the_cut_off_lanes_and_run_plot_writes_the_picture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    raftsim()
+        .arg("run")
+        .arg(root().join("scenarios/partition.json"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--plot", "--quiet"])
+        .assert()
+        .code(0);
+    let trace = out.join("trace.jsonl");
+    let png = out.join("timeline.png");
+    let recs = records(&trace);
+    let end = recs.last().unwrap()["t"].as_u64().unwrap();
+    check_lanes(&png, &trace, 0, end);
+    let img = decode(&png);
+    let lay = Layout::new(5, 0, end);
+    let part = recs.iter().find(|r| r["ev"] == "partition").unwrap();
+    let heal = recs.iter().find(|r| r["ev"] == "heal").unwrap();
+    let (a, b) = (part["t"].as_u64().unwrap(), heal["t"].as_u64().unwrap());
+    let groups: Vec<Vec<u64>> = serde_json::from_value(part["groups"].clone()).unwrap();
+    // The listed group is the minority here (2 of 5).
+    let minority = &groups[0];
+    assert_eq!(minority.len(), 2, "{groups:?}");
+    let white = (255, 255, 255);
+    for node in 1..=5u32 {
+        let during = img.at(lay.x(a + (b - a) / 2), lay.shade_y(node));
+        let after = img.at(lay.x(b + (end - b) / 2), lay.shade_y(node));
+        let want = if minority.contains(&(node as u64)) {
+            CUT_OFF
+        } else {
+            white
+        };
+        assert_eq!(during, want, "n{node} during the partition");
+        assert_eq!(after, white, "n{node} after the heal");
+    }
+}
+
+#[test]
+fn the_svg_is_complete_and_uses_the_role_colours() {
+    let tmp = tempfile::tempdir().unwrap();
+    let svg = tmp.path().join("t.svg");
+    raftsim()
+        .arg("plot")
+        .arg(root().join("tests/golden/basic.trace.jsonl"))
+        .arg("--out")
+        .arg(&svg)
+        .assert()
+        .code(0);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg "), "{}", &text[..50]);
+    assert!(text.trim_end().ends_with("</svg>"));
+    for s in [
+        State::Follower,
+        State::Candidate,
+        State::Leader,
+        State::Down,
+    ] {
+        let (r, g, b) = state_color(s);
+        let fill = format!("fill=\"#{r:02X}{g:02X}{b:02X}\"");
+        assert!(text.contains(&fill), "no {} rect ({fill})", s.name());
+    }
+    for label in ["n1", "n5", "t3", "split t2", "0s", "6s"] {
+        // plotters writes a text element's content on a line of its own.
+        assert!(
+            text.contains(&format!("\n{label}\n")),
+            "the SVG lacks the text {label:?}"
+        );
+    }
+}
+
+#[test]
+fn message_arrows_need_a_messages_trace_and_bad_flags_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let golden = root().join("tests/golden/basic.trace.jsonl");
+    for (args, says) in [
+        (&["--out", "x.jpg"][..], ".png or .svg"),
+        (&["--from", "3s", "--to", "2s"][..], "window would be empty"),
+        (&["--to", "1x"][..], "--to"),
+        (&["--messages"][..], "--trace-level messages"),
+    ] {
+        let mut cmd = raftsim();
+        cmd.current_dir(tmp.path()).arg("plot").arg(&golden);
+        if !args.contains(&"--out") {
+            cmd.args(["--out", "p.png"]);
+        }
+        let out = cmd.args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).unwrap().count(),
+            0,
+            "{args:?} wrote a file"
+        );
+    }
+    // With a messages-level trace, arrows are drawn; the lanes keep their colours on the
+    // probe rows only where no arrow crosses, so only the file is checked here.
+    let run = tmp.path().join("run");
+    raftsim()
+        .arg("run")
+        .arg(root().join("scenarios/basic.json"))
+        .arg("--out")
+        .arg(&run)
+        .args(["--trace-level", "messages", "--quiet"])
+        .assert()
+        .code(0);
+    let png = tmp.path().join("m.png");
+    raftsim()
+        .arg("plot")
+        .arg(run.join("trace.jsonl"))
+        .args(["--messages", "--from", "2s", "--to", "2.5s", "--out"])
+        .arg(&png)
+        .assert()
+        .code(0);
+    let img = decode(&png);
+    // Some arrow pixels: the RequestVote purple appears (blended over the lanes).
+    let purple = img
+        .rgb
+        .chunks(3)
+        .filter(|p| p[2] > p[1] + 40 && p[0] > p[1] + 20)
+        .count();
+    assert!(purple > 50, "{purple} arrow pixels");
+}
