@@ -453,3 +453,18 @@ fn draw_choice_that_breaks_the_scenario() {
     );
     assert_has(&stderr, &["draw.requests_per_second", "no `workload`"]);
 }
+
+/// Bad input: a clock jump is instant (no `until`) and steps by more than nothing.
+#[test]
+fn clock_jump_with_an_end_or_no_step() {
+    let stderr = run_edited(
+        r#"{ "at": "1s", "crash": 1, "until": "1.5s" },"#,
+        r#"{ "at": "1s", "clock_jump": { "node": 1, "by": "1s" }, "until": "1.5s" },"#,
+    );
+    assert_has(&stderr, &["faults[0].until", "a clock jump is instant"]);
+    let stderr = run_edited(
+        r#"{ "at": "1s", "crash": 1, "until": "1.5s" },"#,
+        r#"{ "at": "1s", "clock_jump": { "node": 1, "by": "0s" } },"#,
+    );
+    assert_has(&stderr, &["faults[0].clock_jump.by", "above zero"]);
+}

@@ -119,19 +119,19 @@ fn forget_vote_on_restart_is_found() {
 }
 
 /// `scenarios/random-shapes.json` draws the cluster's shape from the seed as well (3 or 5
-/// nodes, 1, 2 or 64 entries per message, light load): it finds every bug, two of them sooner
-/// than the fixed shape, and the correct node passes the same seeds.
+/// nodes, 1, 2 or 64 entries per message, light load), and clock jumps among its faults: it
+/// finds every bug, and the correct node passes the same seeds.
 #[test]
 fn drawn_shapes_find_every_bug() {
     let want: [(Bug, u64, &str); 8] = [
         (Bug::NoTruncateOnConflict, 0, "Log Matching"),
-        (Bug::IgnoreHigherTerm, 0, "Liveness: Leader"),
-        (Bug::NoLogCheckOnVote, 1, "Leader Completeness"),
-        (Bug::ReplyBeforePersist, 4, "Leader Completeness"),
-        (Bug::CountStaleVotes, 6, "Election Safety"),
-        (Bug::ForgetVoteOnRestart, 21, "Vote Uniqueness"),
-        (Bug::ResetVoteOnStepDown, 104, "Vote Uniqueness"),
-        (Bug::CommitOldTermByCount, 1714, "Leader Completeness"),
+        (Bug::NoLogCheckOnVote, 0, "Leader Completeness"),
+        (Bug::IgnoreHigherTerm, 1, "Liveness: Leader"),
+        (Bug::CountStaleVotes, 1, "Election Safety"),
+        (Bug::ReplyBeforePersist, 26, "Liveness: Convergence"),
+        (Bug::ForgetVoteOnRestart, 29, "Vote Uniqueness"),
+        (Bug::ResetVoteOnStepDown, 321, "Vote Uniqueness"),
+        (Bug::CommitOldTermByCount, 1810, "Leader Completeness"),
     ];
     for (bug, seed, property) in want {
         let found = search_in("random-shapes", &[bug], 0..seed + 1, 1);
@@ -140,7 +140,7 @@ fn drawn_shapes_find_every_bug() {
             .unwrap_or_else(|| panic!("{bug}: nothing in 0..={seed}"));
         assert_eq!((f.seed, f.property.as_str()), (seed, property), "{bug}");
     }
-    let clean = search_in("random-shapes", &[], 0..1715, 1);
+    let clean = search_in("random-shapes", &[], 0..1811, 1);
     assert!(clean.is_empty(), "{clean:?}");
 }
 

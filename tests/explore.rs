@@ -69,6 +69,7 @@ fn generated_faults_are_seeded_bounded_and_cover_every_kind() {
                 FaultKind::LossBurst(_) => GenKind::LossBurst,
                 FaultKind::DuplicateBurst(_) => GenKind::DuplicateBurst,
                 FaultKind::DelaySpike(_) => GenKind::DelaySpike,
+                FaultKind::ClockJump { .. } => GenKind::ClockJump,
                 FaultKind::Restart(_) => panic!("restarts are not generated"),
                 FaultKind::TransferLeadership(_) => panic!("transfers are not generated"),
             });

@@ -423,6 +423,7 @@ pub fn validate_node_ids(nodes: u32, records: &[Record]) -> Result<(), (usize, S
             | Event::Restart { node, .. }
             | Event::Pause { node, .. }
             | Event::Resume { node }
+            | Event::ClockJump { node, .. }
             | Event::Role { node, .. }
             | Event::Election { node, .. }
             | Event::Leader { node, .. }

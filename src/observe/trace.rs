@@ -13,7 +13,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::base::time::SimTime;
+use crate::base::time::{SimDuration, SimTime};
 use crate::protocol::{Command, Entry, NodeId, Note, Role};
 
 /// A log entry as traced: its term, and for a client write the request id, key and value.
@@ -178,6 +178,13 @@ pub enum Event {
     Transfer {
         from: NodeId,
         to: NodeId,
+    },
+    /// A node's clock stepped by `by` ns (forward, or back): its timers moved with it.
+    ClockJump {
+        node: NodeId,
+        by: u64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        back: bool,
     },
     /// A fault that found nothing to act on (no leader to crash, a node already up, ...).
     FaultSkipped {
@@ -345,6 +352,12 @@ impl fmt::Display for Record {
                     crate::base::time::SimDuration(*latency)
                 )
             }
+            Event::ClockJump { node, by, back } => write!(
+                f,
+                "n{node} CLOCK JUMP {} by {}",
+                if *back { "back" } else { "forward" },
+                SimDuration(*by)
+            ),
             Event::Transfer { from, to } => {
                 write!(f, "n{from} asked to transfer leadership to n{to}")
             }

@@ -44,6 +44,7 @@ pub const KINDS: &[&str] = &[
     "fault_plan",
     "network_fault",
     "transfer",
+    "clock_jump",
     "violation",
     "panic",
     "end",
@@ -78,6 +79,7 @@ pub fn kind(ev: &Event) -> &'static str {
         Event::ClientRequest { .. } => "client_request",
         Event::ClientDone { .. } => "client_done",
         Event::Transfer { .. } => "transfer",
+        Event::ClockJump { .. } => "clock_jump",
         Event::FaultSkipped { .. } => "fault_skipped",
         Event::FaultPlan { .. } => "fault_plan",
         Event::NetworkFault { .. } => "network_fault",
@@ -120,6 +122,7 @@ pub fn concerns(ev: &Event, n: NodeId) -> bool {
         | Event::Restart { node, .. }
         | Event::Pause { node, .. }
         | Event::Resume { node }
+        | Event::ClockJump { node, .. }
         | Event::Role { node, .. }
         | Event::Election { node, .. }
         | Event::Leader { node, .. }

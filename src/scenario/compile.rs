@@ -81,6 +81,12 @@ impl FaultSpec {
             FaultKind::DelaySpike(d.clone())
         } else if let Some(to) = self.transfer_leadership {
             FaultKind::TransferLeadership(to)
+        } else if let Some(j) = self.clock_jump {
+            FaultKind::ClockJump {
+                target: j.node.compile(),
+                by: j.by,
+                back: j.back,
+            }
         } else {
             unreachable!("validated: exactly one fault kind, and a pause has `until`")
         };
@@ -258,6 +264,13 @@ impl FaultSpec {
             FaultKind::DuplicateBurst(p) => spec.duplicate_burst = Some(*p),
             FaultKind::DelaySpike(d) => spec.delay_spike = Some(d.clone()),
             FaultKind::TransferLeadership(to) => spec.transfer_leadership = Some(*to),
+            FaultKind::ClockJump { target, by, back } => {
+                spec.clock_jump = Some(super::ClockJumpSpec {
+                    node: (*target).into(),
+                    by: *by,
+                    back: *back,
+                })
+            }
             FaultKind::CrashAtWrite {
                 k,
                 leader_only,

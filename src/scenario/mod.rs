@@ -452,6 +452,11 @@ pub struct FaultSpec {
     /// election timeout. No `until`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_leadership: Option<NodeId>,
+    /// A node's clock steps at `at` (an NTP step, a VM resumed after a freeze): every timer it
+    /// has armed comes `by` sooner (those due within `by` fire at once), or, with `back`, `by`
+    /// later. No `until`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_jump: Option<ClockJumpSpec>,
     /// Until `until`, every message is also lost with this probability, in [0, 1].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_burst: Option<f64>,
@@ -466,6 +471,19 @@ pub struct FaultSpec {
     /// and a quiet phase follows. The drawn faults are listed in the trace (`fault_plan`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate: Option<GenerateSpec>,
+}
+
+/// A step of one node's clock (`clock_jump` in a fault).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockJumpSpec {
+    /// The node, or "leader", "random", "follower".
+    pub node: Target,
+    /// How far the clock steps, above zero.
+    pub by: SimDuration,
+    /// Step back (timers come later) instead of forward.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub back: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -975,13 +993,14 @@ impl Scenario {
                 f.delay_spike.is_some(),
                 f.generate.is_some(),
                 f.transfer_leadership.is_some(),
+                f.clock_jump.is_some(),
             ];
             let count = kinds.iter().filter(|&&k| k).count();
             if count != 1 {
                 return err(
                     &path,
                     format!(
-                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write, isolate, loss_burst, duplicate_burst, delay_spike, generate, transfer_leadership (found {count})"
+                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write, isolate, loss_burst, duplicate_burst, delay_spike, generate, transfer_leadership, clock_jump (found {count})"
                     ),
                 );
             }
@@ -1014,6 +1033,12 @@ impl Scenario {
                     return err(
                         &format!("{path}.until"),
                         "a leadership transfer has no end (it completes or aborts by itself): remove `until`".into(),
+                    );
+                }
+                if f.clock_jump.is_some() {
+                    return err(
+                        &format!("{path}.until"),
+                        "a clock jump is instant: remove `until`".into(),
                     );
                 }
                 if u > self.stop.at {
@@ -1068,6 +1093,19 @@ impl Scenario {
             if let Some(d) = &f.delay_spike {
                 d.validate()
                     .map_err(|m| (format!("{path}.delay_spike"), m))?;
+            }
+            if let Some(j) = &f.clock_jump {
+                if let Target::Node(id) = j.node {
+                    if !node_ok(id) {
+                        return bad_node(&format!("{path}.clock_jump.node"), id);
+                    }
+                }
+                if j.by.0 == 0 || j.by.0 > 3_600_000_000_000 {
+                    return err(
+                        &format!("{path}.clock_jump.by"),
+                        format!("{} is not allowed: above zero and at most 1h", j.by),
+                    );
+                }
             }
             if let Some(id) = f.transfer_leadership {
                 if !node_ok(id) {

@@ -54,6 +54,32 @@ impl Timers {
         self.armed[kind as usize].deadline = None;
     }
 
+    /// The clock stepped: every armed deadline moves `by` earlier (not before `now`) or,
+    /// `back`, later. Returns the (kind, time, token) of events to queue for deadlines that
+    /// moved before their standing event.
+    fn jump(
+        &mut self,
+        by: SimDuration,
+        back: bool,
+        now: SimTime,
+    ) -> Vec<(TimerKind, SimTime, u64)> {
+        let mut queue = Vec::new();
+        for kind in [TimerKind::Election, TimerKind::Heartbeat] {
+            let Some(d) = self.armed[kind as usize].deadline else {
+                continue;
+            };
+            let moved = if back {
+                d + by
+            } else {
+                SimTime(d.0.saturating_sub(by.0).max(now.0))
+            };
+            if let Some(token) = self.arm(kind, moved) {
+                queue.push((kind, moved, token));
+            }
+        }
+        queue
+    }
+
     /// Forgets every timer (a crash): events already queued find nothing when they come.
     pub(super) fn clear(&mut self) {
         self.armed = Default::default();
@@ -116,6 +142,21 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         };
         let at = self.now + SimDuration(virt + jitter);
         if let Some(token) = s.timers.arm(kind, at) {
+            self.queue.push(
+                at,
+                Ev::Timer {
+                    node: id,
+                    kind,
+                    token,
+                },
+            );
+        }
+    }
+
+    /// Node `id`'s clock steps by `by` (forward, or `back`): its armed timers move with it.
+    pub(super) fn jump_clock(&mut self, id: NodeId, by: SimDuration, back: bool) {
+        let now = self.now;
+        for (kind, at, token) in self.slots[id as usize - 1].timers.jump(by, back, now) {
             self.queue.push(
                 at,
                 Ev::Timer {

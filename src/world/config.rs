@@ -215,6 +215,12 @@ pub enum FaultKind {
     /// Every message sent meanwhile takes this much longer (heavy-tailed: replies that arrive
     /// after an election timeout).
     DelaySpike(DurationDist),
+    /// The target's clock steps: its armed timers come `by` sooner (or later, `back`).
+    ClockJump {
+        target: Target,
+        by: SimDuration,
+        back: bool,
+    },
     /// An operator asks the current leader to hand leadership to this node (dissertation
     /// §3.10): a scripted action rather than a failure. No end.
     TransferLeadership(NodeId),
@@ -274,9 +280,13 @@ pub enum GenKind {
     DuplicateBurst,
     /// Messages are delayed past an election timeout for a while.
     DelaySpike,
+    /// A node's clock steps forward (its election timer fires early) or back.
+    ClockJump,
 }
 
 impl GenKind {
+    /// The kinds a generator draws when its `kinds` is left out. `ClockJump` is drawn only
+    /// when listed, so that the seeds measured before it existed keep their faults.
     pub const ALL: [GenKind; 9] = [
         GenKind::Crash,
         GenKind::CrashAtWrite,

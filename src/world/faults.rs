@@ -307,6 +307,28 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                     on: start,
                 });
             }
+            &FaultKind::ClockJump {
+                target: t,
+                by,
+                back,
+            } => {
+                match self
+                    .resolve(i, t)
+                    .filter(|&id| self.slots[id as usize - 1].node.is_some())
+                {
+                    Some(id) => {
+                        self.jump_clock(id, by, back);
+                        self.emit(Event::ClockJump {
+                            node: id,
+                            by: by.0,
+                            back,
+                        });
+                    }
+                    None => self.emit(Event::FaultSkipped {
+                        reason: format!("clock jump: {} is not a live node", t.describe()),
+                    }),
+                }
+            }
             &FaultKind::TransferLeadership(to) => {
                 let leader = self
                     .current_leader()
@@ -500,6 +522,14 @@ pub fn generate(spec: &Generator, index: usize, cfg: &RunConfig, seed: u64) -> V
                 let p = 0.2 + 0.6 * rng.unit();
                 (FaultKind::DuplicateBurst(p), Some(window(&mut rng)))
             }
+            GenKind::ClockJump => {
+                // Forward by up to two election timeouts (the timer fires at once or early), or,
+                // a quarter of the time, back by as much.
+                let by = SimDuration(between(&mut rng, et_min / 2, 2 * et_max));
+                let back = rng.chance(0.25);
+                let target = role_target(&mut rng);
+                (FaultKind::ClockJump { target, by, back }, None)
+            }
             GenKind::DelaySpike => {
                 let mean = SimDuration(between(&mut rng, et_min, 2 * et_max));
                 (
@@ -557,6 +587,12 @@ pub fn describe(f: &Fault) -> String {
         FaultKind::Pause { target, .. } => format!("pause {}", target.describe()),
         FaultKind::Isolate(t) => format!("isolate {}", t.describe()),
         FaultKind::TransferLeadership(to) => format!("transfer leadership to n{to}"),
+        FaultKind::ClockJump { target, by, back } => format!(
+            "clock of {} jumps {} by {}",
+            target.describe(),
+            if *back { "back" } else { "forward" },
+            format_duration(*by)
+        ),
         FaultKind::LossBurst(p) => format!("loss burst {p:.2}"),
         FaultKind::DuplicateBurst(p) => format!("duplication burst {p:.2}"),
         FaultKind::DelaySpike(d) => format!("delay spike {}", describe_dist(d)),
