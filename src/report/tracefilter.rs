@@ -44,6 +44,7 @@ pub const KINDS: &[&str] = &[
     "fault_plan",
     "network_fault",
     "transfer",
+    "membership",
     "violation",
     "panic",
     "end",
@@ -78,6 +79,7 @@ pub fn kind(ev: &Event) -> &'static str {
         Event::ClientRequest { .. } => "client_request",
         Event::ClientDone { .. } => "client_done",
         Event::Transfer { .. } => "transfer",
+        Event::Membership { .. } => "membership",
         Event::FaultSkipped { .. } => "fault_skipped",
         Event::FaultPlan { .. } => "fault_plan",
         Event::NetworkFault { .. } => "network_fault",
@@ -114,7 +116,8 @@ pub fn concerns(ev: &Event, n: NodeId) -> bool {
         | Event::FaultSkipped { .. }
         | Event::FaultPlan { .. }
         | Event::Violation { .. }
-        | Event::Panic { .. } => true,
+        | Event::Panic { .. }
+        | Event::Membership { .. } => true,
         Event::Boot { node, .. }
         | Event::Crash { node }
         | Event::Restart { node, .. }

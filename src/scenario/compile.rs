@@ -4,7 +4,7 @@
 
 use super::{Arrivals as FileArrivals, FaultSpec, NamedTarget, Scenario, StopWhen as FileStop};
 use crate::base::time::SimTime;
-use crate::protocol::{Config, Entry, HardState, Log, NodeId};
+use crate::protocol::{voter_ids, voter_mask, Config, Entry, HardState, Log, NodeId};
 use crate::world::config::{
     Arrivals, ClockConfig, Drift, Fault, FaultKind, GenKind, Generator, LinkConfig, NetConfig,
     RunConfig, Stop, StopWhen, Target, Workload, MAX_QUEUED_EVENTS,
@@ -81,6 +81,8 @@ impl FaultSpec {
             FaultKind::DelaySpike(d.clone())
         } else if let Some(to) = self.transfer_leadership {
             FaultKind::TransferLeadership(to)
+        } else if let Some(v) = &self.change_membership {
+            FaultKind::ChangeMembership(voter_mask(v))
         } else {
             unreachable!("validated: exactly one fault kind, and a pause has `until`")
         };
@@ -142,6 +144,7 @@ impl Scenario {
                 separate_term_write: self.raft.separate_term_write,
                 block_during_writes: self.raft.block_during_writes,
                 leader_stickiness: self.raft.leader_stickiness,
+                initial_voters: self.cluster.voters.as_deref().map_or(0, voter_mask),
                 seed: 0, // set per node and incarnation by the world
                 bugs: self.raft.bugs.iter().collect(),
                 pre_vote: self.raft.pre_vote,
@@ -258,6 +261,7 @@ impl FaultSpec {
             FaultKind::DuplicateBurst(p) => spec.duplicate_burst = Some(*p),
             FaultKind::DelaySpike(d) => spec.delay_spike = Some(d.clone()),
             FaultKind::TransferLeadership(to) => spec.transfer_leadership = Some(*to),
+            FaultKind::ChangeMembership(v) => spec.change_membership = Some(voter_ids(*v)),
             FaultKind::CrashAtWrite {
                 k,
                 leader_only,
