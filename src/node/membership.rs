@@ -1,9 +1,9 @@
 //! Membership changes by joint consensus (paper §6).
 //!
 //! A change goes C_old → C_old,new → C_new, each a [`Command::Config`] entry in the log. Every
-//! server uses the latest configuration in its log, committed or not: [`Node::config_appended`]
+//! server uses the latest configuration in its log, committed or not: `config_appended`
 //! switches to a configuration entry as soon as it is appended, and a truncation that removes
-//! it goes back to the one before ([`Node::config_from_log`]). While joint, elections and
+//! it goes back to the one before (`config_from_log`). While joint, elections and
 //! commitment need separate majorities of C_old and of C_new ([`Quorum`]). The leader appends
 //! C_old,new when asked ([`Input::ChangeMembership`]), appends C_new once C_old,new is
 //! committed, and, if it is not in C_new, steps down once C_new is committed (it managed the
