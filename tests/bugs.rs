@@ -35,6 +35,7 @@ fn cfg(id: NodeId, n: u32, bugs: Bugs) -> Config {
         separate_term_write: false,
         block_during_writes: false,
         leader_stickiness: false,
+        initial_voters: 0,
         seed: 0,
         bugs,
         pre_vote: false,

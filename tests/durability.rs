@@ -33,6 +33,7 @@ fn config(persist: CandidatePersist) -> Config {
         separate_term_write: false,
         block_during_writes: false,
         leader_stickiness: false,
+        initial_voters: 0,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
         pre_vote: false,

@@ -291,7 +291,11 @@ fn figure8_an_entry_of_the_current_term_commits_the_older_one() -> Res<()> {
 // ---- the checker would catch a leader that commits by counting ----
 
 fn e(term: u64) -> TEntry {
-    TEntry { term, put: None }
+    TEntry {
+        term,
+        put: None,
+        config: None,
+    }
 }
 
 /// A trace of Figure 8 in which S1 (leader of term 4) commits the term-2 entry by counting
@@ -313,6 +317,7 @@ fn buggy_figure8_trace(with_s5_leader: bool) -> Vec<Record> {
         seed: 0,
         scenario: "figure8-buggy".into(),
         drawn: None,
+        voters: None,
     }];
     for node in 1..=5 {
         evs.push(Event::Boot {

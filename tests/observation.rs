@@ -214,7 +214,11 @@ fn rec(t: u64, ev: Event) -> Record {
 }
 
 fn entry(term: u64) -> TEntry {
-    TEntry { term, put: None }
+    TEntry {
+        term,
+        put: None,
+        config: None,
+    }
 }
 
 /// The checker sizes its tables from `Checker::new(n)` only as a hint: a node id beyond it

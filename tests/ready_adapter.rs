@@ -311,8 +311,8 @@ impl RaftNode for ReadyAdapter {
                 self.arm_tick(out);
             }
             Input::Timer(TimerKind::Election) => unreachable!("never armed"),
-            // The toy library has no leadership transfer.
-            Input::TransferLeadership { .. } => {}
+            // The toy library has no leadership transfer and no membership changes.
+            Input::TransferLeadership { .. } | Input::ChangeMembership { .. } => {}
             Input::Message(env) => {
                 assert_eq!(env.to, self.id);
                 // The library validates its own messages; an error would only be logged.
@@ -460,6 +460,7 @@ fn persisted_messages_wait_for_the_write() {
         separate_term_write: false,
         block_during_writes: false,
         leader_stickiness: false,
+        initial_voters: 0,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
         pre_vote: false,

@@ -21,6 +21,7 @@ fn node(id: u32, cluster_size: u32, persist: CandidatePersist) -> Node {
         separate_term_write: false,
         block_during_writes: false,
         leader_stickiness: false,
+        initial_voters: 0,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
         pre_vote: false,

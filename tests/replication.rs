@@ -99,7 +99,7 @@ fn put_reqs(entries: &[Entry]) -> BTreeSet<u64> {
         .iter()
         .filter_map(|e| match e.command {
             Command::Put { req, .. } => Some(req),
-            Command::Noop => None,
+            Command::Noop | Command::Config { .. } => None,
         })
         .collect()
 }

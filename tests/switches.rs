@@ -35,6 +35,7 @@ fn node(id: NodeId, term: Term, terms: &[Term], sw: Switches) -> Node {
         pre_vote: sw.pre_vote,
         check_quorum: sw.check_quorum,
         leader_stickiness: sw.leader_stickiness,
+        initial_voters: 0,
     };
     let mut n = Node::new(
         cfg,

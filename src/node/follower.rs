@@ -193,6 +193,9 @@ impl Node {
                         kept_tail = self.log.entries()[end..].to_vec();
                     }
                     self.log.truncate_from(idx);
+                    if idx <= self.config_index {
+                        self.config_from_log();
+                    }
                     self.durable_len = self.durable_len.min(idx - 1);
                     // Writes still in flight were issued for the old suffix: once they land,
                     // at most the prefix before `idx` of the current log is durable.
@@ -210,6 +213,7 @@ impl Node {
             new.append(&mut kept_tail);
             for e in &new {
                 self.log.push(*e);
+                self.config_appended(self.log.last_index(), e);
             }
             self.pending_ops.push(LogOp::Append { entries: new });
         }

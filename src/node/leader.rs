@@ -126,7 +126,7 @@ impl Node {
         }
     }
 
-    fn broadcast_append(&mut self, out: &mut Vec<Output>) {
+    pub(super) fn broadcast_append(&mut self, out: &mut Vec<Output>) {
         for p in 1..=self.cfg.cluster_size {
             if p != self.cfg.id && self.quorum.contains(p) {
                 self.send_append(p, out);
@@ -171,6 +171,10 @@ impl Node {
             let news = pr.on_accepted(index);
             let next = pr.next;
             self.advance_commit(out);
+            // A leader that committed a C_new without itself has stepped down (paper §6).
+            if !matches!(self.role, RoleState::Leader(_)) {
+                return;
+            }
             if news && next <= self.log.last_index() {
                 self.send_append(from, out);
             }
@@ -203,6 +207,7 @@ impl Node {
             && (self.log.term_at(n) == Some(self.term) || self.bug(Bug::CommitOldTermByCount))
         {
             self.set_commit(n, out);
+            self.on_config_committed(out);
         }
     }
 }

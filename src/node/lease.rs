@@ -80,6 +80,12 @@ impl Node {
             });
             return;
         }
+        // A server outside its own configuration (not yet added, or removed) does not stand:
+        // it could not count its own vote, and would only disrupt the voters (paper §6).
+        if !self.quorum.contains(self.cfg.id) {
+            self.arm_election_timer(out);
+            return;
+        }
         if self.cfg.pre_vote {
             self.become_pre_candidate(out);
         } else {
@@ -146,8 +152,9 @@ impl Node {
     }
 
     /// A leader that lost touch with its majority becomes a follower of the same term, with no
-    /// leader known. Only from leader.
-    fn step_down_without_quorum(&mut self, out: &mut Vec<Output>) {
+    /// leader known; also a leader that committed a C_new without itself (paper §6, see
+    /// [`super::membership`]). Only from leader.
+    pub(super) fn step_down_without_quorum(&mut self, out: &mut Vec<Output>) {
         let was = std::mem::replace(&mut self.role, RoleState::Follower { leader: None });
         let RoleState::Leader(mut l) = was else {
             panic!("only a leader steps down for want of a quorum")

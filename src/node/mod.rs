@@ -26,6 +26,7 @@ pub mod candidate;
 pub mod follower;
 pub mod leader;
 pub mod lease;
+pub mod membership;
 pub mod pre_vote;
 pub mod progress;
 pub mod quorum;
@@ -37,7 +38,7 @@ use candidate::Candidacy;
 use leader::Leadership;
 use lease::ElectionWait;
 use pre_vote::PreCandidacy;
-use quorum::Majority;
+use quorum::Quorum;
 
 /// What the node's current role needs, and nothing another role needs.
 #[derive(Clone, Debug)]
@@ -54,8 +55,11 @@ enum RoleState {
 #[derive(Clone, Debug)]
 pub struct Node {
     cfg: Config,
-    /// The voters of the (fixed) configuration.
-    quorum: Majority,
+    /// The configuration in use: the latest in the log, committed or not (paper §6), or the
+    /// initial voters while the log holds none ([`membership`]).
+    quorum: Quorum,
+    /// The index of the configuration entry `quorum` comes from; 0 for the initial voters.
+    config_index: Index,
     // Persistent state on all servers (Figure 2), as this node holds it in memory; durable
     // once the write that carries it completes.
     term: Term,
@@ -95,8 +99,9 @@ impl Node {
             "node id out of range"
         );
         let durable_len = hard.log.last_index();
-        Node {
-            quorum: Majority::of_size(cfg.cluster_size),
+        let mut node = Node {
+            quorum: membership::initial_quorum(&cfg),
+            config_index: 0,
             cfg,
             term: hard.term,
             voted_for: hard.voted_for,
@@ -115,7 +120,9 @@ impl Node {
             deferred: std::collections::VecDeque::new(),
             leader_recent: false,
             election_wait: ElectionWait::Whole,
-        }
+        };
+        node.config_from_log();
+        node
     }
 
     pub fn id(&self) -> NodeId {
@@ -221,6 +228,7 @@ impl Node {
             Input::ClientRequest { req, key, value } => self.on_client(req, key, value, out),
             Input::Persisted(seq) => self.on_persisted(seq, out),
             Input::TransferLeadership { to } => self.start_transfer(to, out),
+            Input::ChangeMembership { voters } => self.change_membership(voters, out),
         }
         self.flush_persist(out);
     }
@@ -365,6 +373,7 @@ impl Node {
     fn append_local(&mut self, e: Entry) -> Index {
         self.log.push(e);
         let index = self.log.last_index();
+        self.config_appended(index, &e);
         match self.pending_ops.last_mut() {
             Some(LogOp::Append { entries }) => entries.push(e),
             _ => self.pending_ops.push(LogOp::Append { entries: vec![e] }),
@@ -500,6 +509,7 @@ mod tests {
             separate_term_write: false,
             block_during_writes: false,
             leader_stickiness: false,
+            initial_voters: 0,
             seed: 0,
             bugs: Bugs::NONE,
             pre_vote: false,

@@ -59,6 +59,75 @@ impl Majority {
     }
 }
 
+/// A configuration as a server uses it (paper §6): one majority, or during a change the joint
+/// configuration C_old,new, where every decision needs a majority of `old` *and* of `new`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quorum {
+    new: Majority,
+    old: Option<Majority>,
+    /// Every voter of either, sorted: who gets RequestVote and AppendEntries.
+    all: Vec<NodeId>,
+}
+
+impl Quorum {
+    pub fn single(m: Majority) -> Quorum {
+        Quorum {
+            all: m.voters().to_vec(),
+            new: m,
+            old: None,
+        }
+    }
+
+    /// The joint configuration of `old` and `new`.
+    pub fn joint(old: Majority, new: Majority) -> Quorum {
+        let mut all: Vec<NodeId> = old.voters().iter().chain(new.voters()).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        Quorum {
+            new,
+            old: Some(old),
+            all,
+        }
+    }
+
+    /// Whether this is a joint configuration (a change is under way).
+    pub fn is_joint(&self) -> bool {
+        self.old.is_some()
+    }
+
+    /// The configuration being moved to (the only one when not joint).
+    pub fn new_voters(&self) -> &[NodeId] {
+        self.new.voters()
+    }
+
+    /// Every voter of either configuration, sorted.
+    pub fn voters(&self) -> &[NodeId] {
+        &self.all
+    }
+
+    pub fn contains(&self, id: NodeId) -> bool {
+        self.all.binary_search(&id).is_ok()
+    }
+
+    /// Won by a majority of `new`, and of `old` when joint.
+    pub fn is_won(&self, granted: impl Fn(NodeId) -> bool) -> bool {
+        self.new.is_won(&granted) && self.old.as_ref().is_none_or(|o| o.is_won(&granted))
+    }
+
+    /// The highest index on a majority of `new` and, when joint, of `old`.
+    pub fn committed_index(
+        &self,
+        acked: impl Fn(NodeId) -> Index,
+        scratch: &mut Vec<Index>,
+    ) -> Index {
+        let n = self.new.committed_index(&acked, scratch);
+        match &self.old {
+            Some(o) => n.min(o.committed_index(&acked, scratch)),
+            None => n,
+        }
+    }
+}
+
 /// The votes a candidate has received in its current term.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VoteSet {
@@ -105,6 +174,28 @@ mod tests {
             let granted = |v: NodeId| mask & (1 << (v - 1)) != 0;
             let count = (1..=n).filter(|&v| granted(v)).count() as u32;
             prop_assert_eq!(q.is_won(granted), count * 2 > n);
+        }
+
+        /// Joint consensus (paper §6): a joint decision is exactly a decision of both.
+        #[test]
+        fn a_joint_quorum_needs_both_majorities(
+            old_mask in 1u64..64, new_mask in 1u64..64, mask in 0u64..64,
+            acked in proptest::collection::vec(0u64..20, 6),
+        ) {
+            let ids = |m: u64| (1..=6u32).filter(|&v| m & (1 << (v - 1)) != 0).collect::<Vec<_>>();
+            let (old, new) = (Majority::new(ids(old_mask)), Majority::new(ids(new_mask)));
+            let q = Quorum::joint(old.clone(), new.clone());
+            let granted = |v: NodeId| mask & (1 << (v - 1)) != 0;
+            prop_assert_eq!(q.is_won(granted), old.is_won(granted) && new.is_won(granted));
+            let a = |v: NodeId| acked[v as usize - 1];
+            let s = &mut Vec::new();
+            prop_assert_eq!(
+                q.committed_index(a, s),
+                old.committed_index(a, s).min(new.committed_index(a, s))
+            );
+            for v in 1..=6 {
+                prop_assert_eq!(q.contains(v), old.contains(v) || new.contains(v));
+            }
         }
     }
 }

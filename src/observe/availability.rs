@@ -400,7 +400,7 @@ mod tests {
             down in proptest::collection::vec(1u32..8, 0..3),
         ) {
             let mut a = Availability::new(0, false);
-            a.on(&rec(0, Event::Start { nodes: n, seed: 0, scenario: String::new(), drawn: None }), 1);
+            a.on(&rec(0, Event::Start { nodes: n, seed: 0, scenario: String::new(), drawn: None, voters: None }), 1);
             let cuts: Vec<(u32, u32)> =
                 cuts.into_iter().filter(|&(f, t)| f != t && f <= n && t <= n).collect();
             for &(from, to) in &cuts {
@@ -434,6 +434,7 @@ mod tests {
                     seed: 0,
                     scenario: String::new(),
                     drawn: None,
+                    voters: None,
                 },
             ),
             1,

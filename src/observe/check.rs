@@ -55,6 +55,8 @@ pub struct Checker {
     nodes: Vec<NodeView>,
     /// From the trace's `start` event: how many votes a leader needs.
     cluster: Option<u32>,
+    /// From the trace's `start` event: the initial voters, when not every node is one.
+    initial_voters: Option<Vec<NodeId>>,
     /// Once a property failed, the rest of the run is not checked (one violation per run).
     failed: bool,
     leaders: BTreeMap<u64, NodeId>,
@@ -119,7 +121,10 @@ impl Checker {
                 v.term = *term;
                 v.leader = *role == Role::Leader;
             }
-            Event::Start { nodes, .. } => self.cluster = Some(*nodes),
+            Event::Start { nodes, voters, .. } => {
+                self.cluster = Some(*nodes);
+                self.initial_voters = voters.clone();
+            }
             Event::Leader { node, term, votes } => {
                 if let Some(&other) = self.leaders.get(term) {
                     if other != *node {
@@ -131,7 +136,32 @@ impl Checker {
                 }
                 // §5.2: a majority elects. Twice over: the votes the world saw delivered to the
                 // leader (`votes`), and the votes the trace records as sent for it in its term.
-                if let Some(n) = self.cluster {
+                //
+                // With membership changes (paper §6) the majorities are those of the
+                // configuration the leader believed in: the latest configuration entry in its
+                // log as traced, or the initial voters; a joint one needs both majorities.
+                let leaders_log = &view(&mut self.nodes, *node).log;
+                let configuration = match leaders_log.iter().rev().find_map(|e| e.configuration()) {
+                    Some((old, new)) if old.is_empty() => Some(vec![new]),
+                    Some((old, new)) => Some(vec![old, new]),
+                    None => self.initial_voters.clone().map(|v| vec![v]),
+                };
+                if let Some(majorities) = configuration {
+                    for voters in &majorities {
+                        let need = voters.len() / 2 + 1;
+                        let recorded = voters
+                            .iter()
+                            .filter(|&&v| self.votes.get(&(*term, v)) == Some(node))
+                            .count();
+                        if (*votes as usize) < need || recorded < need {
+                            let ids: Vec<String> = voters.iter().map(|v| format!("n{v}")).collect();
+                            return fail(
+                                "Election Safety",
+                                format!("n{node} became leader of term {term} with {votes} votes delivered and {recorded} recorded of the voters {{{}}} it believed in, not a majority", ids.join(",")),
+                            );
+                        }
+                    }
+                } else if let Some(n) = self.cluster {
                     let recorded = self
                         .votes
                         .range((*term, 0)..=(*term, NodeId::MAX))
@@ -450,6 +480,7 @@ pub fn validate_node_ids(nodes: u32, records: &[Record]) -> Result<(), (usize, S
                 }
             }
             Event::SplitVote { candidates, .. } => candidates,
+            Event::Membership { node, .. } => std::slice::from_ref(node),
             Event::FailedElection { node, .. } => std::slice::from_ref(node),
             Event::Start { .. }
             | Event::ClientDone { .. }
@@ -575,7 +606,13 @@ mod tests {
     #[test]
     fn conflicting_commits_violate_state_machine_safety() {
         let mut c = Checker::new(2);
-        let e = |term| vec![TEntry { term, put: None }];
+        let e = |term| {
+            vec![TEntry {
+                term,
+                put: None,
+                config: None,
+            }]
+        };
         c.observe(
             &rec(Event::Append {
                 node: 1,
@@ -624,7 +661,11 @@ mod tests {
         let mut c = Checker::new(3);
         c.observe(&rec(Event::role(1, crate::protocol::Role::Leader, 3)), 1)
             .unwrap();
-        let e = vec![TEntry { term: 3, put: None }];
+        let e = vec![TEntry {
+            term: 3,
+            put: None,
+            config: None,
+        }];
         c.observe(
             &rec(Event::Append {
                 node: 1,
@@ -667,7 +708,13 @@ mod tests {
     #[test]
     fn a_leader_missing_a_committed_entry_violates_leader_completeness() {
         let mut c = Checker::new(3);
-        let e = |term| vec![TEntry { term, put: None }];
+        let e = |term| {
+            vec![TEntry {
+                term,
+                put: None,
+                config: None,
+            }]
+        };
         c.observe(
             &rec(Event::Append {
                 node: 1,
@@ -705,7 +752,11 @@ mod tests {
             &rec(Event::Append {
                 node: 1,
                 index: 1,
-                entries: vec![TEntry { term: 1, put: None }],
+                entries: vec![TEntry {
+                    term: 1,
+                    put: None,
+                    config: None,
+                }],
             }),
             1,
         )
@@ -728,6 +779,7 @@ mod tests {
                 entries: vec![TEntry {
                     term: 1,
                     put: Some([1, 1, 1]),
+                    config: None,
                 }],
             }),
             1,
@@ -741,6 +793,7 @@ mod tests {
                     entries: vec![TEntry {
                         term: 1,
                         put: Some([2, 1, 1]),
+                        config: None,
                     }],
                 }),
                 2,
@@ -814,6 +867,7 @@ mod tests {
             seed: 0,
             scenario: "t".into(),
             drawn: None,
+            voters: None,
         });
         c.observe(&start, 1).unwrap();
         c.observe(&rec(Event::Election { node: 1, term: 2 }), 2)
@@ -835,6 +889,69 @@ mod tests {
         c.observe(&vote(2, 1, 2), 3).unwrap();
         c.observe(&vote(4, 1, 2), 4).unwrap();
         c.observe(&claims_three, 5).unwrap();
+    }
+
+    /// Paper §6: a leader needs a majority of the configuration it believed in (the latest in
+    /// its log, or the initial voters), and while joint a majority of each of C_old and C_new.
+    #[test]
+    fn election_safety_counts_votes_in_the_leaders_configuration() {
+        let start = rec(Event::Start {
+            nodes: 5,
+            seed: 0,
+            scenario: "t".into(),
+            drawn: None,
+            voters: Some(vec![1, 2, 3]),
+        });
+        let leader = |votes| {
+            rec(Event::Leader {
+                node: 1,
+                term: 2,
+                votes,
+            })
+        };
+        // Two votes of the initial voters {n1, n2, n3} elect, though the cluster has five.
+        let mut c = Checker::new(5);
+        c.observe(&start, 1).unwrap();
+        c.observe(&rec(Event::Election { node: 1, term: 2 }), 2)
+            .unwrap();
+        c.observe(&vote(2, 1, 2), 3).unwrap();
+        c.observe(&leader(2), 4).unwrap();
+        // Joint {n1, n2, n3} and {n3, n4, n5}: a majority of C_old alone does not elect.
+        let joint = rec(Event::Append {
+            node: 1,
+            index: 1,
+            entries: vec![TEntry {
+                term: 1,
+                put: None,
+                config: Some([0b00111, 0b11100]),
+            }],
+        });
+        let mut c = Checker::new(5);
+        c.observe(&start, 1).unwrap();
+        c.observe(&joint, 2).unwrap();
+        c.observe(&rec(Event::Election { node: 1, term: 2 }), 3)
+            .unwrap();
+        c.observe(&vote(2, 1, 2), 4).unwrap();
+        c.observe(&vote(4, 1, 2), 5).unwrap();
+        let v = c.observe(&leader(3), 6).unwrap_err();
+        assert_eq!(v.property, "Election Safety");
+        assert!(v.detail.contains("{n3,n4,n5}"), "{}", v.detail);
+        // With n5's vote too, both majorities hold.
+        let mut c = Checker::new(5);
+        for (i, r) in [
+            start,
+            joint,
+            rec(Event::Election { node: 1, term: 2 }),
+            vote(2, 1, 2),
+            vote(4, 1, 2),
+            vote(5, 1, 2),
+        ]
+        .iter()
+        .enumerate()
+        {
+            c.observe(r, i as u64 + 1).unwrap();
+        }
+        c.observe(&leader(4), 7).unwrap();
     }
 
     /// No cluster size is fixed in advance: records about a node beyond the first size are
@@ -884,6 +1001,7 @@ mod tests {
         let put = |v| TEntry {
             term: 1,
             put: Some([1, 1, v]),
+            config: None,
         };
         c.observe(
             &rec(Event::Append {

@@ -322,7 +322,11 @@ mod tests {
             ev: Event::Apply {
                 node,
                 index,
-                entry: TEntry { term, put: None },
+                entry: TEntry {
+                    term,
+                    put: None,
+                    config: None,
+                },
             },
         }
     }

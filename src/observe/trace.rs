@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::base::time::{SimDuration, SimTime};
-use crate::protocol::{Command, Entry, NodeId, Note, Role};
+use crate::protocol::{voter_ids, Command, Entry, NodeId, Note, Role};
 
 /// A log entry as traced: its term, and for a client write the request id, key and value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +22,18 @@ pub struct TEntry {
     pub term: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub put: Option<[u64; 3]>,
+    /// A configuration entry (paper §6): `[old, new]` voter bit sets (bit `id - 1` for node
+    /// `id`); `old` is 0 for C_new alone, non-zero for the joint C_old,new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<[u64; 2]>,
+}
+
+impl TEntry {
+    /// The configuration this entry sets, as (old voters, new voters); `old` empty unless
+    /// joint.
+    pub fn configuration(&self) -> Option<(Vec<NodeId>, Vec<NodeId>)> {
+        self.config.map(|[o, n]| (voter_ids(o), voter_ids(n)))
+    }
 }
 
 impl From<&Entry> for TEntry {
@@ -29,8 +41,12 @@ impl From<&Entry> for TEntry {
         TEntry {
             term: e.term,
             put: match e.command {
-                Command::Noop => None,
+                Command::Noop | Command::Config { .. } => None,
                 Command::Put { req, key, value } => Some([req, key as u64, value]),
+            },
+            config: match e.command {
+                Command::Config { old, new } => Some([old, new]),
+                _ => None,
             },
         }
     }
@@ -46,6 +62,9 @@ pub enum Event {
         /// What the seed drew of the cluster's shape, when the scenario draws it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         drawn: Option<String>,
+        /// The initial voters, when not every node is one (`cluster.voters`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        voters: Option<Vec<NodeId>>,
     },
     /// A node's initial durable state, when the scenario gives one.
     Boot {
@@ -174,6 +193,18 @@ pub enum Event {
         ok: bool,
         latency: u64,
     },
+    /// A membership change (paper §6): `phase` "proposed" when the world asks leader `node`
+    /// to change the voters to `voters` (a scripted action); "joint" and "final" when C_old,new
+    /// and C_new are first committed (`node` applied them first, at `index`; 0 when
+    /// proposed). `old` is C_old, given for "joint" only.
+    Membership {
+        phase: String,
+        node: NodeId,
+        index: u64,
+        voters: Vec<NodeId>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        old: Vec<NodeId>,
+    },
     /// The world asked leader `from` to hand leadership to `to` (a scripted transfer).
     Transfer {
         from: NodeId,
@@ -257,8 +288,13 @@ impl fmt::Display for Record {
                 seed,
                 scenario,
                 drawn,
+                voters,
             } => {
                 write!(f, "start {scenario} nodes={nodes} seed={seed}")?;
+                if let Some(v) = voters {
+                    let v: Vec<String> = v.iter().map(|i| format!("n{i}")).collect();
+                    write!(f, " voters={}", v.join(","))?;
+                }
                 match drawn {
                     Some(d) => write!(f, " drawn: {d}"),
                     None => Ok(()),
@@ -360,6 +396,31 @@ impl fmt::Display for Record {
             ),
             Event::Transfer { from, to } => {
                 write!(f, "n{from} asked to transfer leadership to n{to}")
+            }
+            Event::Membership {
+                phase,
+                node,
+                index,
+                voters,
+                old,
+            } => {
+                let ids = |v: &[NodeId]| {
+                    v.iter()
+                        .map(|i| format!("n{i}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                match phase.as_str() {
+                    "proposed" => {
+                        write!(f, "n{node} asked to change the voters to {{{}}}", ids(voters))
+                    }
+                    _ => write!(
+                        f,
+                        "MEMBERSHIP {phase} {{{}}}{} committed at index {index} (first applied by n{node})",
+                        ids(voters),
+                        if old.is_empty() { String::new() } else { format!(" with old {{{}}}", ids(old)) }
+                    ),
+                }
             }
             Event::FaultSkipped { reason } => write!(f, "fault skipped: {reason}"),
             Event::FaultPlan { fault } => write!(f, "fault planned: {fault}"),

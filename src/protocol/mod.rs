@@ -28,7 +28,31 @@ pub type Index = u64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Command {
     Noop,
-    Put { req: u64, key: u32, value: u64 },
+    Put {
+        req: u64,
+        key: u32,
+        value: u64,
+    },
+    /// A configuration entry (paper §6): the voters, as bit sets over node ids (bit `id - 1`,
+    /// see [`voter_ids`]). `old == 0`: the configuration `new` alone (C_new). Otherwise the
+    /// joint configuration C_old,new, in which decisions need separate majorities of `old` and
+    /// of `new`. A server uses the latest configuration in its log, committed or not.
+    Config {
+        old: u64,
+        new: u64,
+    },
+}
+
+/// The node ids in a voter bit set (bit `id - 1` for node `id`), in increasing order.
+pub fn voter_ids(mask: u64) -> Vec<NodeId> {
+    (1..=64u32)
+        .filter(|&id| mask & (1u64 << (id - 1)) != 0)
+        .collect()
+}
+
+/// The voter bit set of these node ids (each 1..=64).
+pub fn voter_mask(ids: &[NodeId]) -> u64 {
+    ids.iter().fold(0, |m, &id| m | (1u64 << (id - 1)))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -361,6 +385,10 @@ pub struct Config {
     /// Leader stickiness (paper §6): a server disregards RequestVote while it has heard from a
     /// current leader within the minimum election timeout.
     pub leader_stickiness: bool,
+    /// The voters before the log holds any configuration entry, as a bit set (see
+    /// [`voter_ids`]); 0 means every server, 1..=`cluster_size`. Servers outside it start as
+    /// non-voting members, until a membership change (paper §6) adds them.
+    pub initial_voters: u64,
 }
 
 /// What a node tells the runtime; see the module doc.
@@ -430,6 +458,12 @@ pub enum Input<M = Message> {
     /// that does not lead, or does not implement transfer, ignores it.
     TransferLeadership {
         to: NodeId,
+    },
+    /// An operator asks the leader to change the voters to this set (a bit set, see
+    /// [`voter_ids`]) by joint consensus (paper §6). A node that does not lead, is already
+    /// changing, or does not implement membership changes ignores it.
+    ChangeMembership {
+        voters: u64,
     },
 }
 

@@ -570,6 +570,7 @@ mod tests {
                     seed: 1,
                     scenario: "x".into(),
                     drawn: None,
+                    voters: None,
                 },
             ),
             rec(10, Event::role(1, Role::Candidate, 1)),
@@ -624,6 +625,7 @@ mod tests {
                     seed: 1,
                     scenario: "x".into(),
                     drawn: None,
+                    voters: None,
                 },
             ),
             rec(
@@ -664,6 +666,7 @@ mod tests {
                     seed: 1,
                     scenario: "x".into(),
                     drawn: None,
+                    voters: None,
                 },
             ),
             rec(1, Event::Crash { node: 4 }),

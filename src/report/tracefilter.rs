@@ -45,6 +45,7 @@ pub const KINDS: &[&str] = &[
     "network_fault",
     "transfer",
     "clock_jump",
+    "membership",
     "violation",
     "panic",
     "end",
@@ -80,6 +81,7 @@ pub fn kind(ev: &Event) -> &'static str {
         Event::ClientDone { .. } => "client_done",
         Event::Transfer { .. } => "transfer",
         Event::ClockJump { .. } => "clock_jump",
+        Event::Membership { .. } => "membership",
         Event::FaultSkipped { .. } => "fault_skipped",
         Event::FaultPlan { .. } => "fault_plan",
         Event::NetworkFault { .. } => "network_fault",
@@ -116,7 +118,8 @@ pub fn concerns(ev: &Event, n: NodeId) -> bool {
         | Event::FaultSkipped { .. }
         | Event::FaultPlan { .. }
         | Event::Violation { .. }
-        | Event::Panic { .. } => true,
+        | Event::Panic { .. }
+        | Event::Membership { .. } => true,
         Event::Boot { node, .. }
         | Event::Crash { node }
         | Event::Restart { node, .. }

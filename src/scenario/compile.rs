@@ -4,7 +4,7 @@
 
 use super::{Arrivals as FileArrivals, FaultSpec, NamedTarget, Scenario, StopWhen as FileStop};
 use crate::base::time::SimTime;
-use crate::protocol::{Config, Entry, HardState, Log, NodeId};
+use crate::protocol::{voter_ids, voter_mask, Config, Entry, HardState, Log, NodeId};
 use crate::world::config::{
     Arrivals, ClockConfig, Drift, Fault, FaultKind, GenKind, Generator, LinkConfig, NetConfig,
     RunConfig, Stop, StopWhen, Target, Workload, MAX_QUEUED_EVENTS,
@@ -87,6 +87,8 @@ impl FaultSpec {
                 by: j.by,
                 back: j.back,
             }
+        } else if let Some(v) = &self.change_membership {
+            FaultKind::ChangeMembership(voter_mask(v))
         } else {
             unreachable!("validated: exactly one fault kind, and a pause has `until`")
         };
@@ -148,6 +150,7 @@ impl Scenario {
                 separate_term_write: self.raft.separate_term_write,
                 block_during_writes: self.raft.block_during_writes,
                 leader_stickiness: self.raft.leader_stickiness,
+                initial_voters: self.cluster.voters.as_deref().map_or(0, voter_mask),
                 seed: 0, // set per node and incarnation by the world
                 bugs: self.raft.bugs.iter().collect(),
                 pre_vote: self.raft.pre_vote,
@@ -271,6 +274,7 @@ impl FaultSpec {
                     back: *back,
                 })
             }
+            FaultKind::ChangeMembership(v) => spec.change_membership = Some(voter_ids(*v)),
             FaultKind::CrashAtWrite {
                 k,
                 leader_only,

@@ -143,6 +143,11 @@ pub struct ClusterSpec {
     /// as every other.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_leader: Option<NodeId>,
+    /// The initial voters (paper §6), when not every node is one: the others start as
+    /// non-voting members (they take entries but never stand) until a `change_membership`
+    /// fault adds them. Default: every node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voters: Option<Vec<NodeId>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -185,6 +190,25 @@ pub struct RaftSpec {
     /// default). `raftsim run --bug NAME` adds to this list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bugs: Vec<Bug>,
+}
+
+/// A voter set given at `field`: not empty, every id a node of the cluster of `n`, no repeats.
+fn voter_set(field: &str, v: &[NodeId], n: u32) -> Result<(), (String, String)> {
+    let bad = |m: String| Err((field.to_string(), m));
+    if v.is_empty() {
+        return bad("a configuration has at least one voter".into());
+    }
+    if let Some(&id) = v.iter().find(|&&id| id == 0 || id > n) {
+        return bad(format!(
+            "node {id} is outside the cluster: ids are 1 to {n}"
+        ));
+    }
+    let mut sorted = v.to_vec();
+    sorted.sort_unstable();
+    if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+        return bad(format!("node {} is listed twice", w[0]));
+    }
+    Ok(())
 }
 
 fn default_max_entries() -> usize {
@@ -457,6 +481,11 @@ pub struct FaultSpec {
     /// later. No `until`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_jump: Option<ClockJumpSpec>,
+    /// Ask whoever leads at `at` to make these nodes the voters, by joint consensus (paper
+    /// §6): C_old,new, then C_new once that commits. A leader with a change under way ignores
+    /// it. No `until`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_membership: Option<Vec<NodeId>>,
     /// Until `until`, every message is also lost with this probability, in [0, 1].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_burst: Option<f64>,
@@ -785,6 +814,17 @@ impl Scenario {
                 format!("node {id} is outside the cluster: ids are 1 to {n}"),
             )
         };
+        if let Some(v) = &self.cluster.voters {
+            voter_set("cluster.voters", v, n)?;
+            if let Some(l) = self.cluster.initial_leader {
+                if !v.contains(&l) {
+                    return err(
+                        "cluster.initial_leader",
+                        format!("n{l} is not one of cluster.voters"),
+                    );
+                }
+            }
+        }
         if let Some(logs) = &self.cluster.initial_logs {
             if logs.len() != n as usize {
                 return err(
@@ -994,13 +1034,14 @@ impl Scenario {
                 f.generate.is_some(),
                 f.transfer_leadership.is_some(),
                 f.clock_jump.is_some(),
+                f.change_membership.is_some(),
             ];
             let count = kinds.iter().filter(|&&k| k).count();
             if count != 1 {
                 return err(
                     &path,
                     format!(
-                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write, isolate, loss_burst, duplicate_burst, delay_spike, generate, transfer_leadership, clock_jump (found {count})"
+                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write, isolate, loss_burst, duplicate_burst, delay_spike, generate, transfer_leadership, clock_jump, change_membership (found {count})"
                     ),
                 );
             }
@@ -1027,6 +1068,13 @@ impl Scenario {
                     return err(
                         &format!("{path}.until"),
                         "a restart has no end: remove `until`".into(),
+                    );
+                }
+                if f.change_membership.is_some() {
+                    return err(
+                        &format!("{path}.until"),
+                        "a membership change has no end (it completes by itself): remove `until`"
+                            .into(),
                     );
                 }
                 if f.transfer_leadership.is_some() {
@@ -1106,6 +1154,9 @@ impl Scenario {
                         format!("{} is not allowed: above zero and at most 1h", j.by),
                     );
                 }
+            }
+            if let Some(v) = &f.change_membership {
+                voter_set(&format!("{path}.change_membership"), v, n)?;
             }
             if let Some(id) = f.transfer_leadership {
                 if !node_ok(id) {

@@ -224,6 +224,9 @@ pub enum FaultKind {
     /// An operator asks the current leader to hand leadership to this node (dissertation
     /// §3.10): a scripted action rather than a failure. No end.
     TransferLeadership(NodeId),
+    /// An operator asks the current leader to make these the voters (a bit set over node ids,
+    /// see [`crate::protocol::voter_ids`]) by joint consensus (paper §6). No end.
+    ChangeMembership(u64),
     /// Crash the node that issues the k-th disk write counted from the fault's start (only
     /// writes issued by a leader if `leader_only`), at `point`, and restart it `restart_after`
     /// later.

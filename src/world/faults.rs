@@ -16,7 +16,7 @@ use crate::base::time::format_duration;
 use crate::base::time::{SimDuration, SimTime};
 use crate::observe::trace::Event;
 use crate::observe::Observer;
-use crate::protocol::{Input, NodeId, RaftNode};
+use crate::protocol::{voter_ids, Input, NodeId, RaftNode};
 
 /// A crash-at-write fault once started: counting writes until its k-th.
 struct WriteWatch {
@@ -329,6 +329,29 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                     }),
                 }
             }
+            &FaultKind::ChangeMembership(voters) => {
+                let leader = self
+                    .current_leader()
+                    .filter(|&l| self.slots[l as usize - 1].paused_until.is_none());
+                match leader {
+                    Some(node) => {
+                        self.emit(Event::Membership {
+                            phase: "proposed".into(),
+                            node,
+                            index: 0,
+                            voters: voter_ids(voters),
+                            old: Vec::new(),
+                        });
+                        self.step(node, Input::ChangeMembership { voters });
+                    }
+                    None => self.emit(Event::FaultSkipped {
+                        reason: format!(
+                            "change membership to {}: no running leader",
+                            describe_voters(voters)
+                        ),
+                    }),
+                }
+            }
             &FaultKind::TransferLeadership(to) => {
                 let leader = self
                     .current_leader()
@@ -593,6 +616,7 @@ pub fn describe(f: &Fault) -> String {
             if *back { "back" } else { "forward" },
             format_duration(*by)
         ),
+        FaultKind::ChangeMembership(v) => format!("change membership to {}", describe_voters(*v)),
         FaultKind::LossBurst(p) => format!("loss burst {p:.2}"),
         FaultKind::DuplicateBurst(p) => format!("duplication burst {p:.2}"),
         FaultKind::DelaySpike(d) => format!("delay spike {}", describe_dist(d)),
@@ -612,4 +636,10 @@ pub fn describe(f: &Fault) -> String {
         Some(u) => format!("{at}..{}: {what}", format_duration(SimDuration(u.0))),
         None => format!("{at}: {what}"),
     }
+}
+
+/// A voter bit set as `{n1,n2,...}`.
+fn describe_voters(mask: u64) -> String {
+    let ids: Vec<String> = voter_ids(mask).iter().map(|i| format!("n{i}")).collect();
+    format!("{{{}}}", ids.join(","))
 }

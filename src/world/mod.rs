@@ -249,6 +249,9 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     /// The disk's write latency and the timers' jitter, ready to draw from.
     write_latency: Law,
     timer_jitter: Law,
+    /// The highest index of a configuration entry any node has applied (paper §6): each one
+    /// applied beyond it is a configuration transition, traced once.
+    config_applied: Index,
 }
 
 /// Runs node implementation `N` on a compiled configuration with a seed, feeding `observers`
@@ -300,6 +303,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             })
             .collect();
         Simulation {
+            config_applied: 0,
             write_latency: Law::from(&cfg.write_latency),
             timer_jitter: Law::from(&cfg.clocks.timer_jitter),
             cfg,
@@ -396,6 +400,8 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             seed: self.seed,
             scenario: cfg.name.clone(),
             drawn: cfg.drawn.clone(),
+            voters: (cfg.raft.initial_voters != 0)
+                .then(|| crate::protocol::voter_ids(cfg.raft.initial_voters)),
         });
         // Boot every node.
         for id in 1..=cfg.nodes {
@@ -857,7 +863,19 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     node: id,
                     index,
                     entry: TEntry::from(&entry),
-                })
+                });
+                if let Command::Config { old, new } = entry.command {
+                    if index > self.config_applied {
+                        self.config_applied = index;
+                        self.emit(Event::Membership {
+                            phase: if old == 0 { "final" } else { "joint" }.into(),
+                            node: id,
+                            index,
+                            voters: crate::protocol::voter_ids(new),
+                            old: crate::protocol::voter_ids(old),
+                        });
+                    }
+                }
             }
             Output::ClientReply { req, reply } => {
                 let d = self.net.client_delay(None);

@@ -330,6 +330,7 @@ impl Cluster {
                         pre_vote: false,
                         check_quorum: false,
                         leader_stickiness: false,
+                        initial_voters: 0,
                     },
                     node: None,
                     durable: spec.hard[id as usize - 1].clone(),
@@ -881,6 +882,7 @@ pub fn render_entries(entries: &[Entry]) -> String {
         .map(|e| match e.command {
             Command::Noop => e.term.to_string(),
             Command::Put { key, value, .. } => format!("{}(k{key}={value})", e.term),
+            Command::Config { old, new } => format!("{}(config {old:#b}->{new:#b})", e.term),
         })
         .collect();
     format!("[{}]", parts.join(" "))

@@ -1,0 +1,190 @@
+//! Membership changes by joint consensus (paper §6), as a scripted action
+//! (`{"at": "2s", "change_membership": [1, 2, 3, 4, 5]}`): the shipped scenario reaches its
+//! final configuration with no violation, a seed search of it is clean, changes under
+//! generated faults keep every safety property, and bad voter sets are refused up front.
+
+mod common;
+
+use assert_cmd::Command;
+use common::root;
+use raftsim::experiment::run::{run, RunOptions};
+use raftsim::observe::trace::{Event, Record};
+use raftsim::scenario::Scenario;
+use raftsim::world::Outcome;
+
+/// The membership events of a traced run: (phase, voters, old).
+fn membership_events(r: &raftsim::experiment::run::RunReport) -> Vec<(String, Vec<u32>, Vec<u32>)> {
+    let text = String::from_utf8(r.trace.as_ref().unwrap().bytes().to_vec()).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Record>(l).unwrap())
+        .filter_map(|rec| match rec.ev {
+            Event::Membership {
+                phase, voters, old, ..
+            } => Some((phase, voters, old)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn membership_grow_reaches_five_voters_with_no_violation() {
+    let sc = Scenario::load(&root().join("scenarios/membership-grow.json")).unwrap();
+    for seed in 1..=5 {
+        let r = run(
+            &sc,
+            seed,
+            RunOptions {
+                trace: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            r.outcome,
+            Outcome::Completed,
+            "seed {seed}: {:?}",
+            r.violation
+        );
+        assert!(r.violation.is_none());
+        let all = vec![1, 2, 3, 4, 5];
+        assert_eq!(
+            membership_events(&r),
+            vec![
+                ("proposed".into(), all.clone(), vec![]),
+                ("joint".into(), all.clone(), vec![1, 2, 3]),
+                ("final".into(), all.clone(), vec![]),
+            ],
+            "seed {seed}"
+        );
+        // The new servers hold the whole state machine.
+        let sms = &r.summary.state_machines;
+        assert_eq!(sms.len(), 5);
+        assert!(sms.iter().all(|s| s.digest == sms[0].digest), "seed {seed}");
+        let c = r.summary.client.as_ref().unwrap();
+        assert_eq!(c.failed, 0, "seed {seed}");
+    }
+}
+
+#[test]
+fn explore_membership_grow_finds_nothing_in_500_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Command::cargo_bin("raftsim")
+        .unwrap()
+        .arg("explore")
+        .arg(root().join("scenarios/membership-grow.json"))
+        .args(["--seeds", "0..500", "--quiet", "--out"])
+        .arg(tmp.path().join("x"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout.contains("500 seeds") && stdout.contains(": 0 failing"),
+        "{stdout}"
+    );
+}
+
+/// Grow 3 → 5 while the seed's generated faults run (crashes, partitions, pauses, losses),
+/// ask again once they end, then shrink to {n2, n3, n4}, removing n1 and n5 (often the
+/// leader). No seed may break a safety property, whatever configuration each leader believed
+/// in; most seeds finish both changes.
+#[test]
+fn changes_under_generated_faults_keep_every_safety_property() {
+    let text = r#"{ "version": 1, "name": "membership-faults",
+        "cluster": { "nodes": 5, "voters": [1, 2, 3] },
+        "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms",
+                  "leader_stickiness": true },
+        "network": { "delay": { "uniform": ["1ms", "6ms"] }, "loss": 0.01 },
+        "storage": { "write_latency": { "uniform": ["500us", "4ms"] } },
+        "workload": { "requests_per_second": 50, "start": "200ms", "end": "11s" },
+        "faults": [
+            { "at": "1s", "until": "5s", "generate": { "max_faults": 10, "mean_gap": "400ms" } },
+            { "at": "2s", "change_membership": [1, 2, 3, 4, 5] },
+            { "at": "6s", "change_membership": [1, 2, 3, 4, 5] },
+            { "at": "8s", "change_membership": [2, 3, 4] }
+        ],
+        "stop": { "at": "12s" } }"#;
+    let sc = Scenario::parse("membership-faults.json", text).unwrap();
+    let seeds = 1000;
+    let mut finished = 0;
+    for seed in 0..seeds {
+        let r = run(
+            &sc,
+            seed,
+            RunOptions {
+                trace: true,
+                ..Default::default()
+            },
+        );
+        assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
+        assert_eq!(r.outcome, Outcome::Completed, "seed {seed}");
+        let finals: Vec<Vec<u32>> = membership_events(&r)
+            .into_iter()
+            .filter(|(p, _, _)| p == "final")
+            .map(|(_, v, _)| v)
+            .collect();
+        if finals.last() == Some(&vec![2, 3, 4]) {
+            finished += 1;
+        }
+    }
+    eprintln!("{finished} of {seeds} seeds finished both changes");
+    assert!(finished * 10 >= seeds * 9, "{finished} of {seeds}");
+}
+
+#[test]
+fn bad_voter_sets_are_refused() {
+    let base = |cluster: &str, fault: &str| {
+        format!(
+            r#"{{ "version": 1, "name": "m", "cluster": {cluster},
+            "raft": {{ "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" }},
+            "faults": [ {fault} ], "stop": {{ "at": "2s" }} }}"#
+        )
+    };
+    let ok_cluster = r#"{ "nodes": 5, "voters": [1, 2, 3] }"#;
+    for (cluster, fault, field, what) in [
+        (
+            ok_cluster,
+            r#"{ "at": "1s", "change_membership": [1, 6] }"#,
+            "faults[0].change_membership",
+            "node 6 is outside",
+        ),
+        (
+            ok_cluster,
+            r#"{ "at": "1s", "change_membership": [] }"#,
+            "faults[0].change_membership",
+            "at least one voter",
+        ),
+        (
+            ok_cluster,
+            r#"{ "at": "1s", "change_membership": [2, 2] }"#,
+            "faults[0].change_membership",
+            "listed twice",
+        ),
+        (
+            ok_cluster,
+            r#"{ "at": "1s", "until": "1500ms", "change_membership": [1] }"#,
+            "faults[0].until",
+            "no end",
+        ),
+        (
+            r#"{ "nodes": 3, "voters": [0] }"#,
+            r#"{ "at": "1s", "crash": 1 }"#,
+            "cluster.voters",
+            "node 0 is outside",
+        ),
+        (
+            r#"{ "nodes": 3, "voters": [1], "initial_leader": 2 }"#,
+            r#"{ "at": "1s", "crash": 1 }"#,
+            "cluster.initial_leader",
+            "not one of cluster.voters",
+        ),
+    ] {
+        let e = Scenario::parse("m.json", &base(cluster, fault))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field) && e.contains(what), "{e}");
+    }
+}
