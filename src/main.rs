@@ -209,8 +209,9 @@ enum Cmd {
         max_failures: usize,
     },
     /// Shrink a failing seed to a smaller scenario that fails the same property: the seed's
-    /// generated faults are written out, then faults removed, windows shortened and client load
-    /// lowered while the failure holds. Writes the scenario and prints the command that runs it.
+    /// drawn shape and generated faults are written out, then faults removed, windows shortened,
+    /// client load lowered and the cluster cut while the failure holds. Writes the scenario and
+    /// prints the command that runs it.
     Shrink {
         /// The scenario (JSON).
         scenario: PathBuf,
@@ -224,7 +225,8 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Measure simulator speed: events/s with tracing off and on, and sweep trials/s.
+    /// Measure simulator speed: events/s with tracing off and on, the seed search's seeds/s,
+    /// and sweep trials/s.
     Bench {
         /// Shorter measurements (for a quick look; figures are noisier).
         #[arg(long)]
