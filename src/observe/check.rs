@@ -447,50 +447,7 @@ pub fn check_records(nodes: u32, records: &[Record]) -> (u64, Option<Violation>)
 /// position and what is wrong.
 pub fn validate_node_ids(nodes: u32, records: &[Record]) -> Result<(), (usize, String)> {
     for (i, r) in records.iter().enumerate() {
-        let ids: &[NodeId] = match &r.ev {
-            Event::Boot { node, .. }
-            | Event::Crash { node }
-            | Event::Restart { node, .. }
-            | Event::Pause { node, .. }
-            | Event::Resume { node }
-            | Event::ClockJump { node, .. }
-            | Event::Role { node, .. }
-            | Event::Election { node, .. }
-            | Event::Leader { node, .. }
-            | Event::Append { node, .. }
-            | Event::Truncate { node, .. }
-            | Event::Commit { node, .. }
-            | Event::Apply { node, .. }
-            | Event::ClientRequest { node, .. } => std::slice::from_ref(node),
-            Event::Vote {
-                node, candidate, ..
-            } => &[*node, *candidate],
-            Event::Cut { from, to }
-            | Event::Restore { from, to }
-            | Event::Transfer { from, to }
-            | Event::Drop { from, to, .. }
-            | Event::Send { from, to, .. }
-            | Event::Deliver { from, to, .. } => &[*from, *to],
-            Event::Partition { groups } | Event::Heal { groups } => {
-                match groups.iter().flatten().find(|&&id| id == 0 || id > nodes) {
-                    Some(&id) => {
-                        return Err((i, format!("node {id} is outside the cluster of {nodes}")))
-                    }
-                    None => &[],
-                }
-            }
-            Event::SplitVote { candidates, .. } => candidates,
-            Event::Membership { node, .. } => std::slice::from_ref(node),
-            Event::FailedElection { node, .. } => std::slice::from_ref(node),
-            Event::Start { .. }
-            | Event::ClientDone { .. }
-            | Event::FaultSkipped { .. }
-            | Event::FaultPlan { .. }
-            | Event::NetworkFault { .. }
-            | Event::Violation { .. }
-            | Event::Panic { .. }
-            | Event::End { .. } => &[],
-        };
+        let ids = r.ev.nodes();
         if let Some(&id) = ids.iter().find(|&&id| id == 0 || id > nodes) {
             return Err((i, format!("node {id} is outside the cluster of {nodes}")));
         }

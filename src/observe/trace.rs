@@ -265,6 +265,70 @@ impl Event {
             },
         }
     }
+
+    /// Every node id the record names (a partition's groups flattened). The offline checker
+    /// validates these against the cluster size; the trace filter's `--node` matches them.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        match self {
+            Event::Boot { node, .. }
+            | Event::Crash { node }
+            | Event::Restart { node, .. }
+            | Event::Pause { node, .. }
+            | Event::Resume { node }
+            | Event::ClockJump { node, .. }
+            | Event::Role { node, .. }
+            | Event::Election { node, .. }
+            | Event::Leader { node, .. }
+            | Event::Append { node, .. }
+            | Event::Truncate { node, .. }
+            | Event::Commit { node, .. }
+            | Event::Apply { node, .. }
+            | Event::ClientRequest { node, .. }
+            | Event::Membership { node, .. }
+            | Event::FailedElection { node, .. } => vec![*node],
+            Event::Vote {
+                node, candidate, ..
+            } => vec![*node, *candidate],
+            Event::Cut { from, to }
+            | Event::Restore { from, to }
+            | Event::Transfer { from, to }
+            | Event::Drop { from, to, .. }
+            | Event::Send { from, to, .. }
+            | Event::Deliver { from, to, .. } => vec![*from, *to],
+            Event::Partition { groups } | Event::Heal { groups } => {
+                groups.iter().flatten().copied().collect()
+            }
+            Event::SplitVote { candidates, .. } => candidates.clone(),
+            Event::Start { .. }
+            | Event::ClientDone { .. }
+            | Event::FaultSkipped { .. }
+            | Event::FaultPlan { .. }
+            | Event::NetworkFault { .. }
+            | Event::Violation { .. }
+            | Event::Panic { .. }
+            | Event::End { .. } => Vec::new(),
+        }
+    }
+
+    /// Whether the record concerns the whole cluster, whichever nodes it names: the run's
+    /// start and end, network-wide faults, faults skipped or planned, a violation, a panic, a
+    /// membership change, and a partition (every node is on some side of it, the unlisted ones
+    /// forming one more group).
+    pub fn is_cluster_wide(&self) -> bool {
+        matches!(
+            self,
+            Event::Start { .. }
+                | Event::End { .. }
+                | Event::NetworkFault { .. }
+                | Event::FaultSkipped { .. }
+                | Event::FaultPlan { .. }
+                | Event::Violation { .. }
+                | Event::Panic { .. }
+                | Event::Membership { .. }
+                | Event::Partition { .. }
+                | Event::Heal { .. }
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -111,44 +111,7 @@ pub fn term_of(ev: &Event) -> Option<u64> {
 
 /// Whether the record names node `n`, or concerns the whole cluster.
 pub fn concerns(ev: &Event, n: NodeId) -> bool {
-    match ev {
-        Event::Start { .. }
-        | Event::End { .. }
-        | Event::NetworkFault { .. }
-        | Event::FaultSkipped { .. }
-        | Event::FaultPlan { .. }
-        | Event::Violation { .. }
-        | Event::Panic { .. }
-        | Event::Membership { .. } => true,
-        Event::Boot { node, .. }
-        | Event::Crash { node }
-        | Event::Restart { node, .. }
-        | Event::Pause { node, .. }
-        | Event::Resume { node }
-        | Event::ClockJump { node, .. }
-        | Event::Role { node, .. }
-        | Event::Election { node, .. }
-        | Event::Leader { node, .. }
-        | Event::Append { node, .. }
-        | Event::Truncate { node, .. }
-        | Event::Commit { node, .. }
-        | Event::Apply { node, .. }
-        | Event::ClientRequest { node, .. }
-        | Event::FailedElection { node, .. } => *node == n,
-        Event::Vote {
-            node, candidate, ..
-        } => *node == n || *candidate == n,
-        Event::Cut { from, to }
-        | Event::Restore { from, to }
-        | Event::Drop { from, to, .. }
-        | Event::Send { from, to, .. }
-        | Event::Deliver { from, to, .. }
-        | Event::Transfer { from, to } => *from == n || *to == n,
-        Event::SplitVote { candidates, .. } => candidates.contains(&n),
-        // Every node is on some side of a partition (the unlisted ones form one more group).
-        Event::Partition { .. } | Event::Heal { .. } => true,
-        Event::ClientDone { .. } => false,
-    }
+    ev.is_cluster_wide() || ev.nodes().contains(&n)
 }
 
 /// A filter over records; `None` parts pass everything.
