@@ -297,3 +297,59 @@ fn merging_three_shards_equals_the_unsharded_search() {
     assert_eq!(whole.len(), 7, "failures.tsv, scenario.json and 5 traces");
     assert_eq!(files("merged"), whole);
 }
+
+/// The seed search judges a run with only the observers that can fail it (`run_judged`); it
+/// must reach the very outcome, violation, record count and end that a full run with summary
+/// and story reaches. Checked on failing seeds of every injected bug (safety and liveness),
+/// on a clean seed, and on a scenario whose stable-leader property fails (partial
+/// connectivity), so that each observer a judged run keeps is shown to matter.
+#[test]
+fn a_judged_run_ends_exactly_as_a_full_run() {
+    use raftsim::experiment::run::{run_judged, run_observed};
+    use raftsim::node::Node;
+    use raftsim::protocol::Bug;
+    use raftsim::world::TraceLevel;
+    let same = |sc: &Scenario, seed: u64, what: &str| {
+        let cfg = sc.for_seed(seed).compile();
+        let j = run_judged::<Node>(&cfg, seed);
+        let (f, _) =
+            run_observed::<Node, Vec<u8>, _>(&cfg, seed, TraceLevel::Events, None, &mut ());
+        assert_eq!(j.outcome, f.outcome, "{what}");
+        assert_eq!(
+            j.violation.as_ref().map(|v| v.to_string()),
+            f.violation.as_ref().map(|v| v.to_string()),
+            "{what}"
+        );
+        assert_eq!(j.panic, f.panic, "{what}");
+        assert_eq!(
+            (j.events, j.records, j.end_time_ns),
+            (f.events, f.records, f.end_time_ns),
+            "{what}"
+        );
+        j.outcome
+    };
+    let mut outcomes = BTreeSet::new();
+    for (bug, seed) in [
+        (Bug::NoLogCheckOnVote, 0),
+        (Bug::IgnoreHigherTerm, 0),
+        (Bug::CountStaleVotes, 6),
+        (Bug::ReplyBeforePersist, 15),
+    ] {
+        let mut sc = random_faults();
+        sc.raft.bugs.push(bug);
+        outcomes.insert(format!("{:?}", same(&sc, seed, bug.name())));
+    }
+    assert_eq!(
+        same(&random_faults(), 3, "correct node"),
+        raftsim::world::Outcome::ConditionMet
+    );
+    let partial =
+        Scenario::load(&root().join("scenarios/partial-connectivity.json")).expect("valid");
+    let o = same(&partial, 1, "partial connectivity");
+    assert_eq!(
+        o,
+        raftsim::world::Outcome::Violation,
+        "stable leader fails here"
+    );
+    assert!(outcomes.contains("Violation"), "{outcomes:?}");
+}

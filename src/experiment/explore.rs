@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::experiment::run::run_observed;
+use crate::experiment::run::run_judged;
 use crate::node::Node;
 use crate::scenario::Scenario;
 use crate::world::config::{RunConfig, StopWhen};
-use crate::world::{Outcome, TraceLevel};
+use crate::world::Outcome;
 
 /// Seeds run per chunk (a fixed number, so results do not depend on `--jobs`).
 pub const CHUNK: u64 = 256;
@@ -53,7 +53,7 @@ pub struct ExploreReport {
 
 /// Why a run failed, if it did.
 pub fn judge(cfg: &RunConfig, seed: u64) -> Option<Finding> {
-    let (r, _) = run_observed::<Node, Vec<u8>, _>(cfg, seed, TraceLevel::Events, None, &mut ());
+    let r = run_judged::<Node>(cfg, seed);
     let (property, detail) = match r.outcome {
         Outcome::Violation => {
             let v = r.violation.expect("a violation outcome names it");

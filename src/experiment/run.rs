@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use crate::node::Node;
+use crate::observe::availability::Availability;
 use crate::observe::check::{Checker, Violation};
 use crate::observe::summary::{SplitVoteDetector, Summary, SummaryBuilder};
 use crate::observe::trace::TraceWriter;
@@ -34,6 +35,21 @@ pub fn run_observed<N: RaftNode, W: Write, E: Observer>(
     let r = world::run::<N, _>(cfg, seed, level, &mut observers);
     let summary = summary.finish(&cfg.name, seed, &r, None);
     (r, summary)
+}
+
+/// Runs node implementation `N` with only what judges a run: the split-vote detector (its
+/// records count in every record index a violation names), the safety checker and, when the
+/// scenario bounds it, the stable-leader watch. No summary and no story are built, so a seed
+/// search pays for none; the outcome, violation and panic are exactly [`run_observed`]'s.
+pub fn run_judged<N: RaftNode>(cfg: &RunConfig, seed: u64) -> RunResult {
+    let mut split = SplitVoteDetector::default();
+    let mut checker = Checker::new(cfg.nodes);
+    let mut stable = cfg
+        .liveness
+        .stable_leader_after
+        .map(|d| Availability::new(d.0, true));
+    let mut observers = (&mut split, &mut checker, &mut stable);
+    world::run::<N, _>(cfg, seed, TraceLevel::Events, &mut observers)
 }
 
 #[derive(Clone, Copy, Debug, Default)]

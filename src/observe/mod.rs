@@ -111,6 +111,12 @@ impl Observer for Checker {
     }
 }
 
+impl Observer for availability::Availability {
+    fn observe(&mut self, rec: &Record, index: u64, _: &ObsCtx) -> Option<Violation> {
+        self.on(rec, index)
+    }
+}
+
 impl Observer for SummaryBuilder {
     fn observe(&mut self, rec: &Record, index: u64, _: &ObsCtx) -> Option<Violation> {
         self.on(rec);

@@ -154,5 +154,39 @@ mod tests {
             let got: Vec<(u64, usize)> = std::iter::from_fn(|| q.pop()).map(|(t, i)| (t.0, i)).collect();
             prop_assert_eq!(got, want);
         }
+
+        /// As the world uses it: pushes at or after the time last taken out (often at it),
+        /// interleaved with takes, against a reference ordered map; `seq0` near the top of the
+        /// sequence field makes some runs renumber midway.
+        #[test]
+        fn interleaved_pushes_and_pops(
+            ops in proptest::collection::vec((0u64..4, 0u64..1 << 30), 0..400),
+            seq0 in prop_oneof![Just(0u64), (1u64 << SEQ_BITS) - 200..1 << SEQ_BITS],
+        ) {
+            let mut q = EventQueue { next_seq: seq0, ..EventQueue::default() };
+            let mut reference = std::collections::BTreeMap::new();
+            let (mut now, mut n) = (0u64, 0usize);
+            for (what, delay) in ops {
+                if what == 0 {
+                    let want = reference.pop_first().map(|((t, _), i)| (t, i));
+                    let got = q.pop().map(|(t, i)| (t.0, i));
+                    prop_assert_eq!(got, want);
+                    if let Some((t, _)) = got {
+                        now = t;
+                    }
+                } else {
+                    let t = match what {
+                        1 => now,
+                        2 => now + delay % 5_000,
+                        _ => now + delay,
+                    };
+                    q.push(SimTime(t), n);
+                    reference.insert((t, n), n);
+                    n += 1;
+                }
+                prop_assert_eq!(q.len(), reference.len());
+                prop_assert_eq!(q.peek_time().map(|t| t.0), reference.keys().next().map(|k| k.0));
+            }
+        }
     }
 }
