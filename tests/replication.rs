@@ -356,3 +356,47 @@ fn a_crash_at_any_disk_write_loses_no_acknowledged_write() {
         .sum();
     assert!(runs > 1000, "{runs} runs");
 }
+
+/// Clients that remember the leader (paper §8, `workload.routing: remember_leader`) send
+/// nearly every request straight to it; clients that start afresh for every request (the
+/// default, `random`) reach a non-leader four times in five with five nodes and are
+/// redirected. Same load, same seeds: fewer attempts per request and a lower median latency.
+#[test]
+fn clients_that_remember_the_leader_skip_the_redirect() {
+    use raftsim::scenario::Routing;
+    let attempts_and_p50 = |routing: Routing, seed: u64| {
+        let mut sc = shipped("replication.json");
+        sc.workload.as_mut().unwrap().routing = routing;
+        let r = world::run(
+            &sc,
+            seed,
+            RunOptions {
+                trace: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(r.outcome, Outcome::Completed, "{routing:?} seed {seed}");
+        let text = std::str::from_utf8(r.trace.as_ref().unwrap().bytes()).unwrap();
+        let sends = parse_trace(text)
+            .unwrap()
+            .iter()
+            .filter(|r| matches!(r.ev, Event::ClientRequest { .. }))
+            .count() as f64;
+        let c = r.summary.client.clone().unwrap();
+        assert_eq!(c.committed, c.requests, "{routing:?} seed {seed}");
+        (sends / c.requests as f64, c.latency_p50_ns.unwrap())
+    };
+    for seed in 1..=3 {
+        let (random, random_p50) = attempts_and_p50(Routing::Random, seed);
+        let (remember, remember_p50) = attempts_and_p50(Routing::RememberLeader, seed);
+        assert!(random > 1.6, "seed {seed}: {random} attempts per request");
+        assert!(
+            remember < 1.1,
+            "seed {seed}: {remember} attempts per request"
+        );
+        assert!(
+            remember_p50 < random_p50,
+            "seed {seed}: {remember_p50} vs {random_p50}"
+        );
+    }
+}

@@ -193,6 +193,7 @@ impl Scenario {
                 request_timeout: w.request_timeout,
                 retry_backoff: w.retry_backoff,
                 keys: w.keys,
+                remember_leader: w.routing == super::Routing::RememberLeader,
             }),
             faults: self
                 .faults

@@ -341,6 +341,29 @@ pub struct WorkloadSpec {
     /// Keys are drawn uniformly from 0..keys.
     #[serde(default = "default_keys")]
     pub keys: u32,
+    /// Where a request's first attempt goes: `random` (every request from a new client) or
+    /// `remember_leader` (the client library remembers the leader, paper §8).
+    #[serde(default, skip_serializing_if = "Routing::is_random")]
+    pub routing: Routing,
+}
+
+/// Where a client sends a request's first attempt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    /// A node drawn at random, as a client that has just started would (paper §8).
+    #[default]
+    Random,
+    /// The node the client library last learned leads: the one that answered a request, or
+    /// the one a redirect named; a random node when none is known (paper §8, dissertation
+    /// §6.2).
+    RememberLeader,
+}
+
+impl Routing {
+    fn is_random(&self) -> bool {
+        *self == Routing::Random
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

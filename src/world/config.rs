@@ -117,6 +117,8 @@ pub struct Workload {
     pub request_timeout: SimDuration,
     pub retry_backoff: SimDuration,
     pub keys: u32,
+    /// First attempts go to the leader the clients last learned of, not to a random node.
+    pub remember_leader: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

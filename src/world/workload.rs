@@ -2,8 +2,14 @@
 //! redirected to the leader a node names, and are retried after a timeout or a backoff, up to
 //! a bound on attempts. A request is done when a leader answers that its entry committed.
 //!
+//! With `remember_leader` (paper §8) the clients share what they learned of the leader: the
+//! node that last answered a request, or the one a redirect last named; a new request goes
+//! there, and to a random node only when no leader is known (a timeout or a redirect naming
+//! nobody forgets it).
+//!
 //! Arrivals draw from one stream (gap, first target, key) and event-driven retries from
-//! another, so a fault that changes retries does not move later arrivals.
+//! another, so a fault that changes retries does not move later arrivals. A request sent to
+//! the remembered leader still draws its random target, so the streams stay aligned.
 
 use super::config::Arrivals;
 use super::{Ev, Simulation};
@@ -25,6 +31,8 @@ pub struct Clients {
     arrivals: Rng,
     retries: Rng,
     reqs: Vec<ClientReq>,
+    /// The leader the clients last learned of (with `remember_leader`).
+    leader: Option<NodeId>,
 }
 
 impl Clients {
@@ -33,6 +41,7 @@ impl Clients {
             arrivals: Rng::stream(seed, Purpose::Workload, 0),
             retries: Rng::stream(seed, Purpose::Workload, 1),
             reqs: Vec::new(),
+            leader: None,
         }
     }
 
@@ -71,7 +80,11 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         }
         let req = self.clients.reqs.len() as u64;
         let c = &mut self.clients;
-        let target = c.arrivals.range_inclusive(1, self.cfg.nodes as u64) as NodeId;
+        let drawn = c.arrivals.range_inclusive(1, self.cfg.nodes as u64) as NodeId;
+        let target = match c.leader {
+            Some(l) if w.remember_leader => l,
+            _ => drawn,
+        };
         let key = (c.arrivals.next_u64() % w.keys as u64) as u32;
         c.reqs.push(ClientReq {
             submitted: self.now,
@@ -115,6 +128,8 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         }
         match reply {
             ClientReply::Committed { .. } => {
+                self.clients.leader = Some(node);
+                let r = &mut self.clients.reqs[req as usize];
                 r.done = Some((self.now, true));
                 let latency = self.now.0 - r.submitted.0;
                 self.emit(Event::ClientDone {
@@ -125,6 +140,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
             }
             ClientReply::NotLeader { hint } => {
                 if node == r.target {
+                    self.clients.leader = hint;
                     self.client_retry(req, hint);
                 }
             }
@@ -141,6 +157,9 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     pub(super) fn client_timeout(&mut self, req: u64, attempt: u32) {
         let r = &self.clients.reqs[req as usize];
         if r.done.is_none() && r.attempt == attempt {
+            if self.clients.leader == Some(r.target) {
+                self.clients.leader = None;
+            }
             self.client_retry(req, None);
         }
     }
