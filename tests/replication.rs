@@ -16,6 +16,18 @@ use raftsim::scenario::Scenario;
 use raftsim::world::config::{Fault, FaultKind, WritePoint};
 use raftsim::world::{NodeEnd, Outcome};
 
+/// A run with its trace kept, and the trace's records.
+fn traced(sc: &Scenario, seed: u64) -> (RunResult, Vec<raftsim::observe::trace::Record>) {
+    let opts = RunOptions {
+        trace: true,
+        ..Default::default()
+    };
+    let r = world::run(sc, seed, opts);
+    let text = std::str::from_utf8(r.trace.as_ref().unwrap().bytes()).unwrap();
+    let recs = parse_trace(text).unwrap();
+    (r, recs)
+}
+
 fn shipped(name: &str) -> Scenario {
     Scenario::load(
         &Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -166,14 +178,7 @@ fn a_thousand_faulty_seeds_under_load_stay_safe_and_converge() {
 fn replication_scenario_restarted_follower_catches_up() {
     let sc = shipped("replication.json");
     for seed in [sc.seed, 2, 3] {
-        let r = world::run(
-            &sc,
-            seed,
-            RunOptions {
-                trace: true,
-                ..Default::default()
-            },
-        );
+        let (r, recs) = traced(&sc, seed);
         assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
         let prefix = agreed_prefix(&r, &format!("replication seed {seed}"));
         let c = r.summary.client.as_ref().unwrap();
@@ -181,8 +186,6 @@ fn replication_scenario_restarted_follower_catches_up() {
         assert_eq!(c.requests, 850, "seed {seed}");
         assert_eq!(put_reqs(&prefix).len(), 850, "seed {seed}");
         // The crash hit a follower, and it came back behind and caught up.
-        let text = std::str::from_utf8(r.trace.as_ref().unwrap().bytes()).unwrap();
-        let recs = parse_trace(text).unwrap();
         let crashed = recs
             .iter()
             .find_map(|r| match r.ev {
@@ -367,18 +370,9 @@ fn clients_that_remember_the_leader_skip_the_redirect() {
     let attempts_and_p50 = |routing: Routing, seed: u64| {
         let mut sc = shipped("replication.json");
         sc.workload.as_mut().unwrap().routing = routing;
-        let r = world::run(
-            &sc,
-            seed,
-            RunOptions {
-                trace: true,
-                ..Default::default()
-            },
-        );
+        let (r, recs) = traced(&sc, seed);
         assert_eq!(r.outcome, Outcome::Completed, "{routing:?} seed {seed}");
-        let text = std::str::from_utf8(r.trace.as_ref().unwrap().bytes()).unwrap();
-        let sends = parse_trace(text)
-            .unwrap()
+        let sends = recs
             .iter()
             .filter(|r| matches!(r.ev, Event::ClientRequest { .. }))
             .count() as f64;
