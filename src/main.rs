@@ -617,9 +617,11 @@ struct SweepArgs {
     /// sweep.plot_max, else the slowest trial].
     #[arg(long)]
     plot_max: Option<String>,
-    /// The experiment: failover (Figure 16: the leader crashes) or cold_start (a cluster of
-    /// followers elects its first leader) [default: the scenario's sweep.experiment, else
-    /// failover].
+    /// The experiment: failover (Figure 16: the leader crashes), cold_start (a cluster of
+    /// followers elects its first leader) or membership (under the scenario's load, n1 leading
+    /// cluster.voters, else n1..n3, is asked at 1s to make every node a voter: time until C_new
+    /// commits; --nodes sets the size it grows to) [default: the scenario's sweep.experiment,
+    /// else failover].
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(raftsim::scenario::Experiment::NAMES))]
     experiment: Option<String>,
     /// Failover times observed elsewhere (a CSV with columns `range` and `downtime_ms`, one row

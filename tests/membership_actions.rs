@@ -490,3 +490,133 @@ fn bad_membership_actions_are_refused() {
         assert!(!tmp.path().join("out").exists());
     }
 }
+
+/// Issue 11 item 8: the summary's configuration history: the replacement's proposal, joint and
+/// final times, from which voters to which, and how long each step took, in summary.json and
+/// in the printed story.
+#[test]
+fn the_summary_shows_the_configuration_history() {
+    let r = traced(&load("membership-replace-leader.json"), 1);
+    let m = membership(&records(&r));
+    let h = &r.summary.configuration_changes;
+    assert_eq!(h.len(), 1, "{h:?}");
+    let c = &h[0];
+    assert_eq!(
+        (c.from.clone(), c.to.clone()),
+        (vec![1, 2, 3], vec![2, 3, 4])
+    );
+    assert_eq!(c.outcome, "completed");
+    assert_eq!(c.proposed_to, Some(1));
+    assert_eq!(
+        (c.proposed_at_ns, c.joint_at_ns, c.final_at_ns),
+        (Some(m[0].0), Some(m[1].0), Some(m[2].0))
+    );
+    assert_eq!(c.to_joint_ns, Some(m[1].0 - m[0].0));
+    assert_eq!(c.to_final_ns, Some(m[2].0 - m[1].0));
+    assert_eq!(c.took_ns, Some(m[2].0 - m[0].0));
+    let json = serde_json::to_value(&r.summary).unwrap();
+    assert_eq!(
+        json["configuration_changes"][0]["to"],
+        serde_json::json!([2, 3, 4])
+    );
+    let printed = raftsim::observe::summary::SummaryBuilder::render(&r.summary);
+    let line = printed
+        .lines()
+        .find(|l| l.contains("{n1, n2, n3} -> {n2, n3, n4}"))
+        .unwrap_or_else(|| panic!("{printed}"));
+    assert!(
+        line.contains("proposed") && line.contains("joint") && line.contains("took"),
+        "{line}"
+    );
+    // A change the partition held in joint shows it: C_old,new committed only after the heal.
+    let r = traced(&load("membership-partition.json"), 1);
+    let c = &r.summary.configuration_changes[0];
+    assert_eq!(c.outcome, "completed");
+    assert!(c.to_joint_ns.unwrap() >= 1_500_000_000, "{c:?}");
+    // No membership record, no history (and nothing new in the printed summary).
+    let r = traced(&load("basic.json"), 1);
+    assert!(r.summary.configuration_changes.is_empty());
+    let json = serde_json::to_value(&r.summary).unwrap();
+    assert!(json.get("configuration_changes").is_none());
+}
+
+/// Issue 11 item 8: `sweep --experiment membership` varies the size the cluster grows to
+/// while the change is in flight. Growing {n1,n2,n3} to 5 needs no new server caught up (the
+/// old voters are a majority of C_new); to 9 it needs two, so one entry per AppendEntries
+/// makes the change many times slower than 64. A size that adds nothing is refused.
+#[test]
+fn sweep_membership_measures_the_change_by_cluster_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sw");
+    let o = Command::cargo_bin("raftsim")
+        .unwrap()
+        .arg("sweep")
+        .arg(root().join("scenarios/membership-grow.json"))
+        .args([
+            "--experiment",
+            "membership",
+            "--timeouts",
+            "150-300",
+            "--nodes",
+            "5,9",
+            "--set",
+            "raft.max_entries_per_message=1,64",
+            "--trials",
+            "20",
+            "--cap",
+            "5s",
+            "--jobs",
+            "2",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let mut rows = csv.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let p50 = |nodes: &str, per: &str| -> f64 {
+        let row = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|r| r[col("nodes")] == nodes && r[col("raft.max_entries_per_message")] == per)
+            .unwrap();
+        assert_eq!(row[col("capped")], "0", "{row:?}");
+        row[col("p50_ms")].parse().unwrap()
+    };
+    let (small, slow, fast) = (p50("5", "1"), p50("9", "1"), p50("9", "64"));
+    assert!(small < 100.0, "3 -> 5 catches nobody up: {small} ms");
+    assert!(
+        slow > 5.0 * fast,
+        "3 -> 9, 1 vs 64 entries a message: {slow} vs {fast} ms"
+    );
+    let o = Command::cargo_bin("raftsim")
+        .unwrap()
+        .arg("sweep")
+        .arg(root().join("scenarios/membership-grow.json"))
+        .args([
+            "--experiment",
+            "membership",
+            "--timeouts",
+            "150-300",
+            "--nodes",
+            "3",
+            "--trials",
+            "5",
+            "--out",
+        ])
+        .arg(tmp.path().join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("--nodes") && e.contains("more nodes than that"),
+        "{e}"
+    );
+    assert!(!tmp.path().join("bad").exists());
+}

@@ -756,8 +756,9 @@ impl Default for LimitsSpec {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
-    /// What a trial measures: `failover` (the paper's Figure 16: the leader crashes) or
-    /// `cold_start` (a cluster of followers elects its first leader).
+    /// What a trial measures: `failover` (the paper's Figure 16: the leader crashes),
+    /// `cold_start` (a cluster of followers elects its first leader) or `membership` (the
+    /// cluster grows to every node under load: time to complete the change).
     #[serde(default)]
     pub experiment: Experiment,
     /// The election-timeout ranges to compare.
@@ -792,20 +793,26 @@ pub enum Experiment {
     /// Every node starts a follower of term 0 with an empty log; time until every node
     /// follows the first leader.
     ColdStart,
+    /// A cluster grows under the scenario's load: n1 leads the initial voters
+    /// (`cluster.voters`, else n1..n3) and, after 1 s, is asked to make every node a voter
+    /// (joint consensus, paper §6); time from that request until C_new is committed.
+    Membership,
 }
 
 impl Experiment {
-    pub const NAMES: [&'static str; 2] = ["failover", "cold_start"];
+    pub const NAMES: [&'static str; 3] = ["failover", "cold_start", "membership"];
     pub fn name(self) -> &'static str {
         match self {
             Experiment::Failover => "failover",
             Experiment::ColdStart => "cold_start",
+            Experiment::Membership => "membership",
         }
     }
     pub fn from_name(s: &str) -> Option<Experiment> {
         match s {
             "failover" => Some(Experiment::Failover),
             "cold_start" => Some(Experiment::ColdStart),
+            "membership" => Some(Experiment::Membership),
             _ => None,
         }
     }
