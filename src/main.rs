@@ -595,7 +595,8 @@ struct SweepArgs {
     out: Option<PathBuf>,
     /// Longest time a trial measures (from the crash, or from the start of a cold start); a
     /// trial that would take longer is capped, a censored observation counted above the cap
-    /// [default: the scenario's sweep.cap, else 20m].
+    /// [default: the scenario's sweep.cap, else 20m; 10s for --experiment membership, whose
+    /// trials run on to the cap].
     #[arg(long, allow_hyphen_values = true)]
     cap: Option<String>,
     /// Cluster sizes to sweep as another axis, e.g. 3,5,7,9.
@@ -681,6 +682,12 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
             sweep::MAX_JOBS
         );
     }
+    let experiment = a
+        .experiment
+        .as_deref()
+        .map(|e| raftsim::scenario::Experiment::from_name(e).expect("a possible value"))
+        .or(spec.as_ref().map(|s| s.experiment))
+        .unwrap_or_default();
     let cap = match &a.cap {
         Some(c) => {
             raftsim::base::time::parse_duration(c).map_err(|e| anyhow::anyhow!("--cap: {e}"))?
@@ -688,7 +695,15 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         None => spec
             .as_ref()
             .and_then(|s| s.cap)
-            .unwrap_or(raftsim::base::time::SimDuration::from_secs(20 * 60)),
+            .unwrap_or(raftsim::base::time::SimDuration::from_secs(
+                // A membership trial runs on to its cap under load (the world has no stop
+                // condition for a change), so its default is short.
+                if experiment == raftsim::scenario::Experiment::Membership {
+                    10
+                } else {
+                    20 * 60
+                },
+            )),
     };
     if cap.0 == 0 {
         anyhow::bail!("--cap must be above zero");
@@ -700,12 +715,6 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|m| anyhow::anyhow!("--set: {m}"))?;
     let seed = a.seed.unwrap_or(sc.seed);
-    let experiment = a
-        .experiment
-        .as_deref()
-        .map(|e| raftsim::scenario::Experiment::from_name(e).expect("a possible value"))
-        .or(spec.as_ref().map(|s| s.experiment))
-        .unwrap_or_default();
     let plan = SweepPlan {
         experiment,
         ranges,
