@@ -692,10 +692,8 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         Some(c) => {
             raftsim::base::time::parse_duration(c).map_err(|e| anyhow::anyhow!("--cap: {e}"))?
         }
-        None => spec
-            .as_ref()
-            .and_then(|s| s.cap)
-            .unwrap_or(raftsim::base::time::SimDuration::from_secs(
+        None => spec.as_ref().and_then(|s| s.cap).unwrap_or(
+            raftsim::base::time::SimDuration::from_secs(
                 // A membership trial runs on to its cap under load (the world has no stop
                 // condition for a change), so its default is short.
                 if experiment == raftsim::scenario::Experiment::Membership {
@@ -703,7 +701,8 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
                 } else {
                     20 * 60
                 },
-            )),
+            ),
+        ),
     };
     if cap.0 == 0 {
         anyhow::bail!("--cap must be above zero");
