@@ -26,7 +26,7 @@ use crate::base::time::format_duration;
 use crate::base::time::{SimDuration, SimTime};
 use crate::observe::trace::Event;
 use crate::observe::Observer;
-use crate::protocol::{voter_ids, Command, Index, Input, NodeId, RaftNode};
+use crate::protocol::{voter_ids, Index, Input, NodeId, RaftNode};
 
 /// A crash-at-write fault once started: counting writes until its k-th.
 struct WriteWatch {
@@ -68,6 +68,9 @@ pub struct FaultState {
     /// The run changes membership (initial voters given, or a membership action): liveness
     /// then looks at the leader's configuration, not every node.
     membership: bool,
+    /// Some leader has been asked for a change (`Input::ChangeMembership`): only then can a
+    /// log hold a configuration entry.
+    asked: bool,
 }
 
 impl FaultState {
@@ -92,6 +95,7 @@ impl FaultState {
             waiting: Vec::new(),
             committed: 0,
             changes_done: 0,
+            asked: false,
             membership: cfg.raft.initial_voters != 0
                 || cfg
                     .generators
@@ -302,16 +306,12 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     /// joint; index 0 and the initial voters before any configuration entry.
     pub(super) fn config_of(&self, id: NodeId) -> (Index, u64, u64) {
         let s = &self.slots[id as usize - 1];
-        let log = s.disk.log_after_writes(&s.hard.log);
-        let latest = log
-            .entries()
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(i, e)| match e.command {
-                Command::Config { old, new } => Some((i as Index + 1, old, new)),
-                _ => None,
-            });
+        // No leader was ever asked for a change: no log holds a configuration entry.
+        let latest = if self.faults.asked {
+            s.disk.latest_config(&s.hard.log)
+        } else {
+            None
+        };
         latest.unwrap_or_else(|| {
             let n = self.cfg.nodes;
             let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
@@ -463,6 +463,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
             old: Vec::new(),
             action: Some(action),
         });
+        self.faults.asked = true;
         self.step(leader, Input::ChangeMembership { voters: new });
     }
 
@@ -619,6 +620,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                             old: Vec::new(),
                             action: f.when.map(|c| format!("when {}", c.describe())),
                         });
+                        self.faults.asked = true;
                         self.step(node, Input::ChangeMembership { voters });
                     }
                     None => self.emit(Event::FaultSkipped {
