@@ -528,6 +528,17 @@ fn the_summary_shows_the_configuration_history() {
         line.contains("proposed") && line.contains("joint") && line.contains("took"),
         "{line}"
     );
+    // n1's step-down is a removal (paper §6), not a stale leader's.
+    let d = &r.summary.leader_step_downs;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (d[0].node, d[0].removed_by.clone()),
+        (1, Some(vec![2, 3, 4]))
+    );
+    assert!(
+        printed.contains("stepped down at 1.164s: not in the new configuration {n2, n3, n4}"),
+        "{printed}"
+    );
     // A change the partition held in joint shows it: C_old,new committed only after the heal.
     let r = traced(&load("membership-partition.json"), 1);
     let c = &r.summary.configuration_changes[0];

@@ -47,7 +47,8 @@ pub struct SkippedFault {
     pub reason: String,
 }
 
-/// A leader that stepped down on seeing a higher term (a stale leader), not by crashing.
+/// A leader that stepped down on seeing a higher term (a stale leader), or because a
+/// configuration without it was committed (paper §6), not by crashing.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct StepDown {
     pub node: NodeId,
@@ -56,6 +57,9 @@ pub struct StepDown {
     pub at_ns: u64,
     /// The term it moved to.
     pub to_term: u64,
+    /// It stepped down as C_new, which does not include it, was committed (the voters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_by: Option<Vec<NodeId>>,
 }
 
 /// Entries a node removed from its log (they conflicted with a leader's).
@@ -231,6 +235,7 @@ impl StoryBuilder {
                         term: led,
                         at_ns: t,
                         to_term: *term,
+                        removed_by: None,
                     });
                     self.end_leadership(*node, t, format!("stepped down in term {term}"));
                 }
@@ -370,7 +375,26 @@ impl StoryBuilder {
             }
             .into();
         }
-        s.leader_step_downs = self.step_downs;
+        // A leader that left its term as a C_new without it was first committed (the same
+        // moment: it commits C_new and steps down in one step) was removed, not stale.
+        let mut step_downs = self.step_downs;
+        for d in step_downs.iter_mut().filter(|d| d.to_term == d.term) {
+            let removal = self
+                .changes
+                .iter()
+                .find(|c| c.final_at_ns == Some(d.at_ns) && !c.to.contains(&d.node));
+            if let Some(c) = removal {
+                d.removed_by = Some(c.to.clone());
+                if let Some(l) = s
+                    .leaders
+                    .iter_mut()
+                    .find(|l| (l.term, l.node, l.ended_at_ns) == (d.term, d.node, Some(d.at_ns)))
+                {
+                    l.end = "stepped down: not in the new configuration".into();
+                }
+            }
+        }
+        s.leader_step_downs = step_downs;
         s.truncations = self.truncations;
         s.faults_skipped = self.faults_skipped;
         s.configuration_changes = self.changes;

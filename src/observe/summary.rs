@@ -430,6 +430,17 @@ impl SummaryBuilder {
             );
         }
         for d in &s.leader_step_downs {
+            if let Some(voters) = &d.removed_by {
+                let _ = writeln!(
+                    o,
+                    "leader n{} (term {}) stepped down at {}: not in the new configuration {{{}}}",
+                    d.node,
+                    d.term,
+                    secs(d.at_ns),
+                    join(voters.iter().map(|n| format!("n{n}")))
+                );
+                continue;
+            }
             let _ = writeln!(
                 o,
                 "stale leader n{} (term {}) stepped down at {} on seeing term {}",
