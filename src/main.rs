@@ -595,7 +595,8 @@ struct SweepArgs {
     out: Option<PathBuf>,
     /// Longest time a trial measures (from the crash, or from the start of a cold start); a
     /// trial that would take longer is capped, a censored observation counted above the cap
-    /// [default: the scenario's sweep.cap, else 20m].
+    /// [default: the scenario's sweep.cap, else 20m; 10s for --experiment membership, whose
+    /// trials run on to the cap].
     #[arg(long, allow_hyphen_values = true)]
     cap: Option<String>,
     /// Cluster sizes to sweep as another axis, e.g. 3,5,7,9.
@@ -617,9 +618,11 @@ struct SweepArgs {
     /// sweep.plot_max, else the slowest trial].
     #[arg(long)]
     plot_max: Option<String>,
-    /// The experiment: failover (Figure 16: the leader crashes) or cold_start (a cluster of
-    /// followers elects its first leader) [default: the scenario's sweep.experiment, else
-    /// failover].
+    /// The experiment: failover (Figure 16: the leader crashes), cold_start (a cluster of
+    /// followers elects its first leader) or membership (under the scenario's load, n1 leading
+    /// cluster.voters, else n1..n3, is asked at 1s to make every node a voter: time until C_new
+    /// commits; --nodes sets the size it grows to) [default: the scenario's sweep.experiment,
+    /// else failover].
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(raftsim::scenario::Experiment::NAMES))]
     experiment: Option<String>,
     /// Failover times observed elsewhere (a CSV with columns `range` and `downtime_ms`, one row
@@ -679,14 +682,27 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
             sweep::MAX_JOBS
         );
     }
+    let experiment = a
+        .experiment
+        .as_deref()
+        .map(|e| raftsim::scenario::Experiment::from_name(e).expect("a possible value"))
+        .or(spec.as_ref().map(|s| s.experiment))
+        .unwrap_or_default();
     let cap = match &a.cap {
         Some(c) => {
             raftsim::base::time::parse_duration(c).map_err(|e| anyhow::anyhow!("--cap: {e}"))?
         }
-        None => spec
-            .as_ref()
-            .and_then(|s| s.cap)
-            .unwrap_or(raftsim::base::time::SimDuration::from_secs(20 * 60)),
+        None => spec.as_ref().and_then(|s| s.cap).unwrap_or(
+            raftsim::base::time::SimDuration::from_secs(
+                // A membership trial runs on to its cap under load (the world has no stop
+                // condition for a change), so its default is short.
+                if experiment == raftsim::scenario::Experiment::Membership {
+                    10
+                } else {
+                    20 * 60
+                },
+            ),
+        ),
     };
     if cap.0 == 0 {
         anyhow::bail!("--cap must be above zero");
@@ -698,12 +714,6 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|m| anyhow::anyhow!("--set: {m}"))?;
     let seed = a.seed.unwrap_or(sc.seed);
-    let experiment = a
-        .experiment
-        .as_deref()
-        .map(|e| raftsim::scenario::Experiment::from_name(e).expect("a possible value"))
-        .or(spec.as_ref().map(|s| s.experiment))
-        .unwrap_or_default();
     let plan = SweepPlan {
         experiment,
         ranges,

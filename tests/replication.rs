@@ -272,6 +272,7 @@ fn run_with_write_crash(
     let mut cfg = sc.compile();
     cfg.faults.push(Fault {
         at: raftsim::base::time::SimTime::ZERO,
+        when: None,
         jitter: None,
         until: None,
         kind: crash,

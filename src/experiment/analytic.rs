@@ -110,6 +110,10 @@ pub fn for_config(c: &SweepConfig, experiment: Experiment) -> Analytic {
     let n = run.nodes;
     let racing = match experiment {
         Experiment::ColdStart => n,
+        Experiment::Membership => {
+            caveats.push("membership: the trial measures a configuration change, not an election");
+            n
+        }
         Experiment::Failover => {
             caveats.push("failover: not every survivor can win, timers reset at different times");
             n - 1

@@ -12,6 +12,14 @@
 //! A **cold start** trial starts with every node a follower of term 0 with an empty log, no
 //! leader and no fault, and measures the same two times from the start of the run.
 //!
+//! A **membership** trial grows a cluster under the scenario's load (paper §6): n1 leads the
+//! initial voters (`cluster.voters`, else n1..n3) from the start, the other nodes run as
+//! non-voting members with empty logs, and at [`MEMBERSHIP_CHANGE_AT`] the leader is asked to
+//! make every node a voter. It measures the time from that request until C_new is committed
+//! (in the downtime column, plotted as the CDF) and until C_old,new is (in the leader column).
+//! With `--nodes` the sweep varies how many servers join while the change is in flight; the
+//! new servers are caught up from nothing, so the time grows with their number and the log.
+//!
 //! Statistics treat a capped trial as a censored observation (its time is above the cap), not
 //! as a missing one: quantiles and the maximum count it, and the mean is exact only when no
 //! trial is capped (else it is a lower bound, each capped trial counted at the cap).
@@ -43,7 +51,7 @@ use crate::scenario::{
     trials_bound, CutSpec, FaultSpec, NamedTarget, Scenario, ScenarioError, StopSpec, StopWhen,
     SweepRange, Target, MAX_CONFIGURATIONS, MAX_TRIALS,
 };
-use crate::world::config::RunConfig;
+use crate::world::config::{FaultKind, RunConfig};
 use crate::world::{Outcome, TraceLevel};
 
 /// The most worker threads a sweep may use. A trial runs on one thread, so threads beyond the
@@ -51,6 +59,10 @@ use crate::world::{Outcome, TraceLevel};
 /// count of the machines this runs on, and a bound that does not depend on the machine keeps a
 /// command line that works on one working on another.
 pub const MAX_JOBS: usize = 1024;
+
+/// When a membership trial asks the leader to grow the cluster: after a second of the
+/// scenario's load, so the new servers have a log to catch up.
+pub const MEMBERSHIP_CHANGE_AT: SimDuration = SimDuration(1_000_000_000);
 
 /// An axis given on the command line: a scenario field by its path and the values to try.
 #[derive(Clone, Debug)]
@@ -387,6 +399,23 @@ pub fn build_configs(
             let mut sc: Scenario =
                 serde_json::from_value(v).map_err(|e| invalid(axes_field(combo), e.to_string()))?;
             shape_trial(&mut sc, [lo, hi], plan.cap, plan.experiment);
+            if plan.experiment == Experiment::Membership {
+                let voters = sc.cluster.voters.as_ref().map_or(0, |v| v.len());
+                if voters >= sc.cluster.nodes as usize {
+                    let field = if combo.iter().any(|(k, _)| k == "nodes") {
+                        "--nodes"
+                    } else {
+                        "cluster.nodes"
+                    };
+                    return Err(invalid(
+                        field.into(),
+                        format!(
+                            "{} nodes is not allowed for a membership sweep: the cluster grows from its {voters} initial voters to every node, so give more nodes than that",
+                            sc.cluster.nodes
+                        ),
+                    ));
+                }
+            }
             sc.validate().map_err(|(field, message)| {
                 invalid(
                     format!("{field} (in configuration {})", axes_field(combo)),
@@ -435,9 +464,33 @@ fn shape_trial(
         },
         when: Some(StopWhen::LeaderAfterFaults),
     };
-    sc.workload = None;
     sc.sweep = None;
     sc.liveness = None;
+    if experiment == Experiment::Membership {
+        // n1 leads the initial voters; the change to every node is the only fault; the run
+        // goes on to the cap after it (the world has no stop condition for a change).
+        let n = sc.cluster.nodes;
+        let voters = sc
+            .cluster
+            .voters
+            .clone()
+            .filter(|v| v.iter().all(|&id| id <= n) && v.contains(&1))
+            .unwrap_or_else(|| (1..=n.min(3)).collect());
+        sc.cluster.voters = Some(voters);
+        sc.cluster.initial_leader = Some(1);
+        sc.cluster.initial_logs = None;
+        sc.stop = StopSpec {
+            at: MEMBERSHIP_CHANGE_AT + cap,
+            when: None,
+        };
+        sc.faults = vec![FaultSpec {
+            at: MEMBERSHIP_CHANGE_AT,
+            change_membership: Some((1..=n).collect()),
+            ..Default::default()
+        }];
+        return;
+    }
+    sc.workload = None;
     if experiment == Experiment::ColdStart {
         // Every node a follower of term 0 with an empty log; nothing fails.
         sc.cluster.initial_leader = None;
@@ -487,6 +540,7 @@ pub fn plot_title(name: &str, plan: &SweepPlan) -> String {
     let what = match plan.experiment {
         Experiment::Failover => "time without a leader after the leader crashes",
         Experiment::ColdStart => "time to the first leader from a cold start",
+        Experiment::Membership => "time to grow the cluster to every node (C_new committed)",
     };
     let mut varied = vec!["election timeout".to_string()];
     if !plan.nodes.is_empty() {
@@ -526,6 +580,27 @@ pub fn describe_changes(base: &Scenario, plan: &SweepPlan) -> Vec<String> {
             o.push(format!(
                 "faults: {faults} -> none; cluster.initial_leader and cluster.initial_logs -> none (every node a follower of term 0 with an empty log)"
             ));
+        }
+        Experiment::Membership => {
+            o.push(format!(
+                "faults: {faults} -> at {} n1 (the leader) is asked to make every node a voter; cluster.initial_leader -> n1, cluster.initial_logs -> none, cluster.voters -> the scenario's (with n1), else n1..n3",
+                format_duration(MEMBERSHIP_CHANGE_AT)
+            ));
+            o.push(format!(
+                "stop -> {} after the change is asked for (the cap)",
+                format_duration(plan.cap)
+            ));
+            if !plan.nodes.is_empty() {
+                o.push("--nodes: the size the cluster grows to".into());
+            }
+            for s in &plan.sets {
+                o.push(format!(
+                    "--set {} -> each of {} values",
+                    s.path,
+                    s.values.len()
+                ));
+            }
+            return o;
         }
     }
     o.push(format!(
@@ -567,9 +642,14 @@ fn axes_field(combo: &[(String, Value)]) -> String {
 }
 
 /// The per-trial metrics of Figure 16, as an observer: elections, split votes, failed
-/// elections and the first leader once every fault event (the leader's crash) has applied.
+/// elections and the first leader once every fault event (the leader's crash) has applied;
+/// for a membership trial, when the change was asked for, went joint and completed.
 #[derive(Default)]
 pub struct TrialMetrics {
+    /// The first `membership` records: proposed, joint, final.
+    pub change_proposed_ns: Option<u64>,
+    pub change_joint_ns: Option<u64>,
+    pub change_final_ns: Option<u64>,
     pub elections: u64,
     pub split_votes: u64,
     pub failed_elections: u64,
@@ -583,6 +663,14 @@ pub struct TrialMetrics {
 
 impl Observer for TrialMetrics {
     fn observe(&mut self, rec: &Record, _: u64, ctx: &ObsCtx) -> Option<Violation> {
+        if let Event::Membership { phase, .. } = &rec.ev {
+            let at = match phase.as_str() {
+                "proposed" => &mut self.change_proposed_ns,
+                "joint" => &mut self.change_joint_ns,
+                _ => &mut self.change_final_ns,
+            };
+            at.get_or_insert(rec.t);
+        }
         if ctx.faults_done || self.from_start {
             match &rec.ev {
                 Event::Election { term, .. } => {
@@ -623,6 +711,34 @@ pub fn run_compiled(run: &RunConfig, s: u64, cap: SimDuration) -> TrialResult {
         ..Default::default()
     };
     let (r, _) = run_observed::<Node, Vec<u8>, _>(run, s, TraceLevel::Events, None, &mut m);
+    let membership = run
+        .faults
+        .iter()
+        .any(|f| matches!(f.kind, FaultKind::ChangeMembership(_)));
+    if membership {
+        // A membership trial: from the request to C_new (and to C_old,new) committed.
+        let asked = m.change_proposed_ns.unwrap_or(MEMBERSHIP_CHANGE_AT.0);
+        let within = |t: Option<u64>| t.map(|t| t - asked).filter(|&d| d <= cap.0);
+        let done = within(m.change_final_ns);
+        return TrialResult {
+            config: 0,
+            trial: 0,
+            seed: s,
+            downtime_ns: done,
+            time_to_leader_ns: within(m.change_joint_ns),
+            elections: m.elections,
+            split_votes: m.split_votes,
+            failed_elections: m.failed_elections,
+            messages: r.messages_sent,
+            capped: done.is_none(),
+            crash_ns: asked,
+            first_term_split: m.first_term_split,
+            violation: r
+                .violation
+                .map(|v| v.to_string())
+                .or(r.panic.map(|p| format!("panic: {p}"))),
+        };
+    }
     let crash = r.last_fault_ns.unwrap_or(0);
     let done = r.outcome == Outcome::ConditionMet && r.end_time_ns - crash <= cap.0;
     TrialResult {
@@ -1097,6 +1213,9 @@ pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
         }
         Experiment::ColdStart => {
             "times in ms: from a cold start until every node follows the first leader\n"
+        }
+        Experiment::Membership => {
+            "times in ms: from the request to grow the cluster until C_new is committed (leader p50 column: until C_old,new is)\n"
         }
     });
     o.push_str("capped trials count in every quantile (\">cap\": the quantile falls among them); \">=\": a mean with capped trials counted at the cap, a lower bound\n");

@@ -81,8 +81,14 @@ impl Node {
             return;
         }
         // A server outside its own configuration (not yet added, or removed) does not stand:
-        // it could not count its own vote, and would only disrupt the voters (paper §6).
-        if !self.quorum.contains(self.cfg.id) {
+        // it could not count its own vote, and would only disrupt the voters (paper §6). Unless
+        // that configuration may not be committed yet: then the server may still be needed to
+        // elect a leader of C_old,new (a leader that crashed before C_new committed, the
+        // others holding only C_old,new), so it stands without counting its own vote
+        // (dissertation §4.2.2).
+        if !self.quorum.contains(self.cfg.id)
+            && (self.config_index == 0 || self.config_index <= self.commit_index)
+        {
             self.arm_election_timer(out);
             return;
         }

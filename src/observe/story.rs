@@ -5,8 +5,10 @@
 //! conflicting entries are replaced by the leader's), faults that found nothing to act on,
 //! nodes still down at the end, and, for state machines that differ at the end, whether one
 //! only lags (its applied entries are the first ones of the node that applied most) or
-//! diverged (an entry it applied differs from the one first applied at that index). Like every
-//! observer it sees records only.
+//! diverged (an entry it applied differs from the one first applied at that index); and the
+//! configuration history (paper §6): each membership change, when it was proposed, went joint
+//! (C_old,new committed) and completed (C_new committed), from which voters to which, and how
+//! long each step took. Like every observer it sees records only.
 
 use std::collections::BTreeMap;
 
@@ -45,7 +47,8 @@ pub struct SkippedFault {
     pub reason: String,
 }
 
-/// A leader that stepped down on seeing a higher term (a stale leader), not by crashing.
+/// A leader that stepped down on seeing a higher term (a stale leader), or because a
+/// configuration without it was committed (paper §6), not by crashing.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct StepDown {
     pub node: NodeId,
@@ -54,6 +57,9 @@ pub struct StepDown {
     pub at_ns: u64,
     /// The term it moved to.
     pub to_term: u64,
+    /// It stepped down as C_new, which does not include it, was committed (the voters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_by: Option<Vec<NodeId>>,
 }
 
 /// Entries a node removed from its log (they conflicted with a leader's).
@@ -80,6 +86,41 @@ pub struct DigestRelation {
     pub diverged_at: Option<u64>,
 }
 
+/// One membership change (paper §6), from its `membership` records: proposed (the world
+/// asked a leader), joint (C_old,new first committed), final (C_new first committed).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ConfigChange {
+    /// When the world asked a leader for it (`None`: the change was seen only from its joint
+    /// record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposed_at_ns: Option<u64>,
+    /// The leader that was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposed_to: Option<NodeId>,
+    /// The action that asked, when more than a plain `change_membership`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// C_old, from the joint record (empty if it never went joint).
+    pub from: Vec<NodeId>,
+    /// C_new.
+    pub to: Vec<NodeId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joint_at_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_at_ns: Option<u64>,
+    /// Proposed to joint, joint to final, proposed to final.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_joint_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_final_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub took_ns: Option<u64>,
+    /// `completed`, `joint at the end` (C_old,new committed, C_new not), or `not started`
+    /// (no C_old,new committed for it: the leader ignored the request, having a change under
+    /// way, or lost the entry).
+    pub outcome: String,
+}
+
 /// Follows the records of a run; [`StoryBuilder::finish`] writes what it saw into a summary.
 #[derive(Default)]
 pub struct StoryBuilder {
@@ -96,6 +137,7 @@ pub struct StoryBuilder {
     step_downs: Vec<StepDown>,
     truncations: Vec<Truncation>,
     faults_skipped: Vec<SkippedFault>,
+    changes: Vec<ConfigChange>,
     /// The highest term any record carried.
     max_term: u64,
 }
@@ -193,6 +235,7 @@ impl StoryBuilder {
                         term: led,
                         at_ns: t,
                         to_term: *term,
+                        removed_by: None,
                     });
                     self.end_leadership(*node, t, format!("stepped down in term {term}"));
                 }
@@ -243,7 +286,68 @@ impl StoryBuilder {
                 at_ns: t,
                 reason: reason.clone(),
             }),
+            Event::Membership {
+                phase,
+                node,
+                voters,
+                old,
+                action,
+                ..
+            } => self.membership(t, phase, *node, voters, old, action),
             _ => {}
+        }
+    }
+
+    /// A `membership` record: a proposal opens a change; a joint record completes the latest
+    /// open proposal for the same voters (or opens a change of its own); a final record
+    /// completes the joint change for the same voters.
+    fn membership(
+        &mut self,
+        t: u64,
+        phase: &str,
+        node: NodeId,
+        voters: &[NodeId],
+        old: &[NodeId],
+        action: &Option<String>,
+    ) {
+        match phase {
+            "proposed" => self.changes.push(ConfigChange {
+                proposed_at_ns: Some(t),
+                proposed_to: Some(node),
+                action: action.clone(),
+                to: voters.to_vec(),
+                ..Default::default()
+            }),
+            "joint" => {
+                let open = self
+                    .changes
+                    .iter()
+                    .rposition(|c| c.joint_at_ns.is_none() && c.to == voters);
+                let c = match open {
+                    Some(i) => &mut self.changes[i],
+                    None => {
+                        self.changes.push(ConfigChange {
+                            to: voters.to_vec(),
+                            ..Default::default()
+                        });
+                        self.changes.last_mut().expect("just pushed")
+                    }
+                };
+                c.from = old.to_vec();
+                c.joint_at_ns = Some(t);
+                c.to_joint_ns = c.proposed_at_ns.map(|p| t - p);
+            }
+            _ => {
+                let open =
+                    self.changes.iter_mut().rev().find(|c| {
+                        c.joint_at_ns.is_some() && c.final_at_ns.is_none() && c.to == voters
+                    });
+                if let Some(c) = open {
+                    c.final_at_ns = Some(t);
+                    c.to_final_ns = c.joint_at_ns.map(|j| t - j);
+                    c.took_ns = c.proposed_at_ns.map(|p| t - p);
+                }
+            }
         }
     }
 
@@ -271,9 +375,37 @@ impl StoryBuilder {
             }
             .into();
         }
-        s.leader_step_downs = self.step_downs;
+        // A leader that left its term as a C_new without it was first committed (the same
+        // moment: it commits C_new and steps down in one step) was removed, not stale.
+        let mut step_downs = self.step_downs;
+        for d in step_downs.iter_mut().filter(|d| d.to_term == d.term) {
+            let removal = self
+                .changes
+                .iter()
+                .find(|c| c.final_at_ns == Some(d.at_ns) && !c.to.contains(&d.node));
+            if let Some(c) = removal {
+                d.removed_by = Some(c.to.clone());
+                if let Some(l) = s
+                    .leaders
+                    .iter_mut()
+                    .find(|l| (l.term, l.node, l.ended_at_ns) == (d.term, d.node, Some(d.at_ns)))
+                {
+                    l.end = "stepped down: not in the new configuration".into();
+                }
+            }
+        }
+        s.leader_step_downs = step_downs;
         s.truncations = self.truncations;
         s.faults_skipped = self.faults_skipped;
+        s.configuration_changes = self.changes;
+        for c in &mut s.configuration_changes {
+            c.outcome = match (c.joint_at_ns, c.final_at_ns) {
+                (_, Some(_)) => "completed",
+                (Some(_), None) => "joint at the end",
+                (None, _) => "not started",
+            }
+            .into();
+        }
         s.down_at_end = self
             .nodes
             .iter()

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::observe::availability::{Availability, AvailabilityStats};
 use crate::observe::story::{
-    DigestRelation, SkippedFault, StepDown, StoryBuilder, TermRecord, Truncation,
+    ConfigChange, DigestRelation, SkippedFault, StepDown, StoryBuilder, TermRecord, Truncation,
 };
 use crate::observe::trace::{Event, Record};
 use crate::protocol::{NodeId, Role};
@@ -201,6 +201,9 @@ pub struct Summary {
     pub down_at_end: Vec<NodeId>,
     pub leader_step_downs: Vec<StepDown>,
     pub truncations: Vec<Truncation>,
+    /// The configuration history (paper §6): each membership change, in the order proposed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configuration_changes: Vec<ConfigChange>,
     /// For each state machine: the same as the furthest one, behind it (lag), or diverged.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub state_machine_agreement: Vec<DigestRelation>,
@@ -427,6 +430,17 @@ impl SummaryBuilder {
             );
         }
         for d in &s.leader_step_downs {
+            if let Some(voters) = &d.removed_by {
+                let _ = writeln!(
+                    o,
+                    "leader n{} (term {}) stepped down at {}: not in the new configuration {{{}}}",
+                    d.node,
+                    d.term,
+                    secs(d.at_ns),
+                    join(voters.iter().map(|n| format!("n{n}")))
+                );
+                continue;
+            }
             let _ = writeln!(
                 o,
                 "stale leader n{} (term {}) stepped down at {} on seeing term {}",
@@ -445,6 +459,47 @@ impl SummaryBuilder {
                 tr.from,
                 secs(tr.at_ns)
             );
+        }
+        if !s.configuration_changes.is_empty() {
+            let _ = writeln!(
+                o,
+                "configuration changes (proposed, joint: C_old,new committed, final: C_new committed):"
+            );
+            let set = |v: &[NodeId]| format!("{{{}}}", join(v.iter().map(|n| format!("n{n}"))));
+            for c in &s.configuration_changes {
+                let from = if c.from.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} -> ", set(&c.from))
+                };
+                let mut line = format!("  {from}{}", set(&c.to));
+                if let (Some(p), Some(n)) = (c.proposed_at_ns, c.proposed_to) {
+                    line.push_str(&format!(": proposed {} to n{n}", secs(p)));
+                } else {
+                    line.push(':');
+                }
+                if let Some(j) = c.joint_at_ns {
+                    line.push_str(&format!(", joint {}", secs(j)));
+                    if let Some(d) = c.to_joint_ns {
+                        line.push_str(&format!(" (+{})", secs(d)));
+                    }
+                }
+                if let Some(f) = c.final_at_ns {
+                    line.push_str(&format!(", final {}", secs(f)));
+                    if let Some(d) = c.to_final_ns {
+                        line.push_str(&format!(" (+{})", secs(d)));
+                    }
+                }
+                match (c.outcome.as_str(), c.took_ns) {
+                    ("completed", Some(d)) => line.push_str(&format!("; took {}", secs(d))),
+                    ("completed", None) => {}
+                    (other, _) => line.push_str(&format!("; {other}")),
+                }
+                if let Some(a) = &c.action {
+                    line.push_str(&format!(" [{a}]"));
+                }
+                let _ = writeln!(o, "{line}");
+            }
         }
         if !s.faults_skipped.is_empty() {
             let _ = writeln!(

@@ -204,6 +204,11 @@ pub enum Event {
         voters: Vec<NodeId>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         old: Vec<NodeId>,
+        /// For "proposed": the scripted or generated action that asked, when it was more than
+        /// a plain `change_membership` (`replace_server leader n1 with n4`), and the condition
+        /// it waited for (`when committed >= 50`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<String>,
     },
     /// The world asked leader `from` to hand leadership to `to` (a scripted transfer).
     Transfer {
@@ -467,6 +472,7 @@ impl fmt::Display for Record {
                 index,
                 voters,
                 old,
+                action,
             } => {
                 let ids = |v: &[NodeId]| {
                     v.iter()
@@ -476,7 +482,11 @@ impl fmt::Display for Record {
                 };
                 match phase.as_str() {
                     "proposed" => {
-                        write!(f, "n{node} asked to change the voters to {{{}}}", ids(voters))
+                        write!(f, "n{node} asked to change the voters to {{{}}}", ids(voters))?;
+                        match action {
+                            Some(a) => write!(f, " ({a})"),
+                            None => Ok(()),
+                        }
                     }
                     _ => write!(
                         f,

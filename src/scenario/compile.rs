@@ -6,8 +6,8 @@ use super::{Arrivals as FileArrivals, FaultSpec, NamedTarget, Scenario, StopWhen
 use crate::base::time::SimTime;
 use crate::protocol::{voter_ids, voter_mask, Config, Entry, HardState, Log, NodeId};
 use crate::world::config::{
-    Arrivals, ClockConfig, Drift, Fault, FaultKind, GenKind, Generator, LinkConfig, NetConfig,
-    RunConfig, Stop, StopWhen, Target, Workload, MAX_QUEUED_EVENTS,
+    Arrivals, ClockConfig, Condition, Drift, Fault, FaultKind, GenKind, Generator, LinkConfig,
+    NetConfig, RunConfig, Stop, StopWhen, Target, Workload, MAX_QUEUED_EVENTS,
 };
 
 /// The entries all messages in flight may carry together, at most: a run's bound on messages
@@ -89,11 +89,30 @@ impl FaultSpec {
             }
         } else if let Some(v) = &self.change_membership {
             FaultKind::ChangeMembership(voter_mask(v))
+        } else if let Some(t) = self.add_server {
+            FaultKind::Reconfigure {
+                add: Some(t.compile()),
+                remove: None,
+            }
+        } else if let Some(t) = self.remove_server {
+            FaultKind::Reconfigure {
+                add: None,
+                remove: Some(t.compile()),
+            }
+        } else if let Some(r) = self.replace_server {
+            FaultKind::Reconfigure {
+                add: Some(r.add.compile()),
+                remove: Some(r.remove.compile()),
+            }
         } else {
             unreachable!("validated: exactly one fault kind, and a pause has `until`")
         };
         Fault {
             at: SimTime(self.at.0),
+            when: self.when.map(|w| Condition {
+                committed: w.committed,
+                changes_done: w.changes_done,
+            }),
             jitter: self.jitter.clone(),
             until: self.until.map(|u| SimTime(u.0)),
             kind,
@@ -216,6 +235,7 @@ impl Scenario {
                 leader_within: self.liveness.and_then(|l| l.leader_within),
                 commit_within: self.liveness.and_then(|l| l.commit_within),
                 converge_within: self.liveness.and_then(|l| l.converge_within),
+                membership_within: self.liveness.and_then(|l| l.membership_within),
                 stable_leader_after: self.liveness.and_then(|l| l.stable_leader_after),
             },
             max_events: self.limits.max_events,
@@ -247,6 +267,10 @@ impl FaultSpec {
             at: SimDuration(f.at.0),
             jitter: f.jitter.clone(),
             until: f.until.map(|u| SimDuration(u.0)),
+            when: f.when.map(|c| super::WhenSpec {
+                committed: c.committed,
+                changes_done: c.changes_done,
+            }),
             ..Default::default()
         };
         match &f.kind {
@@ -276,6 +300,17 @@ impl FaultSpec {
                 })
             }
             FaultKind::ChangeMembership(v) => spec.change_membership = Some(voter_ids(*v)),
+            FaultKind::Reconfigure { add, remove } => match (add, remove) {
+                (Some(a), Some(r)) => {
+                    spec.replace_server = Some(super::ReplaceSpec {
+                        remove: (*r).into(),
+                        add: (*a).into(),
+                    })
+                }
+                (Some(a), None) => spec.add_server = Some((*a).into()),
+                (None, Some(r)) => spec.remove_server = Some((*r).into()),
+                (None, None) => unreachable!("a reconfiguration adds or removes a server"),
+            },
             FaultKind::CrashAtWrite {
                 k,
                 leader_only,

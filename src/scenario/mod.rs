@@ -211,6 +211,84 @@ fn voter_set(field: &str, v: &[NodeId], n: u32) -> Result<(), (String, String)> 
     Ok(())
 }
 
+/// A membership action's servers and condition (`add_server`, `remove_server`,
+/// `replace_server`, `when`) at fault `path` of a cluster of `n`.
+fn membership_action(path: &str, f: &FaultSpec, n: u32) -> Result<(), (String, String)> {
+    let bad = |field: String, m: String| Err((field, m));
+    let server = |field: String, t: Target, remove: bool| -> Result<(), (String, String)> {
+        match t {
+            Target::Node(id) if id == 0 || id > n => bad(
+                field,
+                format!("node {id} is outside the cluster: ids are 1 to {n}"),
+            ),
+            Target::Node(_) | Target::Named(NamedTarget::Random) => Ok(()),
+            Target::Named(NamedTarget::Leader | NamedTarget::Follower) if remove => Ok(()),
+            _ if remove => bad(
+                field,
+                "write a node id or one of \"leader\", \"follower\", \"random\" (a voter to remove)"
+                    .into(),
+            ),
+            _ => bad(
+                field,
+                "write a node id or \"random\" (a node outside the configuration)".into(),
+            ),
+        }
+    };
+    if let Some(t) = f.add_server {
+        server(format!("{path}.add_server"), t, false)?;
+    }
+    if let Some(t) = f.remove_server {
+        server(format!("{path}.remove_server"), t, true)?;
+    }
+    if let Some(r) = f.replace_server {
+        server(format!("{path}.replace_server.remove"), r.remove, true)?;
+        server(format!("{path}.replace_server.add"), r.add, false)?;
+        if let (Target::Node(a), Target::Node(b)) = (r.add, r.remove) {
+            if a == b {
+                return bad(
+                    format!("{path}.replace_server"),
+                    format!("remove and add are both node {a}: a replacement needs two servers"),
+                );
+            }
+        }
+    }
+    if let Some(w) = f.when {
+        let membership = f.change_membership.is_some()
+            || f.add_server.is_some()
+            || f.remove_server.is_some()
+            || f.replace_server.is_some();
+        if !membership {
+            return bad(
+                format!("{path}.when"),
+                "only a membership action (change_membership, add_server, remove_server, replace_server) waits for a condition".into(),
+            );
+        }
+        if w.committed.is_none() && w.changes_done.is_none() {
+            return bad(
+                format!("{path}.when"),
+                "give at least one of committed, changes_done".into(),
+            );
+        }
+        if let Some(c) = w.committed {
+            if !(1..=MAX_WHEN_COMMITTED).contains(&c) {
+                return bad(
+                    format!("{path}.when.committed"),
+                    format!("{c} is not allowed: a log index from 1 to {MAX_WHEN_COMMITTED}"),
+                );
+            }
+        }
+        if let Some(c) = w.changes_done {
+            if !(1..=1000).contains(&c) {
+                return bad(
+                    format!("{path}.when.changes_done"),
+                    format!("{c} is not allowed: 1 to 1000 changes"),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn default_max_entries() -> usize {
     64
 }
@@ -509,6 +587,28 @@ pub struct FaultSpec {
     /// it. No `until`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_membership: Option<Vec<NodeId>>,
+    /// Ask whoever leads when the fault fires to add this node to its configuration (joint
+    /// consensus, paper §6): a node id, or "random" (a node outside the configuration, drawn
+    /// from this fault's stream). Skipped (`fault_skipped`) when the node is already a voter,
+    /// with no running leader, or with a change under way. No `until` (but see `when`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_server: Option<Target>,
+    /// Ask whoever leads when the fault fires to remove this voter from its configuration: a
+    /// node id, "leader" (it steps down once C_new commits), "follower" (a voter other than the
+    /// leader) or "random" (any voter). Skipped like `add_server`, and when it would leave no
+    /// voter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_server: Option<Target>,
+    /// Remove one voter and add one node in a single change: `{"remove": "leader", "add": 4}`
+    /// replaces the current leader with n4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_server: Option<ReplaceSpec>,
+    /// Fire only once this holds, watched from `at` on (membership actions only: a
+    /// `change_membership`, `add_server`, `remove_server` or `replace_server`). With `until`,
+    /// stop waiting then (traced `fault_skipped`), and the quiet phase waits for it; without,
+    /// it waits to the end of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<WhenSpec>,
     /// Until `until`, every message is also lost with this probability, in [0, 1].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_burst: Option<f64>,
@@ -524,6 +624,34 @@ pub struct FaultSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate: Option<GenerateSpec>,
 }
+
+/// A replacement (`replace_server` in a fault): one voter out, one node in, in one change.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceSpec {
+    /// The voter to remove: a node id, "leader", "follower" or "random".
+    pub remove: Target,
+    /// The node to add: a node id, or "random" (a node outside the configuration).
+    pub add: Target,
+}
+
+/// The condition a membership action waits for (`when` in a fault). Give at least one part;
+/// every part given must hold. Judged on the commit and configuration records of the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhenSpec {
+    /// The cluster has committed this log index (some node applied it), 1 to 2,000,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed: Option<u64>,
+    /// This many configuration changes have completed in the run (their C_new committed),
+    /// 1 to 1000: chains one change after another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes_done: Option<u32>,
+}
+
+/// The largest log index a `when.committed` may name: a run's log holds at most
+/// [`MAX_CLIENT_REQUESTS`] client entries, plus leader no-ops and configurations.
+pub const MAX_WHEN_COMMITTED: u64 = 2 * MAX_CLIENT_REQUESTS;
 
 /// A step of one node's clock (`clock_jump` in a fault).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -608,6 +736,10 @@ pub struct LivenessSpec {
     /// node had applied when the quiet phase started (nobody is left behind).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub converge_within: Option<SimDuration>,
+    /// "Liveness: Membership": within this, every configuration change has completed: a
+    /// running leader's latest configuration is C_new alone (not joint) and committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership_within: Option<SimDuration>,
     /// "Liveness: Stable Leader": in every window in which the network and the live nodes
     /// stay the same and a majority can reach each other, from this long after the window
     /// starts, a stable leader (one whose term a majority follows) holds at every moment.
@@ -647,8 +779,9 @@ impl Default for LimitsSpec {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
-    /// What a trial measures: `failover` (the paper's Figure 16: the leader crashes) or
-    /// `cold_start` (a cluster of followers elects its first leader).
+    /// What a trial measures: `failover` (the paper's Figure 16: the leader crashes),
+    /// `cold_start` (a cluster of followers elects its first leader) or `membership` (the
+    /// cluster grows to every node under load: time to complete the change).
     #[serde(default)]
     pub experiment: Experiment,
     /// The election-timeout ranges to compare.
@@ -683,20 +816,26 @@ pub enum Experiment {
     /// Every node starts a follower of term 0 with an empty log; time until every node
     /// follows the first leader.
     ColdStart,
+    /// A cluster grows under the scenario's load: n1 leads the initial voters
+    /// (`cluster.voters`, else n1..n3) and, after 1 s, is asked to make every node a voter
+    /// (joint consensus, paper §6); time from that request until C_new is committed.
+    Membership,
 }
 
 impl Experiment {
-    pub const NAMES: [&'static str; 2] = ["failover", "cold_start"];
+    pub const NAMES: [&'static str; 3] = ["failover", "cold_start", "membership"];
     pub fn name(self) -> &'static str {
         match self {
             Experiment::Failover => "failover",
             Experiment::ColdStart => "cold_start",
+            Experiment::Membership => "membership",
         }
     }
     pub fn from_name(s: &str) -> Option<Experiment> {
         match s {
             "failover" => Some(Experiment::Failover),
             "cold_start" => Some(Experiment::ColdStart),
+            "membership" => Some(Experiment::Membership),
             _ => None,
         }
     }
@@ -1058,13 +1197,16 @@ impl Scenario {
                 f.transfer_leadership.is_some(),
                 f.clock_jump.is_some(),
                 f.change_membership.is_some(),
+                f.add_server.is_some(),
+                f.remove_server.is_some(),
+                f.replace_server.is_some(),
             ];
             let count = kinds.iter().filter(|&&k| k).count();
             if count != 1 {
                 return err(
                     &path,
                     format!(
-                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write, isolate, loss_burst, duplicate_burst, delay_spike, generate, transfer_leadership, clock_jump, change_membership (found {count})"
+                        "give exactly one of crash, restart, partition, cut, pause, crash_at_write, isolate, loss_burst, duplicate_burst, delay_spike, generate, transfer_leadership, clock_jump, change_membership, add_server, remove_server, replace_server (found {count})"
                     ),
                 );
             }
@@ -1093,10 +1235,14 @@ impl Scenario {
                         "a restart has no end: remove `until`".into(),
                     );
                 }
-                if f.change_membership.is_some() {
+                let membership = f.change_membership.is_some()
+                    || f.add_server.is_some()
+                    || f.remove_server.is_some()
+                    || f.replace_server.is_some();
+                if membership && f.when.is_none() {
                     return err(
                         &format!("{path}.until"),
-                        "a membership change has no end (it completes by itself): remove `until`"
+                        "a membership change has no end (it completes by itself): remove `until` (with `when`, `until` is when to stop waiting)"
                             .into(),
                     );
                 }
@@ -1181,6 +1327,7 @@ impl Scenario {
             if let Some(v) = &f.change_membership {
                 voter_set(&format!("{path}.change_membership"), v, n)?;
             }
+            membership_action(&path, f, n)?;
             if let Some(id) = f.transfer_leadership {
                 if !node_ok(id) {
                     return bad_node(&format!("{path}.transfer_leadership"), id);
@@ -1259,6 +1406,7 @@ impl Scenario {
                 ("leader_within", l.leader_within),
                 ("commit_within", l.commit_within),
                 ("converge_within", l.converge_within),
+                ("membership_within", l.membership_within),
                 ("stable_leader_after", l.stable_leader_after),
             ] {
                 if b.is_some_and(|b| b.0 == 0 || b > self.stop.at) {

@@ -146,6 +146,9 @@ pub struct Liveness {
     /// Every live node must have applied, within this, every entry any node had applied when
     /// the quiet phase started.
     pub converge_within: Option<SimDuration>,
+    /// Every configuration change must have completed within this: a running leader whose
+    /// latest configuration is C_new alone (not joint) and committed.
+    pub membership_within: Option<SimDuration>,
     /// Checked by the summary's observer, not the world: in every window with a connected
     /// majority, a stable leader holds from this long after the window starts
     /// (`crate::observe::availability`).
@@ -229,6 +232,15 @@ pub enum FaultKind {
     /// An operator asks the current leader to make these the voters (a bit set over node ids,
     /// see [`crate::protocol::voter_ids`]) by joint consensus (paper §6). No end.
     ChangeMembership(u64),
+    /// An operator asks the current leader to change its configuration by one server added,
+    /// one removed, or both (a replacement), by joint consensus (paper §6). Resolved when it
+    /// fires, against the leader's latest configuration: `remove` is a voter (`Node`,
+    /// `Leader`, `Follower`: a voter other than the leader, `Random`: any voter) and `add` a
+    /// node outside it (`Node`, or `Random`); each drawn from the fault's own stream. No end.
+    Reconfigure {
+        add: Option<Target>,
+        remove: Option<Target>,
+    },
     /// Crash the node that issues the k-th disk write counted from the fault's start (only
     /// writes issued by a leader if `leader_only`), at `point`, and restart it `restart_after`
     /// later.
@@ -240,10 +252,45 @@ pub enum FaultKind {
     },
 }
 
+/// What must hold for a conditional fault to fire, watched from its start (`at`): every given
+/// part. Each part is judged on records the world emits anyway (commits, configuration
+/// transitions), never by scanning.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Condition {
+    /// Some node has applied this index: a leader has committed it.
+    pub committed: Option<u64>,
+    /// This many configuration changes have completed (their C_new committed) in the run.
+    pub changes_done: Option<u32>,
+}
+
+impl Condition {
+    /// How the condition reads in a trace record: `committed >= 50, changes_done >= 1`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(c) = self.committed {
+            parts.push(format!("committed >= {c}"));
+        }
+        if let Some(c) = self.changes_done {
+            parts.push(format!("changes_done >= {c}"));
+        }
+        parts.join(", ")
+    }
+
+    /// Whether it holds with `committed` the highest index applied anywhere and `changes`
+    /// the configuration changes completed so far.
+    pub fn holds(&self, committed: u64, changes: u32) -> bool {
+        self.committed.is_none_or(|c| committed >= c)
+            && self.changes_done.is_none_or(|c| changes >= c)
+    }
+}
+
 /// One scheduled fault.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub at: SimTime,
+    /// Fire only once this holds (from `at` on); `until` is then when to stop waiting. Only
+    /// for membership actions (`ChangeMembership`, `Reconfigure`).
+    pub when: Option<Condition>,
     /// A random delay added to `at`, drawn from the fault's own stream.
     pub jitter: Option<DurationDist>,
     /// When the fault ends (heal, restore, resume, restart).
@@ -287,11 +334,15 @@ pub enum GenKind {
     DelaySpike,
     /// A node's clock steps forward (its election timer fires early) or back.
     ClockJump,
+    /// The leader is asked to add a server, remove one (perhaps itself) or replace one
+    /// (joint consensus, paper §6).
+    Membership,
 }
 
 impl GenKind {
-    /// The kinds a generator draws when its `kinds` is left out. `ClockJump` is drawn only
-    /// when listed, so that the seeds measured before it existed keep their faults.
+    /// The kinds a generator draws when its `kinds` is left out. `ClockJump` and
+    /// `Membership` are drawn only when listed, so that the seeds measured before they existed
+    /// keep their faults.
     pub const ALL: [GenKind; 9] = [
         GenKind::Crash,
         GenKind::CrashAtWrite,

@@ -10,7 +10,7 @@ use super::{Ev, Simulation};
 use crate::base::rng::Rng;
 use crate::base::time::SimTime;
 use crate::observe::Observer;
-use crate::protocol::{Input, Log, LogOp, NodeId, RaftNode, Term};
+use crate::protocol::{Command, Index, Input, Log, LogOp, NodeId, RaftNode, Term};
 
 /// One batch of writes that complete together.
 struct PendingWrite {
@@ -55,6 +55,43 @@ impl Disk {
             }
         }
         log
+    }
+
+    /// The latest configuration entry (paper §6) of the log once every write in the queue
+    /// completes, starting from the durable `log`, as (index, old, new); without building that
+    /// log: the queued operations are followed by length, and the durable log is scanned back
+    /// from what of it they leave standing.
+    pub fn latest_config(&self, log: &Log) -> Option<(Index, u64, u64)> {
+        let mut len = log.last_index();
+        let mut durable = len;
+        let mut pending: Vec<(Index, u64, u64)> = Vec::new();
+        for op in self.queue.iter().flat_map(|w| &w.ops) {
+            match op {
+                LogOp::Truncate { from } => {
+                    len = len.min(from.saturating_sub(1));
+                    durable = durable.min(len);
+                    pending.retain(|c| c.0 <= len);
+                }
+                LogOp::Append { entries } => {
+                    for e in entries {
+                        len += 1;
+                        if let Command::Config { old, new } = e.command {
+                            pending.push((len, old, new));
+                        }
+                    }
+                }
+            }
+        }
+        pending.last().copied().or_else(|| {
+            log.entries()[..durable as usize]
+                .iter()
+                .enumerate()
+                .rev()
+                .find_map(|(i, e)| match e.command {
+                    Command::Config { old, new } => Some((i as Index + 1, old, new)),
+                    _ => None,
+                })
+        })
     }
 
     /// The (first, last) write sequence numbers of the batch that completes next.
@@ -144,6 +181,80 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         self.step(node, Input::Persisted(w.seq));
         if let Some((watch, super::config::WritePoint::AfterComplete)) = hooked {
             self.crash_for_write(node, watch);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! `latest_config` against a dumb reference: build the log the writes leave, then scan it.
+    use super::*;
+    use crate::protocol::Entry;
+    use proptest::prelude::*;
+
+    fn entry(config: bool, k: u64) -> Entry {
+        Entry {
+            term: 1,
+            command: if config {
+                Command::Config { old: k, new: k + 1 }
+            } else {
+                Command::Noop
+            },
+        }
+    }
+
+    fn reference(disk: &Disk, log: &Log) -> Option<(Index, u64, u64)> {
+        let log = disk.log_after_writes(log);
+        log.entries()
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, e)| match e.command {
+                Command::Config { old, new } => Some((i as Index + 1, old, new)),
+                _ => None,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn latest_config_matches_the_log_the_writes_leave(
+            durable in proptest::collection::vec(any::<bool>(), 0..20),
+            writes in proptest::collection::vec(
+                proptest::collection::vec((any::<bool>(), 0u64..30, proptest::collection::vec(any::<bool>(), 0..5)), 0..4),
+                0..4,
+            ),
+        ) {
+            let mut k = 0;
+            let log = Log::from_entries(durable.iter().map(|&c| { k += 2; entry(c, k) }).collect());
+            let mut disk = Disk::new(crate::base::rng::Rng::stream(
+                0,
+                crate::base::rng::Purpose::Storage,
+                0,
+            ));
+            for (i, w) in writes.iter().enumerate() {
+                let ops = w
+                    .iter()
+                    .flat_map(|(truncate, from, appends)| {
+                        let mut ops = Vec::new();
+                        if *truncate {
+                            ops.push(LogOp::Truncate { from: from + 1 });
+                        }
+                        ops.push(LogOp::Append {
+                            entries: appends.iter().map(|&c| { k += 2; entry(c, k) }).collect(),
+                        });
+                        ops
+                    })
+                    .collect();
+                disk.queue.push_back(PendingWrite {
+                    first_seq: i as u64,
+                    seq: i as u64,
+                    start: SimTime::ZERO,
+                    term: 1,
+                    voted_for: None,
+                    ops,
+                });
+            }
+            prop_assert_eq!(disk.latest_config(&log), reference(&disk, &log));
         }
     }
 }

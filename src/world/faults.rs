@@ -7,8 +7,18 @@
 //!
 //! A fault that finds nothing to act on (no leader to crash, a node already up) is traced as
 //! `fault_skipped`, never dropped silently.
+//!
+//! Membership actions (`add_server`, `remove_server`, `replace_server`, and the generated
+//! `membership` kind) are compiled into a change of the leader's latest configuration when they
+//! fire: the world reads it from the leader's log as written to its disk, never by asking the
+//! node. A conditional action (`when`) waits from its start until its condition holds, judged
+//! on the commit and configuration records the world emits anyway: the highest index applied
+//! anywhere and the number of changes completed are kept up to date, and the waiting actions
+//! are looked at only when one of them moves.
 
-use super::config::{Fault, FaultKind, GenKind, Generator, RunConfig, Target, WritePoint};
+use super::config::{
+    Condition, Fault, FaultKind, GenKind, Generator, RunConfig, Target, WritePoint,
+};
 use super::{Ev, Simulation};
 use crate::base::dist::DurationDist;
 use crate::base::rng::{Purpose, Rng};
@@ -16,7 +26,7 @@ use crate::base::time::format_duration;
 use crate::base::time::{SimDuration, SimTime};
 use crate::observe::trace::Event;
 use crate::observe::Observer;
-use crate::protocol::{voter_ids, Input, NodeId, RaftNode};
+use crate::protocol::{voter_ids, Index, Input, NodeId, RaftNode};
 
 /// A crash-at-write fault once started: counting writes until its k-th.
 struct WriteWatch {
@@ -49,6 +59,18 @@ pub struct FaultState {
     targets: Vec<Option<NodeId>>,
     last_fault: Option<SimTime>,
     watches: Vec<WriteWatch>,
+    /// Conditional faults started and still waiting for their condition, by index.
+    waiting: Vec<usize>,
+    /// What conditions are judged on: the highest index any node has applied, and the
+    /// configuration changes completed (C_new first committed).
+    committed: u64,
+    changes_done: u32,
+    /// The run changes membership (initial voters given, or a membership action): liveness
+    /// then looks at the leader's configuration, not every node.
+    membership: bool,
+    /// Some leader has been asked for a change (`Input::ChangeMembership`): only then can a
+    /// log hold a configuration entry.
+    asked: bool,
 }
 
 impl FaultState {
@@ -70,6 +92,21 @@ impl FaultState {
             targets: vec![None; n],
             last_fault: None,
             watches: Vec::new(),
+            waiting: Vec::new(),
+            committed: 0,
+            changes_done: 0,
+            asked: false,
+            membership: cfg.raft.initial_voters != 0
+                || cfg
+                    .generators
+                    .iter()
+                    .any(|g| g.kinds.contains(&GenKind::Membership))
+                || cfg.faults.iter().any(|f| {
+                    matches!(
+                        f.kind,
+                        FaultKind::ChangeMembership(_) | FaultKind::Reconfigure { .. }
+                    )
+                }),
         }
     }
 
@@ -85,6 +122,17 @@ impl FaultState {
 
     pub fn last_fault(&self) -> Option<SimTime> {
         self.last_fault
+    }
+
+    /// A node applied up to `index`. True when the highest index applied anywhere moved while
+    /// a conditional fault waits: its condition may hold now.
+    #[inline]
+    pub fn note_commit(&mut self, index: u64) -> bool {
+        if index <= self.committed {
+            return false;
+        }
+        self.committed = index;
+        !self.waiting.is_empty()
     }
 
     pub fn crashed(&mut self, id: NodeId) {
@@ -191,8 +239,237 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     #[cold]
     #[inline(never)]
     pub(super) fn fault(&mut self, i: usize, start: bool) {
-        let f: Fault = self.faults.list[i].clone();
         self.faults.applied(self.now);
+        let Some(cond) = self.faults.list[i].when else {
+            return self.act(i, start);
+        };
+        if start {
+            self.faults.waiting.push(i);
+            // It may hold already.
+            self.conditions_met();
+        } else if let Some(j) = self.faults.waiting.iter().position(|&w| w == i) {
+            // `until` came first: stop waiting.
+            self.faults.waiting.remove(j);
+            let what = describe_kind(&self.faults.list[i].kind);
+            self.emit(Event::FaultSkipped {
+                reason: format!(
+                    "{what}: its condition ({}) did not hold by {}",
+                    cond.describe(),
+                    self.now
+                ),
+            });
+        }
+    }
+
+    /// Queues, for this moment, every waiting conditional fault whose condition now holds
+    /// (each fires as a fault event of its own, after whatever is being handled).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn conditions_met(&mut self) {
+        let (committed, changes) = (self.faults.committed, self.faults.changes_done);
+        let mut j = 0;
+        while j < self.faults.waiting.len() {
+            let i = self.faults.waiting[j];
+            let cond = self.faults.list[i]
+                .when
+                .expect("a waiting fault has a condition");
+            if cond.holds(committed, changes) {
+                self.faults.waiting.remove(j);
+                self.faults.pending += 1;
+                self.queue.push(self.now, Ev::FaultFire(i));
+            } else {
+                j += 1;
+            }
+        }
+    }
+
+    /// A configuration change completed (its C_new first committed somewhere).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn change_completed(&mut self) {
+        self.faults.changes_done += 1;
+        if !self.faults.waiting.is_empty() {
+            self.conditions_met();
+        }
+    }
+
+    /// A conditional fault whose condition held: it acts now.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn fault_fire(&mut self, i: usize) {
+        self.faults.applied(self.now);
+        self.act(i, true);
+    }
+
+    /// The latest configuration in node `id`'s log as the world observed it (its disk, with
+    /// the writes it has issued): (index, C_old, C_new) as voter bit sets, C_old 0 unless
+    /// joint; index 0 and the initial voters before any configuration entry.
+    pub(super) fn config_of(&self, id: NodeId) -> (Index, u64, u64) {
+        let s = &self.slots[id as usize - 1];
+        // No leader was ever asked for a change: no log holds a configuration entry.
+        let latest = if self.faults.asked {
+            s.disk.latest_config(&s.hard.log)
+        } else {
+            None
+        };
+        latest.unwrap_or_else(|| {
+            let n = self.cfg.nodes;
+            let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+            match self.cfg.raft.initial_voters {
+                0 => (0, 0, all),
+                v => (0, 0, v),
+            }
+        })
+    }
+
+    /// The nodes liveness expects to follow `leader`, as a bit set: every node, or, when the
+    /// run changes membership, the voters of either half of the leader's latest configuration.
+    pub(super) fn members(&self, leader: NodeId) -> u64 {
+        if !self.faults.membership {
+            return u64::MAX;
+        }
+        let (_, old, new) = self.config_of(leader);
+        old | new
+    }
+
+    /// "Liveness: Membership": what is wrong, unless a running leader's latest configuration
+    /// is C_new alone (not joint) and committed (applied by that leader).
+    pub(super) fn membership_unsettled(&self) -> Option<String> {
+        let Some(l) = self.current_leader() else {
+            return Some("no running leader, so no configuration change can finish".into());
+        };
+        let (index, old, new) = self.config_of(l);
+        if old != 0 {
+            return Some(format!(
+                "leader n{l}'s configuration is still joint: {} and {} (index {index})",
+                describe_voters(old),
+                describe_voters(new)
+            ));
+        }
+        let applied = self.slots[l as usize - 1].seen.applied;
+        if index > applied {
+            return Some(format!(
+                "leader n{l}'s configuration {} (index {index}) is not committed: it applied {applied}",
+                describe_voters(new)
+            ));
+        }
+        None
+    }
+
+    /// One of `pool` for fault `i`: the only one, or (`draw`) one drawn from the fault's own
+    /// stream.
+    fn pick(&mut self, i: usize, pool: &[NodeId], draw: bool) -> Option<NodeId> {
+        match pool.len() {
+            0 => None,
+            1 if !draw => Some(pool[0]),
+            len => {
+                let k = self.faults.rngs[i].range_inclusive(0, len as u64 - 1);
+                Some(pool[k as usize])
+            }
+        }
+    }
+
+    /// A membership action: one server added, removed or replaced in the leader's latest
+    /// configuration, which must be committed and not joint (a change under way is not
+    /// disturbed: the action is skipped, and says so).
+    fn reconfigure(
+        &mut self,
+        i: usize,
+        add: Option<Target>,
+        remove: Option<Target>,
+        when: Option<Condition>,
+    ) {
+        let what = describe_kind(&self.faults.list[i].kind);
+        let skip = |s: &mut Self, why: String| {
+            s.emit(Event::FaultSkipped {
+                reason: format!("{what}: {why}"),
+            })
+        };
+        let Some(leader) = self
+            .current_leader()
+            .filter(|&l| self.slots[l as usize - 1].paused_until.is_none())
+        else {
+            return skip(self, "no running leader".into());
+        };
+        let (index, old, voters) = self.config_of(leader);
+        if old != 0 || index > self.slots[leader as usize - 1].seen.applied {
+            return skip(
+                self,
+                format!(
+                    "leader n{leader} has a change under way (its configuration at index {index} is {})",
+                    if old != 0 { "joint" } else { "not committed" }
+                ),
+            );
+        }
+        let mut parts = Vec::new();
+        let mut new = voters;
+        if let Some(t) = remove {
+            let pool: Vec<NodeId> = voter_ids(voters)
+                .into_iter()
+                .filter(|&v| match t {
+                    Target::Node(id) => v == id,
+                    Target::Leader => v == leader,
+                    Target::Follower => v != leader,
+                    Target::Random | Target::LastCrashed => true,
+                })
+                .collect();
+            let draw = matches!(t, Target::Follower | Target::Random);
+            let Some(id) = self.pick(i, &pool, draw) else {
+                return skip(
+                    self,
+                    format!(
+                        "{} is not a voter of {}",
+                        t.describe(),
+                        describe_voters(voters)
+                    ),
+                );
+            };
+            new &= !(1u64 << (id - 1));
+            parts.push(match t {
+                Target::Node(_) => format!("remove n{id}"),
+                _ => format!("remove n{id} ({})", describe_member(t)),
+            });
+        }
+        if let Some(t) = add {
+            let pool: Vec<NodeId> = (1..=self.cfg.nodes)
+                .filter(|&v| voters & (1u64 << (v - 1)) == 0)
+                .filter(|&v| !matches!(t, Target::Node(id) if id != v))
+                .collect();
+            let Some(id) = self.pick(i, &pool, !matches!(t, Target::Node(_))) else {
+                let who = match t {
+                    Target::Node(id) => format!("n{id} is already a voter"),
+                    _ => "every node is already a voter".into(),
+                };
+                return skip(self, format!("{who} of {}", describe_voters(voters)));
+            };
+            new |= 1u64 << (id - 1);
+            parts.push(format!("add n{id}"));
+        }
+        if new == 0 {
+            return skip(
+                self,
+                format!("it would leave no voter in {}", describe_voters(voters)),
+            );
+        }
+        let mut action = format!("{what}: {}", parts.join(", "));
+        if let Some(c) = when {
+            action.push_str(&format!(", when {}", c.describe()));
+        }
+        self.emit(Event::Membership {
+            phase: "proposed".into(),
+            node: leader,
+            index: 0,
+            voters: voter_ids(new),
+            old: Vec::new(),
+            action: Some(action),
+        });
+        self.faults.asked = true;
+        self.step(leader, Input::ChangeMembership { voters: new });
+    }
+
+    /// What a fault does, when it acts (at its start or its end).
+    fn act(&mut self, i: usize, start: bool) {
+        let f: Fault = self.faults.list[i].clone();
         match &f.kind {
             &FaultKind::Crash(t) => {
                 if start {
@@ -341,7 +618,9 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                             index: 0,
                             voters: voter_ids(voters),
                             old: Vec::new(),
+                            action: f.when.map(|c| format!("when {}", c.describe())),
                         });
+                        self.faults.asked = true;
                         self.step(node, Input::ChangeMembership { voters });
                     }
                     None => self.emit(Event::FaultSkipped {
@@ -352,6 +631,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                     }),
                 }
             }
+            &FaultKind::Reconfigure { add, remove } => self.reconfigure(i, add, remove, f.when),
             &FaultKind::TransferLeadership(to) => {
                 let leader = self
                     .current_leader()
@@ -553,6 +833,31 @@ pub fn generate(spec: &Generator, index: usize, cfg: &RunConfig, seed: u64) -> V
                 let target = role_target(&mut rng);
                 (FaultKind::ClockJump { target, by, back }, None)
             }
+            GenKind::Membership => {
+                // Add a server, remove one (the leader a third of the time) or replace one,
+                // resolved against the leader's configuration when it fires. A server is
+                // added only if some node is outside the configuration then.
+                let remove = match rng.range_inclusive(0, 2) {
+                    0 => Target::Leader,
+                    1 => Target::Follower,
+                    _ => Target::Random,
+                };
+                let kind = match rng.range_inclusive(0, 2) {
+                    0 => FaultKind::Reconfigure {
+                        add: Some(Target::Random),
+                        remove: None,
+                    },
+                    1 => FaultKind::Reconfigure {
+                        add: None,
+                        remove: Some(remove),
+                    },
+                    _ => FaultKind::Reconfigure {
+                        add: Some(Target::Random),
+                        remove: Some(remove),
+                    },
+                };
+                (kind, None)
+            }
             GenKind::DelaySpike => {
                 let mean = SimDuration(between(&mut rng, et_min, 2 * et_max));
                 (
@@ -566,6 +871,7 @@ pub fn generate(spec: &Generator, index: usize, cfg: &RunConfig, seed: u64) -> V
         }
         faults.push(Fault {
             at: SimTime(t),
+            when: None,
             jitter: None,
             until: dur.map(|d| SimTime(t.saturating_add(d.max(1)).min(end))),
             kind,
@@ -602,7 +908,20 @@ fn describe_dist(d: &DurationDist) -> String {
 
 /// One line for a fault, as a `fault_plan` record shows a generated one.
 pub fn describe(f: &Fault) -> String {
-    let what = match &f.kind {
+    let mut what = describe_kind(&f.kind);
+    if let Some(c) = f.when {
+        what.push_str(&format!(" when {}", c.describe()));
+    }
+    let at = format_duration(SimDuration(f.at.0));
+    match f.until {
+        Some(u) => format!("{at}..{}: {what}", format_duration(SimDuration(u.0))),
+        None => format!("{at}: {what}"),
+    }
+}
+
+/// What a fault kind does, in a few words.
+fn describe_kind(kind: &FaultKind) -> String {
+    match kind {
         FaultKind::Crash(t) => format!("crash {}", t.describe()),
         FaultKind::Restart(t) => format!("restart {}", t.describe()),
         FaultKind::Partition(g) => format!("partition {g:?} from the rest"),
@@ -617,6 +936,16 @@ pub fn describe(f: &Fault) -> String {
             format_duration(*by)
         ),
         FaultKind::ChangeMembership(v) => format!("change membership to {}", describe_voters(*v)),
+        FaultKind::Reconfigure { add, remove } => match (add, remove) {
+            (Some(a), Some(r)) => format!(
+                "replace_server {} with {}",
+                describe_member(*r),
+                describe_member(*a)
+            ),
+            (Some(a), None) => format!("add_server {}", describe_member(*a)),
+            (None, Some(r)) => format!("remove_server {}", describe_member(*r)),
+            (None, None) => "reconfigure with nothing to do".into(),
+        },
         FaultKind::LossBurst(p) => format!("loss burst {p:.2}"),
         FaultKind::DuplicateBurst(p) => format!("duplication burst {p:.2}"),
         FaultKind::DelaySpike(d) => format!("delay spike {}", describe_dist(d)),
@@ -630,11 +959,17 @@ pub fn describe(f: &Fault) -> String {
             if *leader_only { " of a leader" } else { "" },
             format_duration(*restart_after)
         ),
-    };
-    let at = format_duration(SimDuration(f.at.0));
-    match f.until {
-        Some(u) => format!("{at}..{}: {what}", format_duration(SimDuration(u.0))),
-        None => format!("{at}: {what}"),
+    }
+}
+
+/// A server a membership action names: `n4`, `leader`, `follower` (a voter other than the
+/// leader), `random`.
+fn describe_member(t: Target) -> String {
+    match t {
+        Target::Node(id) => format!("n{id}"),
+        Target::Leader => "leader".into(),
+        Target::Follower => "follower".into(),
+        Target::Random | Target::LastCrashed => "random".into(),
     }
 }
 

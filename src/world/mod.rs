@@ -71,6 +71,8 @@ enum Ev<M> {
     FaultEnd(usize),
     /// The restart that follows a crash at a disk write (fault index, node).
     FaultRestart(usize, NodeId),
+    /// A conditional fault whose condition now holds (fault index).
+    FaultFire(usize),
     ClientArrival,
     ClientToNode {
         req: u64,
@@ -98,6 +100,7 @@ enum LivenessCheck {
     Leader,
     Commit,
     Converge,
+    Membership,
 }
 
 impl<M> Ev<M> {
@@ -587,14 +590,17 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             .map(|s| s.cfg.id)
     }
 
-    /// A live leader that every other live, unpaused node follows in its term.
+    /// A live leader that every other live, unpaused node of its configuration follows in its
+    /// term (every node, unless the run changes membership: a non-voting or removed server
+    /// is not replicated to, so it follows nobody).
     fn stable_leader(&self) -> Option<NodeId> {
         let id = self.current_leader()?;
         let term = self.slots[id as usize - 1].seen.term;
+        let members = self.members(id);
         let all = self
             .slots
             .iter()
-            .filter(|s| s.paused_until.is_none())
+            .filter(|s| s.paused_until.is_none() && members & (1u64 << (s.cfg.id - 1)) != 0)
             .filter_map(|s| s.node.as_ref().map(|n| (s, n)))
             .all(|(s, n)| s.cfg.id == id || (s.seen.term == term && n.leader() == Some(id)));
         all.then_some(id)
@@ -642,6 +648,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             Ev::FaultStart(i) => self.fault(i, true),
             Ev::FaultEnd(i) => self.fault(i, false),
             Ev::FaultRestart(i, id) => self.fault_restart(i, id),
+            Ev::FaultFire(i) => self.fault_fire(i),
             Ev::ClientArrival => self.client_arrival(),
             Ev::ClientToNode { req, node } => {
                 if self.slot(node).node.is_some() {
@@ -678,6 +685,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 (l.leader_within, LivenessCheck::Leader),
                 (l.commit_within, LivenessCheck::Commit),
                 (l.converge_within, LivenessCheck::Converge),
+                (l.membership_within, LivenessCheck::Membership),
             ] {
                 // A bound that would end after stop.at cannot be judged: it is not checked.
                 if let Some(at) = bound
@@ -702,6 +710,16 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             .quiet_since
             .expect("scheduled when the quiet phase started");
         let (property, detail) = match check {
+            LivenessCheck::Membership => match self.membership_unsettled() {
+                None => return,
+                Some(why) => (
+                    "Liveness: Membership",
+                    format!(
+                        "{why}, {} after the quiet phase started ({since})",
+                        self.now - since
+                    ),
+                ),
+            },
             LivenessCheck::Leader => {
                 if self.leader_seen || self.stable_leader().is_some() {
                     return;
@@ -740,9 +758,13 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 // (State Machine Safety already holds every applied log to one sequence, so
                 // this is the rest of convergence: nobody is left behind).
                 let want = self.applied_at_quiet;
+                // Of the leader's configuration, when membership changes: a removed server
+                // is left behind on purpose.
+                let members = self.current_leader().map_or(u64::MAX, |l| self.members(l));
                 let behind: Vec<String> = self
                     .slots
                     .iter()
+                    .filter(|s| members & (1u64 << (s.cfg.id - 1)) != 0)
                     .filter(|s| s.node.is_some() && s.seen.applied < want)
                     .map(|s| format!("n{} applied {}", s.cfg.id, s.seen.applied))
                     .collect();
@@ -822,6 +844,9 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                         node: id,
                         commit_index,
                     });
+                    if self.faults.note_commit(commit_index) {
+                        self.conditions_met();
+                    }
                 }
                 prev_apply = apply;
                 let out = drain.next().expect("looked at above");
@@ -873,7 +898,11 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                             index,
                             voters: crate::protocol::voter_ids(new),
                             old: crate::protocol::voter_ids(old),
+                            action: None,
                         });
+                        if old == 0 {
+                            self.change_completed();
+                        }
                     }
                 }
             }
