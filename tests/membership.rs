@@ -188,3 +188,74 @@ fn bad_voter_sets_are_refused() {
         assert!(e.contains(field) && e.contains(what), "{e}");
     }
 }
+
+/// Paper §6, removed servers: n4 is removed from {n1..n4} while it hears nothing (every link
+/// to it is cut, from before the change until the end), so it never learns of C_new, times out
+/// again and again and sends RequestVote of ever higher terms to the others. Leader stickiness
+/// is on by default in a scenario that changes membership, and the cluster keeps its leader
+/// and its term; with `leader_stickiness: false` given explicitly, every one of n4's
+/// elections deposes the leader. (n1 leads from the start, so n4 is not the leader the
+/// cuts make deaf.)
+#[test]
+fn a_removed_server_cannot_disrupt_with_stickiness_on_by_default() {
+    let scenario = |stickiness: &str| {
+        let text = format!(
+            r#"{{ "version": 1, "name": "removed-server",
+            "cluster": {{ "nodes": 4, "initial_leader": 1 }},
+            "raft": {{ "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" {stickiness} }},
+            "network": {{ "delay": {{ "uniform": ["1ms", "5ms"] }} }},
+            "workload": {{ "requests_per_second": 50, "start": "200ms", "end": "5s" }},
+            "faults": [
+                {{ "at": "1s", "cut": {{ "from": 1, "to": 4 }}, "until": "6s" }},
+                {{ "at": "1s", "cut": {{ "from": 2, "to": 4 }}, "until": "6s" }},
+                {{ "at": "1s", "cut": {{ "from": 3, "to": 4 }}, "until": "6s" }},
+                {{ "at": "1100ms", "change_membership": [1, 2, 3] }}
+            ],
+            "stop": {{ "at": "6s" }} }}"#
+        );
+        Scenario::parse("removed-server.json", &text).unwrap()
+    };
+    let default = scenario("");
+    assert!(
+        default.leader_stickiness(),
+        "on: the scenario changes membership"
+    );
+    let off = scenario(r#", "leader_stickiness": false"#);
+    assert!(!off.leader_stickiness(), "an explicit false is honoured");
+    // Leaders elected after the change completed (t > 1.5 s), over a few seeds.
+    let leaders_after = |sc: &Scenario, seed: u64| {
+        let r = run(
+            sc,
+            seed,
+            RunOptions {
+                trace: true,
+                ..Default::default()
+            },
+        );
+        assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
+        let text = String::from_utf8(r.trace.as_ref().unwrap().bytes().to_vec()).unwrap();
+        let recs: Vec<Record> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(
+            recs.iter().any(|rec| matches!(&rec.ev,
+                Event::Membership { phase, voters, .. } if phase == "final" && voters == &[1, 2, 3])),
+            "seed {seed}: the removal completes"
+        );
+        recs.iter()
+            .filter(|rec| rec.t > 1_500_000_000 && matches!(rec.ev, Event::Leader { .. }))
+            .count()
+    };
+    for seed in 1..=5 {
+        assert_eq!(
+            leaders_after(&default, seed),
+            0,
+            "seed {seed}, stickiness by default"
+        );
+        assert!(
+            leaders_after(&off, seed) >= 3,
+            "seed {seed}, stickiness explicitly off"
+        );
+    }
+}

@@ -183,9 +183,11 @@ pub struct RaftSpec {
     pub check_quorum: bool,
     /// Leader stickiness (paper §6): a server disregards RequestVote (keeps its term, grants
     /// nothing) while it has heard from a current leader within the minimum election timeout.
-    /// Off by default.
-    #[serde(default)]
-    pub leader_stickiness: bool,
+    /// Unset: on when the scenario changes membership (`cluster.voters` or a
+    /// `change_membership` fault), so removed servers cannot disrupt the cluster (paper §6),
+    /// off otherwise. `false` keeps it off even then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_stickiness: Option<bool>,
     /// Bugs to inject into the built-in node, by name, to see the checker catch them (none by
     /// default). `raftsim run --bug NAME` adds to this list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
