@@ -259,3 +259,61 @@ fn a_removed_server_cannot_disrupt_with_stickiness_on_by_default() {
         );
     }
 }
+
+/// Paper §6 and the checker's Commit Quorum: while joint, commitment needs a majority of
+/// C_old and of C_new. {n1, n2, n3} grows to {n1..n5} while n2 and n3 are cut off from the
+/// rest and from each other, so only C_new's majority {n1, n4, n5} can answer. The correct leader commits nothing
+/// until the partition heals; with `joint-commit-by-new-only` it commits by C_new alone and
+/// the checker names the commit that no majority of C_old holds. (PreVote keeps n2 and n3 from
+/// raising their terms while cut off, so the change survives the heal.)
+#[test]
+fn commit_quorum_catches_a_joint_commit_by_c_new_alone() {
+    let text = r#"{ "version": 1, "name": "joint-commit",
+        "cluster": { "nodes": 5, "voters": [1, 2, 3], "initial_leader": 1 },
+        "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms",
+                  "pre_vote": true },
+        "network": { "delay": { "uniform": ["1ms", "5ms"] } },
+        "workload": { "requests_per_second": 50, "start": "200ms", "end": "5s" },
+        "faults": [
+            { "at": "1900ms", "partition": [[1, 4, 5], [2], [3]], "until": "4s" },
+            { "at": "2s", "change_membership": [1, 2, 3, 4, 5] }
+        ],
+        "stop": { "at": "6s" } }"#;
+    let sc = Scenario::parse("joint-commit.json", text).unwrap();
+    let mut buggy = sc.clone();
+    buggy
+        .raft
+        .bugs
+        .push(raftsim::protocol::Bug::JointCommitByNewOnly);
+    for seed in 1..=5 {
+        let r = run(
+            &sc,
+            seed,
+            RunOptions {
+                trace: true,
+                ..Default::default()
+            },
+        );
+        assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
+        let joint_at = text_records(&r)
+            .into_iter()
+            .find(|rec| matches!(&rec.ev, Event::Membership { phase, .. } if phase == "joint"))
+            .map(|rec| rec.t)
+            .expect("the change goes joint once the partition heals");
+        assert!(
+            joint_at > 4_000_000_000,
+            "seed {seed}: joint at {joint_at} ns"
+        );
+        let r = run(&buggy, seed, RunOptions::default());
+        let v = r.violation.expect("the bug is caught");
+        assert_eq!(v.property, "Commit Quorum", "seed {seed}: {v}");
+        assert!(v.detail.contains("{n1,n2,n3}"), "{}", v.detail);
+    }
+}
+
+fn text_records(r: &raftsim::experiment::run::RunReport) -> Vec<Record> {
+    let text = String::from_utf8(r.trace.as_ref().unwrap().bytes().to_vec()).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

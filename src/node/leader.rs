@@ -191,16 +191,23 @@ impl Node {
             panic!("only a leader commits by counting")
         };
         let progress = &l.progress;
-        let n = self.quorum.committed_index(
-            |v| {
-                if v == me {
-                    durable_len
-                } else {
-                    progress.get(v).matched
-                }
-            },
-            &mut l.scratch,
-        );
+        let acked = |v| {
+            if v == me {
+                durable_len
+            } else {
+                progress.get(v).matched
+            }
+        };
+        // Injected bug `joint-commit-by-new-only`, breaking paper §6 (while joint, agreement
+        // for commitment requires separate majorities from both the old and new
+        // configurations): only C_new's majority is counted.
+        let n = if self.cfg.bugs.has(Bug::JointCommitByNewOnly) && self.quorum.is_joint() {
+            self.quorum
+                .new_majority()
+                .committed_index(acked, &mut l.scratch)
+        } else {
+            self.quorum.committed_index(acked, &mut l.scratch)
+        };
         // Injected bug `commit-old-term-by-count`, breaking §5.4.2 (Figure 8: "Raft never
         // commits log entries from previous terms by counting replicas"): no term check.
         if n > self.commit_index
