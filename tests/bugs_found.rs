@@ -169,3 +169,25 @@ fn forget_vote_on_restart_is_found_under_light_load() {
         "the correct node passes the same seeds"
     );
 }
+
+/// Dissertation §4, single-server changes, and the 2015 correction to it: a new leader must
+/// commit an entry of its own term before it starts a change. Without it
+/// (`single-server-change-without-noop`), `scenarios/membership-single-server.json` fails from
+/// seed 0, on 113 of seeds 0..1000 (measured): the old leader's uncommitted C+n5 and the new
+/// leader's C-n4, made from the same configuration, have disjoint majorities ({n1,n4,n5} and
+/// {n2,n3}); the new leader commits by one, n1 is elected by the other without that entry
+/// (Leader Completeness). The corrected node passes all 1000.
+#[test]
+fn single_server_change_without_noop_is_found() {
+    let bug = Bug::SingleServerChangeWithoutNoop;
+    let found = search_in("membership-single-server", &[bug], 0..1000, 1000);
+    let f = found.first().expect("found");
+    assert_eq!((f.seed, f.property.as_str()), (0, "Leader Completeness"));
+    assert!(found.len() >= 50, "{} of 1000 seeds", found.len());
+    let clean = search_in("membership-single-server", &[], 0..1000, 1);
+    assert!(
+        clean.is_empty(),
+        "the corrected node: seed {:?}",
+        clean.first().map(|f| f.seed)
+    );
+}

@@ -46,10 +46,15 @@ fn membership_grow_reaches_five_voters_with_no_violation() {
         );
         assert!(r.violation.is_none());
         let all = vec![1, 2, 3, 4, 5];
+        // n4 and n5 are caught up (one round or more, dissertation §4.2.1) before C_old,new.
+        let mut events = membership_events(&r);
+        events.dedup();
         assert_eq!(
-            membership_events(&r),
+            events,
             vec![
                 ("proposed".into(), all.clone(), vec![]),
+                ("catching_up".into(), vec![4, 5], vec![]),
+                ("caught_up".into(), vec![4, 5], vec![]),
                 ("joint".into(), all.clone(), vec![1, 2, 3]),
                 ("final".into(), all.clone(), vec![]),
             ],
@@ -316,4 +321,132 @@ fn text_records(r: &raftsim::experiment::run::RunReport) -> Vec<Record> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// {n1, n2, n3} with 3,000 entries each, n4 and n5 empty; n3 is down from 0.5 s, and at 1 s
+/// the leader is asked for {n1..n5}. `catch_up_rounds` given as `rounds` (None: default).
+fn far_behind(rounds: Option<u32>, crash_learner: bool) -> Scenario {
+    let long = vec!["1"; 3000].join(",");
+    let rounds = rounds.map_or(String::new(), |r| format!(r#", "catch_up_rounds": {r}"#));
+    let down = if crash_learner {
+        r#"{ "at": "900ms", "crash": 4, "until": "5s" },"#
+    } else {
+        ""
+    };
+    let text = format!(
+        r#"{{ "version": 1, "name": "far-behind",
+        "cluster": {{ "nodes": 5, "voters": [1, 2, 3], "initial_leader": 1,
+                      "initial_logs": [[{long}], [{long}], [{long}], [], []] }},
+        "raft": {{ "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms",
+                   "max_entries_per_message": 8 {rounds} }},
+        "network": {{ "delay": {{ "uniform": ["1ms", "5ms"] }} }},
+        "storage": {{ "write_latency": {{ "uniform": ["500us", "2ms"] }} }},
+        "workload": {{ "requests_per_second": 100, "start": "100ms", "end": "5s" }},
+        "faults": [ {down}
+            {{ "at": "500ms", "crash": 3, "until": "5s" }},
+            {{ "at": "1s", "change_membership": [1, 2, 3, 4, 5] }} ],
+        "stop": {{ "at": "6s" }} }}"#
+    );
+    Scenario::parse("far-behind.json", &text).unwrap()
+}
+
+/// The longest time, from 1 s on, between two advances of the highest commit index.
+fn max_commit_gap_ns(recs: &[Record]) -> u64 {
+    let (mut last, mut at, mut gap) = (0, None, 0);
+    for r in recs {
+        if let Event::Commit { commit_index, .. } = r.ev {
+            if commit_index > last {
+                if let Some(a) = at {
+                    if r.t >= 1_000_000_000 {
+                        gap = gap.max(r.t - a);
+                    }
+                }
+                (last, at) = (commit_index, Some(r.t));
+            }
+        }
+    }
+    gap
+}
+
+/// Dissertation §4.2.1: new servers join as non-voting members until caught up, so that a
+/// change does not stall commitment. With n3 down, C_new = {n1..n5} needs n4 or n5 for a
+/// majority: appended at once (`catch_up_rounds: 0`), nothing commits until one of them has
+/// copied 3,000 entries, 8 per message (1.6 s on seed 1); caught up first as non-voting
+/// members (the default), the longest wait between commits stays that of the load itself.
+#[test]
+fn catching_up_new_servers_first_keeps_commitment_going() {
+    for seed in 1..=3 {
+        let traced = |sc: &Scenario| {
+            let r = run(
+                sc,
+                seed,
+                RunOptions {
+                    trace: true,
+                    ..Default::default()
+                },
+            );
+            assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
+            text_records(&r)
+        };
+        let with = traced(&far_behind(None, false));
+        let without = traced(&far_behind(Some(0), false));
+        let (g_with, g_without) = (max_commit_gap_ns(&with), max_commit_gap_ns(&without));
+        eprintln!(
+            "seed {seed}: longest commit gap {} ms with catch-up, {} ms without",
+            g_with / 1_000_000,
+            g_without / 1_000_000
+        );
+        assert!(
+            g_with < 300_000_000,
+            "seed {seed}: {g_with} ns with catch-up"
+        );
+        assert!(
+            g_without > 1_000_000_000,
+            "seed {seed}: {g_without} ns without"
+        );
+        let phases: Vec<String> = with
+            .iter()
+            .filter_map(|r| match &r.ev {
+                Event::Membership { phase, .. } => Some(phase.clone()),
+                _ => None,
+            })
+            .collect();
+        let caught = phases
+            .iter()
+            .position(|p| p == "caught_up")
+            .expect("caught up");
+        let joint = phases.iter().position(|p| p == "joint").expect("joint");
+        assert!(
+            phases[1] == "catching_up" && caught < joint,
+            "seed {seed}: {phases:?}"
+        );
+        assert!(phases.last().unwrap() == "final", "{phases:?}");
+    }
+}
+
+/// Dissertation §4.2.1: a new server that cannot catch up (n4 is down) makes the leader give
+/// the change up, traced `catch_up_aborted`, and no configuration is appended.
+#[test]
+fn a_new_server_that_never_catches_up_aborts_the_change() {
+    let r = run(
+        &far_behind(None, true),
+        1,
+        RunOptions {
+            trace: true,
+            ..Default::default()
+        },
+    );
+    assert!(r.violation.is_none(), "{:?}", r.violation);
+    let recs = text_records(&r);
+    let phases: Vec<&str> = recs
+        .iter()
+        .filter_map(|r| match &r.ev {
+            Event::Membership { phase, .. } => Some(phase.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(phases.first(), Some(&"proposed"));
+    assert_eq!(phases.last(), Some(&"catch_up_aborted"), "{phases:?}");
+    assert!(!phases.contains(&"joint"));
+    assert!(!recs.iter().any(|r| matches!(&r.ev, Event::Append { entries, .. } if entries.iter().any(|e| e.config.is_some()))));
 }

@@ -470,20 +470,23 @@ impl Checker {
         let Some(term) = v.log.get(commit_index as usize - 1).map(|e| e.term) else {
             return Ok(()); // beyond its log: Log Matching says so next
         };
-        // The configuration the leader counted with: the latest in its log, except a C_new
-        // appended in the very step that committed its C_old,new (the node's records come
-        // log changes first, then the commit, so that C_new is already in the traced log, but
-        // the commit was counted under C_old,new).
-        let config = match v.configs[..] {
-            [.., j, k] if k > commit_index && j > v.commit && j <= commit_index => {
-                match (v.log[j as usize - 1].config, v.log[k as usize - 1].config) {
-                    (Some(joint @ [old, _]), Some([0, _])) if old != 0 => Some(joint),
-                    _ => v.configuration(),
-                }
-            }
-            _ => v.configuration(),
+        // The configuration the leader counted with. A node's records come log changes first,
+        // then the commit, so a configuration entry appended in the step that committed is
+        // already in the traced log, though the commit was counted without it. Configurations
+        // change one at a time (the next is appended only once the last is committed), so:
+        // the latest entry `k` at or below the commit was there before; beyond it, if this
+        // commit is the one that covers the entry `j` before `k`, `k` came in this step and
+        // `j` is what counted; otherwise either may have (the leader's own no-op committing,
+        // then a change appended at once).
+        let at = |i: u64| v.log[i as usize - 1].config;
+        let candidates: Vec<Option<[u64; 2]>> = match v.configs[..] {
+            [] => vec![None],
+            [.., k] if k <= commit_index => vec![at(k)],
+            [.., j, _] if j > v.commit && j <= commit_index => vec![at(j)],
+            [.., j, k] => vec![at(k), at(j)],
+            [k] => vec![at(k), None],
         };
-        let majorities = match config {
+        let majorities = |config: Option<[u64; 2]>| match config {
             Some([0, new]) => vec![voter_ids(new)],
             Some([old, new]) => vec![voter_ids(old), voter_ids(new)],
             None => match (&self.initial_voters, self.cluster) {
@@ -492,8 +495,8 @@ impl Checker {
                 (None, None) => Vec::new(),
             },
         };
-        for voters in &majorities {
-            let holding: Vec<NodeId> = voters
+        let holding = |voters: &[NodeId]| -> Vec<NodeId> {
+            voters
                 .iter()
                 .copied()
                 .filter(|&id| {
@@ -501,21 +504,26 @@ impl Checker {
                         .get(id as usize)
                         .is_some_and(|w| w.holds(commit_index, term))
                 })
-                .collect();
-            if holding.len() < voters.len() / 2 + 1 {
-                let ids = |l: &[NodeId]| {
-                    l.iter()
-                        .map(|v| format!("n{v}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                };
-                return Err(format!(
-                    "n{node}, leader of term {}, committed {commit_index} (term {term}) held by {{{}}} only, not a majority of the voters {{{}}} it uses",
-                    v.term,
-                    ids(&holding),
-                    ids(voters)
-                ));
-            }
+                .collect()
+        };
+        let short = |voters: &Vec<NodeId>| holding(voters).len() < voters.len() / 2 + 1;
+        if candidates.iter().all(|&c| majorities(c).iter().any(short)) {
+            let voters = majorities(candidates[0])
+                .into_iter()
+                .find(short)
+                .expect("the latest configuration falls short");
+            let ids = |l: &[NodeId]| {
+                l.iter()
+                    .map(|v| format!("n{v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            return Err(format!(
+                "n{node}, leader of term {}, committed {commit_index} (term {term}) held by {{{}}} only, not a majority of the voters {{{}}} it uses",
+                v.term,
+                ids(&holding(&voters)),
+                ids(&voters)
+            ));
         }
         Ok(())
     }

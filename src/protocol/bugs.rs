@@ -50,8 +50,10 @@ pub enum Bug {
     /// Quorum property at work.
     JointCommitByNewOnly,
     /// Single-server membership changes without the 2015 correction to the dissertation's §4:
-    /// a new leader starts a change before it has committed an entry of its own term, so two
-    /// changes made in different terms, neither committed, can give two leaders in one term.
+    /// a new leader starts a change before it has committed an entry of its own term (and
+    /// appends no no-op at election, so the change may be the first entry of its term); two
+    /// changes made from one configuration by leaders of different terms, neither committed,
+    /// then have disjoint majorities, and two leaders can each believe they lead.
     SingleServerChangeWithoutNoop,
 }
 

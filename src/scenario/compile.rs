@@ -166,6 +166,11 @@ impl Scenario {
                 block_during_writes: self.raft.block_during_writes,
                 leader_stickiness: self.leader_stickiness(),
                 initial_voters: self.cluster.voters.as_deref().map_or(0, voter_mask),
+                single_server_changes: self.raft.membership == super::MembershipMode::SingleServer,
+                catch_up_rounds: self
+                    .raft
+                    .catch_up_rounds
+                    .unwrap_or(crate::node::membership::MAX_CATCH_UP_ROUNDS),
                 seed: 0, // set per node and incarnation by the world
                 bugs: self.raft.bugs.iter().collect(),
                 pre_vote: self.raft.pre_vote,
