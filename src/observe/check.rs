@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use crate::observe::trace::{Event, Record, TEntry};
-use crate::protocol::{voter_ids, NodeId, Role};
+use crate::protocol::{voter_ids, voter_mask, NodeId, Role};
 
 /// A broken property: the first event at which it failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -479,41 +479,54 @@ impl Checker {
         // `j` is what counted; otherwise either may have (the leader's own no-op committing,
         // then a change appended at once).
         let at = |i: u64| v.log[i as usize - 1].config;
-        let candidates: Vec<Option<[u64; 2]>> = match v.configs[..] {
-            [] => vec![None],
-            [.., k] if k <= commit_index => vec![at(k)],
-            [.., j, _] if j > v.commit && j <= commit_index => vec![at(j)],
-            [.., j, k] => vec![at(k), at(j)],
-            [k] => vec![at(k), None],
+        // (the configuration to check, another the leader may have counted with instead)
+        let (first, second): (Option<[u64; 2]>, Option<Option<[u64; 2]>>) = match v.configs[..] {
+            [] => (None, None),
+            [.., k] if k <= commit_index => (at(k), None),
+            [.., j, _] if j > v.commit && j <= commit_index => (at(j), None),
+            [.., j, k] => (at(k), Some(at(j))),
+            [k] => (at(k), Some(None)),
+        };
+        // Voter sets as bit sets (bit id − 1), so the check allocates nothing unless it fails.
+        let everyone = match (&self.initial_voters, self.cluster) {
+            (Some(v), _) => voter_mask(v),
+            (None, Some(n)) if n >= 64 => u64::MAX,
+            (None, Some(n)) => (1u64 << n) - 1,
+            (None, None) => 0,
         };
         let majorities = |config: Option<[u64; 2]>| match config {
-            Some([0, new]) => vec![voter_ids(new)],
-            Some([old, new]) => vec![voter_ids(old), voter_ids(new)],
-            None => match (&self.initial_voters, self.cluster) {
-                (Some(v), _) => vec![v.clone()],
-                (None, Some(n)) => vec![(1..=n).collect()],
-                (None, None) => Vec::new(),
-            },
+            Some([0, new]) => [new, 0],
+            Some([old, new]) => [old, new],
+            None => [everyone, 0],
         };
-        let holding = |voters: &[NodeId]| -> Vec<NodeId> {
-            voters
-                .iter()
-                .copied()
-                .filter(|&id| {
-                    self.nodes
-                        .get(id as usize)
-                        .is_some_and(|w| w.holds(commit_index, term))
-                })
-                .collect()
+        let holding = |voters: u64| -> u64 {
+            let mut held = 0;
+            let mut rest = voters;
+            while rest != 0 {
+                let id = rest.trailing_zeros() + 1;
+                rest &= rest - 1;
+                if self
+                    .nodes
+                    .get(id as usize)
+                    .is_some_and(|w| w.holds(commit_index, term))
+                {
+                    held |= 1 << (id - 1);
+                }
+            }
+            held
         };
-        let short = |voters: &Vec<NodeId>| holding(voters).len() < voters.len() / 2 + 1;
-        if candidates.iter().all(|&c| majorities(c).iter().any(short)) {
-            let voters = majorities(candidates[0])
+        let short = |voters: &u64| {
+            *voters != 0 && holding(*voters).count_ones() < voters.count_ones() / 2 + 1
+        };
+        let falls_short = |c: Option<[u64; 2]>| majorities(c).iter().any(short);
+        if falls_short(first) && second.is_none_or(falls_short) {
+            let voters = majorities(first)
                 .into_iter()
                 .find(short)
                 .expect("the latest configuration falls short");
-            let ids = |l: &[NodeId]| {
-                l.iter()
+            let ids = |m: u64| {
+                voter_ids(m)
+                    .iter()
                     .map(|v| format!("n{v}"))
                     .collect::<Vec<_>>()
                     .join(",")
@@ -521,8 +534,8 @@ impl Checker {
             return Err(format!(
                 "n{node}, leader of term {}, committed {commit_index} (term {term}) held by {{{}}} only, not a majority of the voters {{{}}} it uses",
                 v.term,
-                ids(&holding(&voters)),
-                ids(&voters)
+                ids(holding(voters)),
+                ids(voters)
             ));
         }
         Ok(())
