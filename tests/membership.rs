@@ -450,3 +450,36 @@ fn a_new_server_that_never_catches_up_aborts_the_change() {
     assert!(!phases.contains(&"joint"));
     assert!(!recs.iter().any(|r| matches!(&r.ev, Event::Append { entries, .. } if entries.iter().any(|e| e.config.is_some()))));
 }
+
+/// `scenarios/membership-single-server.json` with the corrected algorithm (dissertation §4
+/// with the 2015 correction): no violation, and on seeds 1 to 5 the new leader removes n4
+/// once its no-op commits, ending at {n1, n2, n3}. (On seed 0 the new leader is elected just
+/// before the partition changes, its no-op cannot commit, so it never removes n4; n1 is
+/// elected by {n1, n4, n5}, commits C+n5, and is then asked for {n1, n2, n3} itself: also
+/// correct.)
+#[test]
+fn membership_single_server_ends_at_the_removal_when_corrected() {
+    let sc = Scenario::load(&root().join("scenarios/membership-single-server.json")).unwrap();
+    for seed in 1..=5 {
+        let r = run(
+            &sc,
+            seed,
+            RunOptions {
+                trace: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            r.outcome,
+            Outcome::Completed,
+            "seed {seed}: {:?}",
+            r.violation
+        );
+        let finals: Vec<Vec<u32>> = membership_events(&r)
+            .into_iter()
+            .filter(|(p, _, _)| p == "final")
+            .map(|(_, v, _)| v)
+            .collect();
+        assert_eq!(finals, vec![vec![1, 2, 3]], "seed {seed}");
+    }
+}
