@@ -36,6 +36,8 @@ fn cfg(id: NodeId, n: u32, bugs: Bugs) -> Config {
         block_during_writes: false,
         leader_stickiness: false,
         initial_voters: 0,
+        single_server_changes: false,
+        catch_up_rounds: 10,
         seed: 0,
         bugs,
         pre_vote: false,

@@ -34,6 +34,8 @@ fn config(persist: CandidatePersist) -> Config {
         block_during_writes: false,
         leader_stickiness: false,
         initial_voters: 0,
+        single_server_changes: false,
+        catch_up_rounds: 10,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
         pre_vote: false,

@@ -28,12 +28,12 @@ use Setting::*;
 fn load(name: &str, s: Setting) -> Scenario {
     let mut sc = Scenario::load(&root().join("scenarios").join(name)).unwrap();
     assert!(
-        !sc.raft.pre_vote && !sc.raft.check_quorum && !sc.raft.leader_stickiness,
+        !sc.raft.pre_vote && !sc.raft.check_quorum && !sc.leader_stickiness(),
         "{name}: the shipped file is plain Raft"
     );
     sc.raft.pre_vote = matches!(s, PreVote | PreVoteCheckQuorum);
     sc.raft.check_quorum = s == PreVoteCheckQuorum;
-    sc.raft.leader_stickiness = s == Stickiness;
+    sc.raft.leader_stickiness = Some(s == Stickiness);
     sc
 }
 
@@ -176,7 +176,7 @@ fn thousand_faulty_seeds_with_every_switch_on_stay_safe() {
     let mut sc = Scenario::load(&root().join("scenarios/faulty.json")).unwrap();
     sc.raft.pre_vote = true;
     sc.raft.check_quorum = true;
-    sc.raft.leader_stickiness = true;
+    sc.raft.leader_stickiness = Some(true);
     let failures: Vec<String> = (0..1000u64)
         .filter_map(|seed| {
             let r = run(&sc, seed, RunOptions::default());

@@ -288,6 +288,20 @@ fn entries_per_message_above_the_bound() {
     );
 }
 
+/// Catch-up rounds before a membership change adds servers (dissertation §4.2.1): above 100
+/// is refused, exit 2, naming the field and the bound.
+#[test]
+fn catch_up_rounds_above_the_bound() {
+    let stderr = run_refused(&LOAD.replace(
+        r#""heartbeat_interval": "50ms""#,
+        r#""heartbeat_interval": "50ms", "catch_up_rounds": 101"#,
+    ));
+    assert_has(
+        &stderr,
+        &["raft.catch_up_rounds", "101", "0 (no catch-up) to 100"],
+    );
+}
+
 /// A cluster sent more than it handles cannot be told apart up front: the leader re-sends to
 /// a follower it is probing on every request and every answer, so messages in flight grow
 /// with every request. The run stops once more messages are in flight than its bound

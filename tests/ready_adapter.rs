@@ -461,6 +461,8 @@ fn persisted_messages_wait_for_the_write() {
         block_during_writes: false,
         leader_stickiness: false,
         initial_voters: 0,
+        single_server_changes: false,
+        catch_up_rounds: 10,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
         pre_vote: false,

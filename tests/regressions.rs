@@ -22,6 +22,8 @@ fn node(id: u32, cluster_size: u32, persist: CandidatePersist) -> Node {
         block_during_writes: false,
         leader_stickiness: false,
         initial_voters: 0,
+        single_server_changes: false,
+        catch_up_rounds: 10,
         seed: 0,
         bugs: raftsim::protocol::Bugs::NONE,
         pre_vote: false,

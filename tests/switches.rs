@@ -36,6 +36,8 @@ fn node(id: NodeId, term: Term, terms: &[Term], sw: Switches) -> Node {
         check_quorum: sw.check_quorum,
         leader_stickiness: sw.leader_stickiness,
         initial_voters: 0,
+        single_server_changes: false,
+        catch_up_rounds: 10,
     };
     let mut n = Node::new(
         cfg,

@@ -650,6 +650,8 @@ pub struct TrialMetrics {
     pub change_proposed_ns: Option<u64>,
     pub change_joint_ns: Option<u64>,
     pub change_final_ns: Option<u64>,
+    /// The voters the change asked for (its "proposed" record).
+    pub change_target: Option<Vec<NodeId>>,
     pub elections: u64,
     pub split_votes: u64,
     pub failed_elections: u64,
@@ -663,13 +665,24 @@ pub struct TrialMetrics {
 
 impl Observer for TrialMetrics {
     fn observe(&mut self, rec: &Record, _: u64, ctx: &ObsCtx) -> Option<Violation> {
-        if let Event::Membership { phase, .. } = &rec.ev {
+        if let Event::Membership { phase, voters, .. } = &rec.ev {
+            // Catching the new servers up comes between proposed and joint; a single-server
+            // change (dissertation §4.1) has a "final" per step, and is done at the one that
+            // reaches the voters asked for.
             let at = match phase.as_str() {
-                "proposed" => &mut self.change_proposed_ns,
-                "joint" => &mut self.change_joint_ns,
-                _ => &mut self.change_final_ns,
+                "proposed" => {
+                    self.change_target.get_or_insert_with(|| voters.clone());
+                    Some(&mut self.change_proposed_ns)
+                }
+                "joint" => Some(&mut self.change_joint_ns),
+                "final" if self.change_target.as_ref() == Some(voters) => {
+                    Some(&mut self.change_final_ns)
+                }
+                _ => None,
             };
-            at.get_or_insert(rec.t);
+            if let Some(at) = at {
+                at.get_or_insert(rec.t);
+            }
         }
         if ctx.faults_done || self.from_start {
             match &rec.ev {

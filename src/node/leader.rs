@@ -21,6 +21,8 @@ pub struct Leadership {
     pub(super) heard_since_check: VoteSet,
     /// Leadership transfer in progress: to whom, and whether TimeoutNow has been sent.
     pub(super) transfer: Option<(NodeId, bool)>,
+    /// A membership change asked of this leader, in progress.
+    pub(super) change: Option<super::membership::Change>,
 }
 
 impl Leadership {
@@ -76,13 +78,20 @@ impl Node {
             scratch: Vec::with_capacity(self.quorum.voters().len()),
             heard_since_check: VoteSet::default(),
             transfer: None,
+            change: None,
         });
         out.push(Output::CancelTimer(TimerKind::Election));
         if self.cfg.check_quorum {
             self.arm_quorum_check(out);
         }
-        // A no-op of the new term lets earlier entries commit (dissertation §6.4).
-        if elected {
+        // A no-op of the new term lets earlier entries commit (dissertation §6.4). Injected bug
+        // `single-server-change-without-noop`, breaking the 2015 correction to the
+        // dissertation's §4 (a leader starts a single-server change only once an entry of its
+        // term is committed): with single-server changes there is no no-op either, so a change
+        // can be the first entry of the term (see `membership::advance_change`).
+        let without_noop =
+            self.cfg.single_server_changes && self.bug(Bug::SingleServerChangeWithoutNoop);
+        if elected && !without_noop {
             self.append_local(Entry::noop(self.term));
         }
         self.broadcast_append(out);
@@ -100,6 +109,7 @@ impl Node {
     pub(super) fn on_heartbeat(&mut self, out: &mut Vec<Output>) {
         self.broadcast_append(out);
         self.arm_heartbeat(out);
+        self.change_heartbeat(out);
     }
 
     /// A client command: append it, replicate it, answer once it commits.
@@ -111,7 +121,7 @@ impl Node {
         self.leadership().pending_clients.push((index, req));
         for p in 1..=self.cfg.cluster_size {
             if p != self.cfg.id
-                && self.quorum.contains(p)
+                && (self.quorum.contains(p) || self.is_learner(p))
                 && self.leadership().progress.get(p).sends_on_propose()
             {
                 self.send_append(p, out);
@@ -128,7 +138,7 @@ impl Node {
 
     pub(super) fn broadcast_append(&mut self, out: &mut Vec<Output>) {
         for p in 1..=self.cfg.cluster_size {
-            if p != self.cfg.id && self.quorum.contains(p) {
+            if p != self.cfg.id && (self.quorum.contains(p) || self.is_learner(p)) {
                 self.send_append(p, out);
             }
         }
@@ -178,6 +188,9 @@ impl Node {
             if news && next <= self.log.last_index() {
                 self.send_append(from, out);
             }
+            if news && self.is_learner(from) {
+                self.advance_change(out);
+            }
         } else if self.leadership().progress.get_mut(from).on_rejected(index) {
             self.send_append(from, out);
         }
@@ -191,16 +204,23 @@ impl Node {
             panic!("only a leader commits by counting")
         };
         let progress = &l.progress;
-        let n = self.quorum.committed_index(
-            |v| {
-                if v == me {
-                    durable_len
-                } else {
-                    progress.get(v).matched
-                }
-            },
-            &mut l.scratch,
-        );
+        let acked = |v| {
+            if v == me {
+                durable_len
+            } else {
+                progress.get(v).matched
+            }
+        };
+        // Injected bug `joint-commit-by-new-only`, breaking paper §6 (while joint, agreement
+        // for commitment requires separate majorities from both the old and new
+        // configurations): only C_new's majority is counted.
+        let n = if self.cfg.bugs.has(Bug::JointCommitByNewOnly) && self.quorum.is_joint() {
+            self.quorum
+                .new_majority()
+                .committed_index(acked, &mut l.scratch)
+        } else {
+            self.quorum.committed_index(acked, &mut l.scratch)
+        };
         // Injected bug `commit-old-term-by-count`, breaking §5.4.2 (Figure 8: "Raft never
         // commits log entries from previous terms by counting replicas"): no term check.
         if n > self.commit_index

@@ -510,6 +510,8 @@ mod tests {
             block_during_writes: false,
             leader_stickiness: false,
             initial_voters: 0,
+            single_server_changes: false,
+            catch_up_rounds: 10,
             seed: 0,
             bugs: Bugs::NONE,
             pre_vote: false,

@@ -100,6 +100,11 @@ impl Quorum {
         self.new.voters()
     }
 
+    /// The majority of the configuration being moved to (C_new).
+    pub fn new_majority(&self) -> &Majority {
+        &self.new
+    }
+
     /// Every voter of either configuration, sorted.
     pub fn voters(&self) -> &[NodeId] {
         &self.all

@@ -1,7 +1,8 @@
 //! Raft's safety properties, checked after every event, named as in the paper (Figure 3):
 //! Election Safety, Leader Append-Only, Log Matching, Leader Completeness, State Machine
-//! Safety; and also Vote Uniqueness (one vote per voter per term), Term Monotonicity and Commit
-//! Monotonicity.
+//! Safety; and also Vote Uniqueness (one vote per voter per term), Term Monotonicity, Commit
+//! Monotonicity and Commit Quorum (a leader commits only what a majority of each configuration
+//! it uses holds, paper §5.3 and §6).
 //!
 //! The checker sees only trace events, never node internals: it keeps its own copy of every
 //! node's log from `append`, `truncate` and `restart` events. So the online check (fed by the
@@ -15,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use crate::observe::trace::{Event, Record, TEntry};
-use crate::protocol::{NodeId, Role};
+use crate::protocol::{voter_ids, voter_mask, NodeId, Role};
 
 /// A broken property: the first event at which it failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,8 +46,26 @@ struct NodeView {
     term: u64,
     leader: bool,
     log: Vec<TEntry>,
+    /// The 1-based indexes of the configuration entries in `log`, in order (paper §6: a
+    /// server uses the latest one).
+    configs: Vec<u64>,
     commit: u64,
     applied: u64,
+}
+
+impl NodeView {
+    /// The configuration this node uses: the latest configuration entry in its log, as
+    /// (old, new) bit sets (`old` 0 unless joint).
+    fn configuration(&self) -> Option<[u64; 2]> {
+        self.configs
+            .last()
+            .and_then(|&i| self.log[i as usize - 1].config)
+    }
+
+    /// Whether the node's log holds an entry of `term` at `index`.
+    fn holds(&self, index: u64, term: u64) -> bool {
+        index >= 1 && self.log.get(index as usize - 1).map(|e| e.term) == Some(term)
+    }
 }
 
 #[derive(Default)]
@@ -171,12 +190,7 @@ impl Checker {
                 // With membership changes (paper §6) the majorities are those of the
                 // configuration the leader believed in: the latest configuration entry in its
                 // log as traced, or the initial voters; a joint one needs both majorities.
-                let leaders_log = &view(&mut self.nodes, *node).log;
-                let configuration = match leaders_log.iter().rev().find_map(|e| e.configuration()) {
-                    Some((old, new)) if old.is_empty() => Some(vec![new]),
-                    Some((old, new)) => Some(vec![old, new]),
-                    None => self.initial_voters.clone().map(|v| vec![v]),
-                };
+                let configuration = self.majorities_of(*node);
                 if let Some(majorities) = configuration {
                     for voters in &majorities {
                         let need = voters.len() / 2 + 1;
@@ -275,6 +289,9 @@ impl Checker {
                         );
                     }
                     v.log.push(*e);
+                    if e.config.is_some() {
+                        v.configs.push(idx);
+                    }
                 }
             }
             Event::Truncate { node, from } => {
@@ -295,8 +312,12 @@ impl Checker {
                     );
                 }
                 v.log.truncate(*from as usize - 1);
+                v.configs.retain(|&i| i < *from);
             }
             Event::Commit { node, commit_index } => {
+                if let Err(d) = self.commit_quorum(*node, *commit_index) {
+                    return fail("Commit Quorum", d);
+                }
                 let v = view(&mut self.nodes, *node);
                 let commit_term = v.term;
                 if *commit_index < v.commit {
@@ -419,12 +440,122 @@ impl Checker {
                         return fail("Log Matching", format!("n{node}'s durable entry ({idx}, term {}) differs from the same index and term elsewhere", e.term));
                     }
                 }
-                view(&mut self.nodes, *node).log = log.clone();
+                let v = view(&mut self.nodes, *node);
+                v.log = log.clone();
+                v.configs = (1..=log.len() as u64)
+                    .filter(|&i| log[i as usize - 1].config.is_some())
+                    .collect();
             }
             Event::Crash { node } => {
                 view(&mut self.nodes, *node).leader = false;
             }
             _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Checker {
+    /// The majorities node `id` decides by, as the checker sees its log: those of its latest
+    /// configuration entry (both while joint), or the initial voters; `None` for every node of
+    /// the cluster.
+    fn majorities_of(&self, id: NodeId) -> Option<Vec<Vec<NodeId>>> {
+        match self
+            .nodes
+            .get(id as usize)
+            .and_then(NodeView::configuration)
+        {
+            Some([0, new]) => Some(vec![voter_ids(new)]),
+            Some([old, new]) => Some(vec![voter_ids(old), voter_ids(new)]),
+            None => self.initial_voters.clone().map(|v| vec![v]),
+        }
+    }
+
+    /// Commitment counted against the right majorities (§5.3, §6): when the leader of a term
+    /// moves its commit index to `commit_index` (by counting replicas, the only way a leader
+    /// commits), a majority of every configuration it uses (C_old and C_new while joint) holds
+    /// its entry there, as the checker sees their logs. A server writes an entry before it
+    /// acknowledges it and never loses a committed one, so a leader following the rules always
+    /// passes; one that counts the wrong servers, or acknowledgements never made durable, may
+    /// not. A node that committed only what a leader told it (a follower) is checked by State
+    /// Machine Safety instead.
+    fn commit_quorum(&self, node: NodeId, commit_index: u64) -> Result<(), String> {
+        let Some(v) = self.nodes.get(node as usize) else {
+            return Ok(());
+        };
+        if commit_index <= v.commit || self.leaders.get(&v.term) != Some(&node) {
+            return Ok(());
+        }
+        let Some(term) = v.log.get(commit_index as usize - 1).map(|e| e.term) else {
+            return Ok(()); // beyond its log: Log Matching says so next
+        };
+        // The configuration the leader counted with. A node's records come log changes first,
+        // then the commit, so a configuration entry appended in the step that committed is
+        // already in the traced log, though the commit was counted without it. Configurations
+        // change one at a time (the next is appended only once the last is committed), so:
+        // the latest entry `k` at or below the commit was there before; beyond it, if this
+        // commit is the one that covers the entry `j` before `k`, `k` came in this step and
+        // `j` is what counted; otherwise either may have (the leader's own no-op committing,
+        // then a change appended at once).
+        let at = |i: u64| v.log[i as usize - 1].config;
+        // (the configuration to check, another the leader may have counted with instead)
+        let (first, second): (Option<[u64; 2]>, Option<Option<[u64; 2]>>) = match v.configs[..] {
+            [] => (None, None),
+            [.., k] if k <= commit_index => (at(k), None),
+            [.., j, _] if j > v.commit && j <= commit_index => (at(j), None),
+            [.., j, k] => (at(k), Some(at(j))),
+            [k] => (at(k), Some(None)),
+        };
+        // Voter sets as bit sets (bit id − 1), so the check allocates nothing unless it fails.
+        let everyone = match (&self.initial_voters, self.cluster) {
+            (Some(v), _) => voter_mask(v),
+            (None, Some(n)) if n >= 64 => u64::MAX,
+            (None, Some(n)) => (1u64 << n) - 1,
+            (None, None) => 0,
+        };
+        let majorities = |config: Option<[u64; 2]>| match config {
+            Some([0, new]) => [new, 0],
+            Some([old, new]) => [old, new],
+            None => [everyone, 0],
+        };
+        let holding = |voters: u64| -> u64 {
+            let mut held = 0;
+            let mut rest = voters;
+            while rest != 0 {
+                let id = rest.trailing_zeros() + 1;
+                rest &= rest - 1;
+                if self
+                    .nodes
+                    .get(id as usize)
+                    .is_some_and(|w| w.holds(commit_index, term))
+                {
+                    held |= 1 << (id - 1);
+                }
+            }
+            held
+        };
+        let short = |voters: &u64| {
+            *voters != 0 && holding(*voters).count_ones() < voters.count_ones() / 2 + 1
+        };
+        let falls_short = |c: Option<[u64; 2]>| majorities(c).iter().any(short);
+        if falls_short(first) && second.is_none_or(falls_short) {
+            let voters = majorities(first)
+                .into_iter()
+                .find(short)
+                .expect("the latest configuration falls short");
+            let ids = |m: u64| {
+                voter_ids(m)
+                    .iter()
+                    .map(|v| format!("n{v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            return Err(format!(
+                "n{node}, leader of term {}, committed {commit_index} (term {term}) held by {{{}}} only, not a majority of the voters {{{}}} it uses",
+                v.term,
+                ids(holding(voters)),
+                ids(voters)
+            ));
         }
         Ok(())
     }
@@ -955,6 +1086,88 @@ mod tests {
             c.observe(r, i as u64 + 1).unwrap();
         }
         c.observe(&leader(4), 7).unwrap();
+    }
+
+    /// §5.3 and paper §6, Commit Quorum: the leader's commit must be held by a majority of
+    /// each configuration it uses. {n1, n2, n3} joint with {n1, n4, n5}: n1, n4 and n5
+    /// holding the joint entry are a majority of C_new only. A C_new appended in the step that
+    /// committed C_old,new (traced before the commit) does not excuse it; once n2 holds the
+    /// entry too, the same commit passes.
+    #[test]
+    fn commit_quorum_counts_both_majorities_while_joint() {
+        let start = rec(Event::Start {
+            nodes: 5,
+            seed: 0,
+            scenario: "t".into(),
+            drawn: None,
+            voters: Some(vec![1, 2, 3]),
+        });
+        let entry = |config| TEntry {
+            term: 1,
+            put: None,
+            config,
+        };
+        let append = |node, index, entries| {
+            rec(Event::Append {
+                node,
+                index,
+                entries,
+            })
+        };
+        let prefix = |n2_holds: bool| {
+            let mut r = vec![
+                start.clone(),
+                rec(Event::Election { node: 1, term: 1 }),
+                vote(2, 1, 1),
+                rec(Event::role(1, crate::protocol::Role::Leader, 1)),
+                rec(Event::Leader {
+                    node: 1,
+                    term: 1,
+                    votes: 2,
+                }),
+                append(1, 1, vec![entry(None), entry(Some([0b00111, 0b11001]))]),
+                append(4, 1, vec![entry(None), entry(Some([0b00111, 0b11001]))]),
+                append(5, 1, vec![entry(None), entry(Some([0b00111, 0b11001]))]),
+                append(2, 1, vec![entry(None)]),
+            ];
+            if n2_holds {
+                r.push(append(2, 2, vec![entry(Some([0b00111, 0b11001]))]));
+            }
+            // C_new, appended in the step that commits C_old,new.
+            r.push(append(1, 3, vec![entry(Some([0, 0b11001]))]));
+            r
+        };
+        let commit = rec(Event::Commit {
+            node: 1,
+            commit_index: 2,
+        });
+        let mut c = Checker::new(5);
+        for (i, r) in prefix(false).iter().enumerate() {
+            c.observe(r, i as u64 + 1).unwrap();
+        }
+        let v = c.observe(&commit, 99).unwrap_err();
+        assert_eq!(v.property, "Commit Quorum");
+        assert!(
+            v.detail.contains("held by {n1} only") && v.detail.contains("{n1,n2,n3}"),
+            "{}",
+            v.detail
+        );
+        let mut c = Checker::new(5);
+        for (i, r) in prefix(true).iter().enumerate() {
+            c.observe(r, i as u64 + 1).unwrap();
+        }
+        c.observe(&commit, 99).unwrap();
+        // Now in C_new alone: entry 3 on {n1, n4} is a majority of {n1, n4, n5}.
+        c.observe(&append(4, 3, vec![entry(Some([0, 0b11001]))]), 100)
+            .unwrap();
+        c.observe(
+            &rec(Event::Commit {
+                node: 1,
+                commit_index: 3,
+            }),
+            101,
+        )
+        .unwrap();
     }
 
     /// No cluster size is fixed in advance: records about a node beyond the first size are

@@ -337,17 +337,23 @@ impl StoryBuilder {
                 c.joint_at_ns = Some(t);
                 c.to_joint_ns = c.proposed_at_ns.map(|p| t - p);
             }
-            _ => {
-                let open =
-                    self.changes.iter_mut().rev().find(|c| {
-                        c.joint_at_ns.is_some() && c.final_at_ns.is_none() && c.to == voters
-                    });
+            // A single-server change (dissertation §4.1) has no joint phase: its steps are each
+            // a "final", and the request is done when the last one reaches its voters.
+            "final" => {
+                let open = self.changes.iter_mut().rev().find(|c| {
+                    c.final_at_ns.is_none()
+                        && c.to == voters
+                        && (c.joint_at_ns.is_some() || c.proposed_at_ns.is_some())
+                });
                 if let Some(c) = open {
                     c.final_at_ns = Some(t);
                     c.to_final_ns = c.joint_at_ns.map(|j| t - j);
                     c.took_ns = c.proposed_at_ns.map(|p| t - p);
                 }
             }
+            // Catching new servers up (dissertation §4.2.1) happens between "proposed" and
+            // "joint"; its time is in `to_joint_ns`.
+            _ => {}
         }
     }
 

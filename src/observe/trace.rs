@@ -196,7 +196,11 @@ pub enum Event {
     /// A membership change (paper §6): `phase` "proposed" when the world asks leader `node`
     /// to change the voters to `voters` (a scripted action); "joint" and "final" when C_old,new
     /// and C_new are first committed (`node` applied them first, at `index`; 0 when
-    /// proposed). `old` is C_old, given for "joint" only.
+    /// proposed). `old` is C_old, given for "joint" only. Before a configuration that adds
+    /// servers, leader `node` catches them (`voters`) up (dissertation §4.2.1):
+    /// "catching_up" at each round's start, to its last index `index`; "caught_up" once a
+    /// round ended within an election timeout; "catch_up_aborted" when it gave up (`index`:
+    /// what the slowest held).
     Membership {
         phase: String,
         node: NodeId,
@@ -267,6 +271,18 @@ impl Event {
                 term,
                 granted: false,
                 reason: Some(reason.describe()),
+            },
+            Note::CatchUp {
+                phase,
+                servers,
+                index,
+            } => Event::Membership {
+                phase: phase.name().into(),
+                node: id,
+                index,
+                voters: voter_ids(servers),
+                old: Vec::new(),
+                action: None,
             },
         }
     }
@@ -488,6 +504,17 @@ impl fmt::Display for Record {
                             None => Ok(()),
                         }
                     }
+                    "catching_up" => write!(
+                        f,
+                        "n{node} catching up {{{}}} to index {index} before adding them",
+                        ids(voters)
+                    ),
+                    "caught_up" => write!(f, "n{node} caught up {{{}}} to index {index}", ids(voters)),
+                    "catch_up_aborted" => write!(
+                        f,
+                        "n{node} gave up catching up {{{}}} (the slowest at index {index}): change aborted",
+                        ids(voters)
+                    ),
                     _ => write!(
                         f,
                         "MEMBERSHIP {phase} {{{}}}{} committed at index {index} (first applied by n{node})",

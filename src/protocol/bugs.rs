@@ -45,11 +45,21 @@ pub enum Bug {
     ReplyBeforePersist,
     /// A candidate counts granted votes from an earlier term (§5.2: votes are for one term).
     CountStaleVotes,
+    /// While joint, the leader commits what a majority of C_new holds, without a majority of
+    /// C_old (paper §6: joint consensus needs both). Planted to show the checker's Commit
+    /// Quorum property at work.
+    JointCommitByNewOnly,
+    /// Single-server membership changes without the 2015 correction to the dissertation's §4:
+    /// a new leader starts a change before it has committed an entry of its own term (and
+    /// appends no no-op at election, so the change may be the first entry of its term); two
+    /// changes made from one configuration by leaders of different terms, neither committed,
+    /// then have disjoint majorities, and two leaders can each believe they lead.
+    SingleServerChangeWithoutNoop,
 }
 
 impl Bug {
     /// Every bug, in the order of [`Bug::NAMES`].
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 10] = [
         Bug::ForgetVoteOnRestart,
         Bug::ResetVoteOnStepDown,
         Bug::CommitOldTermByCount,
@@ -58,10 +68,12 @@ impl Bug {
         Bug::IgnoreHigherTerm,
         Bug::ReplyBeforePersist,
         Bug::CountStaleVotes,
+        Bug::JointCommitByNewOnly,
+        Bug::SingleServerChangeWithoutNoop,
     ];
 
     /// The names, as in scenario files and on the command line.
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 10] = [
         "forget-vote-on-restart",
         "reset-vote-on-step-down",
         "commit-old-term-by-count",
@@ -70,6 +82,8 @@ impl Bug {
         "ignore-higher-term",
         "reply-before-persist",
         "count-stale-votes",
+        "joint-commit-by-new-only",
+        "single-server-change-without-noop",
     ];
 
     pub fn name(self) -> &'static str {

@@ -389,6 +389,13 @@ pub struct Config {
     /// [`voter_ids`]); 0 means every server, 1..=`cluster_size`. Servers outside it start as
     /// non-voting members, until a membership change (paper §6) adds them.
     pub initial_voters: u64,
+    /// Membership changes one server at a time (dissertation §4), instead of by joint
+    /// consensus (paper §6).
+    pub single_server_changes: bool,
+    /// Before a configuration that adds servers, the leader catches them up in at most this
+    /// many rounds (dissertation §4.2.1), giving the change up after that; 0: no catch-up, the
+    /// configuration is appended at once.
+    pub catch_up_rounds: u32,
 }
 
 /// What a node tells the runtime; see the module doc.
@@ -441,6 +448,37 @@ pub enum Note {
         term: Term,
         reason: DenyReason,
     },
+    /// A leader catching up the servers a membership change adds, before the configuration
+    /// that adds them (dissertation §4.2.1): `servers` as a bit set (see [`voter_ids`]);
+    /// `index` the leader's last index at a round's start (`Round`, `CaughtUp`), or what the
+    /// slowest of them held when it gave up (`Aborted`).
+    CatchUp {
+        phase: CatchUpPhase,
+        servers: u64,
+        index: Index,
+    },
+}
+
+/// The steps of a catch-up ([`Note::CatchUp`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatchUpPhase {
+    /// A round starts: replicate up to the leader's last index.
+    Round,
+    /// A round ended within an election timeout: the configuration follows.
+    CaughtUp,
+    /// Too many rounds or election timeouts: the change is given up.
+    Aborted,
+}
+
+impl CatchUpPhase {
+    /// The `membership` record's phase.
+    pub fn name(self) -> &'static str {
+        match self {
+            CatchUpPhase::Round => "catching_up",
+            CatchUpPhase::CaughtUp => "caught_up",
+            CatchUpPhase::Aborted => "catch_up_aborted",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -148,6 +148,33 @@ fn initial_state(sc: &Scenario, id: NodeId) -> HardState {
 }
 
 impl Scenario {
+    /// Whether the scenario changes membership (paper §6): initial voters other than every
+    /// node, a scripted `change_membership` or membership action, or a generator that draws
+    /// membership changes.
+    pub fn uses_membership_changes(&self) -> bool {
+        self.cluster.voters.is_some()
+            || self.faults.iter().any(|f| {
+                f.change_membership.is_some()
+                    || f.add_server.is_some()
+                    || f.remove_server.is_some()
+                    || f.replace_server.is_some()
+                    || f.generate.as_ref().is_some_and(|g| {
+                        g.kinds
+                            .as_ref()
+                            .is_some_and(|k| k.contains(&GenKind::Membership))
+                    })
+            })
+    }
+
+    /// `raft.leader_stickiness` as the run uses it: as given, or when unset, on exactly when
+    /// the scenario changes membership, so that a removed server that never learned of C_new
+    /// cannot depose the leader with RequestVote of ever higher terms (paper §6).
+    pub fn leader_stickiness(&self) -> bool {
+        self.raft
+            .leader_stickiness
+            .unwrap_or_else(|| self.uses_membership_changes())
+    }
+
     /// The run configuration of this (validated) scenario.
     pub fn compile(&self) -> RunConfig {
         let n = self.cluster.nodes;
@@ -168,8 +195,13 @@ impl Scenario {
                 candidate_persist: self.raft.candidate_persist,
                 separate_term_write: self.raft.separate_term_write,
                 block_during_writes: self.raft.block_during_writes,
-                leader_stickiness: self.raft.leader_stickiness,
+                leader_stickiness: self.leader_stickiness(),
                 initial_voters: self.cluster.voters.as_deref().map_or(0, voter_mask),
+                single_server_changes: self.raft.membership == super::MembershipMode::SingleServer,
+                catch_up_rounds: self
+                    .raft
+                    .catch_up_rounds
+                    .unwrap_or(crate::node::membership::MAX_CATCH_UP_ROUNDS),
                 seed: 0, // set per node and incarnation by the world
                 bugs: self.raft.bugs.iter().collect(),
                 pre_vote: self.raft.pre_vote,

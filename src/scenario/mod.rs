@@ -183,13 +183,45 @@ pub struct RaftSpec {
     pub check_quorum: bool,
     /// Leader stickiness (paper §6): a server disregards RequestVote (keeps its term, grants
     /// nothing) while it has heard from a current leader within the minimum election timeout.
-    /// Off by default.
-    #[serde(default)]
-    pub leader_stickiness: bool,
+    /// Unset: on when the scenario changes membership (`cluster.voters` or a
+    /// `change_membership` fault), so removed servers cannot disrupt the cluster (paper §6),
+    /// off otherwise. `false` keeps it off even then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_stickiness: Option<bool>,
+    /// How membership changes are made: `joint` (joint consensus, paper §6; the default) or
+    /// `single_server` (one server at a time, dissertation §4, with its 2015 correction: a new
+    /// leader first commits an entry of its own term). A `single_server` request to add or
+    /// remove several servers is carried out one server at a time.
+    #[serde(default, skip_serializing_if = "MembershipMode::is_joint")]
+    pub membership: MembershipMode,
+    /// Before a configuration that adds servers, the leader catches them up as non-voting
+    /// members (dissertation §4.2.1) in rounds, each up to its last index at the round's
+    /// start, until a round ends within an election timeout; after this many rounds (default
+    /// 10, at most 100) it gives the change up. 0: no catch-up, the configuration is appended
+    /// at once and the new servers catch up while counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up_rounds: Option<u32>,
     /// Bugs to inject into the built-in node, by name, to see the checker catch them (none by
     /// default). `raftsim run --bug NAME` adds to this list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bugs: Vec<Bug>,
+}
+
+/// How a scenario's membership changes are made ([`RaftSpec::membership`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MembershipMode {
+    /// Joint consensus (paper §6): C_old → C_old,new → C_new.
+    #[default]
+    Joint,
+    /// One server added or removed per configuration (dissertation §4).
+    SingleServer,
+}
+
+impl MembershipMode {
+    pub fn is_joint(&self) -> bool {
+        *self == MembershipMode::Joint
+    }
 }
 
 /// A voter set given at `field`: not empty, every id a node of the cluster of `n`, no repeats.
@@ -976,6 +1008,14 @@ impl Scenario {
                 format!("node {id} is outside the cluster: ids are 1 to {n}"),
             )
         };
+        if let Some(r) = self.raft.catch_up_rounds {
+            if r > 100 {
+                return err(
+                    "raft.catch_up_rounds",
+                    format!("{r} is not allowed: 0 (no catch-up) to 100"),
+                );
+            }
+        }
         if let Some(v) = &self.cluster.voters {
             voter_set("cluster.voters", v, n)?;
             if let Some(l) = self.cluster.initial_leader {

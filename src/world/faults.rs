@@ -71,6 +71,9 @@ pub struct FaultState {
     /// Some leader has been asked for a change (`Input::ChangeMembership`): only then can a
     /// log hold a configuration entry.
     asked: bool,
+    /// The leader (and its term) whose catch-up of new servers (dissertation §4.2.1) last
+    /// started and has not ended: its change is under way though its log does not show it yet.
+    pub catching_up: Option<(NodeId, u64)>,
 }
 
 impl FaultState {
@@ -96,6 +99,7 @@ impl FaultState {
             committed: 0,
             changes_done: 0,
             asked: false,
+            catching_up: None,
             membership: cfg.raft.initial_voters != 0
                 || cfg
                     .generators
@@ -391,6 +395,13 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         else {
             return skip(self, "no running leader".into());
         };
+        let leader_term = self.slots[leader as usize - 1].seen.term;
+        if self.faults.catching_up == Some((leader, leader_term)) {
+            return skip(
+                self,
+                format!("leader n{leader} has a change under way (catching new servers up)"),
+            );
+        }
         let (index, old, voters) = self.config_of(leader);
         if old != 0 || index > self.slots[leader as usize - 1].seen.applied {
             return skip(

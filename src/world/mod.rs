@@ -36,8 +36,8 @@ use crate::observe::summary::{client_stats, kv_digest, ClientStats, StateMachine
 use crate::observe::trace::{Event, Record, TEntry};
 use crate::observe::{ObsCtx, Observer};
 use crate::protocol::{
-    ClientReply, Command, Config, Envelope, HardState, Index, Input, Log, NodeId, Output, RaftNode,
-    Role, TimerKind, WireMessage,
+    CatchUpPhase, ClientReply, Command, Config, Envelope, HardState, Index, Input, Log, NodeId,
+    Note, Output, RaftNode, Role, TimerKind, WireMessage,
 };
 use config::{Drift, RunConfig, StopWhen, MAX_DRIFT_PPM};
 use disk::Disk;
@@ -917,7 +917,16 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     },
                 );
             }
-            Output::Note(note) => self.emit(Event::from_note(id, note)),
+            Output::Note(note) => {
+                if let Note::CatchUp { phase, .. } = note {
+                    let term = self.slots[id as usize - 1].seen.term;
+                    self.faults.catching_up = match phase {
+                        CatchUpPhase::Round => Some((id, term)),
+                        _ => None,
+                    };
+                }
+                self.emit(Event::from_note(id, note))
+            }
         }
         None
     }

@@ -331,6 +331,8 @@ impl Cluster {
                         check_quorum: false,
                         leader_stickiness: false,
                         initial_voters: 0,
+                        single_server_changes: false,
+                        catch_up_rounds: 10,
                     },
                     node: None,
                     durable: spec.hard[id as usize - 1].clone(),
