@@ -497,3 +497,36 @@ fn membership_single_server_ends_at_the_removal_when_corrected() {
         );
     }
 }
+
+/// Availability counts voters (paper §6): with voters {n1, n2, n3} of five nodes and n3 down
+/// for good, n1 and n2 are a majority of the configuration, so a leader they follow is stable,
+/// though n4 and n5, non-voting members nobody sends to, stay in term 0 and follow nobody.
+/// Counting all five nodes (as before), the leader would need three of them in its term, and
+/// "Liveness: Stable Leader" failed one settling time after the crash.
+#[test]
+fn availability_counts_a_majority_of_the_voters() {
+    let text = r#"{ "version": 1, "name": "voters-availability",
+        "cluster": { "nodes": 5, "voters": [1, 2, 3] },
+        "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" },
+        "workload": { "requests_per_second": 50, "end": "5s" },
+        "faults": [ { "at": "1s", "crash": 3 } ],
+        "liveness": { "stable_leader_after": "1s" },
+        "stop": { "at": "6s" } }"#;
+    let sc = Scenario::parse("voters-availability.json", text).unwrap();
+    for seed in 1..=3 {
+        let r = run(&sc, seed, RunOptions::default());
+        assert_eq!(
+            r.outcome,
+            Outcome::Completed,
+            "seed {seed}: {:?}",
+            r.violation
+        );
+        let a = &r.summary.availability;
+        // Only the first election (before any leader) is without one.
+        assert!(a.stable_leader_share > 0.9, "seed {seed}: {a:?}");
+        assert_eq!(
+            a.majority_windows, a.majority_windows_held,
+            "seed {seed}: {a:?}"
+        );
+    }
+}

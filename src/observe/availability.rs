@@ -4,9 +4,14 @@
 //! - A **stable leader** is a live, running node in role leader whose term a majority of the
 //!   live, running nodes (itself included) share as followers or leader. A term has at most
 //!   one leader, so a follower in the leader's term follows it (or will at its next message).
+//!   With membership changes (paper §6) the majority is of the voters, not of every node: of
+//!   the `start` record's voters, then of each configuration the `membership` records show
+//!   committed (while joint, a majority of C_old and one of C_new). Non-voting members count
+//!   for nothing.
 //! - A **window** is a stretch of time in which neither the network (partitions, cut links)
 //!   nor the set of live, running nodes changes, and some majority of the nodes can all reach
-//!   each other in both directions (a *connected majority*). Every fault event starts a new
+//!   each other in both directions (a *connected majority*; with membership changes, some
+//!   majority of the voters of each configuration in use). Every fault event starts a new
 //!   window, so a leader crash gives the survivors a fresh settling time.
 //!
 //! The metrics: leader changes (`leader` records after the first), the longest time without a
@@ -22,6 +27,14 @@ use serde::Serialize;
 use crate::observe::check::Violation;
 use crate::observe::trace::{Event, Record};
 use crate::protocol::{NodeId, Role};
+
+/// Node ids as a bit set (bit `id − 1`); ids outside 1..=64 (a trace read from a file may
+/// hold anything) are left out.
+fn mask(ids: &[NodeId]) -> u64 {
+    ids.iter()
+        .filter(|&&id| (1..=64).contains(&id))
+        .fold(0, |m, &id| m | 1u64 << (id - 1))
+}
 
 /// At most this many windows are listed in the summary; the counts cover them all.
 pub const MAX_LISTED_WINDOWS: usize = 100;
@@ -70,6 +83,9 @@ pub struct Availability {
     settle_ns: u64,
     check: bool,
     nodes: Vec<NodeState>,
+    /// The voters whose majority counts, as bit sets (bit `id − 1`): C_new, and C_old while
+    /// joint (0 when not). `new` 0: every node (no membership change in the run).
+    voters: (u64, u64),
     partitions: Vec<Vec<Vec<NodeId>>>,
     cuts: BTreeSet<(NodeId, NodeId)>,
     now: u64,
@@ -93,6 +109,7 @@ impl Availability {
             settle_ns,
             check,
             nodes: Vec::new(),
+            voters: (0, 0),
             partitions: Vec::new(),
             cuts: BTreeSet::new(),
             now: 0,
@@ -117,22 +134,35 @@ impl Availability {
         self.nodes[i].up && !self.nodes[i].paused
     }
 
+    /// The sets whose majorities count: C_new (every node when no change was seen), and C_old
+    /// while joint.
+    fn majorities(&self) -> impl Iterator<Item = u64> {
+        let all = match self.nodes.len() {
+            n if n >= 64 => u64::MAX,
+            n => (1u64 << n) - 1,
+        };
+        let (new, old) = self.voters;
+        [if new == 0 { all } else { new & all }, old & all]
+            .into_iter()
+            .filter(|&m| m != 0)
+    }
+
     /// The stable leader now, if any.
     pub fn stable_leader(&self) -> Option<NodeId> {
         let n = self.nodes.len();
-        let need = n / 2 + 1;
         (0..n)
             .find(|&l| {
                 self.running(l) && self.nodes[l].role == Role::Leader && {
                     let t = self.nodes[l].term;
-                    (0..n)
+                    let with = (0..n)
                         .filter(|&i| {
                             self.running(i)
                                 && self.nodes[i].term == t
                                 && matches!(self.nodes[i].role, Role::Follower | Role::Leader)
                         })
-                        .count()
-                        >= need
+                        .fold(0u64, |m, i| m | 1 << i);
+                    self.majorities()
+                        .all(|set| (with & set).count_ones() > set.count_ones() / 2)
                 }
             })
             .map(|l| l as NodeId + 1)
@@ -156,16 +186,26 @@ impl Availability {
         if n == 0 || n > 64 {
             return false;
         }
-        let need = n / 2 + 1;
+        self.majorities().all(|set| self.connected_majority_of(set))
+    }
+
+    /// Whether some majority of the nodes in `set` are running and can all reach each other.
+    fn connected_majority_of(&self, set: u64) -> bool {
+        let n = self.nodes.len();
+        let need = set.count_ones() as usize / 2 + 1;
         let mut adj = vec![0u64; n];
         let mut all = 0u64;
         for (a, row) in adj.iter_mut().enumerate() {
-            if !self.running(a) {
+            if !self.running(a) || set & 1 << a == 0 {
                 continue;
             }
             all |= 1 << a;
             for b in 0..n {
-                if a != b && self.running(b) && self.linked(a as NodeId + 1, b as NodeId + 1) {
+                if a != b
+                    && set & 1 << b != 0
+                    && self.running(b)
+                    && self.linked(a as NodeId + 1, b as NodeId + 1)
+                {
                     *row |= 1 << b;
                 }
             }
@@ -248,7 +288,8 @@ impl Availability {
         let mut topology = false;
         let mut roles = true;
         match &rec.ev {
-            Event::Start { nodes, .. } => {
+            Event::Start { nodes, voters, .. } => {
+                self.voters = (voters.as_deref().map_or(0, mask), 0);
                 self.nodes = vec![
                     NodeState {
                         up: true,
@@ -315,6 +356,13 @@ impl Availability {
             }
             Event::Cut { from, to } => {
                 self.cuts.insert((*from, *to));
+                topology = true;
+            }
+            // A configuration first committed (paper §6): its voters' majorities count from now.
+            Event::Membership {
+                phase, voters, old, ..
+            } if matches!(phase.as_str(), "joint" | "final") => {
+                self.voters = (mask(voters), mask(old));
                 topology = true;
             }
             Event::Restore { from, to } => {
