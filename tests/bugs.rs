@@ -12,11 +12,10 @@
 mod common;
 use common::root;
 
-use raftsim::base::time::SimDuration;
 use raftsim::experiment::run::{self as world, RunOptions};
 use raftsim::node::{
-    Bug, Bugs, CandidatePersist, Config, Entry, Envelope, HardState, Index, Input, Log, LogOp,
-    Message, Node, NodeId, Output, Role, Term, TimerKind,
+    Bug, Bugs, Config, Entry, Envelope, HardState, Index, Input, Log, LogOp, Message, Node, NodeId,
+    Output, Role, Term, TimerKind,
 };
 use raftsim::scenario::Scenario;
 use raftsim::world::Outcome;
@@ -25,23 +24,8 @@ use raftsim::world::Outcome;
 
 fn cfg(id: NodeId, n: u32, bugs: Bugs) -> Config {
     Config {
-        id,
-        cluster_size: n,
-        election_timeout_min: SimDuration::from_millis(150),
-        election_timeout_max: SimDuration::from_millis(300),
-        heartbeat_interval: SimDuration::from_millis(50),
-        max_entries_per_message: 64,
-        candidate_persist: CandidatePersist::BeforeSend,
-        separate_term_write: false,
-        block_during_writes: false,
-        leader_stickiness: false,
-        initial_voters: 0,
-        single_server_changes: false,
-        catch_up_rounds: 10,
-        seed: 0,
         bugs,
-        pre_vote: false,
-        check_quorum: false,
+        ..Config::new(id, n)
     }
 }
 

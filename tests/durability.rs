@@ -6,7 +6,6 @@
 //! the disk alone.
 
 use raftsim::base::rng::{Purpose, Rng};
-use raftsim::base::time::SimDuration;
 use raftsim::node::{
     CandidatePersist, Config, Entry, Envelope, HardState, Input, LogOp, Message, Node, NodeId,
     Output, Term, TimerKind,
@@ -23,23 +22,9 @@ struct Disk {
 
 fn config(persist: CandidatePersist) -> Config {
     Config {
-        id: ME,
-        cluster_size: N,
-        election_timeout_min: SimDuration::from_millis(150),
-        election_timeout_max: SimDuration::from_millis(300),
-        heartbeat_interval: SimDuration::from_millis(50),
         max_entries_per_message: 4,
         candidate_persist: persist,
-        separate_term_write: false,
-        block_during_writes: false,
-        leader_stickiness: false,
-        initial_voters: 0,
-        single_server_changes: false,
-        catch_up_rounds: 10,
-        seed: 0,
-        bugs: raftsim::protocol::Bugs::NONE,
-        pre_vote: false,
-        check_quorum: false,
+        ..Config::new(ME, N)
     }
 }
 

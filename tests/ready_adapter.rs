@@ -450,23 +450,8 @@ fn adapter_runs_are_deterministic() {
 #[test]
 fn persisted_messages_wait_for_the_write() {
     let cfg = Config {
-        id: 1,
-        cluster_size: 3,
-        election_timeout_min: SimDuration::from_millis(150),
-        election_timeout_max: SimDuration::from_millis(300),
-        heartbeat_interval: SimDuration::from_millis(50),
-        max_entries_per_message: 64,
         candidate_persist: CandidatePersist::Parallel,
-        separate_term_write: false,
-        block_during_writes: false,
-        leader_stickiness: false,
-        initial_voters: 0,
-        single_server_changes: false,
-        catch_up_rounds: 10,
-        seed: 0,
-        bugs: raftsim::protocol::Bugs::NONE,
-        pre_vote: false,
-        check_quorum: false,
+        ..Config::new(1, 3)
     };
     let mut n = ReadyAdapter::restart(&cfg, HardState::default());
     let mut out = Vec::new();

@@ -1,7 +1,6 @@
 //! Regression tests for simulator bugs found while writing the core test suite. Each test
 //! names the rule it checks and how the bug was found.
 
-use raftsim::base::time::SimDuration;
 use raftsim::node::{
     CandidatePersist, Config, Envelope, HardState, Input, Message, Node, Output, Role, TimerKind,
 };
@@ -11,23 +10,8 @@ use raftsim::observe::trace::{Event, Record};
 
 fn node(id: u32, cluster_size: u32, persist: CandidatePersist) -> Node {
     let cfg = Config {
-        id,
-        cluster_size,
-        election_timeout_min: SimDuration::from_millis(150),
-        election_timeout_max: SimDuration::from_millis(300),
-        heartbeat_interval: SimDuration::from_millis(50),
-        max_entries_per_message: 64,
         candidate_persist: persist,
-        separate_term_write: false,
-        block_during_writes: false,
-        leader_stickiness: false,
-        initial_voters: 0,
-        single_server_changes: false,
-        catch_up_rounds: 10,
-        seed: 0,
-        bugs: raftsim::protocol::Bugs::NONE,
-        pre_vote: false,
-        check_quorum: false,
+        ..Config::new(id, cluster_size)
     };
     let mut n = Node::new(cfg, HardState::default());
     n.start(&mut Vec::new());

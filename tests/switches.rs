@@ -5,8 +5,8 @@
 
 use raftsim::base::time::SimDuration;
 use raftsim::node::{
-    Bugs, CandidatePersist, ClientReply, Config, DenyReason, Entry, Envelope, HardState, Input,
-    Log, Message, Node, NodeId, Note, Output, Role, Term, TimerKind, WireMessage,
+    ClientReply, Config, DenyReason, Entry, Envelope, HardState, Input, Log, Message, Node, NodeId,
+    Note, Output, Role, Term, TimerKind, WireMessage,
 };
 
 #[derive(Clone, Copy, Default)]
@@ -21,23 +21,12 @@ const MAX: SimDuration = SimDuration(300_000_000);
 
 fn node(id: NodeId, term: Term, terms: &[Term], sw: Switches) -> Node {
     let cfg = Config {
-        id,
-        cluster_size: 3,
         election_timeout_min: MIN,
         election_timeout_max: MAX,
-        heartbeat_interval: SimDuration::from_millis(50),
-        max_entries_per_message: 64,
-        candidate_persist: CandidatePersist::BeforeSend,
-        separate_term_write: false,
-        block_during_writes: false,
-        seed: 0,
-        bugs: Bugs::NONE,
         pre_vote: sw.pre_vote,
         check_quorum: sw.check_quorum,
         leader_stickiness: sw.leader_stickiness,
-        initial_voters: 0,
-        single_server_changes: false,
-        catch_up_rounds: 10,
+        ..Config::new(id, 3)
     };
     let mut n = Node::new(
         cfg,

@@ -728,44 +728,34 @@ pub fn run_compiled(run: &RunConfig, s: u64, cap: SimDuration) -> TrialResult {
         .faults
         .iter()
         .any(|f| matches!(f.kind, FaultKind::ChangeMembership(_)));
-    if membership {
-        // A membership trial: from the request to C_new (and to C_old,new) committed.
+    // What the trial measures, and from when: a membership trial, from the request to C_new
+    // (and to C_old,new) committed; else from the last fault (the crash) until every live node
+    // follows one leader (and until a leader is elected).
+    let (from, done, to_leader) = if membership {
         let asked = m.change_proposed_ns.unwrap_or(MEMBERSHIP_CHANGE_AT.0);
         let within = |t: Option<u64>| t.map(|t| t - asked).filter(|&d| d <= cap.0);
-        let done = within(m.change_final_ns);
-        return TrialResult {
-            config: 0,
-            trial: 0,
-            seed: s,
-            downtime_ns: done,
-            time_to_leader_ns: within(m.change_joint_ns),
-            elections: m.elections,
-            split_votes: m.split_votes,
-            failed_elections: m.failed_elections,
-            messages: r.messages_sent,
-            capped: done.is_none(),
-            crash_ns: asked,
-            first_term_split: m.first_term_split,
-            violation: r
-                .violation
-                .map(|v| v.to_string())
-                .or(r.panic.map(|p| format!("panic: {p}"))),
-        };
-    }
-    let crash = r.last_fault_ns.unwrap_or(0);
-    let done = r.outcome == Outcome::ConditionMet && r.end_time_ns - crash <= cap.0;
+        (asked, within(m.change_final_ns), within(m.change_joint_ns))
+    } else {
+        let crash = r.last_fault_ns.unwrap_or(0);
+        let done = r.outcome == Outcome::ConditionMet && r.end_time_ns - crash <= cap.0;
+        (
+            crash,
+            done.then(|| r.end_time_ns - crash),
+            m.leader_at_ns.map(|t| t - crash).filter(|&t| t <= cap.0),
+        )
+    };
     TrialResult {
         config: 0,
         trial: 0,
         seed: s,
-        downtime_ns: done.then(|| r.end_time_ns - crash),
-        time_to_leader_ns: m.leader_at_ns.map(|t| t - crash).filter(|&t| t <= cap.0),
+        downtime_ns: done,
+        time_to_leader_ns: to_leader,
         elections: m.elections,
         split_votes: m.split_votes,
         failed_elections: m.failed_elections,
         messages: r.messages_sent,
-        capped: !done,
-        crash_ns: crash,
+        capped: done.is_none(),
+        crash_ns: from,
         first_term_split: m.first_term_split,
         violation: r
             .violation

@@ -26,7 +26,7 @@
 //! configuration does not wait for them to commit: in rounds, each replicating up to the
 //! leader's last index at its start; when a round ends within an election timeout (counted in
 //! heartbeats: the node has no clock) the servers are caught up and the configuration is
-//! appended. After [`Config::catch_up_rounds`] rounds (default [`MAX_CATCH_UP_ROUNDS`]), or
+//! appended. After [`Config::catch_up_rounds`] rounds (default [`DEFAULT_CATCH_UP_ROUNDS`]), or
 //! when the servers' progress has not moved for two election timeouts (one is down), the
 //! leader gives up the change. Each round, the catch-up and an abort are noted in the trace.
 //!
@@ -36,10 +36,6 @@
 use super::quorum::{Majority, Quorum};
 use super::{Node, RoleState};
 use crate::protocol::*;
-
-/// By default ([`Config::catch_up_rounds`]), at most this many catch-up rounds (dissertation
-/// §4.2.1: a fixed number, such as ten) before the leader gives up a change that adds servers.
-pub const MAX_CATCH_UP_ROUNDS: u32 = 10;
 
 /// A membership change the leader is carrying out for the operator: the voters asked for, and
 /// the catch-up of the servers its next configuration adds (dissertation §4.2.1). Volatile: a
@@ -356,29 +352,13 @@ fn quorum_of(old: u64, new: u64) -> Quorum {
 mod tests {
     //! A leader and a follower driven by hand through a change, each test naming its rule.
     use super::*;
-    use crate::base::time::SimDuration;
 
     const OLD: u64 = 0b00111; // {n1, n2, n3}
 
     fn node(id: NodeId) -> Node {
         let cfg = Config {
-            id,
-            cluster_size: 5,
-            election_timeout_min: SimDuration::from_millis(150),
-            election_timeout_max: SimDuration::from_millis(300),
-            heartbeat_interval: SimDuration::from_millis(50),
-            max_entries_per_message: 64,
-            candidate_persist: CandidatePersist::BeforeSend,
-            separate_term_write: false,
-            block_during_writes: false,
-            leader_stickiness: false,
             initial_voters: OLD,
-            single_server_changes: false,
-            catch_up_rounds: 10,
-            seed: 0,
-            bugs: Bugs::NONE,
-            pre_vote: false,
-            check_quorum: false,
+            ..Config::new(id, 5)
         };
         Node::new(cfg, HardState::default())
     }

@@ -499,23 +499,8 @@ mod tests {
 
     fn cfg(id: NodeId, n: u32, persist: CandidatePersist) -> Config {
         Config {
-            id,
-            cluster_size: n,
-            election_timeout_min: SimDuration::from_millis(150),
-            election_timeout_max: SimDuration::from_millis(300),
-            heartbeat_interval: SimDuration::from_millis(50),
-            max_entries_per_message: 64,
             candidate_persist: persist,
-            separate_term_write: false,
-            block_during_writes: false,
-            leader_stickiness: false,
-            initial_voters: 0,
-            single_server_changes: false,
-            catch_up_rounds: 10,
-            seed: 0,
-            bugs: Bugs::NONE,
-            pre_vote: false,
-            check_quorum: false,
+            ..Config::new(id, n)
         }
     }
 

@@ -398,6 +398,39 @@ pub struct Config {
     pub catch_up_rounds: u32,
 }
 
+/// The default of [`Config::catch_up_rounds`]: at most this many catch-up rounds (dissertation
+/// §4.2.1: a fixed number, such as ten) before the leader gives up a change that adds servers.
+pub const DEFAULT_CATCH_UP_ROUNDS: u32 = 10;
+
+impl Config {
+    /// Server `id` of `cluster_size` with the paper's settings (election timeouts 150–300 ms,
+    /// heartbeats every 50 ms), 64 entries per message, the vote persisted before it is sent,
+    /// every switch off, no injected bug and the default catch-up; a scenario sets every
+    /// field itself (`scenario::compile`). For a node driven by hand:
+    /// `Config { pre_vote: true, ..Config::new(1, 3) }`.
+    pub fn new(id: NodeId, cluster_size: u32) -> Config {
+        Config {
+            id,
+            cluster_size,
+            election_timeout_min: SimDuration::from_millis(150),
+            election_timeout_max: SimDuration::from_millis(300),
+            heartbeat_interval: SimDuration::from_millis(50),
+            max_entries_per_message: 64,
+            candidate_persist: CandidatePersist::BeforeSend,
+            separate_term_write: false,
+            block_during_writes: false,
+            seed: 0,
+            bugs: Bugs::NONE,
+            pre_vote: false,
+            check_quorum: false,
+            leader_stickiness: false,
+            initial_voters: 0,
+            single_server_changes: false,
+            catch_up_rounds: DEFAULT_CATCH_UP_ROUNDS,
+        }
+    }
+}
+
 /// What a node tells the runtime; see the module doc.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output<M = Message> {

@@ -201,7 +201,7 @@ impl Scenario {
                 catch_up_rounds: self
                     .raft
                     .catch_up_rounds
-                    .unwrap_or(crate::node::membership::MAX_CATCH_UP_ROUNDS),
+                    .unwrap_or(crate::protocol::DEFAULT_CATCH_UP_ROUNDS),
                 seed: 0, // set per node and incarnation by the world
                 bugs: self.raft.bugs.iter().collect(),
                 pre_vote: self.raft.pre_vote,

@@ -21,7 +21,6 @@
 
 use std::collections::VecDeque;
 
-use raftsim::base::time::SimDuration;
 use raftsim::node::{
     CandidatePersist, ClientReply, Command, Config, Entry, Envelope, HardState, Input, Log, LogOp,
     Message, Node, NodeId, Output, Role, Term, TimerKind,
@@ -316,23 +315,9 @@ impl Cluster {
             slots: (1..=n)
                 .map(|id| Slot {
                     cfg: Config {
-                        id,
-                        cluster_size: n,
-                        election_timeout_min: SimDuration::from_millis(150),
-                        election_timeout_max: SimDuration::from_millis(300),
-                        heartbeat_interval: SimDuration::from_millis(50),
                         max_entries_per_message: spec.max_entries,
                         candidate_persist: spec.persist,
-                        separate_term_write: false,
-                        block_during_writes: false,
-                        seed: 0,
-                        bugs: raftsim::protocol::Bugs::NONE,
-                        pre_vote: false,
-                        check_quorum: false,
-                        leader_stickiness: false,
-                        initial_voters: 0,
-                        single_server_changes: false,
-                        catch_up_rounds: 10,
+                        ..Config::new(id, n)
                     },
                     node: None,
                     durable: spec.hard[id as usize - 1].clone(),
