@@ -200,3 +200,51 @@ fn cli_trace_level_messages_writes_sends() {
         "CLI and library messages-level traces differ"
     );
 }
+
+/// Per link, how often a delivered message was sent before one delivered ahead of it.
+fn overtakes(records: &[Record]) -> usize {
+    let mut latest: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+    let mut overtaken = 0;
+    for r in records {
+        if let Event::Deliver { from, to, id, .. } = &r.ev {
+            let last = latest.entry((*from, *to)).or_insert(0);
+            // A duplicate's copy has its original's id: equal is in order.
+            overtaken += (*id < *last) as usize;
+            *last = (*last).max(*id);
+        }
+    }
+    overtaken
+}
+
+/// `network.ordered`: each direction of a link delivers in the order sent (message ids are
+/// given in send order), where without it messages overtake one another.
+#[test]
+fn an_ordered_network_delivers_each_link_in_send_order() {
+    let mut sc = scenario("random-faults.json");
+    let mut run_with = |ordered: bool| {
+        sc.network.ordered = ordered;
+        let r = run(
+            &sc,
+            3,
+            RunOptions {
+                trace: true,
+                level: TraceLevel::Messages,
+            },
+        );
+        let text = String::from_utf8(r.trace.expect("traced").bytes().to_vec()).unwrap();
+        let records = parse_trace(&text).unwrap_or_else(|(l, e)| panic!("line {l}: {e}"));
+        let delivered = records
+            .iter()
+            .filter(|r| matches!(r.ev, Event::Deliver { .. }))
+            .count();
+        (overtakes(&records), delivered)
+    };
+    let (free, free_delivered) = run_with(false);
+    let (ordered, ordered_delivered) = run_with(true);
+    assert!(free > 100, "only {free} overtakes on a reordering network");
+    assert_eq!(
+        ordered, 0,
+        "an ordered network let {ordered} messages overtake"
+    );
+    assert!(ordered_delivered > 5000 && free_delivered > 5000);
+}

@@ -212,6 +212,7 @@ impl Scenario {
                 loss: net.loss,
                 duplicate: net.duplicate,
                 processing: net.processing.clone(),
+                ordered: net.ordered,
                 links: net
                     .links
                     .iter()

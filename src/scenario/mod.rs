@@ -344,6 +344,11 @@ pub struct NetworkSpec {
     /// Per-direction overrides of delay, loss and duplication.
     #[serde(default)]
     pub links: Vec<LinkSpec>,
+    /// Each direction of each link delivers in the order sent, as one TCP connection per pair
+    /// would: a message never overtakes an earlier one on its link, so a slow one holds back
+    /// those behind it. Off by default: every message draws its own delay and may overtake.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ordered: bool,
 }
 
 fn default_delay() -> DurationDist {
@@ -361,6 +366,7 @@ impl Default for NetworkSpec {
             duplicate: 0.0,
             processing: zero_dist(),
             links: Vec::new(),
+            ordered: false,
         }
     }
 }

@@ -59,6 +59,8 @@ pub struct NetConfig {
     pub processing: DurationDist,
     /// Per-direction overrides.
     pub links: Vec<LinkConfig>,
+    /// Each direction delivers in send order (see `world::net`).
+    pub ordered: bool,
 }
 
 impl Default for NetConfig {
@@ -70,6 +72,7 @@ impl Default for NetConfig {
             duplicate: 0.0,
             processing: DurationDist::ZERO,
             links: Vec::new(),
+            ordered: false,
         }
     }
 }

@@ -943,7 +943,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 id,
             });
         }
-        match self.net.send(env.from, env.to) {
+        match self.net.send(env.from, env.to, self.now) {
             Fate::Drop(reason) => self.drop_msg(&env, reason, id),
             Fate::Deliver { delay, copy_delay } => {
                 self.in_flight += 1 + copy_delay.is_some() as u64;
