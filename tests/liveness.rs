@@ -118,3 +118,19 @@ fn a_node_left_behind_fails_convergence() {
     let r = run(&parse(&whole), 1, RunOptions::default());
     assert!(r.violation.is_none(), "{:?}", r.violation);
 }
+
+/// The README's account of the correct node's Liveness: Commit failures on
+/// `random-faults.json`: seed 1253's retry backlog outlasts the 4 s bound on the shipped,
+/// reordering network, and drains in time when each link keeps order (`network.ordered`).
+#[test]
+fn seed_1253s_backlog_drains_in_time_only_on_ordered_links() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/random-faults.json");
+    let mut sc = Scenario::load(std::path::Path::new(path)).expect("shipped");
+    let r = run(&sc, 1253, RunOptions::default());
+    let v = r.violation.expect("the backlog outlasts the bound");
+    assert_eq!(v.property, "Liveness: Commit", "{}", v.detail);
+    sc.network.ordered = true;
+    let r = run(&sc, 1253, RunOptions::default());
+    assert!(r.violation.is_none(), "{:?}", r.violation);
+    assert_eq!(r.outcome, Outcome::ConditionMet);
+}
