@@ -6,7 +6,7 @@
 mod common;
 
 use assert_cmd::Command;
-use common::root;
+use common::{root, trace_records, traced};
 use raftsim::experiment::run::{run, RunOptions};
 use raftsim::observe::trace::{Event, Record};
 use raftsim::scenario::Scenario;
@@ -14,9 +14,8 @@ use raftsim::world::Outcome;
 
 /// The membership events of a traced run: (phase, voters, old).
 fn membership_events(r: &raftsim::experiment::run::RunReport) -> Vec<(String, Vec<u32>, Vec<u32>)> {
-    let text = String::from_utf8(r.trace.as_ref().unwrap().bytes().to_vec()).unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str::<Record>(l).unwrap())
+    trace_records(r)
+        .into_iter()
         .filter_map(|rec| match rec.ev {
             Event::Membership {
                 phase, voters, old, ..
@@ -30,14 +29,7 @@ fn membership_events(r: &raftsim::experiment::run::RunReport) -> Vec<(String, Ve
 fn membership_grow_reaches_five_voters_with_no_violation() {
     let sc = Scenario::load(&root().join("scenarios/membership-grow.json")).unwrap();
     for seed in 1..=5 {
-        let r = run(
-            &sc,
-            seed,
-            RunOptions {
-                trace: true,
-                ..Default::default()
-            },
-        );
+        let r = traced(&sc, seed);
         assert_eq!(
             r.outcome,
             Outcome::Completed,
@@ -116,14 +108,7 @@ fn changes_under_generated_faults_keep_every_safety_property() {
     let seeds = 1000;
     let mut finished = 0;
     for seed in 0..seeds {
-        let r = run(
-            &sc,
-            seed,
-            RunOptions {
-                trace: true,
-                ..Default::default()
-            },
-        );
+        let r = traced(&sc, seed);
         assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
         assert_eq!(r.outcome, Outcome::Completed, "seed {seed}");
         let finals: Vec<Vec<u32>> = membership_events(&r)
@@ -229,14 +214,7 @@ fn a_removed_server_cannot_disrupt_with_stickiness_on_by_default() {
     assert!(!off.leader_stickiness(), "an explicit false is honoured");
     // Leaders elected after the change completed (t > 1.5 s), over a few seeds.
     let leaders_after = |sc: &Scenario, seed: u64| {
-        let r = run(
-            sc,
-            seed,
-            RunOptions {
-                trace: true,
-                ..Default::default()
-            },
-        );
+        let r = traced(sc, seed);
         assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
         let text = String::from_utf8(r.trace.as_ref().unwrap().bytes().to_vec()).unwrap();
         let recs: Vec<Record> = text
@@ -291,16 +269,9 @@ fn commit_quorum_catches_a_joint_commit_by_c_new_alone() {
         .bugs
         .push(raftsim::protocol::Bug::JointCommitByNewOnly);
     for seed in 1..=5 {
-        let r = run(
-            &sc,
-            seed,
-            RunOptions {
-                trace: true,
-                ..Default::default()
-            },
-        );
+        let r = traced(&sc, seed);
         assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
-        let joint_at = text_records(&r)
+        let joint_at = trace_records(&r)
             .into_iter()
             .find(|rec| matches!(&rec.ev, Event::Membership { phase, .. } if phase == "joint"))
             .map(|rec| rec.t)
@@ -314,13 +285,6 @@ fn commit_quorum_catches_a_joint_commit_by_c_new_alone() {
         assert_eq!(v.property, "Commit Quorum", "seed {seed}: {v}");
         assert!(v.detail.contains("{n1,n2,n3}"), "{}", v.detail);
     }
-}
-
-fn text_records(r: &raftsim::experiment::run::RunReport) -> Vec<Record> {
-    let text = String::from_utf8(r.trace.as_ref().unwrap().bytes().to_vec()).unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// {n1, n2, n3} with 3,000 entries each, n4 and n5 empty; n3 is down from 0.5 s, and at 1 s
@@ -376,20 +340,13 @@ fn max_commit_gap_ns(recs: &[Record]) -> u64 {
 #[test]
 fn catching_up_new_servers_first_keeps_commitment_going() {
     for seed in 1..=3 {
-        let traced = |sc: &Scenario| {
-            let r = run(
-                sc,
-                seed,
-                RunOptions {
-                    trace: true,
-                    ..Default::default()
-                },
-            );
+        let records_of = |sc: &Scenario| {
+            let r = traced(sc, seed);
             assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
-            text_records(&r)
+            trace_records(&r)
         };
-        let with = traced(&far_behind(None, false));
-        let without = traced(&far_behind(Some(0), false));
+        let with = records_of(&far_behind(None, false));
+        let without = records_of(&far_behind(Some(0), false));
         let (g_with, g_without) = (max_commit_gap_ns(&with), max_commit_gap_ns(&without));
         eprintln!(
             "seed {seed}: longest commit gap {} ms with catch-up, {} ms without",
@@ -428,16 +385,9 @@ fn catching_up_new_servers_first_keeps_commitment_going() {
 /// the change up, traced `catch_up_aborted`, and no configuration is appended.
 #[test]
 fn a_new_server_that_never_catches_up_aborts_the_change() {
-    let r = run(
-        &far_behind(None, true),
-        1,
-        RunOptions {
-            trace: true,
-            ..Default::default()
-        },
-    );
+    let r = traced(&far_behind(None, true), 1);
     assert!(r.violation.is_none(), "{:?}", r.violation);
-    let recs = text_records(&r);
+    let recs = trace_records(&r);
     let phases: Vec<&str> = recs
         .iter()
         .filter_map(|r| match &r.ev {
@@ -461,14 +411,7 @@ fn a_new_server_that_never_catches_up_aborts_the_change() {
 fn membership_single_server_ends_at_the_removal_when_corrected() {
     let sc = Scenario::load(&root().join("scenarios/membership-single-server.json")).unwrap();
     for seed in 1..=5 {
-        let r = run(
-            &sc,
-            seed,
-            RunOptions {
-                trace: true,
-                ..Default::default()
-            },
-        );
+        let r = traced(&sc, seed);
         assert_eq!(
             r.outcome,
             Outcome::Completed,

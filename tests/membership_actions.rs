@@ -7,30 +7,11 @@
 mod common;
 
 use assert_cmd::Command;
-use common::root;
-use raftsim::experiment::run::{run, RunOptions, RunReport};
+use common::{root, trace_records, traced};
 use raftsim::observe::trace::{Event, Record};
 use raftsim::scenario::Scenario;
 use raftsim::world::config::FaultKind;
 use raftsim::world::Outcome;
-
-fn traced(sc: &Scenario, seed: u64) -> RunReport {
-    run(
-        sc,
-        seed,
-        RunOptions {
-            trace: true,
-            ..Default::default()
-        },
-    )
-}
-
-fn records(r: &RunReport) -> Vec<Record> {
-    let text = String::from_utf8(r.trace.as_ref().unwrap().bytes().to_vec()).unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str::<Record>(l).unwrap())
-        .collect()
-}
 
 /// (time, phase, node, index, voters, old, action) of each membership record.
 type MemRec = (u64, String, u32, u64, Vec<u32>, Vec<u32>, Option<String>);
@@ -88,7 +69,7 @@ fn membership_replace_leader_replaces_n1_with_n4() {
             "seed {seed}: {:?}",
             r.violation
         );
-        let recs = records(&r);
+        let recs = trace_records(&r);
         let m = membership(&recs);
         assert_eq!(m.len(), 3, "seed {seed}: {m:?}");
         let (t_proposed, _, asked, _, ref voters, _, ref action) = m[0];
@@ -151,7 +132,7 @@ fn membership_partition_holds_commitment_while_joint_then_completes() {
             "seed {seed}: {:?}",
             r.violation
         );
-        let recs = records(&r);
+        let recs = trace_records(&r);
         let t_of = |f: &dyn Fn(&Event) -> bool| recs.iter().find(|r| f(&r.ev)).unwrap().t;
         let partition = t_of(&|e| matches!(e, Event::Partition { .. }));
         let heal = t_of(&|e| matches!(e, Event::Heal { .. }));
@@ -270,7 +251,7 @@ fn generated_membership_changes_happen_and_complete() {
             .collect();
         assert!(!drawn.is_empty(), "seed {seed}");
         assert!(drawn.iter().all(|f| f.until.is_none() && f.when.is_none()));
-        let m = membership(&records(&traced(&sc, seed)));
+        let m = membership(&trace_records(&traced(&sc, seed)));
         for x in &m {
             match x.1.as_str() {
                 "proposed" => {
@@ -315,8 +296,8 @@ fn generated_membership_actions_are_written_out_and_replay() {
         let same: Vec<_> = back.iter().map(|f| f.compile()).collect();
         let orig: Vec<_> = explicit.faults.iter().map(|f| f.compile()).collect();
         assert_eq!(same, orig);
-        let a = membership(&records(&traced(&sc, seed)));
-        let b = membership(&records(&traced(&explicit, seed)));
+        let a = membership(&trace_records(&traced(&sc, seed)));
+        let b = membership(&trace_records(&traced(&explicit, seed)));
         assert!(!a.is_empty());
         assert_eq!(a, b, "seed {seed}");
     }
@@ -357,7 +338,7 @@ fn a_change_that_cannot_complete_is_a_liveness_violation() {
         1,
     );
     assert!(r.violation.is_none(), "{:?}", r.violation);
-    let recs = records(&r);
+    let recs = trace_records(&r);
     assert!(recs
         .iter()
         .any(|r| matches!(&r.ev, Event::Membership { phase, .. } if phase == "catch_up_aborted")));
@@ -387,7 +368,7 @@ fn skipped_actions_say_why_and_changes_chain() {
     let sc = Scenario::parse("m.json", &text).unwrap();
     let r = traced(&sc, 1);
     assert!(r.violation.is_none(), "{:?}", r.violation);
-    let recs = records(&r);
+    let recs = trace_records(&r);
     let skipped: Vec<String> = recs
         .iter()
         .filter_map(|r| match &r.ev {
@@ -520,7 +501,7 @@ fn bad_membership_actions_are_refused() {
 #[test]
 fn the_summary_shows_the_configuration_history() {
     let r = traced(&load("membership-replace-leader.json"), 1);
-    let m = membership(&records(&r));
+    let m = membership(&trace_records(&r));
     let h = &r.summary.configuration_changes;
     assert_eq!(h.len(), 1, "{h:?}");
     let c = &h[0];

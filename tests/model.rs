@@ -2,8 +2,11 @@
 //! a message is delivered only if its link is open both when it is sent and when it arrives; a
 //! node whose clock runs fast reaches its timer deadlines early in virtual time.
 
+mod common;
+
+use common::{trace_records, traced};
 use raftsim::experiment::run::{run, RunOptions};
-use raftsim::observe::trace::{parse_trace, Event, Record};
+use raftsim::observe::trace::{Event, Record};
 use raftsim::scenario::Scenario;
 
 /// n1 leads from the start and sends its first heartbeats at t=0; every message takes 10ms.
@@ -22,16 +25,9 @@ fn scenario(faults: &str) -> Scenario {
 }
 
 fn records(sc: &Scenario) -> Vec<Record> {
-    let r = run(
-        sc,
-        1,
-        RunOptions {
-            trace: true,
-            ..Default::default()
-        },
-    );
+    let r = traced(sc, 1);
     assert!(r.violation.is_none());
-    parse_trace(std::str::from_utf8(r.trace.expect("traced").bytes()).unwrap()).unwrap()
+    trace_records(&r)
 }
 
 fn drops(recs: &[Record]) -> Vec<(u64, u32, u32, String, String)> {
@@ -149,15 +145,7 @@ fn a_fast_clock_times_out_first_and_at_the_drifted_time() {
 }
 
 fn records_seed(sc: &Scenario, seed: u64) -> Vec<Record> {
-    let r = run(
-        sc,
-        seed,
-        RunOptions {
-            trace: true,
-            ..Default::default()
-        },
-    );
-    parse_trace(std::str::from_utf8(r.trace.expect("traced").bytes()).unwrap()).unwrap()
+    trace_records(&traced(sc, seed))
 }
 
 #[test]
@@ -170,14 +158,7 @@ fn key_value_state_machines_that_applied_as_far_hold_the_same_contents() {
     .unwrap();
     let sc = Scenario::parse("replication.json", &text).unwrap();
     for seed in 0..5 {
-        let r = run(
-            &sc,
-            seed,
-            RunOptions {
-                trace: false,
-                ..Default::default()
-            },
-        );
+        let r = run(&sc, seed, RunOptions::default());
         let sms = &r.summary.state_machines;
         assert_eq!(sms.len(), 5, "seed {seed}: every node is up at the end");
         let top = sms.iter().map(|m| m.applied).max().unwrap();
@@ -210,16 +191,9 @@ fn overlapping_pauses_resume_when_the_last_one_ends() {
       "stop": { "at": "4s" } }"#;
     let sc = Scenario::parse("pauses.json", text).unwrap();
     for seed in 0..10 {
-        let r = run(
-            &sc,
-            seed,
-            RunOptions {
-                trace: true,
-                ..Default::default()
-            },
-        );
+        let r = traced(&sc, seed);
         assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
-        let recs = parse_trace(std::str::from_utf8(r.trace.unwrap().bytes()).unwrap()).unwrap();
+        let recs = trace_records(&r);
         let resumes: Vec<(u64, u32)> = recs
             .iter()
             .filter_map(|r| match r.ev {

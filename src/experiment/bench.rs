@@ -91,34 +91,31 @@ pub fn run_all(quick: bool) -> String {
         ev as f64 / runs as f64
     );
     // The seed search's own figure (issue target: 300 seeds/s per core): every checker on,
-    // faults drawn from the seed, one thread.
-    let search = parse(include_str!("../../scenarios/random-faults.json")).compile();
-    let (seeds, t, _) = measure(secs, |i| {
-        crate::experiment::explore::judge(&search, i);
-        0
-    });
+    // faults drawn from the seed, one thread. Then the same search with the client load at 1
+    // request/s: the rest of a seed's cost (elections, faults, heartbeats, checks), so the
+    // difference is what the load costs.
+    let search_rate = |cfg: &RunConfig| {
+        let (seeds, t, _) = measure(secs, |i| {
+            crate::experiment::explore::judge(cfg, i);
+            0
+        });
+        (seeds as f64 / t, seeds)
+    };
+    let mut search = parse(include_str!("../../scenarios/random-faults.json"));
+    let (rate, seeds) = search_rate(&search.compile());
     let _ = writeln!(
         o,
-        "seed search, random-faults.json (5 nodes, generated faults, 100 req/s, every check), one thread: {:.0} seeds/s ({seeds} seeds)",
-        seeds as f64 / t
+        "seed search, random-faults.json (5 nodes, generated faults, 100 req/s, every check), one thread: {rate:.0} seeds/s ({seeds} seeds)"
     );
-    // The same search with the client load at 1 request/s: the rest of a seed's cost
-    // (elections, faults, heartbeats, checks), so the difference is what the load costs.
-    let mut unloaded = parse(include_str!("../../scenarios/random-faults.json"));
-    unloaded
+    search
         .workload
         .as_mut()
         .expect("random-faults.json has a workload")
         .requests_per_second = 1.0;
-    let unloaded = unloaded.compile();
-    let (seeds, t, _) = measure(secs, |i| {
-        crate::experiment::explore::judge(&unloaded, i);
-        0
-    });
+    let (rate, seeds) = search_rate(&search.compile());
     let _ = writeln!(
         o,
-        "seed search, the same at 1 req/s (what is not client load), one thread: {:.0} seeds/s ({seeds} seeds)",
-        seeds as f64 / t
+        "seed search, the same at 1 req/s (what is not client load), one thread: {rate:.0} seeds/s ({seeds} seeds)"
     );
     let top = parse(include_str!("../../scenarios/figure16-top.json"));
     let bottom = parse(include_str!("../../scenarios/figure16-bottom.json"));

@@ -448,7 +448,7 @@ mod tests {
             down in proptest::collection::vec(1u32..8, 0..3),
         ) {
             let mut a = Availability::new(0, false);
-            a.on(&rec(0, Event::Start { nodes: n, seed: 0, scenario: String::new(), drawn: None, voters: None }), 1);
+            a.on(&rec(0, Event::start(n, None)), 1);
             let cuts: Vec<(u32, u32)> =
                 cuts.into_iter().filter(|&(f, t)| f != t && f <= n && t <= n).collect();
             for &(from, to) in &cuts {
@@ -474,19 +474,7 @@ mod tests {
     #[test]
     fn a_stable_leader_needs_a_majority_in_its_term() {
         let mut a = Availability::new(0, false);
-        a.on(
-            &rec(
-                0,
-                Event::Start {
-                    nodes: 3,
-                    seed: 0,
-                    scenario: String::new(),
-                    drawn: None,
-                    voters: None,
-                },
-            ),
-            1,
-        );
+        a.on(&rec(0, Event::start(3, None)), 1);
         a.on(&rec(1, Event::role(1, Role::Leader, 2)), 2);
         assert_eq!(a.stable_leader(), None, "n2 and n3 are still in term 0");
         a.on(&rec(2, Event::role(2, Role::PreCandidate, 2)), 3);

@@ -996,13 +996,7 @@ mod tests {
     #[test]
     fn a_leader_without_a_recorded_majority_violates_election_safety() {
         let mut c = Checker::new(5);
-        let start = rec(Event::Start {
-            nodes: 5,
-            seed: 0,
-            scenario: "t".into(),
-            drawn: None,
-            voters: None,
-        });
+        let start = rec(Event::start(5, None));
         c.observe(&start, 1).unwrap();
         c.observe(&rec(Event::Election { node: 1, term: 2 }), 2)
             .unwrap();
@@ -1029,13 +1023,7 @@ mod tests {
     /// its log, or the initial voters), and while joint a majority of each of C_old and C_new.
     #[test]
     fn election_safety_counts_votes_in_the_leaders_configuration() {
-        let start = rec(Event::Start {
-            nodes: 5,
-            seed: 0,
-            scenario: "t".into(),
-            drawn: None,
-            voters: Some(vec![1, 2, 3]),
-        });
+        let start = rec(Event::start(5, Some(vec![1, 2, 3])));
         let leader = |votes| {
             rec(Event::Leader {
                 node: 1,
@@ -1095,13 +1083,7 @@ mod tests {
     /// entry too, the same commit passes.
     #[test]
     fn commit_quorum_counts_both_majorities_while_joint() {
-        let start = rec(Event::Start {
-            nodes: 5,
-            seed: 0,
-            scenario: "t".into(),
-            drawn: None,
-            voters: Some(vec![1, 2, 3]),
-        });
+        let start = rec(Event::start(5, Some(vec![1, 2, 3])));
         let entry = |config| TEntry {
             term: 1,
             put: None,

@@ -258,6 +258,18 @@ impl Event {
         Event::Role { node, role, term }
     }
 
+    /// A `start` of `nodes` nodes (seed 0, scenario "t"), all voters unless `voters` says.
+    #[cfg(test)]
+    pub(crate) fn start(nodes: u32, voters: Option<Vec<NodeId>>) -> Event {
+        Event::Start {
+            nodes,
+            seed: 0,
+            scenario: "t".into(),
+            drawn: None,
+            voters,
+        }
+    }
+
     /// The trace event for node `id`'s explanation.
     pub fn from_note(id: NodeId, note: Note) -> Event {
         match note {

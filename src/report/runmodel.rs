@@ -563,16 +563,7 @@ mod tests {
     #[test]
     fn lanes_follow_roles_crashes_and_pauses() {
         let recs = vec![
-            rec(
-                0,
-                Event::Start {
-                    nodes: 2,
-                    seed: 1,
-                    scenario: "x".into(),
-                    drawn: None,
-                    voters: None,
-                },
-            ),
+            rec(0, Event::start(2, None)),
             rec(10, Event::role(1, Role::Candidate, 1)),
             rec(20, Event::role(1, Role::Leader, 1)),
             rec(30, Event::Crash { node: 1 }),
@@ -618,16 +609,7 @@ mod tests {
     #[test]
     fn partitions_pair_with_their_heal() {
         let recs = vec![
-            rec(
-                0,
-                Event::Start {
-                    nodes: 3,
-                    seed: 1,
-                    scenario: "x".into(),
-                    drawn: None,
-                    voters: None,
-                },
-            ),
+            rec(0, Event::start(3, None)),
             rec(
                 5,
                 Event::Partition {
@@ -659,16 +641,7 @@ mod tests {
     #[test]
     fn a_node_outside_the_cluster_is_an_error() {
         let recs = vec![
-            rec(
-                0,
-                Event::Start {
-                    nodes: 3,
-                    seed: 1,
-                    scenario: "x".into(),
-                    drawn: None,
-                    voters: None,
-                },
-            ),
+            rec(0, Event::start(3, None)),
             rec(1, Event::Crash { node: 4 }),
         ];
         assert_eq!(

@@ -3,11 +3,33 @@
 
 use std::path::PathBuf;
 
+use raftsim::experiment::run::{run, RunOptions, RunReport};
+use raftsim::observe::trace::{parse_trace, Record};
 use raftsim::report::runmodel::State;
+use raftsim::scenario::Scenario;
 
 /// The crate root, where `scenarios/` lives.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A run of `sc` at `seed` that keeps its trace (events level).
+pub fn traced(sc: &Scenario, seed: u64) -> RunReport {
+    run(
+        sc,
+        seed,
+        RunOptions {
+            trace: true,
+            ..Default::default()
+        },
+    )
+}
+
+/// The records of a traced run's trace.
+pub fn trace_records(r: &RunReport) -> Vec<Record> {
+    let bytes = r.trace.as_ref().expect("a traced run").bytes();
+    parse_trace(std::str::from_utf8(bytes).expect("utf-8 trace"))
+        .unwrap_or_else(|(line, e)| panic!("trace line {line}: {e}"))
 }
 
 /// Every `scenarios/*.json`, sorted, so that a new scenario is covered without editing a test.
