@@ -5,8 +5,7 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::{root, trace_records, traced};
+use common::{explore_finds_nothing, root, trace_records, traced};
 use raftsim::experiment::run::{run, RunOptions};
 use raftsim::observe::trace::{Event, Record};
 use raftsim::scenario::Scenario;
@@ -63,25 +62,7 @@ fn membership_grow_reaches_five_voters_with_no_violation() {
 
 #[test]
 fn explore_membership_grow_finds_nothing_in_500_seeds() {
-    let tmp = tempfile::tempdir().unwrap();
-    let o = Command::cargo_bin("raftsim")
-        .unwrap()
-        .arg("explore")
-        .arg(root().join("scenarios/membership-grow.json"))
-        .args(["--seeds", "0..500", "--quiet", "--out"])
-        .arg(tmp.path().join("x"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(
-        stdout.contains("500 seeds") && stdout.contains(": 0 failing"),
-        "{stdout}"
-    );
+    explore_finds_nothing("membership-grow.json", 500, &[]);
 }
 
 /// Grow 3 → 5 while the seed's generated faults run (crashes, partitions, pauses, losses),

@@ -7,7 +7,7 @@
 mod common;
 
 use assert_cmd::Command;
-use common::{root, trace_records, traced};
+use common::{explore_finds_nothing, root, trace_records, traced};
 use raftsim::observe::trace::{Event, Record};
 use raftsim::scenario::Scenario;
 use raftsim::world::config::FaultKind;
@@ -200,25 +200,7 @@ fn membership_partition_holds_commitment_while_joint_then_completes() {
 /// Membership" in the scenario, with Leader, Commit and Convergence). About 7 s on 2 threads.
 #[test]
 fn random_membership_1000_seeds_clean() {
-    let tmp = tempfile::tempdir().unwrap();
-    let o = Command::cargo_bin("raftsim")
-        .unwrap()
-        .arg("explore")
-        .arg(root().join("scenarios/random-membership.json"))
-        .args(["--seeds", "0..1000", "--jobs", "2", "--quiet", "--out"])
-        .arg(tmp.path().join("x"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(
-        stdout.contains("1000 seeds") && stdout.contains(": 0 failing"),
-        "{stdout}"
-    );
+    explore_finds_nothing("random-membership.json", 1000, &["--jobs", "2"]);
 }
 
 /// Regression, found by `raftsim explore scenarios/random-membership.json --seeds 0..2000`:

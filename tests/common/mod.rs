@@ -32,6 +32,31 @@ pub fn trace_records(r: &RunReport) -> Vec<Record> {
         .unwrap_or_else(|(line, e)| panic!("trace line {line}: {e}"))
 }
 
+/// `raftsim explore scenarios/NAME --seeds 0..SEEDS` with `extra` flags, through the CLI:
+/// it must exit 0 and report every seed run and none failing.
+pub fn explore_finds_nothing(name: &str, seeds: u64, extra: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = assert_cmd::Command::cargo_bin("raftsim")
+        .unwrap()
+        .arg("explore")
+        .arg(root().join("scenarios").join(name))
+        .args(["--seeds", &format!("0..{seeds}"), "--quiet", "--out"])
+        .arg(tmp.path().join("x"))
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{seeds} seeds")) && stdout.contains(": 0 failing"),
+        "{stdout}"
+    );
+}
+
 /// Every `scenarios/*.json`, sorted, so that a new scenario is covered without editing a test.
 pub fn scenario_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
