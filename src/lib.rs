@@ -32,6 +32,8 @@
 //! | [`base`] | virtual time, seeded randomness, distributions |
 //! | [`protocol`] | the node interface: inputs, outputs, messages, logs, durable state |
 //! | [`node`] | the built-in Raft node (paper Figure 2), one implementation of the interface |
+//! | [`raftrs`] | tikv's raft crate behind the interface: a second implementation, an adapter |
+//! | [`nodes`] | the implementations a scenario may choose (`node`), and their options |
 //! | [`scenario`] | the scenario file: schema, validation, errors |
 //! | [`world`] | the simulated world: event queue, network, clocks, disks, faults, clients, the loop |
 //! | [`observe`] | observers: trace events and writer, safety checker, summary, split votes |
@@ -41,8 +43,10 @@
 pub mod base;
 pub mod experiment;
 pub mod node;
+pub mod nodes;
 pub mod observe;
 pub mod protocol;
+pub mod raftrs;
 pub mod report;
 pub mod scenario;
 pub mod world;

@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use raftsim::node::Node;
 use raftsim::observe::summary::SummaryBuilder;
 use raftsim::report::output::{check_writable, write_atomic, Unnamed};
 use raftsim::report::reproduce::{parse_trace_hash, Reproduce};
@@ -73,10 +72,10 @@ enum Cmd {
         /// reproduce line are printed; `raftsim diff` then shows the first diverging record.
         #[arg(long, value_name = "HASH", value_parser = parse_trace_hash)]
         expect_hash: Option<String>,
-        /// Inject a bug into the built-in node, to see the checker catch it; adds to the
+        /// Inject a bug into the node under test (each node has its own: `raftsim bugs`), to see the checker catch it; adds to the
         /// scenario's `raft.bugs`. Repeatable.
         #[arg(long = "bug", value_name = "NAME", value_parser = bug_parser())]
-        bugs: Vec<raftsim::protocol::Bug>,
+        bugs: Vec<String>,
         /// Set a scenario field by its path, e.g. --set raft.pre_vote=true (one value; as in
         /// `sweep --set`). Repeatable.
         #[arg(long = "set", value_name = "PATH=VALUE")]
@@ -220,7 +219,7 @@ enum Cmd {
         seed: u64,
         /// Injected bugs the failure needs (adds to the scenario's `raft.bugs`). Repeatable.
         #[arg(long = "bug", value_name = "NAME", value_parser = bug_parser())]
-        bugs: Vec<raftsim::protocol::Bug>,
+        bugs: Vec<String>,
         /// Where to write the shrunk scenario [default: output/<name>-seed<N>-shrunk.json].
         #[arg(long)]
         out: Option<PathBuf>,
@@ -356,31 +355,45 @@ struct RunFlags {
     level: TraceLevel,
     panic_after_steps: Option<u64>,
     expect_hash: Option<String>,
-    bugs: Vec<raftsim::protocol::Bug>,
+    bugs: Vec<String>,
     sets: Vec<String>,
     plot: bool,
     perfetto: Option<PathBuf>,
 }
 
-/// `--bug NAME`: one of the injected bugs' names (clap lists them when the name is unknown).
-fn bug_parser() -> impl clap::builder::TypedValueParser<Value = raftsim::protocol::Bug> {
-    use clap::builder::TypedValueParser;
-    use raftsim::protocol::Bug;
-    clap::builder::PossibleValuesParser::new(Bug::NAMES)
-        .map(|name| Bug::from_name(&name).expect("a possible value"))
+/// `--bug NAME`: one of the injected bugs' names, of any implementation (clap lists them when
+/// the name is unknown); [`add_bugs`] then checks it is one of the chosen node's.
+fn bug_parser() -> clap::builder::PossibleValuesParser {
+    use raftsim::nodes::NodeKind;
+    clap::builder::PossibleValuesParser::new(
+        NodeKind::ALL
+            .into_iter()
+            .flat_map(|k| k.bug_names().iter().copied()),
+    )
+}
+
+/// Adds `--bug` names to the scenario's `raft.bugs`, checked against its node's own list.
+fn add_bugs(mut sc: Scenario, bugs: &[String]) -> Result<Scenario> {
+    if bugs.is_empty() {
+        return Ok(sc);
+    }
+    sc.raft.bugs.extend(bugs.iter().cloned());
+    sc.validate()
+        .map_err(|(field, m)| anyhow::anyhow!("--bug: field `{field}`: {m}"))?;
+    Ok(sc)
 }
 
 fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     use raftsim::experiment::run::{run_observed, PanicAfter};
     use raftsim::observe::trace::TraceWriter;
 
-    let mut sc = apply_sets(load(path)?, &f.sets)?;
-    sc.raft.bugs.extend(&f.bugs);
+    let sc = add_bugs(apply_sets(load(path)?, &f.sets)?, &f.bugs)?;
     let seed = f.seed.unwrap_or(sc.seed);
     let dir = f
         .out
         .unwrap_or_else(|| PathBuf::from("output").join(format!("{}-{seed}", sc.name)));
-    let cfg = sc.for_seed(seed).compile();
+    let drawn = sc.for_seed(seed);
+    let (cfg, node) = (drawn.compile(), drawn.node_choice());
     // Every flag that changes what the run writes, so the printed line replays it byte for byte.
     let mut repro = Reproduce::run(path, seed);
     if let TraceLevel::Messages = f.level {
@@ -414,10 +427,15 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
         .map_err(|e| output_failed(format!("cannot write {}: {e}", trace_path.display())))?;
     let mut trace = TraceWriter::new(std::io::BufWriter::new(file));
     let (result, mut summary) = match f.panic_after_steps {
-        None => run_observed::<Node, _, _>(&cfg, seed, f.level, Some(&mut trace), &mut ()),
+        None => raftsim::with_node!(&node, N, o => {
+            run_observed::<N, _, _>(&cfg, o, seed, f.level, Some(&mut trace), &mut ())
+        }),
         Some(n) => {
+            let raftsim::nodes::NodeChoice::Raftsim(o) = &node else {
+                anyhow::bail!("--panic-after-steps is for the built-in node (node raftsim)");
+            };
             PanicAfter::arm(n);
-            run_observed::<PanicAfter, _, _>(&cfg, seed, f.level, Some(&mut trace), &mut ())
+            run_observed::<PanicAfter, _, _>(&cfg, o, seed, f.level, Some(&mut trace), &mut ())
         }
     };
     let hash = trace.hash();
@@ -912,7 +930,13 @@ fn replay_trial(
         .map_err(|e| output_failed(format!("cannot write {}: {e}", dir.display())))?;
     write_atomic(&file, &text).map_err(output_failed)?;
     // The written file, read back as `raftsim run` reads it.
-    let replayed = sweep::run_compiled(&load(&file)?.compile(), sc.seed, configs[config].cap);
+    let back = load(&file)?;
+    let replayed = sweep::run_compiled(
+        &back.compile(),
+        &back.node_choice(),
+        sc.seed,
+        configs[config].cap,
+    );
     let show = |d: Option<u64>| {
         d.map_or("capped".to_string(), |ns| {
             format!("{:.3} ms", ns as f64 / 1e6)
@@ -970,9 +994,9 @@ struct ExploreArgs {
     /// Output folder for failing seeds [default: output/explore-<scenario name>/].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Inject a bug into the built-in node (adds to the scenario's `raft.bugs`). Repeatable.
+    /// Inject a bug into the node under test (each node has its own: `raftsim bugs`) (adds to the scenario's `raft.bugs`). Repeatable.
     #[arg(long = "bug", value_name = "NAME", value_parser = bug_parser())]
-    bugs: Vec<raftsim::protocol::Bug>,
+    bugs: Vec<String>,
     /// Set a scenario field by its path before the search, e.g. --set raft.pre_vote=true (one
     /// value; as in `sweep --set`). Repeatable. Saved failing scenarios include it.
     #[arg(long = "set", value_name = "PATH=VALUE")]
@@ -1008,8 +1032,7 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     use raftsim::observe::trace::TraceWriter;
     use std::io::IsTerminal;
 
-    let mut sc = apply_sets(load(&a.scenario)?, &a.sets)?;
-    sc.raft.bugs.extend(&a.bugs);
+    let sc = add_bugs(apply_sets(load(&a.scenario)?, &a.sets)?, &a.bugs)?;
     let seeds = explore::parse_seeds(&a.seeds).map_err(|m| anyhow::anyhow!("--seeds: {m}"))?;
     let shard = a
         .shard
@@ -1091,13 +1114,18 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     for f in &report.findings {
         // Replay the failing seed with a trace, to keep it beside the finding.
         let mut trace = TraceWriter::in_memory();
-        let _ = raftsim::experiment::run::run_observed::<Node, _, _>(
-            &sc.for_seed(f.seed).compile(),
-            f.seed,
-            TraceLevel::Events,
-            Some(&mut trace),
-            &mut (),
-        );
+        let drawn = sc.for_seed(f.seed);
+        let cfg = drawn.compile();
+        let _ = raftsim::with_node!(&drawn.node_choice(), N, o => {
+            raftsim::experiment::run::run_observed::<N, _, _>(
+                &cfg,
+                o,
+                f.seed,
+                TraceLevel::Events,
+                Some(&mut trace),
+                &mut (),
+            )
+        });
         let file = dir.join(format!("seed-{}.trace.jsonl", f.seed));
         write_atomic(&file, trace.bytes()).map_err(output_failed)?;
         let mut repro = Reproduce::run(&a.scenario, f.seed);
@@ -1194,14 +1222,8 @@ fn cmd_merge(shards: &[PathBuf], out: &Path, max_failures: usize) -> Result<Exit
     Ok(ExitCode::from(1))
 }
 
-fn cmd_shrink(
-    path: &Path,
-    seed: u64,
-    bugs: &[raftsim::protocol::Bug],
-    out: Option<PathBuf>,
-) -> Result<ExitCode> {
-    let mut sc = load(path)?;
-    sc.raft.bugs.extend(bugs);
+fn cmd_shrink(path: &Path, seed: u64, bugs: &[String], out: Option<PathBuf>) -> Result<ExitCode> {
+    let sc = add_bugs(load(path)?, bugs)?;
     let file = out.unwrap_or_else(|| {
         PathBuf::from("output").join(format!("{}-seed{seed}-shrunk.json", sc.name))
     });

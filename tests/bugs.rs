@@ -22,11 +22,8 @@ use raftsim::world::Outcome;
 
 // ---- a node driven by hand ----
 
-fn cfg(id: NodeId, n: u32, bugs: Bugs) -> Config {
-    Config {
-        bugs,
-        ..Config::new(id, n)
-    }
+fn cfg(id: NodeId, n: u32) -> Config {
+    Config::new(id, n)
 }
 
 fn hard(term: Term, voted_for: Option<NodeId>, terms: &[Term]) -> HardState {
@@ -39,7 +36,11 @@ fn hard(term: Term, voted_for: Option<NodeId>, terms: &[Term]) -> HardState {
 
 /// Node `id` of an `n`-node cluster, from durable state, with `bugs` switched on.
 fn node(id: NodeId, n: u32, bugs: Bugs, state: HardState) -> Node {
-    let mut node = Node::new(cfg(id, n, bugs), state);
+    let opts = raftsim::node::Options {
+        bugs,
+        ..Default::default()
+    };
+    let mut node = Node::with_options(cfg(id, n), opts, state);
     node.start(&mut Vec::new());
     node
 }
@@ -473,7 +474,14 @@ fn shipped_scenarios_run_without_bugs() {
     for file in common::scenario_files() {
         let sc = Scenario::load(&file).unwrap();
         assert!(sc.raft.bugs.is_empty(), "{}", file.display());
-        assert_eq!(sc.compile().raft.bugs, Bugs::NONE, "{}", file.display());
+        match sc.node_choice() {
+            raftsim::nodes::NodeChoice::Raftsim(o) => {
+                assert_eq!(o.bugs, Bugs::NONE, "{}", file.display())
+            }
+            raftsim::nodes::NodeChoice::RaftRs(o) => {
+                assert_eq!(o.bugs, raftsim::raftrs::Bugs::NONE, "{}", file.display())
+            }
+        }
     }
 }
 
@@ -483,9 +491,12 @@ fn raft_bugs_compile_into_the_node_config() {
     let sc = Scenario::parse("f8.json", &text).unwrap();
     assert_eq!(
         sc.raft.bugs,
-        vec![Bug::CountStaleVotes, Bug::NoLogCheckOnVote]
+        vec!["count-stale-votes", "no-log-check-on-vote"]
     );
-    let bugs = sc.compile().raft.bugs;
+    let raftsim::nodes::NodeChoice::Raftsim(o) = sc.node_choice() else {
+        panic!("the built-in node")
+    };
+    let bugs = o.bugs;
     assert_eq!(
         bugs.iter().collect::<Vec<_>>(),
         vec![Bug::NoLogCheckOnVote, Bug::CountStaleVotes]
@@ -534,7 +545,7 @@ fn figure8_catches_commit_old_term_by_count() {
     let r = world::run(&sc, 1, opts);
     assert_eq!(r.outcome, Outcome::Completed);
     let mut sc = sc;
-    sc.raft.bugs.push(Bug::CommitOldTermByCount);
+    sc.raft.bugs.push(Bug::CommitOldTermByCount.name().into());
     let r = world::run(&sc, 1, opts);
     assert_eq!(r.outcome, Outcome::Violation);
     assert_eq!(r.violation.unwrap().property, "Leader Completeness");
@@ -666,7 +677,7 @@ fn explore(scenarios: &[(&str, &(dyn Fn(u64) -> Scenario + Sync))], seeds: u64) 
                 .into_par_iter()
                 .map(|seed| {
                     let mut sc = make(seed);
-                    sc.raft.bugs.extend(bug);
+                    sc.raft.bugs.extend(bug.map(|b| b.name().to_string()));
                     (seed, failure(&sc, seed))
                 })
                 .collect();

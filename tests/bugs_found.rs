@@ -1,5 +1,5 @@
 //! A seed search finds real bugs: each injected bug (a mistake shipped by real Raft
-//! implementations, see `raftsim::protocol::Bug`) run under `scenarios/random-faults.json`,
+//! implementations, see `raftsim::node::Bug`) run under `scenarios/random-faults.json`,
 //! whose faults are drawn from the seed, fails the right property within a stated seed budget,
 //! and the correct node passes the same seeds. The budgets are the measured first failing seeds
 //! (README, "Injected bugs"); a change that makes the search miss a bug fails here.
@@ -8,7 +8,7 @@ mod common;
 use common::root;
 
 use raftsim::experiment::explore::{explore, ExplorePlan, Finding};
-use raftsim::protocol::Bug;
+use raftsim::node::Bug;
 use raftsim::scenario::Scenario;
 
 fn search(bugs: &[Bug], seeds: std::ops::Range<u64>, max_failures: usize) -> Vec<Finding> {
@@ -23,7 +23,9 @@ fn search_in(
 ) -> Vec<Finding> {
     let path = root().join(format!("scenarios/{scenario}.json"));
     let mut sc = Scenario::load(&path).expect("valid");
-    sc.raft.bugs.extend(bugs);
+    sc.raft
+        .bugs
+        .extend(bugs.iter().map(|b| b.name().to_string()));
     let plan = ExplorePlan {
         seeds,
         max_failures,
@@ -152,7 +154,9 @@ fn forget_vote_on_restart_is_found_under_light_load() {
     let sc = Scenario::load(&root().join("scenarios/random-faults-light.json")).expect("valid");
     let plan = |bugs: &[Bug]| {
         let mut sc = sc.clone();
-        sc.raft.bugs.extend(bugs);
+        sc.raft
+            .bugs
+            .extend(bugs.iter().map(|b| b.name().to_string()));
         let plan = ExplorePlan {
             seeds: 0..16,
             max_failures: 1,

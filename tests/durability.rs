@@ -7,8 +7,8 @@
 
 use raftsim::base::rng::{Purpose, Rng};
 use raftsim::node::{
-    CandidatePersist, Config, Entry, Envelope, HardState, Input, LogOp, Message, Node, NodeId,
-    Output, Term, TimerKind,
+    Config, Entry, Envelope, HardState, Input, LogOp, Message, Node, NodeId, Output, Term,
+    TimerKind,
 };
 
 const N: u32 = 5;
@@ -20,10 +20,9 @@ struct Disk {
     inflight: Vec<(u64, Term, Option<NodeId>, Vec<LogOp>)>,
 }
 
-fn config(persist: CandidatePersist) -> Config {
+fn config() -> Config {
     Config {
         max_entries_per_message: 4,
-        candidate_persist: persist,
         ..Config::new(ME, N)
     }
 }
@@ -85,7 +84,7 @@ fn fuzz(seed: u64, steps: usize) {
         durable: HardState::default(),
         inflight: Vec::new(),
     };
-    let mut node = Node::new(config(CandidatePersist::BeforeSend), disk.durable.clone());
+    let mut node = Node::new(config(), disk.durable.clone());
     let mut out = Vec::new();
     node.start(&mut out);
     // A stand-in for the rest of the cluster: the log the leader of each term would send.
@@ -161,7 +160,7 @@ fn fuzz(seed: u64, steps: usize) {
         } else {
             // Crash: what is in flight is lost; restart from the disk alone.
             disk.inflight.clear();
-            node = Node::new(config(CandidatePersist::BeforeSend), disk.durable.clone());
+            node = Node::new(config(), disk.durable.clone());
             node.start(&mut out);
             continue;
         };

@@ -110,7 +110,7 @@ fn findings(sc: &Scenario, jobs: usize, shard: Option<(u64, u64)>, max: usize) -
         shard,
         jobs,
     };
-    explore(&sc.compile(), &plan, &|_, _| {})
+    explore(sc, &plan, &|_, _| {})
         .findings
         .into_iter()
         .map(|f| f.seed)
@@ -307,14 +307,18 @@ fn merging_three_shards_equals_the_unsharded_search() {
 #[test]
 fn a_judged_run_ends_exactly_as_a_full_run() {
     use raftsim::experiment::run::{run_judged, run_observed};
+    use raftsim::node::Bug;
     use raftsim::node::Node;
-    use raftsim::protocol::Bug;
     use raftsim::world::TraceLevel;
     let same = |sc: &Scenario, seed: u64, what: &str| {
-        let cfg = sc.for_seed(seed).compile();
-        let j = run_judged::<Node>(&cfg, seed);
+        let drawn = sc.for_seed(seed);
+        let cfg = drawn.compile();
+        let raftsim::nodes::NodeChoice::Raftsim(o) = drawn.node_choice() else {
+            panic!("the built-in node")
+        };
+        let j = run_judged::<Node>(&cfg, &o, seed);
         let (f, _) =
-            run_observed::<Node, Vec<u8>, _>(&cfg, seed, TraceLevel::Events, None, &mut ());
+            run_observed::<Node, Vec<u8>, _>(&cfg, &o, seed, TraceLevel::Events, None, &mut ());
         assert_eq!(j.outcome, f.outcome, "{what}");
         assert_eq!(
             j.violation.as_ref().map(|v| v.to_string()),
@@ -337,7 +341,7 @@ fn a_judged_run_ends_exactly_as_a_full_run() {
         (Bug::ReplyBeforePersist, 15),
     ] {
         let mut sc = random_faults();
-        sc.raft.bugs.push(bug);
+        sc.raft.bugs.push(bug.name().into());
         outcomes.insert(format!("{:?}", same(&sc, seed, bug.name())));
     }
     assert_eq!(

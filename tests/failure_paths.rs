@@ -137,6 +137,7 @@ fn library_panic_run_ends_in_panic_and_its_trace_checks_clean() {
     PanicAfter::arm(300);
     let r = run_config::<PanicAfter>(
         &cfg,
+        &Default::default(),
         1,
         RunOptions {
             trace: true,
@@ -190,6 +191,7 @@ fn a_simulator_panic_ends_the_run_with_outcome_panic_and_keeps_the_trace() {
     let mut bad = PanickyObserver { seen: 0, at: 50 };
     let (r, summary) = run_observed::<raftsim::node::Node, _, _>(
         &cfg,
+        &Default::default(),
         1,
         raftsim::world::TraceLevel::Events,
         Some(&mut trace),

@@ -347,17 +347,29 @@ fn queue_bounds_end_a_run() {
 
     let sc = Scenario::load(&root().join("scenarios/basic.json")).unwrap();
     let cfg = sc.compile();
-    let r = run::<Node, _>(&cfg, 1, TraceLevel::Events, &mut ());
+    let r = run::<Node, _>(&cfg, &Default::default(), 1, TraceLevel::Events, &mut ());
     assert_eq!(r.outcome, Outcome::Completed);
 
     let mut few_events = cfg.clone();
     few_events.max_queued = 3;
-    let r = run::<Node, _>(&few_events, 1, TraceLevel::Events, &mut ());
+    let r = run::<Node, _>(
+        &few_events,
+        &Default::default(),
+        1,
+        TraceLevel::Events,
+        &mut (),
+    );
     assert_eq!(r.outcome, Outcome::QueueLimit);
 
     let mut few_messages = cfg.clone();
     few_messages.max_in_flight = 2;
-    let r = run::<Node, _>(&few_messages, 1, TraceLevel::Events, &mut ());
+    let r = run::<Node, _>(
+        &few_messages,
+        &Default::default(),
+        1,
+        TraceLevel::Events,
+        &mut (),
+    );
     assert_eq!(r.outcome, Outcome::QueueLimit);
 }
 

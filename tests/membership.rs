@@ -248,7 +248,7 @@ fn commit_quorum_catches_a_joint_commit_by_c_new_alone() {
     buggy
         .raft
         .bugs
-        .push(raftsim::protocol::Bug::JointCommitByNewOnly);
+        .push(raftsim::node::Bug::JointCommitByNewOnly.name().into());
     for seed in 1..=5 {
         let r = traced(&sc, seed);
         assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);

@@ -40,7 +40,10 @@ struct ForgetfulDisk(Node);
 
 impl RaftNode for ForgetfulDisk {
     type Msg = Message;
-    fn restart(cfg: &Config, hard: HardState) -> Self {
+    type Options = raftsim::node::Options;
+    const NAME: &'static str = "ForgetfulDisk";
+    const CAPABILITIES: raftsim::protocol::Capabilities = Node::CAPABILITIES;
+    fn restart(cfg: &Config, _: &Self::Options, hard: HardState) -> Self {
         ForgetfulDisk(Node::new(cfg.clone(), hard))
     }
     fn start(&mut self, out: &mut Vec<Output>) {
@@ -79,7 +82,7 @@ fn strip_appends(out: &mut [Output]) {
 #[test]
 fn a_node_that_does_not_persist_its_entries_is_caught() {
     let cfg = replication();
-    let r = run_config::<ForgetfulDisk>(&cfg, 1, RunOptions::default());
+    let r = run_config::<ForgetfulDisk>(&cfg, &Default::default(), 1, RunOptions::default());
     assert_eq!(r.outcome, Outcome::Violation, "panic: {:?}", r.panic);
     let v = r.violation.expect("a violation outcome names it");
     assert_eq!(v.property, "Log Matching", "{v}");
@@ -92,7 +95,12 @@ fn a_node_that_does_not_persist_its_entries_is_caught() {
 /// The same scenario with the honest node: no violation, so the one above is the lie's.
 #[test]
 fn the_honest_node_passes_the_same_scenario() {
-    let r = run_config::<Node>(&replication(), 1, RunOptions::default());
+    let r = run_config::<Node>(
+        &replication(),
+        &Default::default(),
+        1,
+        RunOptions::default(),
+    );
     assert!(r.violation.is_none(), "{:?}", r.violation);
     assert_eq!(r.outcome, Outcome::Completed);
     // The load was served: the lie above had real entries to forget.
@@ -107,7 +115,10 @@ struct FollowerClaimsLeader(Node);
 
 impl RaftNode for FollowerClaimsLeader {
     type Msg = Message;
-    fn restart(cfg: &Config, hard: HardState) -> Self {
+    type Options = raftsim::node::Options;
+    const NAME: &'static str = "FollowerClaimsLeader";
+    const CAPABILITIES: raftsim::protocol::Capabilities = Node::CAPABILITIES;
+    fn restart(cfg: &Config, _: &Self::Options, hard: HardState) -> Self {
         FollowerClaimsLeader(Node::new(cfg.clone(), hard))
     }
     fn start(&mut self, out: &mut Vec<Output>) {
@@ -134,7 +145,8 @@ impl RaftNode for FollowerClaimsLeader {
 /// leader's votes from the grants delivered to it, so a follower that says it leads has none.
 #[test]
 fn a_follower_claiming_leadership_is_caught() {
-    let r = run_config::<FollowerClaimsLeader>(&basic(), 1, RunOptions::default());
+    let r =
+        run_config::<FollowerClaimsLeader>(&basic(), &Default::default(), 1, RunOptions::default());
     assert_eq!(r.outcome, Outcome::Violation, "panic: {:?}", r.panic);
     let v = r.violation.expect("a violation outcome names it");
     assert_eq!(v.property, "Election Safety", "{v}");
@@ -156,7 +168,10 @@ struct EagerLeader {
 
 impl RaftNode for EagerLeader {
     type Msg = Message;
-    fn restart(cfg: &Config, hard: HardState) -> Self {
+    type Options = raftsim::node::Options;
+    const NAME: &'static str = "EagerLeader";
+    const CAPABILITIES: raftsim::protocol::Capabilities = Node::CAPABILITIES;
+    fn restart(cfg: &Config, _: &Self::Options, hard: HardState) -> Self {
         EagerLeader {
             inner: Node::new(cfg.clone(), hard),
             claimed: None,
@@ -202,7 +217,7 @@ impl RaftNode for EagerLeader {
 /// node's word that it leads does not count as votes.
 #[test]
 fn a_candidate_claiming_leadership_before_a_majority_is_caught() {
-    let r = run_config::<EagerLeader>(&basic(), 1, RunOptions::default());
+    let r = run_config::<EagerLeader>(&basic(), &Default::default(), 1, RunOptions::default());
     assert_eq!(r.outcome, Outcome::Violation, "panic: {:?}", r.panic);
     let v = r.violation.expect("a violation outcome names it");
     assert_eq!(v.property, "Election Safety", "{v}");

@@ -9,11 +9,11 @@ use raftsim::observe::summary::SplitVoteDetector;
 use raftsim::observe::trace::{Event, Record};
 
 fn node(id: u32, cluster_size: u32, persist: CandidatePersist) -> Node {
-    let cfg = Config {
+    let opts = raftsim::node::Options {
         candidate_persist: persist,
-        ..Config::new(id, cluster_size)
+        ..Default::default()
     };
-    let mut n = Node::new(cfg, HardState::default());
+    let mut n = Node::with_options(Config::new(id, cluster_size), opts, HardState::default());
     n.start(&mut Vec::new());
     n
 }

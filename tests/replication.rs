@@ -281,7 +281,7 @@ fn run_with_write_crash(
         trace: true,
         ..Default::default()
     };
-    let r = world::run_config::<raftsim::node::Node>(&cfg, seed, opts);
+    let r = world::run_config::<raftsim::node::Node>(&cfg, &Default::default(), seed, opts);
     let text = std::str::from_utf8(r.trace.as_ref().unwrap().bytes()).unwrap();
     let recs = parse_trace(text).unwrap();
     if !recs.iter().any(|r| matches!(r.ev, Event::Crash { .. })) {

@@ -8,12 +8,12 @@ use common::root;
 use assert_cmd::Command;
 use raftsim::experiment::explore::judge;
 use raftsim::experiment::shrink::shrink;
-use raftsim::protocol::Bug;
+use raftsim::node::Bug;
 use raftsim::scenario::Scenario;
 
 fn buggy() -> Scenario {
     let mut sc = Scenario::load(&root().join("scenarios/random-faults.json")).expect("valid");
-    sc.raft.bugs.push(Bug::NoLogCheckOnVote);
+    sc.raft.bugs.push(Bug::NoLogCheckOnVote.name().into());
     sc
 }
 
@@ -28,8 +28,9 @@ fn generated_faults_written_out_replay_the_same_run() {
         .validate()
         .expect("the written-out faults are a valid scenario");
     assert!(explicit.faults.iter().all(|f| f.generate.is_none()));
-    let a = judge(&sc.compile(), 0).expect("seed 0 fails");
-    let b = judge(&explicit.compile(), 0).expect("and still fails written out");
+    let a = judge(&sc.compile(), &sc.node_choice(), 0).expect("seed 0 fails");
+    let b = judge(&explicit.compile(), &explicit.node_choice(), 0)
+        .expect("and still fails written out");
     assert_eq!(
         (a.seed, &a.outcome, &a.property),
         (b.seed, &b.outcome, &b.property)
@@ -66,7 +67,7 @@ fn a_shrunk_failure_is_smaller_and_fails_the_same_way() {
     assert!(!s.steps.is_empty());
     let text = serde_json::to_string_pretty(&s.scenario).unwrap();
     let back = Scenario::parse("shrunk.json", &text).expect("the shrunk scenario parses");
-    let f = judge(&back.compile(), 0).expect("the shrunk scenario fails");
+    let f = judge(&back.compile(), &back.node_choice(), 0).expect("the shrunk scenario fails");
     assert_eq!(f.property, "Leader Completeness");
 }
 
@@ -123,7 +124,7 @@ fn shrink_writes_a_scenario_that_replays_the_failure() {
 #[test]
 fn a_drawn_shape_is_written_out_when_shrinking() {
     let mut sc = Scenario::load(&root().join("scenarios/random-shapes.json")).expect("valid");
-    sc.raft.bugs.push(Bug::NoTruncateOnConflict);
+    sc.raft.bugs.push(Bug::NoTruncateOnConflict.name().into());
     let drawn = sc.for_seed(0).into_owned();
     assert!(drawn.draw.is_none() && drawn.drawn.is_some());
     let s = shrink(&sc, 0).expect("seed 0 fails");
@@ -134,6 +135,7 @@ fn a_drawn_shape_is_written_out_when_shrinking() {
         s.scenario.raft.max_entries_per_message,
         drawn.raft.max_entries_per_message
     );
-    let f = judge(&s.scenario.compile(), 0).expect("the shrunk scenario fails");
+    let f = judge(&s.scenario.compile(), &s.scenario.node_choice(), 0)
+        .expect("the shrunk scenario fails");
     assert_eq!(f.property, "Log Matching");
 }

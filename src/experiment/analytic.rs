@@ -24,7 +24,7 @@
 
 use crate::base::dist::DurationDist;
 use crate::experiment::sweep::{Experiment, SweepConfig};
-use crate::protocol::CandidatePersist;
+use crate::node::CandidatePersist;
 use crate::world::config::Drift;
 
 /// `P(Binomial(n, x) ≥ k)`, summed term by term (n is at most 64).
@@ -87,7 +87,12 @@ pub fn for_config(c: &SweepConfig, experiment: Experiment) -> Analytic {
     if !(delay_fixed && processing_fixed) {
         caveats.push("network delay or processing varies");
     }
-    if run.raft.candidate_persist == CandidatePersist::BeforeSend {
+    // raft-rs's candidate sends its vote requests as persisted messages: after its write.
+    let before_send = match &c.node {
+        crate::nodes::NodeChoice::Raftsim(o) => o.candidate_persist == CandidatePersist::BeforeSend,
+        crate::nodes::NodeChoice::RaftRs(_) => true,
+    };
+    if before_send {
         let (write, write_fixed) = mean_ns(&run.write_latency);
         w += write;
         if !write_fixed {

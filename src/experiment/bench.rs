@@ -8,9 +8,9 @@
 use std::fmt::Write;
 use std::time::Instant;
 
-use crate::experiment::run::{run_config, RunOptions};
+use crate::experiment::run::{run_choice, RunOptions};
 use crate::experiment::sweep::{build_configs, run_sweep, SweepPlan};
-use crate::node::Node;
+use crate::nodes::{NodeChoice, NodeKind};
 use crate::scenario::Scenario;
 use crate::world::config::RunConfig;
 
@@ -46,13 +46,20 @@ fn parse(text: &str) -> Scenario {
     Scenario::parse("<bench>", text).expect("bench scenarios are valid")
 }
 
-/// One run of the built-in node with the standard observers; returns the events handled.
-fn events(cfg: &RunConfig, seed: u64, trace: bool) -> u64 {
+/// One run of the chosen node with the standard observers; returns the events handled.
+fn events(cfg: &RunConfig, node: &NodeChoice, seed: u64, trace: bool) -> u64 {
     let opts = RunOptions {
         trace,
         ..Default::default()
     };
-    run_config::<Node>(cfg, seed, opts).summary.events
+    run_choice(cfg, node, seed, opts).summary.events
+}
+
+/// The same scenario with the built-in node and with raft-rs.
+fn both(sc: &Scenario) -> [(&'static str, NodeChoice); 2] {
+    let mut rs = sc.clone();
+    rs.node = NodeKind::RaftRs;
+    [("raftsim", sc.node_choice()), ("raft-rs", rs.node_choice())]
 }
 
 /// Runs `f` until at least `min_secs` of wall time has passed; returns (runs, seconds, events).
@@ -69,20 +76,29 @@ fn measure(min_secs: f64, mut f: impl FnMut(u64) -> u64) -> (u64, f64, u64) {
 pub fn run_all(quick: bool) -> String {
     let secs = if quick { 0.3 } else { 2.0 };
     let mut o = String::new();
-    let elections = parse(ELECTIONS).compile();
+    let elections_sc = parse(ELECTIONS);
+    let elections = elections_sc.compile();
+    let [(_, builtin), _] = both(&elections_sc);
     for (label, trace) in [("tracing off", false), ("tracing on", true)] {
-        let (runs, t, ev) = measure(secs, |i| events(&elections, i, trace));
+        let (runs, t, ev) = measure(secs, |i| events(&elections, &builtin, i, trace));
         let _ = writeln!(o, "elections, 5 nodes, 60s simulated, {label}: {:.2} M events/s ({runs} runs, {:.0} events each)", ev as f64 / t / 1e6, ev as f64 / runs as f64);
     }
+    // The same elections with raft-rs under the same world: its events per run (a tick is
+    // an event only where it does something) and its speed.
+    for (name, node) in both(&elections_sc) {
+        let (runs, t, ev) = measure(secs, |i| events(&elections, &node, i, false));
+        let _ = writeln!(o, "elections, node {name}: {:.2} M events/s, {:.0} events per run, {:.2} ms wall per run ({runs} runs)", ev as f64 / t / 1e6, ev as f64 / runs as f64, t / runs as f64 * 1e3);
+    }
     let loaded = parse(&LOADED.replace("RATE", "1000")).compile();
-    let (runs, t, ev) = measure(secs, |i| events(&loaded, i, false));
+    let (runs, t, ev) = measure(secs, |i| events(&loaded, &builtin, i, false));
     let _ = writeln!(
         o,
         "replication, 1000 req/s, 10s simulated, tracing off: {:.2} M events/s ({runs} runs)",
         ev as f64 / t / 1e6
     );
-    let loaded100 = parse(&LOADED.replace("RATE", "100")).compile();
-    let (runs, t, ev) = measure(secs, |i| events(&loaded100, i, false));
+    let loaded100_sc = parse(&LOADED.replace("RATE", "100"));
+    let loaded100 = loaded100_sc.compile();
+    let (runs, t, ev) = measure(secs, |i| events(&loaded100, &builtin, i, false));
     let _ = writeln!(
         o,
         "10s simulated, 5 nodes, 100 req/s, crash + partition, tracing off: {:.3} ms wall per run ({:.0}x real time, {:.0} events per run)",
@@ -90,19 +106,29 @@ pub fn run_all(quick: bool) -> String {
         10.0 / (t / runs as f64),
         ev as f64 / runs as f64
     );
+    for (name, node) in both(&loaded100_sc) {
+        let (runs, t, ev) = measure(secs, |i| events(&loaded100, &node, i, false));
+        let _ = writeln!(
+            o,
+            "the same, node {name}: {:.3} ms wall per run, {:.0} events per run",
+            t / runs as f64 * 1e3,
+            ev as f64 / runs as f64
+        );
+    }
     // The seed search's own figure (issue target: 300 seeds/s per core): every checker on,
     // faults drawn from the seed, one thread. Then the same search with the client load at 1
     // request/s: the rest of a seed's cost (elections, faults, heartbeats, checks), so the
     // difference is what the load costs.
-    let search_rate = |cfg: &RunConfig| {
+    let search_rate = |sc: &Scenario| {
+        let (cfg, node) = (sc.compile(), sc.node_choice());
         let (seeds, t, _) = measure(secs, |i| {
-            crate::experiment::explore::judge(cfg, i);
+            crate::experiment::explore::judge(&cfg, &node, i);
             0
         });
         (seeds as f64 / t, seeds)
     };
     let mut search = parse(include_str!("../../scenarios/random-faults.json"));
-    let (rate, seeds) = search_rate(&search.compile());
+    let (rate, seeds) = search_rate(&search);
     let _ = writeln!(
         o,
         "seed search, random-faults.json (5 nodes, generated faults, 100 req/s, every check), one thread: {rate:.0} seeds/s ({seeds} seeds)"
@@ -112,10 +138,17 @@ pub fn run_all(quick: bool) -> String {
         .as_mut()
         .expect("random-faults.json has a workload")
         .requests_per_second = 1.0;
-    let (rate, seeds) = search_rate(&search.compile());
+    let (rate, seeds) = search_rate(&search);
     let _ = writeln!(
         o,
         "seed search, the same at 1 req/s (what is not client load), one thread: {rate:.0} seeds/s ({seeds} seeds)"
+    );
+    let mut rs = parse(include_str!("../../scenarios/random-faults.json"));
+    rs.node = NodeKind::RaftRs;
+    let (rate, seeds) = search_rate(&rs);
+    let _ = writeln!(
+        o,
+        "seed search, random-faults.json with node raft-rs, one thread: {rate:.0} seeds/s ({seeds} seeds)"
     );
     let top = parse(include_str!("../../scenarios/figure16-top.json"));
     let bottom = parse(include_str!("../../scenarios/figure16-bottom.json"));

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::experiment::run::run_judged;
-use crate::node::Node;
+use crate::experiment::run::judge_choice;
+use crate::nodes::NodeChoice;
 use crate::scenario::Scenario;
 use crate::world::config::{RunConfig, StopWhen};
 use crate::world::Outcome;
@@ -52,8 +52,8 @@ pub struct ExploreReport {
 }
 
 /// Why a run failed, if it did.
-pub fn judge(cfg: &RunConfig, seed: u64) -> Option<Finding> {
-    let r = run_judged::<Node>(cfg, seed);
+pub fn judge(cfg: &RunConfig, node: &NodeChoice, seed: u64) -> Option<Finding> {
+    let r = judge_choice(cfg, node, seed);
     let (property, detail) = match r.outcome {
         Outcome::Violation => {
             let v = r.violation.expect("a violation outcome names it");
@@ -91,13 +91,14 @@ pub fn judge(cfg: &RunConfig, seed: u64) -> Option<Finding> {
 /// seed when it draws its shape from the seed (`draw`).
 #[derive(Clone, Copy)]
 pub enum Subject<'a> {
-    Config(&'a RunConfig),
+    /// A compiled configuration and the implementation it runs.
+    Config(&'a RunConfig, &'a NodeChoice),
     Scenario(&'a Scenario),
 }
 
-impl<'a> From<&'a RunConfig> for Subject<'a> {
-    fn from(c: &'a RunConfig) -> Self {
-        Subject::Config(c)
+impl<'a> From<(&'a RunConfig, &'a NodeChoice)> for Subject<'a> {
+    fn from((c, n): (&'a RunConfig, &'a NodeChoice)) -> Self {
+        Subject::Config(c, n)
     }
 }
 
@@ -115,10 +116,12 @@ pub fn explore<'a>(
 ) -> ExploreReport {
     // A scenario without `draw` compiles once.
     let compiled;
+    let node;
     let subject = match subject.into() {
         Subject::Scenario(sc) if sc.draw.is_none() => {
             compiled = sc.compile();
-            Subject::Config(&compiled)
+            node = sc.node_choice();
+            Subject::Config(&compiled, &node)
         }
         s => s,
     };
@@ -159,8 +162,11 @@ fn explore_on(
         let one = |i: u64| {
             let seed = seed_at(i).expect("within the range");
             let f = match cfg {
-                Subject::Config(c) => judge(c, seed),
-                Subject::Scenario(sc) => judge(&sc.for_seed(seed).compile(), seed),
+                Subject::Config(c, node) => judge(c, node, seed),
+                Subject::Scenario(sc) => {
+                    let sc = sc.for_seed(seed);
+                    judge(&sc.compile(), &sc.node_choice(), seed)
+                }
             };
             let d = done.fetch_add(1, Ordering::Relaxed) + 1;
             if d.is_multiple_of(16) {

@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use crate::node::Node;
+use crate::nodes::NodeChoice;
 use crate::observe::availability::Availability;
 use crate::observe::check::{Checker, Violation};
 use crate::observe::summary::{SplitVoteDetector, Summary, SummaryBuilder};
@@ -19,6 +20,7 @@ use crate::world::{self, NodeEnd, Outcome, RunResult, TraceLevel};
 /// (`&mut ()` for none).
 pub fn run_observed<N: RaftNode, W: Write, E: Observer>(
     cfg: &RunConfig,
+    opts: &N::Options,
     seed: u64,
     level: TraceLevel,
     trace: Option<&mut TraceWriter<W>>,
@@ -32,7 +34,7 @@ pub fn run_observed<N: RaftNode, W: Write, E: Observer>(
     let mut summary = SummaryBuilder::new(settle, check.is_some());
     // Split votes first: the records it derives reach every observer after the one it saw.
     let mut observers = (&mut split, &mut checker, &mut summary, trace, extra);
-    let r = world::run::<N, _>(cfg, seed, level, &mut observers);
+    let r = world::run::<N, _>(cfg, opts, seed, level, &mut observers);
     let summary = summary.finish(&cfg.name, seed, &r, None);
     (r, summary)
 }
@@ -41,7 +43,7 @@ pub fn run_observed<N: RaftNode, W: Write, E: Observer>(
 /// records count in every record index a violation names), the safety checker and, when the
 /// scenario bounds it, the stable-leader watch. No summary and no story are built, so a seed
 /// search pays for none; the outcome, violation and panic are exactly [`run_observed`]'s.
-pub fn run_judged<N: RaftNode>(cfg: &RunConfig, seed: u64) -> RunResult {
+pub fn run_judged<N: RaftNode>(cfg: &RunConfig, opts: &N::Options, seed: u64) -> RunResult {
     let mut split = SplitVoteDetector::default();
     let mut checker = Checker::new(cfg.nodes);
     let mut stable = cfg
@@ -49,7 +51,7 @@ pub fn run_judged<N: RaftNode>(cfg: &RunConfig, seed: u64) -> RunResult {
         .stable_leader_after
         .map(|d| Availability::new(d.0, true));
     let mut observers = (&mut split, &mut checker, &mut stable);
-    world::run::<N, _>(cfg, seed, TraceLevel::Events, &mut observers)
+    world::run::<N, _>(cfg, opts, seed, TraceLevel::Events, &mut observers)
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -70,17 +72,33 @@ pub struct RunReport {
     pub nodes_at_end: Vec<Option<NodeEnd>>,
 }
 
-/// Runs a scenario's built-in nodes with a seed (and what the seed draws), the trace kept in
-/// memory.
+/// Runs a scenario's nodes (the implementation its `node` field names) with a seed (and what
+/// the seed draws), the trace kept in memory.
 pub fn run(sc: &Scenario, seed: u64, opts: RunOptions) -> RunReport {
-    run_config::<Node>(&sc.for_seed(seed).compile(), seed, opts)
+    let sc = sc.for_seed(seed);
+    run_choice(&sc.compile(), &sc.node_choice(), seed, opts)
+}
+
+/// Runs a compiled configuration with the chosen implementation, the trace kept in memory.
+pub fn run_choice(cfg: &RunConfig, node: &NodeChoice, seed: u64, opts: RunOptions) -> RunReport {
+    crate::with_node!(node, N, o => run_config::<N>(cfg, o, seed, opts))
+}
+
+/// [`run_judged`] with the chosen implementation.
+pub fn judge_choice(cfg: &RunConfig, node: &NodeChoice, seed: u64) -> RunResult {
+    crate::with_node!(node, N, o => run_judged::<N>(cfg, o, seed))
 }
 
 /// Runs a compiled configuration with node implementation `N`, the trace kept in memory.
-pub fn run_config<N: RaftNode>(cfg: &RunConfig, seed: u64, opts: RunOptions) -> RunReport {
+pub fn run_config<N: RaftNode>(
+    cfg: &RunConfig,
+    node: &N::Options,
+    seed: u64,
+    opts: RunOptions,
+) -> RunReport {
     let mut trace = opts.trace.then(TraceWriter::in_memory);
     let (r, mut summary) =
-        run_observed::<N, Vec<u8>, ()>(cfg, seed, opts.level, trace.as_mut(), &mut ());
+        run_observed::<N, Vec<u8>, ()>(cfg, node, seed, opts.level, trace.as_mut(), &mut ());
     summary.trace_hash = trace.as_ref().map(|t| t.hash());
     RunReport {
         outcome: r.outcome,
@@ -123,8 +141,15 @@ impl PanicAfter {
 
 impl RaftNode for PanicAfter {
     type Msg = crate::protocol::Message;
-    fn restart(cfg: &crate::protocol::Config, hard: crate::protocol::HardState) -> Self {
-        PanicAfter(Node::new(cfg.clone(), hard))
+    type Options = crate::node::Options;
+    const NAME: &'static str = Node::NAME;
+    const CAPABILITIES: crate::protocol::Capabilities = Node::CAPABILITIES;
+    fn restart(
+        cfg: &crate::protocol::Config,
+        opts: &crate::node::Options,
+        hard: crate::protocol::HardState,
+    ) -> Self {
+        PanicAfter(Node::with_options(cfg.clone(), opts.clone(), hard))
     }
     fn start(&mut self, out: &mut Vec<crate::protocol::Output>) {
         self.0.start(out)

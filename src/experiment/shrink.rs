@@ -25,7 +25,7 @@ fn fails_the_same(sc: &Scenario, seed: u64, property: &str) -> Option<(String, S
     if sc.validate().is_err() {
         return None;
     }
-    judge(&sc.compile(), seed)
+    judge(&sc.compile(), &sc.node_choice(), seed)
         .filter(|f| f.property == property)
         .map(|f| (f.property, f.detail))
 }
@@ -36,7 +36,8 @@ fn describe(f: &FaultSpec) -> String {
 
 /// Shrinks `sc`'s failure at `seed`. `Err` when the seed does not fail.
 pub fn shrink(sc: &Scenario, seed: u64) -> Result<Shrunk, String> {
-    let first = judge(&sc.for_seed(seed).compile(), seed)
+    let drawn = sc.for_seed(seed);
+    let first = judge(&drawn.compile(), &drawn.node_choice(), seed)
         .ok_or_else(|| format!("seed {seed} does not fail: nothing to shrink"))?;
     let property = first.property.clone();
     // What the seed drew of the shape (`draw`) and its generated faults, written out: the same

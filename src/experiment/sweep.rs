@@ -42,7 +42,6 @@ use crate::base::input::thousands;
 use crate::base::rng::trial_seed;
 use crate::base::time::{format_duration, SimDuration};
 use crate::experiment::run::run_observed;
-use crate::node::Node;
 use crate::observe::check::Violation;
 use crate::observe::trace::{Event, Record};
 use crate::observe::{ObsCtx, Observer};
@@ -101,6 +100,9 @@ pub struct SweepConfig {
     pub scenario: Scenario,
     /// The same, compiled.
     pub run: RunConfig,
+    /// The implementation under test (the scenario's `node`, which `--set node=...` may put
+    /// on an axis) with its options.
+    pub node: crate::nodes::NodeChoice,
 }
 
 impl SweepConfig {
@@ -433,6 +435,7 @@ pub fn build_configs(
                 trials,
                 cap: plan.cap,
                 run: sc.compile(),
+                node: sc.node_choice(),
                 scenario: sc,
             });
         }
@@ -710,7 +713,7 @@ impl Observer for TrialMetrics {
 /// Runs one trial. A panic in it is caught by the world and reported like a violation.
 pub fn run_trial(cfg: &SweepConfig, seed: u64, trial: u32) -> TrialResult {
     let s = trial_seed(seed, cfg.index as u64, trial as u64);
-    let mut r = run_compiled(&cfg.run, s, cfg.cap);
+    let mut r = run_compiled(&cfg.run, &cfg.node, s, cfg.cap);
     r.config = cfg.index;
     r.trial = trial;
     r
@@ -718,12 +721,19 @@ pub fn run_trial(cfg: &SweepConfig, seed: u64, trial: u32) -> TrialResult {
 
 /// Runs one trial of a compiled scenario with seed `s`, capped at `cap` of measured time
 /// (`config` and `trial` are left 0).
-pub fn run_compiled(run: &RunConfig, s: u64, cap: SimDuration) -> TrialResult {
+pub fn run_compiled(
+    run: &RunConfig,
+    node: &crate::nodes::NodeChoice,
+    s: u64,
+    cap: SimDuration,
+) -> TrialResult {
     let mut m = TrialMetrics {
         from_start: run.faults.is_empty() && run.generators.is_empty(),
         ..Default::default()
     };
-    let (r, _) = run_observed::<Node, Vec<u8>, _>(run, s, TraceLevel::Events, None, &mut m);
+    let (r, _) = crate::with_node!(node, N, o => {
+        run_observed::<N, Vec<u8>, _>(run, o, s, TraceLevel::Events, None, &mut m)
+    });
     let membership = run
         .faults
         .iter()

@@ -6,7 +6,7 @@
 //! out at once and the own vote counts when the write completes.
 
 use super::quorum::VoteSet;
-use super::{Node, RoleState};
+use super::{CandidatePersist, Node, RoleState};
 use crate::protocol::*;
 
 /// What only a candidate holds: the votes of this term and whether its own is durable.
@@ -50,7 +50,7 @@ impl Node {
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
         };
-        let wait = self.cfg.candidate_persist == CandidatePersist::BeforeSend;
+        let wait = self.opts.candidate_persist == CandidatePersist::BeforeSend;
         let me = self.cfg.id;
         let peers: Vec<NodeId> = self.peers().collect();
         for p in peers {

@@ -5,7 +5,7 @@
 //! `Node::on_message`), so a vote is granted only by a follower, and an AppendEntries of the
 //! current term comes from that term's one leader: a candidate of the same term steps down.
 
-use super::{Node, RoleState};
+use super::{Bug, Node, RoleState};
 use crate::protocol::*;
 
 impl Node {

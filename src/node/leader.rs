@@ -6,7 +6,7 @@
 
 use super::progress::ProgressTracker;
 use super::quorum::VoteSet;
-use super::{Node, RoleState};
+use super::{Bug, Node, RoleState};
 use crate::protocol::*;
 
 /// What only a leader holds.
@@ -90,7 +90,7 @@ impl Node {
         // term is committed): with single-server changes there is no no-op either, so a change
         // can be the first entry of the term (see `membership::advance_change`).
         let without_noop =
-            self.cfg.single_server_changes && self.bug(Bug::SingleServerChangeWithoutNoop);
+            self.opts.single_server_changes && self.bug(Bug::SingleServerChangeWithoutNoop);
         if elected && !without_noop {
             self.append_local(Entry::noop(self.term));
         }
@@ -214,7 +214,7 @@ impl Node {
         // Injected bug `joint-commit-by-new-only`, breaking paper §6 (while joint, agreement
         // for commitment requires separate majorities from both the old and new
         // configurations): only C_new's majority is counted.
-        let n = if self.cfg.bugs.has(Bug::JointCommitByNewOnly) && self.quorum.is_joint() {
+        let n = if self.opts.bugs.has(Bug::JointCommitByNewOnly) && self.quorum.is_joint() {
             self.quorum
                 .new_majority()
                 .committed_index(acked, &mut l.scratch)

@@ -1,6 +1,6 @@
 //! Membership changes (paper §6; dissertation §4).
 //!
-//! Two ways, by [`Config::single_server_changes`]:
+//! Two ways, by [`Options::single_server_changes`](super::Options::single_server_changes):
 //!
 //! - **Joint consensus** (paper §6, the default): a change goes C_old → C_old,new → C_new,
 //!   each a [`Command::Config`] entry in the log. While joint, elections and commitment need
@@ -26,7 +26,7 @@
 //! configuration does not wait for them to commit: in rounds, each replicating up to the
 //! leader's last index at its start; when a round ends within an election timeout (counted in
 //! heartbeats: the node has no clock) the servers are caught up and the configuration is
-//! appended. After [`Config::catch_up_rounds`] rounds (default [`DEFAULT_CATCH_UP_ROUNDS`]), or
+//! appended. After [`Options::catch_up_rounds`](super::Options::catch_up_rounds) rounds (default [`DEFAULT_CATCH_UP_ROUNDS`](super::DEFAULT_CATCH_UP_ROUNDS)), or
 //! when the servers' progress has not moved for two election timeouts (one is down), the
 //! leader gives up the change. Each round, the catch-up and an abort are noted in the trace.
 //!
@@ -34,7 +34,7 @@
 //! fixed membership.
 
 use super::quorum::{Majority, Quorum};
-use super::{Node, RoleState};
+use super::{Bug, Node, RoleState};
 use crate::protocol::*;
 
 /// A membership change the leader is carrying out for the operator: the voters asked for, and
@@ -210,13 +210,13 @@ impl Node {
         // The 2015 correction to the dissertation's §4: a leader starts a single-server change
         // only once it has committed an entry of its own term. Injected bug
         // `single-server-change-without-noop`: it does not wait.
-        if self.cfg.single_server_changes
+        if self.opts.single_server_changes
             && self.log.term_at(self.commit_index) != Some(self.term)
             && !self.bug(Bug::SingleServerChangeWithoutNoop)
         {
             return;
         }
-        let next = if self.cfg.single_server_changes {
+        let next = if self.opts.single_server_changes {
             one_step(current, c.target, self.cfg.id)
         } else {
             c.target
@@ -224,12 +224,12 @@ impl Node {
         let adding = next & !current;
         if adding != 0
             && !c.caught_up
-            && self.cfg.catch_up_rounds > 0
+            && self.opts.catch_up_rounds > 0
             && !self.catch_up(adding, out)
         {
             return;
         }
-        let entry = if self.cfg.single_server_changes {
+        let entry = if self.opts.single_server_changes {
             Command::Config { old: 0, new: next }
         } else {
             Command::Config {
@@ -255,7 +255,7 @@ impl Node {
     fn catch_up(&mut self, adding: u64, out: &mut Vec<Output>) -> bool {
         let last = self.log.last_index();
         let me = self.cfg.id;
-        let rounds = self.cfg.catch_up_rounds;
+        let rounds = self.opts.catch_up_rounds;
         let timeout_beats = (self.cfg.election_timeout_min.0)
             .div_ceil(self.cfg.heartbeat_interval.0.max(1))
             .max(1) as u32;
@@ -351,6 +351,7 @@ fn quorum_of(old: u64, new: u64) -> Quorum {
 #[cfg(test)]
 mod tests {
     //! A leader and a follower driven by hand through a change, each test naming its rule.
+    use super::super::Bugs;
     use super::*;
 
     const OLD: u64 = 0b00111; // {n1, n2, n3}
@@ -425,7 +426,7 @@ mod tests {
     #[test]
     fn joint_commitment_needs_both_majorities_then_c_new_follows() {
         let mut n1 = leader();
-        n1.cfg.catch_up_rounds = 0; // the configuration at once
+        n1.opts.catch_up_rounds = 0; // the configuration at once
         let new = 0b11001; // {n1, n4, n5}
         step(&mut n1, Input::ChangeMembership { voters: new });
         assert_eq!(config_at(&n1, 2), Some((OLD, new)));
@@ -454,7 +455,7 @@ mod tests {
     #[test]
     fn a_leader_not_in_c_new_steps_down_once_it_commits() {
         let mut n1 = leader();
-        n1.cfg.catch_up_rounds = 0; // the configuration at once
+        n1.opts.catch_up_rounds = 0; // the configuration at once
         let new = 0b01110; // {n2, n3, n4}
         step(&mut n1, Input::ChangeMembership { voters: new });
         ack(&mut n1, 2, 2);
@@ -515,9 +516,9 @@ mod tests {
     fn single_server_leader(bugs: Bugs) -> Node {
         let mut n1 = node(1);
         n1.cfg.initial_voters = 0b01111;
-        n1.cfg.single_server_changes = true;
-        n1.cfg.catch_up_rounds = 0;
-        n1.cfg.bugs = bugs;
+        n1.opts.single_server_changes = true;
+        n1.opts.catch_up_rounds = 0;
+        n1.opts.bugs = bugs;
         n1.quorum = initial_quorum(&n1.cfg);
         step(&mut n1, Input::Timer(TimerKind::Election));
         for from in [2, 3] {

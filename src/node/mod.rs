@@ -13,12 +13,12 @@
 //! every server does on RequestVote and AppendEntries, [`candidate`] counts votes, [`leader`]
 //! replicates and commits. Decisions by majority go through [`quorum`], never `n/2+1`.
 //!
-//! Extensions, each off by default ([`Config`]): PreVote ([`pre_vote`], a pre-candidate role
+//! Extensions, each off by default ([`Config`]; this node's own switches are [`Options`]): PreVote ([`pre_vote`], a pre-candidate role
 //! before the candidate), and the rules that depend on how recently a leader was heard from
 //! ([`lease`]: leader stickiness, CheckQuorum). With all of them off the node behaves, output
 //! for output, as without them.
 //!
-//! Injected bugs ([`Config::bugs`], none by default) each switch one rule off, to show the
+//! Injected bugs ([`Options::bugs`], none by default) each switch one rule off, to show the
 //! checker catching the mistake; each is a few lines marked by a comment naming the bug and the
 //! rule it breaks.
 
@@ -33,6 +33,74 @@ pub mod quorum;
 pub mod transfer;
 
 pub use crate::protocol::*;
+
+mod bugs;
+pub use bugs::{Bug, Bugs};
+
+/// When a candidate makes its own term and vote durable relative to sending RequestVote.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidatePersist {
+    /// Write term and vote, wait for the disk, then send RequestVote (Figure 2 read strictly).
+    #[default]
+    BeforeSend,
+    /// Send RequestVote at once and write in parallel; the candidate counts its own vote only
+    /// once the write is durable.
+    Parallel,
+}
+
+/// The default of [`Options::catch_up_rounds`]: at most this many catch-up rounds
+/// (dissertation §4.2.1: a fixed number, such as ten) before the leader gives up a change that
+/// adds servers.
+pub const DEFAULT_CATCH_UP_ROUNDS: u32 = 10;
+
+/// The built-in node's own switches ([`RaftNode::Options`]): how it orders its writes, how it
+/// changes membership, and the bugs injected into it. [`Options::default`] is the paper's node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub candidate_persist: CandidatePersist,
+    /// A term adopted from a higher-term message is written on its own, before the message is
+    /// handled, as a separate disk write (a vote granted at a higher term then costs two
+    /// writes: the term, then the vote). Off: one write carries both.
+    pub separate_term_write: bool,
+    /// While a write issued outside leadership (term, vote, entries) is in flight, the node
+    /// handles nothing else: messages and timer firings wait until it is durable, and a timer
+    /// re-armed meanwhile cancels a firing that waited (a handler that holds the server's lock
+    /// through a synchronous write). A leader is never blocked (its log writes run beside it).
+    pub block_during_writes: bool,
+    /// Injected bugs to switch on ([`Bugs::NONE`] normally).
+    pub bugs: Bugs,
+    /// Membership changes one server at a time (dissertation §4), instead of by joint
+    /// consensus (paper §6).
+    pub single_server_changes: bool,
+    /// Before a configuration that adds servers, the leader catches them up in at most this
+    /// many rounds (dissertation §4.2.1), giving the change up after that; 0: no catch-up, the
+    /// configuration is appended at once.
+    pub catch_up_rounds: u32,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            candidate_persist: CandidatePersist::BeforeSend,
+            separate_term_write: false,
+            block_during_writes: false,
+            bugs: Bugs::NONE,
+            single_server_changes: false,
+            catch_up_rounds: DEFAULT_CATCH_UP_ROUNDS,
+        }
+    }
+}
 
 use candidate::Candidacy;
 use leader::Leadership;
@@ -55,6 +123,7 @@ enum RoleState {
 #[derive(Clone, Debug)]
 pub struct Node {
     cfg: Config,
+    opts: Options,
     /// The configuration in use: the latest in the log, committed or not (paper §6), or the
     /// initial voters while the log holds none ([`membership`]).
     quorum: Quorum,
@@ -92,8 +161,14 @@ pub struct Node {
 }
 
 impl Node {
-    /// A fresh node, or one restarted from what was durable: a follower with commitIndex 0.
+    /// A fresh node, or one restarted from what was durable: a follower with commitIndex 0,
+    /// the paper's node ([`Options::default`]).
     pub fn new(cfg: Config, hard: HardState) -> Node {
+        Node::with_options(cfg, Options::default(), hard)
+    }
+
+    /// As [`Node::new`], with this node's own switches.
+    pub fn with_options(cfg: Config, opts: Options, hard: HardState) -> Node {
         assert!(
             cfg.id >= 1 && cfg.id <= cfg.cluster_size,
             "node id out of range"
@@ -103,6 +178,7 @@ impl Node {
             quorum: membership::initial_quorum(&cfg),
             config_index: 0,
             cfg,
+            opts,
             term: hard.term,
             voted_for: hard.voted_for,
             log: hard.log,
@@ -162,11 +238,14 @@ impl Node {
     pub fn config(&self) -> &Config {
         &self.cfg
     }
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
 
     /// Whether the injected bug `b` is switched on for this run (never, normally).
     #[inline]
     fn bug(&self, b: Bug) -> bool {
-        self.cfg.bugs.has(b)
+        self.opts.bugs.has(b)
     }
 
     /// The other voters, in id order.
@@ -229,6 +308,8 @@ impl Node {
             Input::Persisted(seq) => self.on_persisted(seq, out),
             Input::TransferLeadership { to } => self.start_transfer(to, out),
             Input::ChangeMembership { voters } => self.change_membership(voters, out),
+            // This node asks for timers, never for a ticker.
+            Input::Timer(TimerKind::Tick) | Input::Ticks(_) => {}
         }
         self.flush_persist(out);
     }
@@ -261,7 +342,7 @@ impl Node {
                 return;
             }
             self.become_follower_of_new_term(env.msg.term(), out);
-            if self.cfg.separate_term_write {
+            if self.opts.separate_term_write {
                 // The new term goes to disk on its own; the message is handled after it (at
                 // once, or once the write is durable when writes block the node).
                 self.flush_persist(out);
@@ -430,7 +511,7 @@ impl Node {
     fn flush_persist(&mut self, out: &mut Vec<Output>) {
         if self.hard_dirty || !self.pending_ops.is_empty() {
             self.persist_seq += 1;
-            if self.cfg.block_during_writes && !matches!(self.role, RoleState::Leader(_)) {
+            if self.opts.block_during_writes && !matches!(self.role, RoleState::Leader(_)) {
                 self.lock_seq = self.persist_seq;
             }
             self.hard_dirty = false;
@@ -470,9 +551,22 @@ impl Node {
 
 impl RaftNode for Node {
     type Msg = Message;
+    type Options = Options;
+    const NAME: &'static str = "raftsim";
+    const CAPABILITIES: Capabilities = Capabilities {
+        config_effect: ConfigEffect::OnAppend,
+        bootstrap_leader: true,
+        pre_vote: true,
+        check_quorum: true,
+        leader_stickiness: true,
+        transfer: true,
+        membership_joint: true,
+        membership_single_server: true,
+        initial_log: true,
+    };
 
-    fn restart(cfg: &Config, hard: HardState) -> Node {
-        Node::new(cfg.clone(), hard)
+    fn restart(cfg: &Config, opts: &Options, hard: HardState) -> Node {
+        Node::with_options(cfg.clone(), opts.clone(), hard)
     }
     fn start(&mut self, out: &mut Vec<Output>) {
         Node::start(self, out)
@@ -497,11 +591,8 @@ mod tests {
     use super::*;
     use crate::base::time::SimDuration;
 
-    fn cfg(id: NodeId, n: u32, persist: CandidatePersist) -> Config {
-        Config {
-            candidate_persist: persist,
-            ..Config::new(id, n)
-        }
+    fn cfg(id: NodeId, n: u32, _persist: CandidatePersist) -> Config {
+        Config::new(id, n)
     }
 
     fn node(id: NodeId, n: u32, term: Term, voted_for: Option<NodeId>, terms: &[Term]) -> Node {
@@ -697,8 +788,12 @@ mod tests {
     /// a vote it had counted, vote again, and let two leaders win the same term.
     #[test]
     fn candidate_counts_itself_only_when_its_own_vote_is_durable() {
-        let mut n1 = Node::new(
+        let mut n1 = Node::with_options(
             cfg(1, 3, CandidatePersist::Parallel),
+            Options {
+                candidate_persist: CandidatePersist::Parallel,
+                ..Options::default()
+            },
             HardState {
                 term: 1,
                 voted_for: None,
@@ -825,11 +920,14 @@ mod tests {
     /// A node of a 3-node cluster at term 1 with one entry, with the LogCabin switches given.
     fn logcabin_node(id: NodeId, separate: bool, block: bool, sticky: bool) -> Node {
         let mut c = cfg(id, 3, CandidatePersist::BeforeSend);
-        c.separate_term_write = separate;
-        c.block_during_writes = block;
         c.leader_stickiness = sticky;
-        Node::new(
+        Node::with_options(
             c,
+            Options {
+                separate_term_write: separate,
+                block_during_writes: block,
+                ..Options::default()
+            },
             HardState {
                 term: 1,
                 voted_for: None,

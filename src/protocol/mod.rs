@@ -16,9 +16,6 @@
 
 use crate::base::time::SimDuration;
 
-mod bugs;
-pub use bugs::{Bug, Bugs};
-
 pub type NodeId = u32;
 pub type Term = u64;
 pub type Index = u64;
@@ -297,18 +294,27 @@ impl WireMessage for Message {
 }
 
 /// The node interface the simulator drives (see the module doc). The built-in node
-/// (`crate::node::Node`) is one implementation; `docs/ARCHITECTURE.md` says how a library in
-/// the "ready/advance" style would be another.
+/// (`crate::node::Node`) is one implementation, tikv's raft crate behind `crate::raftrs` is
+/// another; `docs/TEST-YOUR-RAFT.md` is the guide to writing a third.
 pub trait RaftNode: Sized {
     type Msg: WireMessage;
+    /// What belongs to this implementation alone: its own switches, its injected bugs, a
+    /// library's tick length. The scenario layer builds it (`crate::nodes`); the world only
+    /// hands it to [`RaftNode::restart`].
+    type Options: Clone + std::fmt::Debug + Send + Sync;
+    /// The name a scenario's `node` field and the command line use.
+    const NAME: &'static str;
+    /// What this implementation supports and the rules the checker judges it by.
+    const CAPABILITIES: Capabilities;
 
     /// A node built from durable state: at the start of a run (empty, or the scenario's initial
     /// state) and after every crash. Volatile state starts afresh.
-    fn restart(cfg: &Config, hard: HardState) -> Self;
+    fn restart(cfg: &Config, opts: &Self::Options, hard: HardState) -> Self;
     /// Called once after [`RaftNode::restart`]: arm the first timers.
     fn start(&mut self, out: &mut Vec<Output<Self::Msg>>);
     /// Instead of `start`: lead the current term at once, as a cluster that has already elected
-    /// this node (every node's durable state says so). For scenarios that begin established.
+    /// this node (every node's durable state says so). For scenarios that begin established;
+    /// called only when [`Capabilities::bootstrap_leader`] says so.
     fn bootstrap_leader(&mut self, out: &mut Vec<Output<Self::Msg>>);
     /// One input; the outputs go to `out`, in the order they are to take effect.
     fn step(&mut self, input: Input<Self::Msg>, out: &mut Vec<Output<Self::Msg>>);
@@ -322,35 +328,20 @@ pub trait RaftNode: Sized {
 pub enum TimerKind {
     Election,
     Heartbeat,
+    /// The wake-up of a node's ticker ([`Output::Ticker`], [`Output::WakeAfterTicks`]); never
+    /// set with [`Output::SetTimer`].
+    Tick,
 }
 
 impl TimerKind {
     /// How many kinds there are (`kind as usize` is below it).
-    pub const COUNT: usize = TimerKind::Heartbeat as usize + 1;
+    pub const COUNT: usize = TimerKind::Tick as usize + 1;
 }
 
-/// When a candidate makes its own term and vote durable relative to sending RequestVote.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum CandidatePersist {
-    /// Write term and vote, wait for the disk, then send RequestVote (Figure 2 read strictly).
-    #[default]
-    BeforeSend,
-    /// Send RequestVote at once and write in parallel; the candidate counts its own vote only
-    /// once the write is durable.
-    Parallel,
-}
-
+/// The settings every implementation is given: what a scenario says of the cluster and of
+/// Raft itself (paper §5–6, dissertation §3.10, §6.2, §9.6). What belongs to one implementation
+/// (the built-in node's write ordering and injected bugs, a library's tick length) is that
+/// implementation's [`RaftNode::Options`].
 #[derive(Clone, Debug)]
 pub struct Config {
     pub id: NodeId,
@@ -359,23 +350,10 @@ pub struct Config {
     pub election_timeout_max: SimDuration,
     pub heartbeat_interval: SimDuration,
     pub max_entries_per_message: usize,
-    pub candidate_persist: CandidatePersist,
-    /// A term adopted from a higher-term message is written on its own, before the message is
-    /// handled, as a separate disk write (a vote granted at a higher term then costs two
-    /// writes: the term, then the vote). Off: one write carries both.
-    pub separate_term_write: bool,
-    /// While a write issued outside leadership (term, vote, entries) is in flight, the node
-    /// handles nothing else: messages and timer firings wait until it is durable, and a timer
-    /// re-armed meanwhile cancels a firing that waited (a handler that holds the server's lock
-    /// through a synchronous write). A leader is never blocked (its log writes run beside it).
-    pub block_during_writes: bool,
     /// For implementations that draw randomness of their own (a library with its own election
     /// timer): a seed the world derives from the run's seed, the node's id and its incarnation,
     /// so that randomness replays too. The built-in node draws nothing and ignores it.
     pub seed: u64,
-    /// Injected bugs to switch on ([`Bugs::NONE`] normally). The built-in node reads them;
-    /// other implementations ignore them.
-    pub bugs: Bugs,
     /// PreVote (dissertation §9.6): a would-be candidate first asks whether a majority would
     /// vote for it, without raising its term.
     pub pre_vote: bool,
@@ -389,24 +367,12 @@ pub struct Config {
     /// [`voter_ids`]); 0 means every server, 1..=`cluster_size`. Servers outside it start as
     /// non-voting members, until a membership change (paper §6) adds them.
     pub initial_voters: u64,
-    /// Membership changes one server at a time (dissertation §4), instead of by joint
-    /// consensus (paper §6).
-    pub single_server_changes: bool,
-    /// Before a configuration that adds servers, the leader catches them up in at most this
-    /// many rounds (dissertation §4.2.1), giving the change up after that; 0: no catch-up, the
-    /// configuration is appended at once.
-    pub catch_up_rounds: u32,
 }
-
-/// The default of [`Config::catch_up_rounds`]: at most this many catch-up rounds (dissertation
-/// §4.2.1: a fixed number, such as ten) before the leader gives up a change that adds servers.
-pub const DEFAULT_CATCH_UP_ROUNDS: u32 = 10;
 
 impl Config {
     /// Server `id` of `cluster_size` with the paper's settings (election timeouts 150–300 ms,
-    /// heartbeats every 50 ms), 64 entries per message, the vote persisted before it is sent,
-    /// every switch off, no injected bug and the default catch-up; a scenario sets every
-    /// field itself (`scenario::compile`). For a node driven by hand:
+    /// heartbeats every 50 ms), 64 entries per message and every switch off; a scenario sets
+    /// every field itself (`scenario::compile`). For a node driven by hand:
     /// `Config { pre_vote: true, ..Config::new(1, 3) }`.
     pub fn new(id: NodeId, cluster_size: u32) -> Config {
         Config {
@@ -416,19 +382,50 @@ impl Config {
             election_timeout_max: SimDuration::from_millis(300),
             heartbeat_interval: SimDuration::from_millis(50),
             max_entries_per_message: 64,
-            candidate_persist: CandidatePersist::BeforeSend,
-            separate_term_write: false,
-            block_during_writes: false,
             seed: 0,
-            bugs: Bugs::NONE,
             pre_vote: false,
             check_quorum: false,
             leader_stickiness: false,
             initial_voters: 0,
-            single_server_changes: false,
-            catch_up_rounds: DEFAULT_CATCH_UP_ROUNDS,
         }
     }
+}
+
+/// When a node starts to use a configuration entry (paper §6): the checker judges each
+/// implementation by its own rule, or it would report false Election Safety and Commit Quorum
+/// failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigEffect {
+    /// From the moment the entry is in its log, committed or not (paper §6, dissertation §4.1).
+    OnAppend,
+    /// Once the entry is applied (committed): one change pending at a time, as tikv's raft and
+    /// etcd's raft do.
+    OnApply,
+}
+
+/// What an implementation supports and the rules it is judged by. A scenario that asks for
+/// a feature its node lacks is refused before any work (exit 2), naming the feature and the
+/// node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    pub config_effect: ConfigEffect,
+    /// `bootstrap_leader`: start as the established leader of the current term.
+    pub bootstrap_leader: bool,
+    /// PreVote (dissertation §9.6).
+    pub pre_vote: bool,
+    /// CheckQuorum (dissertation §6.2).
+    pub check_quorum: bool,
+    /// Leader stickiness (paper §6) on its own, without CheckQuorum.
+    pub leader_stickiness: bool,
+    /// Leadership transfer (dissertation §3.10): `Input::TransferLeadership`.
+    pub transfer: bool,
+    /// Membership change by joint consensus (paper §6): `Input::ChangeMembership`, and
+    /// initial voters other than every server.
+    pub membership_joint: bool,
+    /// Membership change one server at a time (dissertation §4).
+    pub membership_single_server: bool,
+    /// A durable initial log (a scenario's `initial` entries) it can start from.
+    pub initial_log: bool,
 }
 
 /// What a node tells the runtime; see the module doc.
@@ -443,6 +440,17 @@ pub enum Output<M = Message> {
         max: SimDuration,
     },
     CancelTimer(TimerKind),
+    /// Start (or restart, from now) a ticker of this period on the node's own clock, for a
+    /// library driven by `tick()`. The world counts the ticks as its clock passes them and
+    /// hands them over as [`Input::Ticks`] before any other input to the node, and when a
+    /// wake-up asked for with [`Output::WakeAfterTicks`] comes due. A tick that changes
+    /// nothing is never an event of its own.
+    Ticker {
+        period: SimDuration,
+    },
+    /// Wake the node (with [`Input::Ticks`]) once this many ticks have passed since the last
+    /// ticks it was given; replaces the previous wake-up.
+    WakeAfterTicks(u64),
     /// Make this durable: the hard state and the log changes since the last write. Report it
     /// back with `Input::Persisted(seq)`.
     Persist {
@@ -517,6 +525,9 @@ impl CatchUpPhase {
 #[derive(Clone, Debug)]
 pub enum Input<M = Message> {
     Timer(TimerKind),
+    /// This many ticks of the node's ticker ([`Output::Ticker`]) have passed since the last
+    /// `Ticks` (at least one).
+    Ticks(u64),
     Message(Envelope<M>),
     ClientRequest {
         req: u64,

@@ -192,18 +192,9 @@ impl Scenario {
                 election_timeout_max: self.raft.election_timeout[1],
                 heartbeat_interval: self.raft.heartbeat_interval,
                 max_entries_per_message: self.raft.max_entries_per_message,
-                candidate_persist: self.raft.candidate_persist,
-                separate_term_write: self.raft.separate_term_write,
-                block_during_writes: self.raft.block_during_writes,
                 leader_stickiness: self.leader_stickiness(),
                 initial_voters: self.cluster.voters.as_deref().map_or(0, voter_mask),
-                single_server_changes: self.raft.membership == super::MembershipMode::SingleServer,
-                catch_up_rounds: self
-                    .raft
-                    .catch_up_rounds
-                    .unwrap_or(crate::protocol::DEFAULT_CATCH_UP_ROUNDS),
                 seed: 0, // set per node and incarnation by the world
-                bugs: self.raft.bugs.iter().collect(),
                 pre_vote: self.raft.pre_vote,
                 check_quorum: self.raft.check_quorum,
             },

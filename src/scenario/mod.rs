@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::base::dist::{DurationDist, NumberDist};
 use crate::base::time::SimDuration;
-use crate::node::{Bug, CandidatePersist, NodeId};
+use crate::node::{CandidatePersist, NodeId};
+use crate::nodes::{NodeChoice, NodeKind};
 
 /// The scenario format version this build reads.
 pub const VERSION: u32 = 1;
@@ -73,8 +74,15 @@ pub struct Scenario {
     /// Default seed; `--seed` overrides it.
     #[serde(default)]
     pub seed: u64,
+    /// The Raft implementation under test: `raftsim` (the built-in node, the default) or
+    /// `raft-rs` (tikv's raft crate). `--set node=raft-rs` chooses it on any command.
+    #[serde(default, skip_serializing_if = "NodeKind::is_default")]
+    pub node: NodeKind,
     pub cluster: ClusterSpec,
     pub raft: RaftSpec,
+    /// Settings of the raft-rs adapter (`node: raft-rs` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raft_rs: Option<RaftRsSpec>,
     #[serde(default)]
     pub network: NetworkSpec,
     #[serde(default)]
@@ -201,10 +209,57 @@ pub struct RaftSpec {
     /// at once and the new servers catch up while counted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catch_up_rounds: Option<u32>,
-    /// Bugs to inject into the built-in node, by name, to see the checker catch them (none by
-    /// default). `raftsim run --bug NAME` adds to this list.
+    /// Bugs to inject into the node under test, by name, to see the checker catch them (none
+    /// by default); each implementation has its own list (`raftsim bugs`). `raftsim run --bug
+    /// NAME` adds to this list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub bugs: Vec<Bug>,
+    #[schemars(schema_with = "bug_names_schema")]
+    pub bugs: Vec<String>,
+}
+
+/// `raft.bugs` in the JSON Schema: a list of the names of every implementation's bugs (which
+/// of them the chosen node has is checked on validation).
+fn bug_names_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+    let names: Vec<serde_json::Value> = NodeKind::ALL
+        .into_iter()
+        .flat_map(|k| k.bug_names().iter().map(|&n| serde_json::Value::from(n)))
+        .collect();
+    let schema =
+        serde_json::json!({ "type": "array", "items": { "type": "string", "enum": names } });
+    serde_json::from_value(schema).expect("a valid schema")
+}
+
+/// The raft-rs adapter's settings ([`Scenario::raft_rs`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RaftRsSpec {
+    /// The length of one `tick()` on the node's clock (default 1ms). Election timeouts and
+    /// heartbeats are whole numbers of ticks: `raft.election_timeout` becomes
+    /// [ceil(min / tick), floor(max / tick)] ticks and `raft.heartbeat_interval` rounds to the
+    /// nearest tick (at least one, and fewer than the minimum election timeout).
+    #[serde(default = "default_tick")]
+    pub tick: SimDuration,
+    /// raft-rs's `max_inflight_msgs`: AppendEntries a leader may have unacknowledged per
+    /// follower (default 256, raft-rs's own default).
+    #[serde(default = "default_inflight")]
+    pub max_inflight_msgs: usize,
+}
+
+fn default_tick() -> SimDuration {
+    SimDuration::from_millis(1)
+}
+
+fn default_inflight() -> usize {
+    256
+}
+
+impl Default for RaftRsSpec {
+    fn default() -> RaftRsSpec {
+        RaftRsSpec {
+            tick: default_tick(),
+            max_inflight_msgs: default_inflight(),
+        }
+    }
 }
 
 /// How a scenario's membership changes are made ([`RaftSpec::membership`]).
@@ -1014,6 +1069,7 @@ impl Scenario {
                 format!("node {id} is outside the cluster: ids are 1 to {n}"),
             )
         };
+        self.validate_node()?;
         if let Some(r) = self.raft.catch_up_rounds {
             if r > 100 {
                 return err(
@@ -1563,6 +1619,165 @@ impl Scenario {
                 .map_err(|(inner, m)| (field, format!("with this choice, {inner}: {m}")))?;
         }
         Ok(())
+    }
+
+    /// What the chosen node must support (its [`Capabilities`](crate::protocol::Capabilities)),
+    /// its bugs by name, and settings that belong to another implementation.
+    fn validate_node(&self) -> Result<(), (String, String)> {
+        let kind = self.node;
+        let caps = kind.capabilities();
+        let lacks = |field: &str, feature: &str| {
+            Err((
+                field.to_string(),
+                format!("node {kind} does not support {feature}; `node: raftsim` does"),
+            ))
+        };
+        let names = kind.bug_names();
+        for (i, b) in self.raft.bugs.iter().enumerate() {
+            if !names.contains(&b.as_str()) {
+                let other = NodeKind::ALL
+                    .into_iter()
+                    .filter(|&k| k != kind && k.bug_names().contains(&b.as_str()))
+                    .map(|k| format!(" (it is a bug of node {k})"))
+                    .collect::<String>();
+                return Err((
+                    format!("raft.bugs[{i}]"),
+                    format!(
+                        "{b:?} is not a bug of node {kind}{other}; its bugs are: {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        if self.raft_rs.is_some() && kind != NodeKind::RaftRs {
+            return Err((
+                "raft_rs".into(),
+                format!("settings of the raft-rs adapter, but the node is {kind}: add \"node\": \"raft-rs\" or remove them"),
+            ));
+        }
+        if kind != NodeKind::Raftsim {
+            let own = [
+                (
+                    "raft.candidate_persist",
+                    self.raft.candidate_persist != CandidatePersist::BeforeSend,
+                ),
+                ("raft.separate_term_write", self.raft.separate_term_write),
+                ("raft.block_during_writes", self.raft.block_during_writes),
+                ("raft.catch_up_rounds", self.raft.catch_up_rounds.is_some()),
+            ];
+            if let Some((field, _)) = own.iter().find(|(_, set)| *set) {
+                return Err((
+                    field.to_string(),
+                    format!("a switch of the built-in node (node raftsim), not of node {kind}: remove it"),
+                ));
+            }
+        }
+        if self.cluster.initial_leader.is_some() && !caps.bootstrap_leader {
+            return lacks(
+                "cluster.initial_leader",
+                "starting with an established leader (it cannot lead a term without an election); leave initial_leader out and the cluster elects one",
+            );
+        }
+        if self.cluster.initial_logs.is_some() && !caps.initial_log {
+            return lacks("cluster.initial_logs", "initial logs");
+        }
+        if self.raft.pre_vote && !caps.pre_vote {
+            return lacks("raft.pre_vote", "PreVote");
+        }
+        if self.raft.check_quorum && !caps.check_quorum {
+            return lacks("raft.check_quorum", "CheckQuorum");
+        }
+        if self.raft.leader_stickiness == Some(true)
+            && !self.raft.check_quorum
+            && !caps.leader_stickiness
+        {
+            return lacks(
+                "raft.leader_stickiness",
+                "leader stickiness without CheckQuorum (its stickiness is part of check_quorum: set raft.check_quorum instead)",
+            );
+        }
+        if let Some(i) = self
+            .faults
+            .iter()
+            .position(|f| f.transfer_leadership.is_some())
+        {
+            if !caps.transfer {
+                return lacks(
+                    &format!("faults[{i}].transfer_leadership"),
+                    "leadership transfer",
+                );
+            }
+        }
+        if self.uses_membership_changes() {
+            let single = self.raft.membership == MembershipMode::SingleServer;
+            if single && !caps.membership_single_server {
+                return lacks("raft.membership", "single-server membership changes");
+            }
+            if !single && !caps.membership_joint {
+                let field = if self.cluster.voters.is_some() {
+                    "cluster.voters".to_string()
+                } else {
+                    let i = self
+                        .faults
+                        .iter()
+                        .position(|f| {
+                            f.change_membership.is_some()
+                                || f.add_server.is_some()
+                                || f.remove_server.is_some()
+                                || f.replace_server.is_some()
+                                || f.generate.is_some()
+                        })
+                        .unwrap_or(0);
+                    format!("faults[{i}]")
+                };
+                return lacks(&field, "membership changes in this build of its adapter");
+            }
+        }
+        if kind == NodeKind::RaftRs {
+            let spec = self.raft_rs.clone().unwrap_or_default();
+            crate::raftrs::validate(
+                spec.tick,
+                self.raft.election_timeout,
+                self.raft.heartbeat_interval,
+                spec.max_inflight_msgs,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The node under test with its own options, from a validated scenario.
+    pub fn node_choice(&self) -> NodeChoice {
+        match self.node {
+            NodeKind::Raftsim => NodeChoice::Raftsim(crate::node::Options {
+                candidate_persist: self.raft.candidate_persist,
+                separate_term_write: self.raft.separate_term_write,
+                block_during_writes: self.raft.block_during_writes,
+                bugs: self
+                    .raft
+                    .bugs
+                    .iter()
+                    .filter_map(|b| crate::node::Bug::from_name(b))
+                    .collect(),
+                single_server_changes: self.raft.membership == MembershipMode::SingleServer,
+                catch_up_rounds: self
+                    .raft
+                    .catch_up_rounds
+                    .unwrap_or(crate::node::DEFAULT_CATCH_UP_ROUNDS),
+            }),
+            NodeKind::RaftRs => {
+                let spec = self.raft_rs.clone().unwrap_or_default();
+                NodeChoice::RaftRs(crate::raftrs::Options::new(
+                    spec.tick,
+                    self.raft.election_timeout,
+                    self.raft.heartbeat_interval,
+                    self.raft.max_entries_per_message,
+                    spec.max_inflight_msgs,
+                    (self.raft.bugs.iter())
+                        .filter_map(|b| crate::raftrs::Bug::from_name(b))
+                        .collect(),
+                ))
+            }
+        }
     }
 
     /// The JSON Schema of the scenario file.

@@ -1,6 +1,11 @@
 //! Each node's clock: a fixed drift in parts per billion, and the operating system's wake-up
 //! latency on every timer. A node asks for a timer as a range on its own clock; the world
 //! draws the duration from the node's timer stream and converts it to virtual time here.
+//!
+//! A library driven by `tick()` asks for a [`Ticker`] instead: ticks at fixed points of its own
+//! clock. The world counts the ticks that have passed and hands them over before any other
+//! input to the node, and wakes the node only at the tick it names (the next one at which
+//! something would happen), so an idle tick is never an event of its own.
 
 use super::{Ev, Simulation};
 use crate::base::time::{SimDuration, SimTime};
@@ -15,6 +20,62 @@ pub fn local_to_virtual(local_ns: u64, drift_ppb: i64) -> u64 {
     }
     let denom = 1_000_000_000i128 + drift_ppb as i128;
     ((local_ns as i128 * 1_000_000_000i128 + denom / 2) / denom) as u64
+}
+
+/// Converts virtual time to a duration on a node's clock (the inverse of
+/// [`local_to_virtual`], rounded down).
+fn virtual_to_local(virt_ns: u64, drift_ppb: i64) -> u64 {
+    if drift_ppb == 0 {
+        return virt_ns;
+    }
+    let num = 1_000_000_000i128 + drift_ppb as i128;
+    (virt_ns as i128 * num / 1_000_000_000i128) as u64
+}
+
+/// A node's ticker ([`Output::Ticker`](crate::protocol::Output::Ticker)): tick `k` is at
+/// `origin + k · period` on the node's clock (`k` ≥ 1), `given` ticks have been handed to
+/// the node, and it wants to be woken at tick `wake`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Ticker {
+    period: u64,
+    /// Virtual time of tick 0, in ns (a clock stepped forward may put it before time 0).
+    origin: i128,
+    given: u64,
+    wake: Option<u64>,
+}
+
+impl Ticker {
+    pub(super) fn new(period: SimDuration, now: SimTime) -> Ticker {
+        Ticker {
+            period: period.0.max(1),
+            origin: now.0 as i128,
+            given: 0,
+            wake: None,
+        }
+    }
+
+    /// The virtual time of tick `k`.
+    fn time_of(&self, k: u64, drift_ppb: i64) -> i128 {
+        let local = (k as u128 * self.period as u128).min(u64::MAX as u128) as u64;
+        self.origin + local_to_virtual(local, drift_ppb) as i128
+    }
+
+    /// How many ticks have passed by `now`.
+    fn passed(&self, now: SimTime, drift_ppb: i64) -> u64 {
+        let since = now.0 as i128 - self.origin;
+        if since <= 0 {
+            return 0;
+        }
+        let mut k = virtual_to_local(since.min(u64::MAX as i128) as u64, drift_ppb) / self.period;
+        // Rounding in the conversions: settle on the last tick at or before now.
+        while self.time_of(k + 1, drift_ppb) <= now.0 as i128 {
+            k += 1;
+        }
+        while k > 0 && self.time_of(k, drift_ppb) > now.0 as i128 {
+            k -= 1;
+        }
+        k
+    }
 }
 
 /// One node's timers, one per [`TimerKind`]. A timer is a deadline; the queue holds at most
@@ -64,6 +125,7 @@ impl Timers {
         now: SimTime,
     ) -> Vec<(TimerKind, SimTime, u64)> {
         let mut queue = Vec::new();
+        // A ticker's wake-up moves with its ticker (`Simulation::jump_clock`).
         for kind in [TimerKind::Election, TimerKind::Heartbeat] {
             let Some(d) = self.armed[kind as usize].deadline else {
                 continue;
@@ -153,9 +215,89 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         }
     }
 
+    /// Starts (or restarts, from now) node `id`'s ticker.
+    pub(super) fn start_ticker(&mut self, id: NodeId, period: SimDuration) {
+        let now = self.now;
+        let s = &mut self.slots[id as usize - 1];
+        s.ticker = Some(Ticker::new(period, now));
+        s.timers.cancel(TimerKind::Tick);
+    }
+
+    /// Node `id` wants to be woken once `ticks` more ticks than it was given have passed.
+    pub(super) fn wake_after_ticks(&mut self, id: NodeId, ticks: u64) {
+        let s = &mut self.slots[id as usize - 1];
+        let Some(t) = s.ticker.as_mut() else {
+            return; // no ticker: nothing to count
+        };
+        t.wake = Some(t.given.saturating_add(ticks.max(1)));
+        self.arm_tick(id);
+    }
+
+    /// Arms the timer that stands for the ticker's wake-up: the wake-up tick on the node's
+    /// clock, plus the operating system's wake-up latency.
+    fn arm_tick(&mut self, id: NodeId) {
+        let jitter_dist = self.timer_jitter;
+        let now = self.now;
+        let s = &mut self.slots[id as usize - 1];
+        let Some(t) = s.ticker else { return };
+        let Some(wake) = t.wake else {
+            s.timers.cancel(TimerKind::Tick);
+            return;
+        };
+        let at = t.time_of(wake, s.drift_ppb).max(now.0 as i128);
+        let jitter = if jitter_dist.is_zero() {
+            0
+        } else {
+            jitter_dist.sample(&mut s.jitter_rng).0
+        };
+        let at = SimTime((at as u64).saturating_add(jitter));
+        if let Some(token) = s.timers.arm(TimerKind::Tick, at) {
+            self.queue.push(
+                at,
+                Ev::Timer {
+                    node: id,
+                    kind: TimerKind::Tick,
+                    token,
+                },
+            );
+        }
+    }
+
+    /// Hands node `id` the ticks of its ticker that have passed and not been given, if any.
+    /// Returns whether the node is still up afterwards (handling them may crash it at a
+    /// disk write).
+    pub(super) fn give_ticks(&mut self, id: NodeId) -> bool {
+        let now = self.now;
+        let s = &mut self.slots[id as usize - 1];
+        let Some(t) = s.ticker.as_mut() else {
+            return true;
+        };
+        let passed = t.passed(now, s.drift_ppb);
+        if passed <= t.given {
+            return true;
+        }
+        let n = passed - t.given;
+        t.given = passed;
+        if t.wake.is_some_and(|w| w <= passed) {
+            t.wake = None;
+            s.timers.cancel(TimerKind::Tick);
+        }
+        self.step(id, crate::protocol::Input::Ticks(n));
+        self.slots[id as usize - 1].node.is_some()
+    }
+
     /// Node `id`'s clock steps by `by` (forward, or `back`): its armed timers move with it.
     pub(super) fn jump_clock(&mut self, id: NodeId, by: SimDuration, back: bool) {
         let now = self.now;
+        if let Some(t) = self.slots[id as usize - 1].ticker.as_mut() {
+            // Ticks are points of the node's clock: they move with it.
+            if back {
+                t.origin += by.0 as i128;
+            } else {
+                t.origin -= by.0 as i128;
+            }
+            self.arm_tick(id);
+        }
         for (kind, at, token) in self.slots[id as usize - 1].timers.jump(by, back, now) {
             self.queue.push(
                 at,
@@ -178,6 +320,15 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         match s.timers.due(kind, token, now) {
             Due::Nothing => {}
             Due::Later(at, token) => self.queue.push(at, Ev::Timer { node, kind, token }),
+            Due::Fire if kind == TimerKind::Tick => {
+                // Whatever has passed by now; a clock stepped back may have passed none yet.
+                let before = self.slots[node as usize - 1].ticker.map(|t| t.given);
+                self.give_ticks(node);
+                let s = &self.slots[node as usize - 1];
+                if s.node.is_some() && s.ticker.map(|t| t.given) == before {
+                    self.arm_tick(node);
+                }
+            }
             Due::Fire => self.step(node, crate::protocol::Input::Timer(kind)),
         }
     }

@@ -125,6 +125,8 @@ struct Slot<N: RaftNode> {
     seen: Seen,
     incarnation: u32,
     timers: clock::Timers,
+    /// A tick-driven library's ticker (`Output::Ticker`), if it asked for one.
+    ticker: Option<clock::Ticker>,
     timer_rng: Rng,
     jitter_rng: Rng,
     disk: Disk,
@@ -217,6 +219,8 @@ pub struct NodeEnd {
 
 pub struct Simulation<'a, N: RaftNode, O: Observer> {
     cfg: &'a RunConfig,
+    /// The implementation's own options, handed to every `restart`.
+    opts: &'a N::Options,
     seed: u64,
     now: SimTime,
     queue: EventQueue<Ev<N::Msg>>,
@@ -257,20 +261,22 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     config_applied: Index,
 }
 
-/// Runs node implementation `N` on a compiled configuration with a seed, feeding `observers`
-/// (one observer, or a tuple of them).
+/// Runs node implementation `N` with its options on a compiled configuration with a seed,
+/// feeding `observers` (one observer, or a tuple of them).
 pub fn run<N: RaftNode, O: Observer>(
     cfg: &RunConfig,
+    opts: &N::Options,
     seed: u64,
     level: TraceLevel,
     observers: &mut O,
 ) -> RunResult {
-    Simulation::<N, O>::new(cfg, seed, level, observers).run()
+    Simulation::<N, O>::new(cfg, opts, seed, level, observers).run()
 }
 
 impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
     pub fn new(
         cfg: &'a RunConfig,
+        opts: &'a N::Options,
         seed: u64,
         level: TraceLevel,
         observers: &'a mut O,
@@ -295,6 +301,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     hard,
                     incarnation: 0,
                     timers: clock::Timers::default(),
+                    ticker: None,
                     timer_rng: Rng::stream(seed, Purpose::Timers, id as u64),
                     jitter_rng: Rng::stream(seed, Purpose::Timers, 1000 + id as u64),
                     disk: Disk::new(Rng::stream(seed, Purpose::Storage, id as u64)),
@@ -310,6 +317,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             write_latency: Law::from(&cfg.write_latency),
             timer_jitter: Law::from(&cfg.clocks.timer_jitter),
             cfg,
+            opts,
             seed,
             now: SimTime::ZERO,
             queue: EventQueue::with_capacity(64),
@@ -419,7 +427,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             }
             let cfg = self.node_config(id);
             self.in_node = Some(id);
-            let node = N::restart(&cfg, hard);
+            let node = N::restart(&cfg, self.opts, hard);
             self.in_node = None;
             self.slot(id).node = Some(node);
         }
@@ -801,6 +809,14 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
     }
 
     fn step(&mut self, id: NodeId, input: Input<N::Msg>) {
+        // The ticks that passed come first, as they would to a library whose ticker runs
+        // beside its message loop.
+        if self.slots[id as usize - 1].ticker.is_some()
+            && !matches!(input, Input::Ticks(_))
+            && !self.give_ticks(id)
+        {
+            return; // it crashed at a disk write while handling them
+        }
         let mut outs = std::mem::take(&mut self.outs);
         let node = self.slots[id as usize - 1]
             .node
@@ -872,6 +888,8 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             }
             Output::SetTimer { kind, min, max } => self.set_timer(id, kind, min, max),
             Output::CancelTimer(kind) => self.slots[id as usize - 1].timers.cancel(kind),
+            Output::Ticker { period } => self.start_ticker(id, period),
+            Output::WakeAfterTicks(n) => self.wake_after_ticks(id, n),
             Output::Persist {
                 seq,
                 term,
@@ -982,6 +1000,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         s.pauses = 0;
         // Timers of this incarnation never fire on the next.
         s.timers.clear();
+        s.ticker = None;
         self.faults.crashed(id);
         self.emit(Event::Crash { node: id });
         true
@@ -1008,7 +1027,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         s.kv.clear();
         let cfg = self.node_config(id);
         self.in_node = Some(id);
-        let mut node = N::restart(&cfg, hard);
+        let mut node = N::restart(&cfg, self.opts, hard);
         let mut outs = std::mem::take(&mut self.outs);
         node.start(&mut outs);
         self.in_node = None;

@@ -269,6 +269,7 @@ struct Write {
 
 struct Slot {
     cfg: Config,
+    opts: raftsim::node::Options,
     /// `None` while crashed.
     node: Option<Node>,
     durable: HardState,
@@ -286,6 +287,7 @@ fn timer_slot(kind: TimerKind) -> usize {
     match kind {
         TimerKind::Election => 0,
         TimerKind::Heartbeat => 1,
+        TimerKind::Tick => unreachable!("the built-in node asks for no ticker"),
     }
 }
 
@@ -293,6 +295,7 @@ fn timer_name(kind: TimerKind) -> &'static str {
     match kind {
         TimerKind::Election => "election",
         TimerKind::Heartbeat => "heartbeat",
+        TimerKind::Tick => "tick",
     }
 }
 
@@ -316,8 +319,11 @@ impl Cluster {
                 .map(|id| Slot {
                     cfg: Config {
                         max_entries_per_message: spec.max_entries,
-                        candidate_persist: spec.persist,
                         ..Config::new(id, n)
+                    },
+                    opts: raftsim::node::Options {
+                        candidate_persist: spec.persist,
+                        ..Default::default()
                     },
                     node: None,
                     durable: spec.hard[id as usize - 1].clone(),
@@ -658,7 +664,7 @@ impl Cluster {
             restart,
         });
         slot.seen = Seen::from_disk(&hard);
-        let mut node = Node::new(slot.cfg.clone(), hard);
+        let mut node = Node::with_options(slot.cfg.clone(), slot.opts.clone(), hard);
         let before = (node.role(), node.term());
         let mut out = Vec::new();
         node.start(&mut out);
@@ -720,6 +726,9 @@ impl Cluster {
                 Output::Send(env) => self.net.push(env.clone()),
                 Output::SetTimer { kind, .. } => slot.armed[timer_slot(*kind)] = true,
                 Output::CancelTimer(kind) => slot.armed[timer_slot(*kind)] = false,
+                Output::Ticker { .. } | Output::WakeAfterTicks(_) => {
+                    unreachable!("the built-in node asks for no ticker")
+                }
                 Output::Persist {
                     seq,
                     term,
@@ -771,6 +780,8 @@ pub fn render_output(id: NodeId, o: &Output, written: &Log) -> String {
             format!("n{id} timer {} {min}..{max}", timer_name(*kind))
         }
         Output::CancelTimer(kind) => format!("n{id} timer {} off", timer_name(*kind)),
+        Output::Ticker { period } => format!("n{id} ticker {period}"),
+        Output::WakeAfterTicks(n) => format!("n{id} wake after {n} ticks"),
         Output::Persist {
             seq,
             term,

@@ -1,7 +1,8 @@
 //! Injected bugs: mistakes that real Raft implementations have shipped, each switchable per run
 //! (`raft.bugs` in a scenario, `raftsim run --bug NAME`) so that the checker can be shown to
-//! catch it. The built-in node (`crate::node`) reads [`Config::bugs`](super::Config::bugs);
-//! other implementations ignore it. All are off by default ([`Bugs::NONE`]), and with none on
+//! catch it. They belong to the built-in node (`crate::node`), in its
+//! [`Options::bugs`](super::Options::bugs); another implementation has its own list (the
+//! raft-rs adapter's is `crate::raftrs::Bug`). All are off by default ([`Bugs::NONE`]), and with none on
 //! the node behaves exactly as without this switch.
 
 /// One injected bug, by the name a scenario file and the command line use.

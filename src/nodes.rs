@@ -1,0 +1,124 @@
+//! The Raft implementations a scenario can put under the simulator, and the one place that
+//! turns a choice of implementation into a type.
+//!
+//! The world, the observers and the experiments are generic over [`RaftNode`]; a scenario's
+//! `node` field (default `raftsim`, `--set node=raft-rs` on any command) names the
+//! implementation, and [`NodeChoice`] carries it with that implementation's own options
+//! ([`RaftNode::Options`]). [`with_node!`](crate::with_node) matches on the choice once and
+//! names the type, so a third implementation is a variant here, its options in the scenario
+//! and nothing in the world. What each implementation supports ([`RaftNode::CAPABILITIES`]) is
+//! checked when a scenario is validated, before any work.
+
+use crate::node::Node;
+use crate::protocol::{Capabilities, RaftNode};
+use crate::raftrs::RaftRs;
+
+/// The implementations, by the name a scenario's `node` field uses.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+pub enum NodeKind {
+    /// The built-in node: the paper's Raft (§5–6) with the dissertation's PreVote,
+    /// CheckQuorum and leadership transfer as switches (`crate::node`).
+    #[default]
+    #[serde(rename = "raftsim")]
+    Raftsim,
+    /// tikv's raft crate (0.7), its `RawNode` driven through an adapter (`crate::raftrs`).
+    #[serde(rename = "raft-rs")]
+    RaftRs,
+}
+
+impl NodeKind {
+    pub const ALL: [NodeKind; 2] = [NodeKind::Raftsim, NodeKind::RaftRs];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeKind::Raftsim => Node::NAME,
+            NodeKind::RaftRs => RaftRs::NAME,
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<NodeKind> {
+        NodeKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == NodeKind::Raftsim
+    }
+
+    pub fn capabilities(self) -> Capabilities {
+        match self {
+            NodeKind::Raftsim => Node::CAPABILITIES,
+            NodeKind::RaftRs => RaftRs::CAPABILITIES,
+        }
+    }
+
+    /// The names of the bugs that can be injected into this implementation (`raft.bugs`,
+    /// `--bug NAME`).
+    pub fn bug_names(self) -> &'static [&'static str] {
+        match self {
+            NodeKind::Raftsim => &crate::node::Bug::NAMES,
+            NodeKind::RaftRs => &crate::raftrs::Bug::NAMES,
+        }
+    }
+}
+
+impl std::fmt::Display for NodeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An implementation with its own options, as a validated scenario asks for it
+/// (`Scenario::node_choice`).
+#[derive(Clone, Debug)]
+pub enum NodeChoice {
+    Raftsim(crate::node::Options),
+    RaftRs(crate::raftrs::Options),
+}
+
+impl NodeChoice {
+    pub fn kind(&self) -> NodeKind {
+        match self {
+            NodeChoice::Raftsim(_) => NodeKind::Raftsim,
+            NodeChoice::RaftRs(_) => NodeKind::RaftRs,
+        }
+    }
+}
+
+impl Default for NodeChoice {
+    fn default() -> NodeChoice {
+        NodeChoice::Raftsim(Default::default())
+    }
+}
+
+/// Runs `$body` with `$n` naming the chosen implementation's type and `$opts` bound to a
+/// reference to its options: `with_node!(&choice, N, opts => run_config::<N>(cfg, opts, ..))`.
+#[macro_export]
+macro_rules! with_node {
+    ($choice:expr, $n:ident, $opts:ident => $body:expr) => {
+        match $choice {
+            $crate::nodes::NodeChoice::Raftsim($opts) => {
+                #[allow(dead_code)]
+                type $n = $crate::node::Node;
+                $body
+            }
+            $crate::nodes::NodeChoice::RaftRs($opts) => {
+                #[allow(dead_code)]
+                type $n = $crate::raftrs::RaftRs;
+                $body
+            }
+        }
+    };
+}

@@ -1,0 +1,656 @@
+//! tikv's raft crate (0.7) as a node under the simulator: its `RawNode` behind the node
+//! interface ([`RaftNode`]), with nothing in the world that knows it.
+//!
+//! How the library is driven (`docs/TEST-YOUR-RAFT.md` is the guide, with this adapter as the
+//! worked example):
+//!
+//! - **Ticks.** `RawNode` is tick-driven. The adapter asks the world for a ticker of
+//!   [`Options::tick`] on the node's own (drifting) clock and, after every input, for a wake-up
+//!   only at the next tick at which something happens: a follower's or candidate's election
+//!   timeout, a leader's heartbeat or quorum check. The ticks in between are handed over, all
+//!   at once, before the next input ([`Input::Ticks`]), so an idle tick is never an event and
+//!   `election_elapsed` is exact whenever a message is handled.
+//! - **Randomness.** raft-rs draws its randomized election timeout from an unseeded thread RNG
+//!   whenever it resets (a new term, a new role). After every input and every tick the adapter
+//!   sees whether a reset happened (term, role or timeout changed) and overrides the timeout
+//!   with a draw from the node's seeded stream ([`Config::seed`]), uniform over
+//!   [ceil(min / tick), floor(max / tick)] ticks of the scenario's `raft.election_timeout`. No
+//!   unseeded draw survives to a tick, so a run replays.
+//! - **Durability.** Each `Ready`'s entries and hard state (term, vote) become one
+//!   [`Output::Persist`]; the entries go into the library's `MemStorage` at once (it must read
+//!   them back before they are durable: the page cache), and the world's disk makes them
+//!   durable when the write completes. `persisted_messages` (a follower's acknowledgements and
+//!   vote grants, a candidate's vote requests) are held until then, and `on_persist_ready` is
+//!   called only then. A crash loses the writes in flight; a restart builds a new `RawNode`
+//!   from what was durable, with commit and applied at 0.
+//! - **Clients.** A request goes to `propose`. A leader appends it; a follower that knows the
+//!   leader forwards it (raft-rs's behaviour), and answers the client when it applies the
+//!   entry; a node that cannot propose (no known leader, a transfer in progress) answers
+//!   `NotLeader` with the leader it knows of. Entries carry `(req, key, value)` in 20 bytes.
+//!
+//! Not mapped: membership changes (raft-rs switches configuration when the entry is applied,
+//! [`ConfigEffect::OnApply`]; the adapter does not propose `ConfChangeV2` yet, and says so:
+//! such a scenario is refused), snapshots and log compaction (the log is kept whole, as the
+//! built-in node's is), ReadIndex, and starting with an established leader (raft-rs cannot
+//! lead a term without an election).
+
+use std::collections::{BTreeSet, VecDeque};
+
+use raft::eraftpb::{
+    ConfState, Entry as RsEntry, EntryType, HardState as RsHardState, Message as RsMessage,
+    MessageType,
+};
+use raft::storage::MemStorage;
+use raft::{RawNode, StateRole};
+
+use crate::base::rng::{Purpose, Rng};
+use crate::base::time::SimDuration;
+use crate::protocol::{
+    Capabilities, ClientReply, Command, Config, ConfigEffect, Entry, Envelope, HardState, Input,
+    LogOp, NodeId, Output, RaftNode, Role, Term, WireMessage,
+};
+
+mod bugs;
+pub use bugs::{Bug, Bugs};
+
+/// The adapter's settings ([`RaftNode::Options`]), derived from the scenario's `raft` and
+/// `raft_rs` sections (`scenario::Scenario::node_choice`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// One tick on the node's clock.
+    pub tick: SimDuration,
+    /// The randomized election timeout's range in ticks, both ends included.
+    pub election_ticks: [usize; 2],
+    /// A leader's heartbeat interval in ticks.
+    pub heartbeat_ticks: usize,
+    /// raft-rs's `max_size_per_msg`, in bytes: as many client entries as the scenario's
+    /// `raft.max_entries_per_message`.
+    pub max_size_per_msg: u64,
+    /// raft-rs's `max_inflight_msgs`.
+    pub max_inflight_msgs: usize,
+    /// Mistakes planted in the adapter, none normally.
+    pub bugs: Bugs,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options::new(
+            SimDuration::from_millis(1),
+            [SimDuration::from_millis(150), SimDuration::from_millis(300)],
+            SimDuration::from_millis(50),
+            64,
+            256,
+            Bugs::NONE,
+        )
+    }
+}
+
+/// The size of one client entry as raft-rs counts it for `max_size_per_msg`.
+fn client_entry_size() -> u64 {
+    use protobuf::Message as _;
+    let e = RsEntry {
+        term: 1 << 20,
+        index: 1 << 30,
+        data: encode(u64::MAX >> 8, u32::MAX >> 8, u64::MAX >> 8).into(),
+        ..Default::default()
+    };
+    e.compute_size() as u64
+}
+
+impl Options {
+    /// The settings for a tick length, the scenario's election timeout and heartbeat, its
+    /// entries per message, raft-rs's in-flight window and the bugs to plant. The durations
+    /// must have passed [`validate`].
+    pub fn new(
+        tick: SimDuration,
+        election_timeout: [SimDuration; 2],
+        heartbeat: SimDuration,
+        max_entries_per_message: usize,
+        max_inflight_msgs: usize,
+        bugs: Bugs,
+    ) -> Options {
+        let (election_ticks, heartbeat_ticks) = ticks(tick, election_timeout, heartbeat);
+        Options {
+            tick,
+            election_ticks,
+            heartbeat_ticks,
+            max_size_per_msg: client_entry_size() * max_entries_per_message as u64,
+            max_inflight_msgs,
+            bugs,
+        }
+    }
+}
+
+/// (election timeout range in ticks, both ends included; heartbeat in ticks).
+fn ticks(
+    tick: SimDuration,
+    [lo, hi]: [SimDuration; 2],
+    heartbeat: SimDuration,
+) -> ([usize; 2], usize) {
+    let t = tick.0.max(1);
+    let min = lo.0.div_ceil(t) as usize;
+    let max = (hi.0 / t) as usize;
+    let hb = ((heartbeat.0 + t / 2) / t).max(1) as usize;
+    ([min, max], hb)
+}
+
+/// The most ticks an election timeout may last (the adapter keeps tick counts small enough
+/// that a paused node's catch-up of ticks stays cheap).
+pub const MAX_ELECTION_TICKS: u64 = 1_000_000;
+
+/// Checks that the scenario's timing fits raft-rs at this tick: at least one tick in the
+/// election range, a heartbeat shorter than the minimum election timeout (raft-rs requires
+/// `heartbeat_tick < election_tick`). Returns (field, what is wrong and what is allowed).
+pub fn validate(
+    tick: SimDuration,
+    election_timeout: [SimDuration; 2],
+    heartbeat: SimDuration,
+    max_inflight_msgs: usize,
+) -> Result<(), (String, String)> {
+    if tick.0 == 0 {
+        return Err(("raft_rs.tick".into(), "a tick must be longer than 0".into()));
+    }
+    if election_timeout[1].0 / tick.0 > MAX_ELECTION_TICKS {
+        return Err((
+            "raft_rs.tick".into(),
+            format!(
+                "{tick} makes the maximum election timeout {} ticks: at most {MAX_ELECTION_TICKS}; use a longer tick",
+                election_timeout[1].0 / tick.0
+            ),
+        ));
+    }
+    let ([min, max], hb) = ticks(tick, election_timeout, heartbeat);
+    if min == 0 || min > max {
+        return Err((
+            "raft.election_timeout".into(),
+            format!(
+                "[{}, {}] holds no whole number of ticks of {tick} above 0 (raft_rs.tick): widen it or shorten the tick",
+                election_timeout[0], election_timeout[1]
+            ),
+        ));
+    }
+    if hb >= min {
+        return Err((
+            "raft.heartbeat_interval".into(),
+            format!(
+                "{heartbeat} is {hb} ticks of {tick}, not fewer than the minimum election timeout's {min}: raft-rs needs heartbeat_tick < election_tick"
+            ),
+        ));
+    }
+    if max_inflight_msgs == 0 {
+        return Err((
+            "raft_rs.max_inflight_msgs".into(),
+            "0 is not allowed: at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A raft-rs message on raftsim's network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Msg(pub RsMessage);
+
+impl WireMessage for Msg {
+    fn kind(&self) -> &'static str {
+        match self.0.get_msg_type() {
+            MessageType::MsgRequestVote => "RequestVote",
+            MessageType::MsgRequestVoteResponse => "RequestVoteResp",
+            MessageType::MsgRequestPreVote => "PreVote",
+            MessageType::MsgRequestPreVoteResponse => "PreVoteResp",
+            MessageType::MsgAppend => "AppendEntries",
+            MessageType::MsgAppendResponse => "AppendEntriesResp",
+            MessageType::MsgHeartbeat => "Heartbeat",
+            MessageType::MsgHeartbeatResponse => "HeartbeatResp",
+            MessageType::MsgTimeoutNow => "TimeoutNow",
+            MessageType::MsgPropose => "Propose",
+            MessageType::MsgTransferLeader => "TransferLeader",
+            MessageType::MsgReadIndex => "ReadIndex",
+            MessageType::MsgReadIndexResp => "ReadIndexResp",
+            MessageType::MsgSnapshot => "Snapshot",
+            _ => "Other",
+        }
+    }
+    fn term(&self) -> Term {
+        self.0.term
+    }
+    fn vote_granted(&self) -> Option<bool> {
+        (self.0.get_msg_type() == MessageType::MsgRequestVoteResponse).then_some(!self.0.reject)
+    }
+}
+
+/// A client command in an entry's data: request id, key, value (little-endian).
+fn encode(req: u64, key: u32, value: u64) -> Vec<u8> {
+    let mut d = Vec::with_capacity(20);
+    d.extend_from_slice(&req.to_le_bytes());
+    d.extend_from_slice(&key.to_le_bytes());
+    d.extend_from_slice(&value.to_le_bytes());
+    d
+}
+
+/// The command of a raft-rs entry, in the world's vocabulary.
+fn command_of(e: &RsEntry) -> Command {
+    let d = e.get_data();
+    match e.get_entry_type() {
+        EntryType::EntryNormal if d.is_empty() => Command::Noop,
+        EntryType::EntryNormal if d.len() == 20 => Command::Put {
+            req: u64::from_le_bytes(d[0..8].try_into().expect("8 bytes")),
+            key: u32::from_le_bytes(d[8..12].try_into().expect("4 bytes")),
+            value: u64::from_le_bytes(d[12..20].try_into().expect("8 bytes")),
+        },
+        // The adapter proposes nothing else: anything else is the adapter's bug.
+        t => panic!(
+            "raft-rs entry {} of type {t:?} with {} bytes: the adapter never proposes one",
+            e.index,
+            d.len()
+        ),
+    }
+}
+
+fn to_world(e: &RsEntry) -> Entry {
+    Entry {
+        term: e.term,
+        command: command_of(e),
+    }
+}
+
+fn to_raft(index: u64, e: &Entry) -> RsEntry {
+    let data = match e.command {
+        Command::Noop => Vec::new(),
+        Command::Put { req, key, value } => encode(req, key, value),
+        Command::Config { .. } => panic!("a configuration entry in a raft-rs node's durable log"),
+    };
+    RsEntry {
+        entry_type: EntryType::EntryNormal,
+        term: e.term,
+        index,
+        data: data.into(),
+        ..Default::default()
+    }
+}
+
+/// A `Ready` handled but not yet acknowledged: the write it waits for and the messages that
+/// may go only once that write is durable.
+struct Waiting {
+    seq: u64,
+    number: u64,
+    messages: Vec<RsMessage>,
+}
+
+/// tikv's raft crate as a raftsim node (see the module doc).
+pub struct RaftRs {
+    id: NodeId,
+    raw: RawNode<MemStorage>,
+    opts: Options,
+    rng: Rng,
+    /// What the last override of the election timeout saw, to notice the next reset.
+    seen_term: u64,
+    seen_state: StateRole,
+    seen_timeout: usize,
+    /// The last write issued, the last one durable, and the term and vote it carried.
+    write_seq: u64,
+    durable_seq: u64,
+    written_term: Term,
+    written_vote: Option<NodeId>,
+    /// The index of the last entry written (issued, durable or not).
+    written_last: u64,
+    waiting: VecDeque<Waiting>,
+    /// Client requests this node accepted, answered when it applies them.
+    clients: BTreeSet<u64>,
+}
+
+fn role_of(s: StateRole) -> Role {
+    match s {
+        StateRole::Follower => Role::Follower,
+        StateRole::PreCandidate => Role::PreCandidate,
+        StateRole::Candidate => Role::Candidate,
+        StateRole::Leader => Role::Leader,
+    }
+}
+
+impl RaftRs {
+    /// Overrides raft-rs's own draw of the election timeout after a reset (see the module
+    /// doc).
+    fn reseed(&mut self) {
+        let r = &self.raw.raft;
+        if r.term == self.seen_term
+            && r.state == self.seen_state
+            && r.randomized_election_timeout() == self.seen_timeout
+        {
+            return;
+        }
+        let [lo, hi] = self.opts.election_ticks;
+        let t = self.rng.range_inclusive(lo as u64, hi as u64) as usize;
+        self.raw.raft.set_randomized_election_timeout(t);
+        self.seen_term = self.raw.raft.term;
+        self.seen_state = self.raw.raft.state;
+        self.seen_timeout = t;
+    }
+
+    /// Handles every pending `Ready`, and acknowledges what has become durable.
+    fn drain(&mut self, out: &mut Vec<Output<Msg>>) {
+        loop {
+            self.release(out);
+            if !self.raw.has_ready() {
+                return;
+            }
+            self.handle_ready(out);
+        }
+    }
+
+    fn send(&self, m: RsMessage, out: &mut Vec<Output<Msg>>) {
+        out.push(Output::Send(Envelope {
+            from: self.id,
+            to: m.to as NodeId,
+            msg: Msg(m),
+        }));
+    }
+
+    fn handle_ready(&mut self, out: &mut Vec<Output<Msg>>) {
+        let mut rd = self.raw.ready();
+        for m in rd.take_messages() {
+            self.send(m, out);
+        }
+        let entries = rd.take_entries();
+        let hs: Option<RsHardState> = rd.hs().cloned();
+        let must_sync = rd.must_sync();
+        let number = rd.number();
+        let held = rd.take_persisted_messages();
+        let committed = rd.take_committed_entries();
+        // Readable by the library at once (it reads its log from storage after
+        // `advance_append_async`); durable only when the world's disk says so.
+        {
+            let store = self.raw.store().clone();
+            let mut w = store.wl();
+            if !entries.is_empty() {
+                w.append(&entries)
+                    .expect("raft-rs hands out entries that fit its log");
+            }
+            if let Some(hs) = &hs {
+                w.set_hardstate(hs.clone());
+            }
+        }
+        let (term, vote) = hs
+            .as_ref()
+            .map_or((self.written_term, self.written_vote), |h| {
+                (h.term, (h.vote != 0).then_some(h.vote as NodeId))
+            });
+        if !entries.is_empty() || (term, vote) != (self.written_term, self.written_vote) {
+            let mut ops = Vec::with_capacity(2);
+            if let Some(first) = entries.first() {
+                if first.index <= self.written_last {
+                    ops.push(LogOp::Truncate { from: first.index });
+                }
+                self.written_last = entries.last().expect("not empty").index;
+                ops.push(LogOp::Append {
+                    entries: entries.iter().map(to_world).collect(),
+                });
+            }
+            self.write_seq += 1;
+            self.written_term = term;
+            self.written_vote = vote;
+            out.push(Output::Persist {
+                seq: self.write_seq,
+                term,
+                voted_for: vote,
+                ops,
+            });
+        }
+        for e in &committed {
+            self.apply(e, out);
+        }
+        self.raw.advance_append_async(rd);
+        self.raw.advance_apply();
+        // Planted bug `drop-must-sync`: a Ready that must be synced is treated as written
+        // once issued, as if it needed no sync.
+        let as_durable = self.opts.bugs.has(Bug::DropMustSync) && must_sync;
+        let (now, later) = if as_durable || self.opts.bugs.has(Bug::PersistedMessagesAtOnce) {
+            // Planted bug `persisted-messages-at-once`: acknowledgements and votes go before
+            // the write they report is durable.
+            (held, Vec::new())
+        } else {
+            (Vec::new(), held)
+        };
+        for m in now {
+            self.send(m, out);
+        }
+        if as_durable || self.opts.bugs.has(Bug::AckBeforeDurable) {
+            // Planted bug `ack-before-durable`: the library is told the Ready is persisted
+            // as soon as the write is issued.
+            self.raw.on_persist_ready(number);
+        }
+        self.waiting.push_back(Waiting {
+            seq: self.write_seq,
+            number,
+            messages: later,
+        });
+    }
+
+    /// Acknowledges every handled `Ready` whose write is durable and sends what it held.
+    fn release(&mut self, out: &mut Vec<Output<Msg>>) {
+        let mut last = None;
+        while self
+            .waiting
+            .front()
+            .is_some_and(|w| w.seq <= self.durable_seq)
+        {
+            let w = self.waiting.pop_front().expect("looked at");
+            for m in w.messages {
+                self.send(m, out);
+            }
+            last = Some(w.number);
+        }
+        if let Some(n) = last {
+            self.raw.on_persist_ready(n);
+        }
+    }
+
+    fn apply(&mut self, e: &RsEntry, out: &mut Vec<Output<Msg>>) {
+        let entry = to_world(e);
+        out.push(Output::Apply {
+            index: e.index,
+            entry,
+        });
+        if let Command::Put { req, .. } = entry.command {
+            if self.clients.remove(&req) {
+                out.push(Output::ClientReply {
+                    req,
+                    reply: ClientReply::Committed { index: e.index },
+                });
+            }
+        }
+    }
+
+    /// Asks to be woken at the next tick at which raft-rs would do something.
+    fn wake(&self, out: &mut Vec<Output<Msg>>) {
+        let r = &self.raw.raft;
+        let ticks = match r.state {
+            StateRole::Leader => {
+                let heartbeat = r.heartbeat_timeout().saturating_sub(r.heartbeat_elapsed());
+                let quorum = r.election_timeout().saturating_sub(r.election_elapsed);
+                heartbeat.min(quorum)
+            }
+            _ if !r.promotable() => r.election_timeout(),
+            _ => r
+                .randomized_election_timeout()
+                .saturating_sub(r.election_elapsed),
+        };
+        out.push(Output::WakeAfterTicks(ticks.max(1) as u64));
+    }
+
+    /// After any input: override a fresh timeout, handle what is ready, ask for the next tick.
+    fn after(&mut self, out: &mut Vec<Output<Msg>>) {
+        self.reseed();
+        self.drain(out);
+        self.wake(out);
+    }
+}
+
+impl RaftNode for RaftRs {
+    type Msg = Msg;
+    type Options = Options;
+    const NAME: &'static str = "raft-rs";
+    const CAPABILITIES: Capabilities = Capabilities {
+        config_effect: ConfigEffect::OnApply,
+        bootstrap_leader: false,
+        pre_vote: true,
+        check_quorum: true,
+        // Its stickiness (a follower ignores votes while it heard from a leader within the
+        // election timeout) is part of check_quorum.
+        leader_stickiness: false,
+        transfer: true,
+        membership_joint: false,
+        membership_single_server: false,
+        initial_log: true,
+    };
+
+    fn restart(cfg: &Config, opts: &Options, hard: HardState) -> RaftRs {
+        let voters: Vec<u64> = (1..=cfg.cluster_size as u64).collect();
+        let storage = MemStorage::new_with_conf_state(ConfState::from((voters, Vec::<u64>::new())));
+        {
+            let mut w = storage.wl();
+            let entries: Vec<RsEntry> = (hard.log.entries().iter().enumerate())
+                .map(|(i, e)| to_raft(i as u64 + 1, e))
+                .collect();
+            w.append(&entries).expect("a durable log starts at index 1");
+            w.set_hardstate(RsHardState {
+                term: hard.term,
+                vote: hard.voted_for.unwrap_or(0) as u64,
+                commit: 0,
+                ..Default::default()
+            });
+        }
+        let [lo, hi] = opts.election_ticks;
+        let config = raft::Config {
+            id: cfg.id as u64,
+            election_tick: lo,
+            heartbeat_tick: opts.heartbeat_ticks,
+            min_election_tick: lo,
+            // raft-rs draws from [min, max): one past the last tick allowed.
+            max_election_tick: hi + 1,
+            max_size_per_msg: opts.max_size_per_msg,
+            max_inflight_msgs: opts.max_inflight_msgs,
+            check_quorum: cfg.check_quorum,
+            pre_vote: cfg.pre_vote,
+            applied: 0,
+            ..Default::default()
+        };
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let raw = RawNode::new(&config, storage, &logger)
+            .expect("the scenario's settings were checked against raft-rs's (raftrs::validate)");
+        let mut node = RaftRs {
+            id: cfg.id,
+            raw,
+            opts: opts.clone(),
+            rng: Rng::stream(cfg.seed, Purpose::NodeSeed, 0),
+            seen_term: u64::MAX,
+            seen_state: StateRole::Follower,
+            seen_timeout: 0,
+            write_seq: 0,
+            durable_seq: 0,
+            written_term: hard.term,
+            written_vote: hard.voted_for,
+            written_last: hard.log.last_index(),
+            waiting: VecDeque::new(),
+            clients: BTreeSet::new(),
+        };
+        node.reseed();
+        node
+    }
+
+    fn start(&mut self, out: &mut Vec<Output<Msg>>) {
+        out.push(Output::Ticker {
+            period: self.opts.tick,
+        });
+        self.after(out);
+    }
+
+    fn bootstrap_leader(&mut self, _out: &mut Vec<Output<Msg>>) {
+        // Refused when the scenario is validated (Capabilities::bootstrap_leader).
+        panic!("raft-rs cannot start as an established leader");
+    }
+
+    fn step(&mut self, input: Input<Msg>, out: &mut Vec<Output<Msg>>) {
+        match input {
+            Input::Ticks(n) => {
+                for _ in 0..n {
+                    self.raw.tick();
+                    self.reseed();
+                    if self.raw.has_ready() {
+                        self.drain(out);
+                    }
+                }
+            }
+            Input::Message(env) => {
+                // A message raft-rs refuses (a response from a peer it does not know) changes
+                // nothing.
+                let _ = self.raw.step(env.msg.0);
+            }
+            Input::ClientRequest { req, key, value } => {
+                match self.raw.propose(Vec::new(), encode(req, key, value)) {
+                    Ok(()) => {
+                        self.clients.insert(req);
+                    }
+                    Err(_) => {
+                        let hint = self.raw.raft.leader_id;
+                        out.push(Output::ClientReply {
+                            req,
+                            reply: ClientReply::NotLeader {
+                                hint: (hint != 0 && hint != self.id as u64)
+                                    .then_some(hint as NodeId),
+                            },
+                        });
+                    }
+                }
+            }
+            Input::Persisted(seq) => self.durable_seq = self.durable_seq.max(seq),
+            Input::TransferLeadership { to } => self.raw.transfer_leader(to as u64),
+            // Refused when the scenario is validated (Capabilities::membership_joint).
+            Input::ChangeMembership { .. } => {}
+            Input::Timer(_) => {}
+        }
+        self.after(out);
+    }
+
+    fn role(&self) -> Role {
+        role_of(self.raw.raft.state)
+    }
+
+    fn leader(&self) -> Option<NodeId> {
+        let l = self.raw.raft.leader_id;
+        (l != 0).then_some(l as NodeId)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn election_ticks_cover_the_range_at_tick_resolution() {
+        let ms = SimDuration::from_millis;
+        assert_eq!(ticks(ms(1), [ms(150), ms(300)], ms(50)), ([150, 300], 50));
+        assert_eq!(ticks(ms(10), [ms(155), ms(300)], ms(50)), ([16, 30], 5));
+        assert_eq!(ticks(ms(1), [ms(150), ms(151)], ms(50)), ([150, 151], 50));
+        assert!(validate(ms(10), [ms(151), ms(159)], ms(5), 256).is_err());
+        assert!(validate(ms(1), [ms(150), ms(300)], ms(150), 256).is_err());
+        assert!(validate(ms(1), [ms(150), ms(300)], ms(50), 256).is_ok());
+    }
+
+    #[test]
+    fn commands_round_trip_through_entry_data() {
+        for c in [
+            Command::Noop,
+            Command::Put {
+                req: 7,
+                key: 3,
+                value: u64::MAX,
+            },
+        ] {
+            let e = Entry {
+                term: 4,
+                command: c,
+            };
+            assert_eq!(to_world(&to_raft(9, &e)), e);
+        }
+    }
+}
