@@ -72,7 +72,7 @@ enum Cmd {
         /// reproduce line are printed; `raftsim diff` then shows the first diverging record.
         #[arg(long, value_name = "HASH", value_parser = parse_trace_hash)]
         expect_hash: Option<String>,
-        /// Inject a bug into the node under test (each node has its own: `raftsim bugs`), to see the checker catch it; adds to the
+        /// Inject a bug into the node under test (each node has its own: `raftsim nodes`), to see the checker catch it; adds to the
         /// scenario's `raft.bugs`. Repeatable.
         #[arg(long = "bug", value_name = "NAME", value_parser = bug_parser())]
         bugs: Vec<String>,
@@ -186,6 +186,9 @@ enum Cmd {
     },
     /// Print the JSON Schema of the scenario file format.
     Schema,
+    /// List the Raft implementations a scenario's `node` field may name: what each supports
+    /// and the bugs that can be planted in it (`raft.bugs`, `--bug NAME`).
+    Nodes,
     /// Figure 16 of the Raft paper: crash the leader, time until a new one, over many trials
     /// per election-timeout range (and any other axes), in parallel. Writes trials.csv,
     /// summary.csv, cdf.png and cdf.svg, and prints the summary table.
@@ -318,6 +321,10 @@ fn main() -> ExitCode {
         } => cmd_view(&trace, out, from, to),
         Cmd::Schema => {
             outln!("{}", Scenario::json_schema());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Nodes => {
+            outln!("{}", raftsim::nodes::describe());
             Ok(ExitCode::SUCCESS)
         }
     };
@@ -994,7 +1001,7 @@ struct ExploreArgs {
     /// Output folder for failing seeds [default: output/explore-<scenario name>/].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Inject a bug into the node under test (each node has its own: `raftsim bugs`) (adds to the scenario's `raft.bugs`). Repeatable.
+    /// Inject a bug into the node under test (each node has its own: `raftsim nodes`) (adds to the scenario's `raft.bugs`). Repeatable.
     #[arg(long = "bug", value_name = "NAME", value_parser = bug_parser())]
     bugs: Vec<String>,
     /// Set a scenario field by its path before the search, e.g. --set raft.pre_vote=true (one

@@ -122,3 +122,37 @@ macro_rules! with_node {
         }
     };
 }
+
+/// What `raftsim nodes` prints: each implementation, what it supports, and its bugs.
+pub fn describe() -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    for k in NodeKind::ALL {
+        let c = k.capabilities();
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        let _ = writeln!(o, "node {k}");
+        let _ = writeln!(
+            o,
+            "  configuration takes effect  {}",
+            match c.config_effect {
+                crate::protocol::ConfigEffect::OnAppend => "when appended (paper §6)",
+                crate::protocol::ConfigEffect::OnApply => "when applied",
+            }
+        );
+        for (what, has) in [
+            ("established leader at start", c.bootstrap_leader),
+            ("initial logs", c.initial_log),
+            ("PreVote", c.pre_vote),
+            ("CheckQuorum", c.check_quorum),
+            ("stickiness on its own", c.leader_stickiness),
+            ("leadership transfer", c.transfer),
+            ("membership, joint consensus", c.membership_joint),
+            ("membership, single server", c.membership_single_server),
+        ] {
+            let _ = writeln!(o, "  {what:<28}{}", yes(has));
+        }
+        let _ = writeln!(o, "  bugs: {}", k.bug_names().join(", "));
+    }
+    o.pop();
+    o
+}

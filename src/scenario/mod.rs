@@ -210,7 +210,7 @@ pub struct RaftSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catch_up_rounds: Option<u32>,
     /// Bugs to inject into the node under test, by name, to see the checker catch them (none
-    /// by default); each implementation has its own list (`raftsim bugs`). `raftsim run --bug
+    /// by default); each implementation has its own list (`raftsim nodes`). `raftsim run --bug
     /// NAME` adds to this list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "bug_names_schema")]
