@@ -1114,6 +1114,10 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         for b in &a.bugs {
             repro = repro.flag("bug", b);
         }
+        // `--set` changed the scenario searched (`node=raft-rs`, a switch): the replay needs it.
+        for s in &a.sets {
+            repro = repro.flag("set", s);
+        }
         outln!("seed {}: {}: {}", f.seed, f.property, f.detail);
         outln!("  {repro}");
     }
@@ -1138,6 +1142,10 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         let mut repro = Reproduce::run(&a.scenario, f.seed);
         for b in &a.bugs {
             repro = repro.flag("bug", b);
+        }
+        // `--set` changed the scenario searched (`node=raft-rs`, a switch): the replay needs it.
+        for s in &a.sets {
+            repro = repro.flag("set", s);
         }
         lines.push_str(&format!(
             "{}\t{}\t{}\t{}\n",

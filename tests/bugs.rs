@@ -28,6 +28,7 @@ fn cfg(id: NodeId, n: u32) -> Config {
 
 fn hard(term: Term, voted_for: Option<NodeId>, terms: &[Term]) -> HardState {
     HardState {
+        commit: 0,
         term,
         voted_for,
         log: Log::from_entries(terms.iter().map(|&t| Entry::noop(t)).collect()),
@@ -94,7 +95,7 @@ fn write_all(disk: &mut HardState, out: &[Output]) {
             ..
         } = o
         {
-            disk.apply_write(*term, *voted_for, ops);
+            disk.apply_write(*term, *voted_for, 0, ops);
         }
     }
 }

@@ -37,6 +37,7 @@ fn check_sends(out: &[Output], disk: &mut Disk, seed: u64, step: usize) {
                 term,
                 voted_for,
                 ops,
+                ..
             } => disk.inflight.push((*seq, *term, *voted_for, ops.clone())),
             Output::Send(Envelope { to, msg, .. }) => {
                 let ctx = format!(
@@ -155,7 +156,7 @@ fn fuzz(seed: u64, steps: usize) {
                 continue;
             }
             let (seq, term, voted_for, ops) = disk.inflight.remove(0);
-            disk.durable.apply_write(term, voted_for, &ops);
+            disk.durable.apply_write(term, voted_for, 0, &ops);
             Input::Persisted(seq)
         } else {
             // Crash: what is in flight is lost; restart from the disk alone.

@@ -318,6 +318,8 @@ fn buggy_figure8_trace(with_s5_leader: bool) -> Vec<Record> {
         scenario: "figure8-buggy".into(),
         drawn: None,
         voters: None,
+        node: None,
+        config_effect: None,
     }];
     for node in 1..=5 {
         evs.push(Event::Boot {

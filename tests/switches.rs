@@ -31,6 +31,7 @@ fn node(id: NodeId, term: Term, terms: &[Term], sw: Switches) -> Node {
     let mut n = Node::new(
         cfg,
         HardState {
+            commit: 0,
             term,
             voted_for: None,
             log: Log::from_entries(terms.iter().map(|&t| Entry::noop(t)).collect()),

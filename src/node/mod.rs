@@ -531,6 +531,8 @@ impl Node {
                 seq: self.persist_seq,
                 term: self.term,
                 voted_for,
+                // Figure 2: commitIndex is volatile; a restarted node re-learns it.
+                commit: 0,
                 ops,
             });
         }
@@ -552,7 +554,7 @@ impl Node {
 impl RaftNode for Node {
     type Msg = Message;
     type Options = Options;
-    const NAME: &'static str = "raftsim";
+    const NAME: &'static str = DEFAULT_NODE;
     const CAPABILITIES: Capabilities = Capabilities {
         config_effect: ConfigEffect::OnAppend,
         bootstrap_leader: true,
@@ -600,6 +602,7 @@ mod tests {
         Node::new(
             cfg(id, n, CandidatePersist::BeforeSend),
             HardState {
+                commit: 0,
                 term,
                 voted_for,
                 log,
@@ -795,6 +798,7 @@ mod tests {
                 ..Options::default()
             },
             HardState {
+                commit: 0,
                 term: 1,
                 voted_for: None,
                 log: Log::from_entries(vec![Entry::noop(1)]),
@@ -929,6 +933,7 @@ mod tests {
                 ..Options::default()
             },
             HardState {
+                commit: 0,
                 term: 1,
                 voted_for: None,
                 log: Log::from_entries(vec![Entry::noop(1)]),

@@ -54,12 +54,16 @@ struct NodeView {
 }
 
 impl NodeView {
-    /// The configuration this node uses: the latest configuration entry in its log, as
-    /// (old, new) bit sets (`old` 0 unless joint).
-    fn configuration(&self) -> Option<[u64; 2]> {
-        self.configs
-            .last()
-            .and_then(|&i| self.log[i as usize - 1].config)
+    /// The configuration this node uses, as (old, new) bit sets (`old` 0 unless joint): the
+    /// latest configuration entry in its log (paper §6), or with `on_apply` the latest it has
+    /// applied (tikv's and etcd's rule).
+    fn configuration(&self, on_apply: bool) -> Option<[u64; 2]> {
+        let latest = if on_apply {
+            self.configs.iter().rev().find(|&&i| i <= self.applied)
+        } else {
+            self.configs.last()
+        };
+        latest.and_then(|&i| self.log[i as usize - 1].config)
     }
 
     /// Whether the node's log holds an entry of `term` at `index`.
@@ -76,6 +80,9 @@ pub struct Checker {
     cluster: Option<u32>,
     /// From the trace's `start` event: the initial voters, when not every node is one.
     initial_voters: Option<Vec<NodeId>>,
+    /// From the trace's `start` event: the node uses a configuration once it has applied it
+    /// (`config_effect: on_apply`), not once it is in its log.
+    on_apply: bool,
     /// Once a property failed, the rest of the run is not checked (one violation per run).
     failed: bool,
     leaders: BTreeMap<u64, NodeId>,
@@ -171,9 +178,15 @@ impl Checker {
                 v.term = *term;
                 v.leader = *role == Role::Leader;
             }
-            Event::Start { nodes, voters, .. } => {
+            Event::Start {
+                nodes,
+                voters,
+                config_effect,
+                ..
+            } => {
                 self.cluster = Some(*nodes);
                 self.initial_voters = voters.clone();
+                self.on_apply = config_effect.as_deref() == Some("on_apply");
             }
             Event::Leader { node, term, votes } => {
                 if let Some(&other) = self.leaders.get(term) {
@@ -463,7 +476,7 @@ impl Checker {
         match self
             .nodes
             .get(id as usize)
-            .and_then(NodeView::configuration)
+            .and_then(|v| v.configuration(self.on_apply))
         {
             Some([0, new]) => Some(vec![voter_ids(new)]),
             Some([old, new]) => Some(vec![voter_ids(old), voter_ids(new)]),
@@ -483,7 +496,10 @@ impl Checker {
         let Some(v) = self.nodes.get(node as usize) else {
             return Ok(());
         };
-        if commit_index <= v.commit || self.leaders.get(&v.term) != Some(&node) {
+        // Only a node leading now commits by counting: a former leader of this term that
+        // restarted as a follower learns commitment from others (from a heartbeat, or, in
+        // tikv's raft, from the commit index that vote requests and replies carry).
+        if commit_index <= v.commit || !v.leader || self.leaders.get(&v.term) != Some(&node) {
             return Ok(());
         }
         let Some(term) = v.log.get(commit_index as usize - 1).map(|e| e.term) else {
@@ -499,7 +515,11 @@ impl Checker {
         // then a change appended at once).
         let at = |i: u64| v.log[i as usize - 1].config;
         // (the configuration to check, another the leader may have counted with instead)
+        //
+        // A node that uses a configuration once applied counted with the one it had applied
+        // before this commit (its applies come after the commit record).
         let (first, second): (Option<[u64; 2]>, Option<Option<[u64; 2]>>) = match v.configs[..] {
+            _ if self.on_apply => (v.configuration(true), None),
             [] => (None, None),
             [.., k] if k <= commit_index => (at(k), None),
             [.., j, _] if j > v.commit && j <= commit_index => (at(j), None),

@@ -65,6 +65,14 @@ pub enum Event {
         /// The initial voters, when not every node is one (`cluster.voters`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         voters: Option<Vec<NodeId>>,
+        /// The implementation under test, when not the built-in node (`node` in the scenario).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+        /// `on_apply` when the node starts to use a configuration once it is applied (tikv's
+        /// and etcd's rule), so that the checker, online or offline, judges it by that rule;
+        /// absent: when appended (paper §6).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config_effect: Option<String>,
     },
     /// A node's initial durable state, when the scenario gives one.
     Boot {
@@ -267,6 +275,8 @@ impl Event {
             scenario: "t".into(),
             drawn: None,
             voters,
+            node: None,
+            config_effect: None,
         }
     }
 
@@ -386,8 +396,13 @@ impl fmt::Display for Record {
                 scenario,
                 drawn,
                 voters,
+                node,
+                ..
             } => {
                 write!(f, "start {scenario} nodes={nodes} seed={seed}")?;
+                if let Some(n) = node {
+                    write!(f, " node={n}")?;
+                }
                 if let Some(v) = voters {
                     let v: Vec<String> = v.iter().map(|i| format!("n{i}")).collect();
                     write!(f, " voters={}", v.join(","))?;

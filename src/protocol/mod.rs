@@ -293,6 +293,9 @@ impl WireMessage for Message {
     }
 }
 
+/// The [`RaftNode::NAME`] of the built-in node, the default: traces name any other.
+pub const DEFAULT_NODE: &str = "raftsim";
+
 /// The node interface the simulator drives (see the module doc). The built-in node
 /// (`crate::node::Node`) is one implementation, tikv's raft crate behind `crate::raftrs` is
 /// another; `docs/TEST-YOUR-RAFT.md` is the guide to writing a third.
@@ -457,6 +460,11 @@ pub enum Output<M = Message> {
         seq: u64,
         term: Term,
         voted_for: Option<NodeId>,
+        /// The commit index this node knows, made durable with this write, as tikv's and
+        /// etcd's raft keep it in their hard state (a node that re-learns it from the leader
+        /// after a restart, as Figure 2 has it volatile, writes 0). Handed back in
+        /// [`HardState::commit`]; never trusted by the checker.
+        commit: Index,
         ops: Vec<LogOp>,
     },
     /// Apply a committed entry to the state machine.
@@ -554,14 +562,24 @@ pub enum Input<M = Message> {
 pub struct HardState {
     pub term: Term,
     pub voted_for: Option<NodeId>,
+    /// The commit index of the last completed write ([`Output::Persist`]); 0 for nodes that
+    /// keep it volatile.
+    pub commit: Index,
     pub log: Log,
 }
 
 impl HardState {
     /// Makes one completed disk write (an `Output::Persist`) durable.
-    pub fn apply_write(&mut self, term: Term, voted_for: Option<NodeId>, ops: &[LogOp]) {
+    pub fn apply_write(
+        &mut self,
+        term: Term,
+        voted_for: Option<NodeId>,
+        commit: Index,
+        ops: &[LogOp],
+    ) {
         self.term = term;
         self.voted_for = voted_for;
+        self.commit = commit;
         for op in ops {
             self.log.apply_op(op);
         }

@@ -22,23 +22,29 @@
 //!   durable when the write completes. `persisted_messages` (a follower's acknowledgements and
 //!   vote grants, a candidate's vote requests) are held until then, and `on_persist_ready` is
 //!   called only then. A crash loses the writes in flight; a restart builds a new `RawNode`
-//!   from what was durable, with commit and applied at 0.
+//!   from what was durable: raft-rs keeps its commit index in its hard state, so the adapter
+//!   writes it with every change ([`Output::Persist`]'s `commit`), and a restart (applied at
+//!   0) first applies what it had committed, configurations included.
 //! - **Clients.** A request goes to `propose`. A leader appends it; a follower that knows the
 //!   leader forwards it (raft-rs's behaviour), and answers the client when it applies the
 //!   entry; a node that cannot propose (no known leader, a transfer in progress) answers
 //!   `NotLeader` with the leader it knows of. Entries carry `(req, key, value)` in 20 bytes.
 //!
-//! Not mapped: membership changes (raft-rs switches configuration when the entry is applied,
-//! [`ConfigEffect::OnApply`]; the adapter does not propose `ConfChangeV2` yet, and says so:
-//! such a scenario is refused), snapshots and log compaction (the log is kept whole, as the
-//! built-in node's is), ReadIndex, and starting with an established leader (raft-rs cannot
-//! lead a term without an election).
+//! - **Membership.** `Input::ChangeMembership` becomes one `ConfChangeV2` (automatic
+//!   transition: one change is raft-rs's simple change, several a joint configuration it
+//!   leaves by itself, paper §6); a configuration takes effect when applied
+//!   ([`ConfigEffect::OnApply`]), and the checker judges raft-rs by that rule. A leader that
+//!   applies a configuration without itself steps down (see `apply`).
+//!
+//! Not mapped: single-server changes as raftsim's node makes them, snapshots and log
+//! compaction (the log is kept whole, as the built-in node's is), ReadIndex, and starting with
+//! an established leader (raft-rs cannot lead a term without an election).
 
 use std::collections::{BTreeSet, VecDeque};
 
 use raft::eraftpb::{
-    ConfState, Entry as RsEntry, EntryType, HardState as RsHardState, Message as RsMessage,
-    MessageType,
+    ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState,
+    Entry as RsEntry, EntryType, HardState as RsHardState, Message as RsMessage, MessageType,
 };
 use raft::storage::MemStorage;
 use raft::{RawNode, StateRole};
@@ -227,8 +233,77 @@ fn encode(req: u64, key: u32, value: u64) -> Vec<u8> {
     d
 }
 
-/// The command of a raft-rs entry, in the world's vocabulary.
-fn command_of(e: &RsEntry) -> Command {
+/// A configuration as the world writes it: (old, new) voter bit sets, `old` 0 unless joint
+/// (see [`Command::Config`]).
+type Conf = [u64; 2];
+
+fn mask_of(ids: &[u64]) -> u64 {
+    ids.iter().fold(0, |m, &id| m | 1u64 << (id - 1))
+}
+
+fn ids_of(mask: u64) -> Vec<u64> {
+    crate::protocol::voter_ids(mask)
+        .into_iter()
+        .map(u64::from)
+        .collect()
+}
+
+fn conf_change(changes: &[(ConfChangeType, u64)]) -> ConfChangeV2 {
+    let mut cc = ConfChangeV2::default();
+    cc.set_transition(ConfChangeTransition::Auto);
+    for &(t, id) in changes {
+        let mut c = ConfChangeSingle::default();
+        c.set_change_type(t);
+        c.node_id = id;
+        cc.mut_changes().push(c);
+    }
+    cc
+}
+
+/// The changes that take voters `from` to `to`: additions, then removals, in id order.
+fn diff(from: u64, to: u64) -> Vec<(ConfChangeType, u64)> {
+    (ids_of(to & !from)
+        .into_iter()
+        .map(|id| (ConfChangeType::AddNode, id)))
+    .chain(
+        ids_of(from & !to)
+            .into_iter()
+            .map(|id| (ConfChangeType::RemoveNode, id)),
+    )
+    .collect()
+}
+
+/// The configuration a `ConfChangeV2` makes of `prev` (raft-rs's own rule): an empty change
+/// leaves a joint configuration; one change with the automatic transition is a "simple"
+/// change, straight to the new voters (dissertation §4.1); more enter a joint configuration
+/// (paper §6), which raft-rs leaves by itself once it is applied.
+fn conf_after(prev: Conf, cc: &ConfChangeV2) -> Conf {
+    if cc.leave_joint() {
+        return [0, prev[1]];
+    }
+    let mut new = prev[1];
+    for c in cc.get_changes() {
+        let bit = 1u64 << (c.node_id - 1);
+        match c.get_change_type() {
+            ConfChangeType::AddNode => new |= bit,
+            ConfChangeType::RemoveNode | ConfChangeType::AddLearnerNode => new &= !bit,
+        }
+    }
+    match cc.enter_joint() {
+        Some(_) => [prev[1], new],
+        None => [0, new],
+    }
+}
+
+fn parse_conf_change(e: &RsEntry) -> ConfChangeV2 {
+    use protobuf::Message as _;
+    ConfChangeV2::parse_from_bytes(e.get_data())
+        .unwrap_or_else(|err| panic!("entry {}: not a ConfChangeV2: {err}", e.index))
+}
+
+/// The command of a raft-rs entry, in the world's vocabulary; `prev` is the configuration of
+/// the log before it.
+fn command_of(e: &RsEntry, prev: Conf) -> Command {
     let d = e.get_data();
     match e.get_entry_type() {
         EntryType::EntryNormal if d.is_empty() => Command::Noop,
@@ -237,6 +312,10 @@ fn command_of(e: &RsEntry) -> Command {
             key: u32::from_le_bytes(d[8..12].try_into().expect("4 bytes")),
             value: u64::from_le_bytes(d[12..20].try_into().expect("8 bytes")),
         },
+        EntryType::EntryConfChangeV2 => {
+            let [old, new] = conf_after(prev, &parse_conf_change(e));
+            Command::Config { old, new }
+        }
         // The adapter proposes nothing else: anything else is the adapter's bug.
         t => panic!(
             "raft-rs entry {} of type {t:?} with {} bytes: the adapter never proposes one",
@@ -246,21 +325,32 @@ fn command_of(e: &RsEntry) -> Command {
     }
 }
 
-fn to_world(e: &RsEntry) -> Entry {
+fn to_world(e: &RsEntry, prev: Conf) -> Entry {
     Entry {
         term: e.term,
-        command: command_of(e),
+        command: command_of(e, prev),
     }
 }
 
-fn to_raft(index: u64, e: &Entry) -> RsEntry {
-    let data = match e.command {
-        Command::Noop => Vec::new(),
-        Command::Put { req, key, value } => encode(req, key, value),
-        Command::Config { .. } => panic!("a configuration entry in a raft-rs node's durable log"),
+/// The raft-rs entry that a durable entry was written from; `prev` is the configuration of the
+/// log before it.
+fn to_raft(index: u64, e: &Entry, prev: Conf) -> RsEntry {
+    use protobuf::Message as _;
+    let (entry_type, data) = match e.command {
+        Command::Noop => (EntryType::EntryNormal, Vec::new()),
+        Command::Put { req, key, value } => (EntryType::EntryNormal, encode(req, key, value)),
+        Command::Config { old, new } => {
+            let cc = match (prev, old) {
+                ([p, _], 0) if p != 0 => conf_change(&[]),
+                (_, 0) => conf_change(&diff(prev[1], new)),
+                (_, old) => conf_change(&diff(old, new)),
+            };
+            let data = cc.write_to_bytes().expect("a ConfChangeV2 serialises");
+            (EntryType::EntryConfChangeV2, data)
+        }
     };
     RsEntry {
-        entry_type: EntryType::EntryNormal,
+        entry_type,
         term: e.term,
         index,
         data: data.into(),
@@ -291,11 +381,16 @@ pub struct RaftRs {
     durable_seq: u64,
     written_term: Term,
     written_vote: Option<NodeId>,
+    written_commit: u64,
     /// The index of the last entry written (issued, durable or not).
     written_last: u64,
     waiting: VecDeque<Waiting>,
     /// Client requests this node accepted, answered when it applies them.
     clients: BTreeSet<u64>,
+    /// The voters before any configuration entry.
+    initial_voters: u64,
+    /// The configuration entries of the written log, in order: (index, configuration).
+    log_configs: Vec<(u64, Conf)>,
 }
 
 fn role_of(s: StateRole) -> Role {
@@ -308,6 +403,26 @@ fn role_of(s: StateRole) -> Role {
 }
 
 impl RaftRs {
+    /// The configuration of the written log before index `index`.
+    fn conf_before(&self, index: u64) -> Conf {
+        self.log_configs
+            .iter()
+            .rev()
+            .find(|(i, _)| *i < index)
+            .map_or([0, self.initial_voters], |&(_, c)| c)
+    }
+
+    /// The world's form of an entry of the written log.
+    fn world_entry(&self, e: &RsEntry) -> Entry {
+        if let Some(&(_, [old, new])) = self.log_configs.iter().find(|(i, _)| *i == e.index) {
+            return Entry {
+                term: e.term,
+                command: Command::Config { old, new },
+            };
+        }
+        to_world(e, self.conf_before(e.index))
+    }
+
     /// Overrides raft-rs's own draw of the election timeout after a reset (see the module
     /// doc).
     fn reseed(&mut self) {
@@ -369,35 +484,56 @@ impl RaftRs {
                 w.set_hardstate(hs.clone());
             }
         }
-        let (term, vote) = hs
-            .as_ref()
-            .map_or((self.written_term, self.written_vote), |h| {
-                (h.term, (h.vote != 0).then_some(h.vote as NodeId))
-            });
-        if !entries.is_empty() || (term, vote) != (self.written_term, self.written_vote) {
+        let (term, vote, commit) = hs.as_ref().map_or(
+            (self.written_term, self.written_vote, self.written_commit),
+            |h| (h.term, (h.vote != 0).then_some(h.vote as NodeId), h.commit),
+        );
+        // Every change of the hard state is written, as raft-rs asks of a Ready (`must_sync`
+        // says only whether it needs an fsync): its commit index too, so that a restart
+        // applies what it had committed, configurations included, before it does anything.
+        if !entries.is_empty()
+            || (term, vote, commit) != (self.written_term, self.written_vote, self.written_commit)
+        {
             let mut ops = Vec::with_capacity(2);
             if let Some(first) = entries.first() {
                 if first.index <= self.written_last {
                     ops.push(LogOp::Truncate { from: first.index });
+                    self.log_configs.retain(|(i, _)| *i < first.index);
                 }
                 self.written_last = entries.last().expect("not empty").index;
-                ops.push(LogOp::Append {
-                    entries: entries.iter().map(to_world).collect(),
-                });
+                let mut prev = self.conf_before(first.index);
+                let mut world = Vec::with_capacity(entries.len());
+                for e in &entries {
+                    let w = to_world(e, prev);
+                    if let Command::Config { old, new } = w.command {
+                        prev = [old, new];
+                        self.log_configs.push((e.index, prev));
+                    }
+                    world.push(w);
+                }
+                ops.push(LogOp::Append { entries: world });
             }
             self.write_seq += 1;
             self.written_term = term;
             self.written_vote = vote;
+            self.written_commit = commit;
             out.push(Output::Persist {
                 seq: self.write_seq,
                 term,
                 voted_for: vote,
+                commit,
                 ops,
             });
         }
+        // All of a Ready's applies together, then the client replies: the world reads the
+        // commit index a node reached from each run of applies (a reply between two applies
+        // would split one commit into several, each judged after the configuration entries
+        // applied before it).
+        let mut replies = Vec::new();
         for e in &committed {
-            self.apply(e, out);
+            self.apply(e, out, &mut replies);
         }
+        out.append(&mut replies);
         self.raw.advance_append_async(rd);
         self.raw.advance_apply();
         // Planted bug `drop-must-sync`: a Ready that must be synced is treated as written
@@ -444,15 +580,33 @@ impl RaftRs {
         }
     }
 
-    fn apply(&mut self, e: &RsEntry, out: &mut Vec<Output<Msg>>) {
-        let entry = to_world(e);
+    fn apply(&mut self, e: &RsEntry, out: &mut Vec<Output<Msg>>, replies: &mut Vec<Output<Msg>>) {
+        let entry = self.world_entry(e);
+        if e.get_entry_type() == EntryType::EntryConfChangeV2 {
+            // raft-rs's rule: the configuration takes effect once applied.
+            if let Ok(cs) = self.raw.apply_conf_change(&parse_conf_change(e)) {
+                let removed = !cs.get_voters().contains(&(self.id as u64))
+                    && !cs.get_voters_outgoing().contains(&(self.id as u64));
+                self.raw.store().wl().set_conf_state(cs);
+                if removed && self.raw.raft.state == StateRole::Leader {
+                    // A leader not in C_new steps down once C_new is committed (paper §6).
+                    // raft-rs 0.7 keeps leading (raft.rs `post_conf_change`: "TODO: step
+                    // down") and panics at its next commit, where it looks up its own
+                    // progress (`maybe_commit`); its users transfer leadership before they
+                    // remove a leader, and etcd's raft has `StepDownOnRemoval`. The adapter
+                    // steps it down, in its term, as that option does.
+                    let term = self.raw.raft.term;
+                    self.raw.raft.become_follower(term, raft::INVALID_ID);
+                }
+            }
+        }
         out.push(Output::Apply {
             index: e.index,
             entry,
         });
         if let Command::Put { req, .. } = entry.command {
             if self.clients.remove(&req) {
-                out.push(Output::ClientReply {
+                replies.push(Output::ClientReply {
                     req,
                     reply: ClientReply::Committed { index: e.index },
                 });
@@ -477,6 +631,27 @@ impl RaftRs {
         out.push(Output::WakeAfterTicks(ticks.max(1) as u64));
     }
 
+    /// An operator's membership change, as raft-rs takes one: a `ConfChangeV2` from the
+    /// voters the leader uses now to `voters`, automatic transition (one change: a simple
+    /// change; more: joint consensus, left by raft-rs itself). Not leading, or a change still
+    /// joint: nothing (raft-rs itself turns a second pending change into an empty entry).
+    fn change_membership(&mut self, voters: u64) {
+        if self.raw.raft.state != StateRole::Leader {
+            return;
+        }
+        let cs = self.raw.raft.prs().conf().to_conf_state();
+        if !cs.get_voters_outgoing().is_empty() {
+            return;
+        }
+        let changes = diff(mask_of(cs.get_voters()), voters);
+        if changes.is_empty() {
+            return;
+        }
+        let _ = self
+            .raw
+            .propose_conf_change(Vec::new(), conf_change(&changes));
+    }
+
     /// After any input: override a fresh timeout, handle what is ready, ask for the next tick.
     fn after(&mut self, out: &mut Vec<Output<Msg>>) {
         self.reseed();
@@ -498,24 +673,49 @@ impl RaftNode for RaftRs {
         // election timeout) is part of check_quorum.
         leader_stickiness: false,
         transfer: true,
-        membership_joint: false,
+        membership_joint: true,
         membership_single_server: false,
         initial_log: true,
     };
 
     fn restart(cfg: &Config, opts: &Options, hard: HardState) -> RaftRs {
-        let voters: Vec<u64> = (1..=cfg.cluster_size as u64).collect();
-        let storage = MemStorage::new_with_conf_state(ConfState::from((voters, Vec::<u64>::new())));
+        let everyone = if cfg.cluster_size >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << cfg.cluster_size) - 1
+        };
+        let initial_voters = match cfg.initial_voters {
+            0 => everyone,
+            v => v,
+        };
+        // Servers outside the initial voters start as learners (they take entries, never
+        // stand), until a configuration adds them.
+        let storage = MemStorage::new_with_conf_state(ConfState::from((
+            ids_of(initial_voters),
+            ids_of(everyone & !initial_voters),
+        )));
+        let mut log_configs = Vec::new();
+        // What was durably known committed; applied restarts at 0, so the first Ready applies
+        // the log up to it again (the state machine is rebuilt), configurations included.
+        let commit = hard.commit.min(hard.log.last_index());
         {
             let mut w = storage.wl();
+            let mut prev = [0, initial_voters];
             let entries: Vec<RsEntry> = (hard.log.entries().iter().enumerate())
-                .map(|(i, e)| to_raft(i as u64 + 1, e))
+                .map(|(i, e)| {
+                    let r = to_raft(i as u64 + 1, e, prev);
+                    if let Command::Config { old, new } = e.command {
+                        prev = [old, new];
+                        log_configs.push((i as u64 + 1, prev));
+                    }
+                    r
+                })
                 .collect();
             w.append(&entries).expect("a durable log starts at index 1");
             w.set_hardstate(RsHardState {
                 term: hard.term,
                 vote: hard.voted_for.unwrap_or(0) as u64,
-                commit: 0,
+                commit,
                 ..Default::default()
             });
         }
@@ -549,9 +749,12 @@ impl RaftNode for RaftRs {
             durable_seq: 0,
             written_term: hard.term,
             written_vote: hard.voted_for,
+            written_commit: commit,
             written_last: hard.log.last_index(),
             waiting: VecDeque::new(),
             clients: BTreeSet::new(),
+            initial_voters,
+            log_configs,
         };
         node.reseed();
         node
@@ -586,7 +789,22 @@ impl RaftNode for RaftRs {
                 let _ = self.raw.step(env.msg.0);
             }
             Input::ClientRequest { req, key, value } => {
-                match self.raw.propose(Vec::new(), encode(req, key, value)) {
+                // A server outside its own configuration (removed, paper §6) takes no
+                // requests: forwarded, it would wait for entries it is no longer sent.
+                let member = self.raw.raft.prs().conf().voters().contains(self.id as u64)
+                    || self
+                        .raw
+                        .raft
+                        .prs()
+                        .conf()
+                        .learners()
+                        .contains(&(self.id as u64));
+                let proposed = if member {
+                    self.raw.propose(Vec::new(), encode(req, key, value))
+                } else {
+                    Err(raft::Error::ProposalDropped)
+                };
+                match proposed {
                     Ok(()) => {
                         self.clients.insert(req);
                     }
@@ -604,8 +822,7 @@ impl RaftNode for RaftRs {
             }
             Input::Persisted(seq) => self.durable_seq = self.durable_seq.max(seq),
             Input::TransferLeadership { to } => self.raw.transfer_leader(to as u64),
-            // Refused when the scenario is validated (Capabilities::membership_joint).
-            Input::ChangeMembership { .. } => {}
+            Input::ChangeMembership { voters } => self.change_membership(voters),
             Input::Timer(_) => {}
         }
         self.after(out);
@@ -650,7 +867,7 @@ mod tests {
                 term: 4,
                 command: c,
             };
-            assert_eq!(to_world(&to_raft(9, &e)), e);
+            assert_eq!(to_world(&to_raft(9, &e, [0, 7]), [0, 7]), e);
         }
     }
 }

@@ -135,11 +135,13 @@ fn initial_state(sc: &Scenario, id: NodeId) -> HardState {
     let max_term = logs.map_or(0, |logs| logs.iter().flatten().copied().max().unwrap_or(0));
     match sc.cluster.initial_leader {
         Some(l) => HardState {
+            commit: 0,
             term: max_term.max(1),
             voted_for: Some(l),
             log: Log::from_entries(log),
         },
         None => HardState {
+            commit: 0,
             term: log.last().map_or(0, |e| e.term),
             voted_for: None,
             log: Log::from_entries(log),

@@ -21,6 +21,7 @@ struct PendingWrite {
     start: SimTime,
     term: Term,
     voted_for: Option<NodeId>,
+    commit: Index,
     ops: Vec<LogOp>,
 }
 
@@ -110,6 +111,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         seq: u64,
         term: Term,
         voted_for: Option<NodeId>,
+        commit: Index,
         ops: Vec<LogOp>,
     ) -> Option<usize> {
         let latency_dist = self.write_latency;
@@ -121,6 +123,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                 w.seq = seq;
                 w.term = term;
                 w.voted_for = voted_for;
+                w.commit = commit;
                 w.ops.extend(ops);
                 true
             }
@@ -138,6 +141,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                     start,
                     term,
                     voted_for,
+                    commit,
                     ops,
                 });
                 false
@@ -177,7 +181,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         }
         let s = self.slot(node);
         let w = s.disk.queue.pop_front().expect("a write is pending");
-        s.hard.apply_write(w.term, w.voted_for, &w.ops);
+        s.hard.apply_write(w.term, w.voted_for, w.commit, &w.ops);
         self.step(node, Input::Persisted(w.seq));
         if let Some((watch, super::config::WritePoint::AfterComplete)) = hooked {
             self.crash_for_write(node, watch);
@@ -251,6 +255,7 @@ mod tests {
                     start: SimTime::ZERO,
                     term: 1,
                     voted_for: None,
+                    commit: 0,
                     ops,
                 });
             }

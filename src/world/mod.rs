@@ -413,6 +413,10 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             drawn: cfg.drawn.clone(),
             voters: (cfg.raft.initial_voters != 0)
                 .then(|| crate::protocol::voter_ids(cfg.raft.initial_voters)),
+            node: (N::NAME != crate::protocol::DEFAULT_NODE).then(|| N::NAME.to_string()),
+            config_effect: (N::CAPABILITIES.config_effect
+                == crate::protocol::ConfigEffect::OnApply)
+                .then(|| "on_apply".to_string()),
         });
         // Boot every node.
         for id in 1..=cfg.nodes {
@@ -894,8 +898,9 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 seq,
                 term,
                 voted_for,
+                commit,
                 ops,
-            } => return self.write_issued(id, seq, term, voted_for, ops),
+            } => return self.write_issued(id, seq, term, voted_for, commit, ops),
             Output::Apply { index, entry } => {
                 let s = &mut self.slots[id as usize - 1];
                 if let Command::Put { key, value, .. } = entry.command {

@@ -152,6 +152,7 @@ impl Spec {
                 return Err(format!("n{id}: vote must name a node, in a term above 0"));
             }
             spec.hard.push(HardState {
+                commit: 0,
                 term,
                 voted_for,
                 log: Log::from_entries(terms.iter().map(|&t| Entry::noop(t)).collect()),
@@ -497,7 +498,7 @@ impl Cluster {
         let k = if all { slot.pending.len() } else { 1 };
         let done: Vec<Write> = slot.pending.drain(..k).collect();
         for w in &done {
-            slot.durable.apply_write(w.term, w.voted_for, &w.ops);
+            slot.durable.apply_write(w.term, w.voted_for, 0, &w.ops);
         }
         let seqs: Vec<String> = done.iter().map(|w| format!("#{}", w.seq)).collect();
         let last = done.last().expect("at least one").seq;
@@ -734,6 +735,7 @@ impl Cluster {
                     term,
                     voted_for,
                     ops,
+                    ..
                 } => {
                     for op in ops {
                         slot.written.apply_op(op);
@@ -787,6 +789,7 @@ pub fn render_output(id: NodeId, o: &Output, written: &Log) -> String {
             term,
             voted_for,
             ops,
+            ..
         } => {
             let mut s = format!(
                 "n{id} persist #{seq} term={term} vote={}",
