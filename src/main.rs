@@ -228,7 +228,8 @@ enum Cmd {
         out: Option<PathBuf>,
     },
     /// Measure simulator speed: events/s with tracing off and on, the seed search's seeds/s,
-    /// and sweep trials/s.
+    /// and sweep trials/s; the elections, the loaded run and the seed search also with node
+    /// raft-rs beside the built-in node.
     Bench {
         /// Shorter measurements (for a quick look; figures are noisier).
         #[arg(long)]

@@ -2,7 +2,7 @@
 //! latency on every timer. A node asks for a timer as a range on its own clock; the world
 //! draws the duration from the node's timer stream and converts it to virtual time here.
 //!
-//! A library driven by `tick()` asks for a [`Ticker`] instead: ticks at fixed points of its own
+//! A library driven by `tick()` asks for a ticker (`Ticker`) instead: ticks at fixed points of its own
 //! clock. The world counts the ticks that have passed and hands them over before any other
 //! input to the node, and wakes the node only at the tick it names (the next one at which
 //! something would happen), so an idle tick is never an event of its own.
