@@ -152,6 +152,20 @@ fn planted_adapter_mistakes_are_found() {
     }
 }
 
+// Why: the third planted mistake, acknowledging a Ready before its write is durable, breaks
+// durability only on the leader's own disk: it shows when the leader crashes inside its write
+// after counting itself toward a commit. raft-rs-leader-write-crash.json makes that window
+// (slow disks, the leader crashed as its write would complete): seed 30 is the first of
+// seeds 0..40 where a leader is then elected without a committed entry; the correct adapter
+// passes the same seeds.
+#[test]
+fn ack_before_durable_is_found_where_the_leader_crashes_in_its_write() {
+    let sc = shipped("raft-rs-leader-write-crash.json");
+    let f = first_failures(&sc, "ack-before-durable", 40);
+    assert_eq!(f, [(30, "Leader Completeness".to_string())]);
+    common::explore_finds_nothing("raft-rs-leader-write-crash.json", 40, &[]);
+}
+
 // Why: a scenario that asks raft-rs for something it lacks is refused before any work, exit 2,
 // naming the feature and the node; so is another node's bug.
 #[test]
@@ -357,4 +371,42 @@ fn the_reproduce_line_names_the_node() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains("Election Safety"));
+}
+
+// Why: docs that cannot lie. The cold-start table in docs/TEST-YOUR-RAFT.md (both nodes on one
+// grid) is what the command written above it prints now.
+#[test]
+fn the_cold_start_table_is_what_the_binary_prints() {
+    let doc = std::fs::read_to_string(common::root().join("docs/TEST-YOUR-RAFT.md")).unwrap();
+    let marker = "<!-- cold-start-table: raftsim ";
+    let at = doc.find(marker).expect("the table's marker") + marker.len();
+    let command = &doc[at..at + doc[at..].find(" -->").unwrap()];
+    let block = &doc[at..];
+    let start = block.find("```\n").unwrap() + 4;
+    let table = &block[start..start + block[start..].find("```").unwrap()];
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("sweep");
+    let args: Vec<String> = command
+        .split_whitespace()
+        .map(|a| match a {
+            "DIR" => out_dir.display().to_string(),
+            a => a.to_string(),
+        })
+        .collect();
+    let out = raftsim()
+        .args(&args)
+        .current_dir(common::root())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let printed = String::from_utf8(out).unwrap();
+    let rows = table.lines().count();
+    let now: Vec<&str> = printed.lines().take(rows).collect();
+    assert_eq!(
+        now,
+        table.lines().collect::<Vec<_>>(),
+        "docs/TEST-YOUR-RAFT.md's table differs from what `raftsim {command}` prints now"
+    );
 }
