@@ -1696,6 +1696,15 @@ impl Scenario {
                 "leader stickiness without CheckQuorum (its stickiness is part of check_quorum: set raft.check_quorum instead)",
             );
         }
+        if self.raft.leader_stickiness == Some(false)
+            && self.raft.check_quorum
+            && !caps.leader_stickiness
+        {
+            return Err((
+                "raft.leader_stickiness".into(),
+                format!("node {kind} has stickiness as part of CheckQuorum: it cannot be off while raft.check_quorum is on; leave leader_stickiness unset (--set raft.leader_stickiness=null)"),
+            ));
+        }
         if let Some(i) = self
             .faults
             .iter()

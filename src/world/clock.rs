@@ -38,7 +38,7 @@ fn virtual_to_local(virt_ns: u64, drift_ppb: i64) -> u64 {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Ticker {
     period: u64,
-    /// Virtual time of tick 0, in ns (a clock stepped forward may put it before time 0).
+    /// Virtual time of tick 0, in ns.
     origin: i128,
     given: u64,
     wake: Option<u64>,
@@ -286,18 +286,13 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         self.slots[id as usize - 1].node.is_some()
     }
 
-    /// Node `id`'s clock steps by `by` (forward, or `back`): its armed timers move with it.
+    /// Node `id`'s clock steps by `by` (forward, or `back`): its armed timers move with it,
+    /// its ticker does not.
     pub(super) fn jump_clock(&mut self, id: NodeId, by: SimDuration, back: bool) {
         let now = self.now;
-        if let Some(t) = self.slots[id as usize - 1].ticker.as_mut() {
-            // Ticks are points of the node's clock: they move with it.
-            if back {
-                t.origin += by.0 as i128;
-            } else {
-                t.origin -= by.0 as i128;
-            }
-            self.arm_tick(id);
-        }
+        // A ticker does not move: a library's tick loop measures intervals on a monotonic
+        // clock, which a step of the wall clock leaves alone (and a step forward by an hour
+        // would otherwise hand over an hour of ticks at once).
         for (kind, at, token) in self.slots[id as usize - 1].timers.jump(by, back, now) {
             self.queue.push(
                 at,
