@@ -434,3 +434,38 @@ fn a_clock_jump_does_not_move_a_ticker() {
         plain.summary.events
     );
 }
+
+// Why: `raftsim nodes` tells a user what each implementation supports before a scenario is
+// refused for it; its lines come from the same capabilities validation reads.
+#[test]
+fn nodes_lists_each_implementation_with_its_capabilities_and_bugs() {
+    let out = raftsim()
+        .arg("nodes")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let raft_rs = &text[text.find("node raft-rs").expect("raft-rs listed")..];
+    assert!(text.starts_with("node raftsim"), "{text}");
+    for line in [
+        "configuration takes effect  when applied",
+        "established leader at start no",
+        "membership, joint consensus yes",
+        "bugs: ack-before-durable, persisted-messages-at-once, drop-must-sync",
+    ] {
+        assert!(raft_rs.contains(line), "{line:?} missing from:\n{raft_rs}");
+    }
+    for kind in NodeKind::ALL {
+        assert_eq!(
+            kind.capabilities().bootstrap_leader,
+            !text[text.find(&format!("node {kind}")).unwrap()..]
+                .lines()
+                .nth(2)
+                .unwrap()
+                .ends_with("no"),
+            "{kind}"
+        );
+    }
+}
