@@ -42,16 +42,22 @@ pub(super) struct Ticker {
     origin: i128,
     given: u64,
     wake: Option<u64>,
+    /// The virtual time of tick `given + 1`: before it, no tick has passed that was not
+    /// given (most inputs come before it, and then cost no division).
+    next_at: i128,
 }
 
 impl Ticker {
-    pub(super) fn new(period: SimDuration, now: SimTime) -> Ticker {
-        Ticker {
+    pub(super) fn new(period: SimDuration, now: SimTime, drift_ppb: i64) -> Ticker {
+        let mut t = Ticker {
             period: period.0.max(1),
             origin: now.0 as i128,
             given: 0,
             wake: None,
-        }
+            next_at: 0,
+        };
+        t.next_at = t.time_of(1, drift_ppb);
+        t
     }
 
     /// The virtual time of tick `k`.
@@ -62,6 +68,9 @@ impl Ticker {
 
     /// How many ticks have passed by `now`.
     fn passed(&self, now: SimTime, drift_ppb: i64) -> u64 {
+        if (now.0 as i128) < self.next_at {
+            return self.given;
+        }
         let since = now.0 as i128 - self.origin;
         if since <= 0 {
             return 0;
@@ -219,7 +228,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     pub(super) fn start_ticker(&mut self, id: NodeId, period: SimDuration) {
         let now = self.now;
         let s = &mut self.slots[id as usize - 1];
-        s.ticker = Some(Ticker::new(period, now));
+        s.ticker = Some(Ticker::new(period, now, s.drift_ppb));
         s.timers.cancel(TimerKind::Tick);
     }
 
@@ -278,6 +287,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         }
         let n = passed - t.given;
         t.given = passed;
+        t.next_at = t.time_of(passed + 1, s.drift_ppb);
         if t.wake.is_some_and(|w| w <= passed) {
             t.wake = None;
             s.timers.cancel(TimerKind::Tick);
