@@ -443,6 +443,11 @@ pub fn build_configs(
     Ok(configs)
 }
 
+/// How long a failover trial of a node that cannot start as an established leader runs before
+/// its leader crashes: a cold start elects a first leader well within it in every range swept
+/// (a trial whose crash finds no leader is reported, not measured).
+pub const WARM_UP: SimDuration = SimDuration::from_secs(10);
+
 /// Gives a configuration's scenario the shape of one Figure 16 trial: the timeout range, a
 /// heartbeat of half the minimum timeout, an established leader (n1 unless the scenario names
 /// one), its crash at a uniformly random time within one heartbeat interval, cuts that keep the
@@ -499,6 +504,25 @@ fn shape_trial(
         sc.cluster.initial_leader = None;
         sc.cluster.initial_logs = None;
         sc.faults = Vec::new();
+        return;
+    }
+    if !sc.node.capabilities().bootstrap_leader {
+        // A node that cannot start as an established leader (raft-rs: it cannot lead a term
+        // without an election) is elected first: a cold start, then the leader crashes at a
+        // uniform time within a heartbeat interval after WARM_UP. Every survivor's log is then
+        // as up to date as the leader's (no node is kept behind, unlike the paper's setup).
+        sc.cluster.initial_leader = None;
+        sc.cluster.initial_logs = None;
+        sc.stop.at = WARM_UP + cap + hb;
+        sc.faults = vec![FaultSpec {
+            at: WARM_UP,
+            jitter: Some(DurationDist::Uniform([
+                SimDuration::ZERO,
+                SimDuration(hb.0.saturating_sub(1)),
+            ])),
+            crash: Some(Target::Named(NamedTarget::Leader)),
+            ..Default::default()
+        }];
         return;
     }
     if sc.cluster.initial_leader.is_none() {
@@ -577,6 +601,14 @@ pub fn describe_changes(base: &Scenario, plan: &SweepPlan) -> Vec<String> {
             ));
             if base.cluster.initial_leader.is_none() {
                 o.push("cluster.initial_leader -> n1".into());
+            }
+            if !base.node.capabilities().bootstrap_leader
+                || plan.sets.iter().any(|s| s.path == "node")
+            {
+                o.push(format!(
+                    "a node that cannot start as an established leader (raft-rs): no initial leader or logs; a cold start, then after {} the leader crashes at a uniform time within a heartbeat interval (every survivor's log as up to date as the leader's)",
+                    format_duration(WARM_UP)
+                ));
             }
         }
         Experiment::ColdStart => {
@@ -664,6 +696,8 @@ pub struct TrialMetrics {
     pub first_term_split: bool,
     /// Count from the start of the run (a cold start has no fault to wait for).
     pub from_start: bool,
+    /// A fault found nothing to act on (a warm-up crash with no leader to crash).
+    pub skipped: bool,
 }
 
 impl Observer for TrialMetrics {
@@ -686,6 +720,9 @@ impl Observer for TrialMetrics {
             if let Some(at) = at {
                 at.get_or_insert(rec.t);
             }
+        }
+        if let Event::FaultSkipped { .. } = rec.ev {
+            self.skipped = true;
         }
         if ctx.faults_done || self.from_start {
             match &rec.ev {
@@ -770,7 +807,10 @@ pub fn run_compiled(
         violation: r
             .violation
             .map(|v| v.to_string())
-            .or(r.panic.map(|p| format!("panic: {p}"))),
+            .or(r.panic.map(|p| format!("panic: {p}")))
+            .or((m.skipped && !membership).then(|| {
+                "the trial's crash found no leader to crash: its time is not a failover".into()
+            })),
     }
 }
 
