@@ -2,7 +2,7 @@
 //! implementations, see `raftsim::node::Bug`) run under `scenarios/random-faults.json`,
 //! whose faults are drawn from the seed, fails the right property within a stated seed budget,
 //! and the correct node passes the same seeds. The budgets are the measured first failing seeds
-//! (README, "Injected bugs"); a change that makes the search miss a bug fails here.
+//! (docs/RAFT-SWITCHES.md, "Injected bugs"); a change that makes the search miss a bug fails here.
 
 mod common;
 use common::root;

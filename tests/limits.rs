@@ -1,4 +1,4 @@
-//! Limits on everything a user can ask for (docs/ARCHITECTURE.md "Limits"; README "Limits").
+//! Limits on everything a user can ask for (docs/ARCHITECTURE.md "Limits"; docs/RUNNING.md "Limits").
 //! Each request above a bound is refused up front: exit code 2 (docs/ARCHITECTURE.md "Bad
 //! input and exit codes"), one message naming the flag, file or field, the bound and why,
 //! nothing written, and it returns at once. What cannot be known before a run (a cluster sent

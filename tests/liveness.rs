@@ -119,7 +119,7 @@ fn a_node_left_behind_fails_convergence() {
     assert!(r.violation.is_none(), "{:?}", r.violation);
 }
 
-/// The README's account of the correct node's Liveness: Commit failures on
+/// docs/RUNNING.md's account of the correct node's Liveness: Commit failures on
 /// `random-faults.json`: seed 1253's retry backlog outlasts the 4 s bound on the shipped,
 /// reordering network, and drains in time when each link keeps order (`network.ordered`).
 #[test]

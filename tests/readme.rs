@@ -1,4 +1,4 @@
-//! The README's annotated scenario example must stay a valid scenario (docs that drift from the
+//! The annotated scenario example (docs/RUNNING.md, "Scenario files") must stay a valid scenario (docs that drift from the
 //! code mislead the people who copy them).
 
 use raftsim::experiment::run::{run, RunOptions};
@@ -7,10 +7,10 @@ use raftsim::scenario::Scenario;
 #[test]
 fn the_annotated_scenario_example_parses_and_runs() {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/RUNNING.md")).unwrap();
     let start = readme
         .find("```jsonc\n")
-        .expect("the README has a jsonc example")
+        .expect("docs/RUNNING.md has a jsonc example")
         + "```jsonc\n".len();
     let end = start + readme[start..].find("```").expect("the example is closed");
     // Strip `// ...` comments (none of the example's strings contain "//").
@@ -19,7 +19,7 @@ fn the_annotated_scenario_example_parses_and_runs() {
         .map(|l| l.split("//").next().unwrap())
         .collect::<Vec<_>>()
         .join("\n");
-    let sc = Scenario::parse("README.md example", &json).unwrap_or_else(|e| panic!("{e}"));
+    let sc = Scenario::parse("docs/RUNNING.md example", &json).unwrap_or_else(|e| panic!("{e}"));
     let r = run(
         &sc,
         sc.seed,

@@ -212,7 +212,7 @@ fn follower(node: u32, term: u64) -> Event {
     }
 }
 
-/// §5.2 and the README's Figure 16 section: a split vote is a term in which a candidate stood and
+/// §5.2 and docs/FIGURE16.md: a split vote is a term in which a candidate stood and
 /// nobody won, counted once. Found by `scenarios/faulty.json` over 3000 seeds: 141 runs
 /// reported a term twice (a stale node standing again in a term already judged) and 195
 /// reported a term that had a leader as a split vote (a candidate winning its term just after
