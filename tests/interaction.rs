@@ -1,7 +1,9 @@
-//! Interaction tests: scripts in `tests/interaction/*.txt` drive a cluster of built-in Raft
-//! nodes by hand — which timer fires, which message arrives, which disk write completes — and
-//! hold the exact outputs each step must produce. The format and its commands are described in
-//! `tests/interaction/script.rs`, the output lines in `tests/interaction/cluster.rs`.
+//! Interaction tests: scripts in `tests/interaction/*.txt` drive a cluster of Raft nodes by
+//! hand — which timer fires, which message arrives, which disk write completes — and hold the
+//! exact outputs each step must produce. The format and its commands are described in
+//! `tests/interaction/script.rs`, the output lines in `tests/interaction/cluster.rs`. Every
+//! script runs against the built-in node; those that say `# nodes: raftsim raft-rs` run
+//! against tikv's raft crate too, with their `status` blocks shared by both.
 //!
 //! A block that differs fails the test with `FILE:LINE: COMMAND` and a diff. When a change is
 //! intended, rewrite the expected blocks and review them with git:
@@ -163,4 +165,103 @@ status
     ] {
         assert!(out.contains(want), "{want:?} in\n{out}");
     }
+}
+
+/// Where raft-rs's whole output of a script is kept.
+fn raft_rs_file(p: &Path) -> PathBuf {
+    dir().join("raft-rs").join(p.file_name().unwrap())
+}
+
+/// Scripts whose opening comment says `# nodes: raftsim raft-rs` run against tikv's raft crate
+/// too. Their `status` blocks are shared: raft-rs must print exactly what the built-in node
+/// prints (roles, terms, votes, leaders, commit indexes, logs in memory and on disk). Its own
+/// messages, timers and writes differ in form and are kept, whole, in
+/// `tests/interaction/raft-rs/`: a change detector, reviewed like the built-in node's.
+#[test]
+fn shared_scripts_hold_for_raft_rs_too() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let mut failures = Vec::new();
+    let mut shared = Vec::new();
+    for path in scripts() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let nodes = script::nodes(&text);
+        for n in &nodes {
+            assert!(
+                ["raftsim", "raft-rs"].contains(&n.as_str()),
+                "{}: unknown node `{n}` on its nodes: line (raftsim, raft-rs)",
+                name(&path)
+            );
+        }
+        assert!(
+            nodes.iter().any(|n| n == "raftsim"),
+            "{}: the script's blocks are the built-in node's; its nodes: line names raftsim",
+            name(&path)
+        );
+        if !nodes.iter().any(|n| n == "raft-rs") {
+            continue;
+        }
+        shared.push(path.file_name().unwrap().to_owned());
+        let report = script::run_on::<raftsim::raftrs::RaftRs>(&name(&path), &text);
+        failures.extend(
+            report
+                .status_failures
+                .iter()
+                .map(|f| format!("raft-rs: {f}")),
+        );
+        let own = raft_rs_file(&path);
+        let kept = std::fs::read_to_string(&own).unwrap_or_default();
+        if update {
+            if kept != report.rewritten {
+                std::fs::create_dir_all(own.parent().unwrap()).unwrap();
+                std::fs::write(&own, &report.rewritten).unwrap();
+                eprintln!("rewrote {}", own.display());
+            }
+        } else if kept != report.rewritten {
+            let r = script::run_on::<raftsim::raftrs::RaftRs>(&name(&own), &kept);
+            failures.push(format!(
+                "{} is not raft-rs's output of {}:\n{}",
+                name(&own),
+                name(&path),
+                r.failures.join("\n")
+            ));
+        }
+    }
+    assert!(shared.len() >= 3, "scripts shared with raft-rs: {shared:?}");
+    // No output kept for a script that no longer runs against raft-rs.
+    for e in std::fs::read_dir(dir().join("raft-rs")).unwrap() {
+        let f = e.unwrap().file_name();
+        assert!(
+            shared.contains(&f),
+            "tests/interaction/raft-rs/{}: no script names raft-rs for it",
+            f.to_string_lossy()
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n{} difference(s). A `status` block must hold for both nodes; for raft-rs's own \
+         output, rewrite with UPDATE_GOLDEN=1 cargo test --release --test interaction and \
+         review `git diff tests/interaction`.",
+        failures.join("\n"),
+        failures.len()
+    );
+}
+
+/// The shared check can fail, and does where the two implementations part: a candidate that a
+/// majority refuses. The paper's candidate stays a candidate until its timer fires again
+/// (§5.2); raft-rs's returns to follower at once (its `poll` finds the election lost), keeping
+/// its term and its vote for itself. `vote-denied-stale-log` is therefore the built-in node's
+/// alone.
+#[test]
+fn where_raft_rs_differs_a_shared_status_fails() {
+    let path = dir().join("vote-denied-stale-log.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(script::nodes(&text), ["raftsim"]);
+    let report = script::run_on::<raftsim::raftrs::RaftRs>(&name(&path), &text);
+    let [f] = &report.status_failures[..] else {
+        panic!("one status differs: {:?}", report.status_failures);
+    };
+    assert!(
+        f.contains("-n3 candidate term=2 vote=n3") && f.contains("+n3 follower term=2 vote=n3"),
+        "{f}"
+    );
 }

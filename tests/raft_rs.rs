@@ -207,7 +207,16 @@ fn what_raft_rs_lacks_is_refused_with_exit_2() {
         .code(2)
         .stderr(predicate::str::contains("not a bug of node raftsim"))
         .stderr(predicate::str::contains("it is a bug of node raft-rs"));
-    assert!(!tmp.path().join("x").exists() && !tmp.path().join("y").exists());
+    // Ticks are work even when they are not events: bounded per node over the run.
+    raftsim()
+        .args(["run", "--set", "raft_rs.tick=10us", "--set", "stop.at=2000s", "--out"])
+        .arg(tmp.path().join("z"))
+        .arg(scen("raft-rs-basic.json"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("raft_rs.tick"))
+        .stderr(predicate::str::contains("200,000,000 ticks per node: at most 100,000,000"));
+    assert!(["x", "y", "z"].iter().all(|d| !tmp.path().join(d).exists()));
 }
 
 // Why: a sweep can put the node on an axis (`--set node=raftsim,raft-rs`), and its files do

@@ -46,14 +46,14 @@ use raft::eraftpb::{
     ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState,
     Entry as RsEntry, EntryType, HardState as RsHardState, Message as RsMessage, MessageType,
 };
-use raft::storage::MemStorage;
+use raft::storage::{GetEntriesContext, MemStorage};
 use raft::{RawNode, StateRole};
 
 use crate::base::rng::{Purpose, Rng};
 use crate::base::time::SimDuration;
 use crate::protocol::{
-    Capabilities, ClientReply, Command, Config, ConfigEffect, Entry, Envelope, HardState, Input,
-    LogOp, NodeId, Output, RaftNode, Role, Term, WireMessage,
+    Capabilities, ClientReply, Command, Config, ConfigEffect, Entry, Envelope, HardState, Index,
+    Input, Log, LogOp, NodeId, Output, RaftNode, Role, Term, WireMessage,
 };
 
 mod bugs;
@@ -143,6 +143,11 @@ fn ticks(
 /// The most ticks an election timeout may last (the adapter keeps tick counts small enough
 /// that a paused node's catch-up of ticks stays cheap).
 pub const MAX_ELECTION_TICKS: u64 = 1_000_000;
+
+/// The most ticks one node may be given over a run (`stop.at` / `raft_rs.tick`): each is a
+/// call into raft-rs, about 25 ns when idle (5 idle nodes given 20 M ticks each ran in 2.5 s),
+/// so 100 M ticks cost a few seconds per node.
+pub const MAX_RUN_TICKS: u64 = 100_000_000;
 
 /// Checks that the scenario's timing fits raft-rs at this tick: at least one tick in the
 /// election range, a heartbeat shorter than the minimum election timeout (raft-rs requires
@@ -446,10 +451,13 @@ impl RaftRs {
         loop {
             self.release(out);
             if !self.raw.has_ready() {
-                return;
+                break;
             }
             self.handle_ready(out);
         }
+        // Applying a configuration that removes a leader steps it down (`apply`): a reset
+        // whose timeout raft-rs drew itself, overridden before any tick or wake-up reads it.
+        self.reseed();
     }
 
     fn send(&self, m: RsMessage, out: &mut Vec<Output<Msg>>) {
@@ -650,6 +658,35 @@ impl RaftRs {
         let _ = self
             .raw
             .propose_conf_change(Vec::new(), conf_change(&changes));
+    }
+
+    /// The current term, as raft-rs holds it in memory. This and the next three are for a
+    /// harness that drives the node by hand (`tests/interaction`); the world reads nothing but
+    /// outputs.
+    pub fn term(&self) -> Term {
+        self.raw.raft.term
+    }
+
+    /// The vote of the current term, in memory.
+    pub fn voted_for(&self) -> Option<NodeId> {
+        let v = self.raw.raft.vote;
+        (v != 0).then_some(v as NodeId)
+    }
+
+    /// The commit index raft-rs knows.
+    pub fn commit_index(&self) -> Index {
+        self.raw.raft.raft_log.committed
+    }
+
+    /// The whole log in memory (stable and unstable entries), in the world's form.
+    pub fn log(&self) -> Log {
+        let entries = self
+            .raw
+            .raft
+            .raft_log
+            .entries(1, None, GetEntriesContext::empty(false))
+            .expect("the adapter keeps the whole log");
+        Log::from_entries(entries.iter().map(|e| self.world_entry(e)).collect())
     }
 
     /// After any input: override a fresh timeout, handle what is ready, ask for the next tick.

@@ -1750,6 +1750,21 @@ impl Scenario {
                 self.raft.heartbeat_interval,
                 spec.max_inflight_msgs,
             )?;
+            // Every tick is a call into raft-rs, idle or not (ticks are not events, but they
+            // are work): bounded per node over the run.
+            let ticks = self.stop.at.0 / spec.tick.0.max(1);
+            if ticks > crate::raftrs::MAX_RUN_TICKS {
+                return Err((
+                    "raft_rs.tick".into(),
+                    format!(
+                        "{} over stop.at {} is {} ticks per node: at most {}; use a longer tick or an earlier stop.at",
+                        spec.tick,
+                        self.stop.at,
+                        crate::base::input::thousands(ticks),
+                        crate::base::input::thousands(crate::raftrs::MAX_RUN_TICKS)
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -1,6 +1,9 @@
-//! A cluster of built-in Raft nodes driven by hand: a network that delivers only when told,
-//! disks that complete only when told (or at once, with `disk=instant`), timers that fire only
-//! when told. Every input and every output is rendered as one human-readable line, so a test
+//! A cluster of Raft nodes driven by hand: a network that delivers only when told, disks that
+//! complete only when told (or at once, with `disk=instant`), timers that fire only when told.
+//! The nodes are the built-in node ([`Cluster`]) or tikv's raft crate through raftsim's adapter
+//! ([`Harness<RaftRs>`]): any [`Driven`] node. A node that asks for a ticker
+//! (`Output::Ticker`) is given, at `tick-election` or `tick-heartbeat`, the ticks it asked to
+//! sleep for (`Output::WakeAfterTicks`): its election or heartbeat timer firing. Every input and every output is rendered as one human-readable line, so a test
 //! can compare what happened with an expected text (`tests/interaction/*.txt`) or assert on
 //! the nodes through their accessors (`tests/figure8.rs`).
 //!
@@ -14,6 +17,9 @@
 //!   [`render_output`], then `nX role ROLE term=T` if the node's role or term changed, read
 //!   through its accessors.
 //!
+//! A node with a ticker shows `nX ticker 1ms` at start and `nX wake after N ticks` whenever the
+//! wake-up it asks for changes; `nX N ticks (election timeout)` is the input that gives them.
+//!
 //! `INDEX@TERM` is a log position: `last=3@2` is a last entry at index 3 of term 2;
 //! `append 2@[2 2]` appends entries of terms 2 and 2 from index 2. An entry is shown by its
 //! term, and a client write as `TERM(kKEY=VALUE)`.
@@ -21,11 +27,13 @@
 
 use std::collections::VecDeque;
 
+use raftsim::base::time::SimDuration;
 use raftsim::node::{
-    CandidatePersist, ClientReply, Command, Config, Entry, Envelope, HardState, Input, Log, LogOp,
-    Message, Node, NodeId, Output, Role, Term, TimerKind,
+    CandidatePersist, ClientReply, Command, Config, Entry, Envelope, HardState, Index, Input, Log,
+    LogOp, Message, Node, NodeId, Output, RaftNode, Role, Term, TimerKind, WireMessage,
 };
 use raftsim::observe::trace::{Event, TEntry};
+use raftsim::raftrs::{self, RaftRs};
 use raftsim::world::witness::{commit_of_applies, sent_record, Seen};
 
 /// A driver error: a command the cluster's state does not allow (a down node, no write to
@@ -233,14 +241,88 @@ impl Link {
             to: side(t)?,
         })
     }
-    pub fn matches(&self, e: &Envelope) -> bool {
+    pub fn matches<M>(&self, e: &Envelope<M>) -> bool {
         self.from.is_none_or(|f| f == e.from) && self.to.is_none_or(|t| t == e.to)
+    }
+}
+
+/// A node the harness can drive: how it is built from a [`Spec`], what its state is, how its
+/// messages read.
+pub trait Driven: RaftNode {
+    /// Node `cfg.id` of the cluster `spec` describes, from its durable state.
+    fn build(cfg: &Config, spec: &Spec, hard: HardState) -> Res<Self>;
+    /// Term, vote, commit index and log as the node holds them in memory.
+    fn view(&self) -> View;
+    /// A message's body, after `nFROM -> nTO `.
+    fn render_msg(msg: &Self::Msg) -> String;
+}
+
+/// A node's state, read from the node itself.
+pub struct View {
+    pub term: Term,
+    pub voted_for: Option<NodeId>,
+    pub commit: Index,
+    pub log: Log,
+}
+
+impl Driven for Node {
+    fn build(cfg: &Config, spec: &Spec, hard: HardState) -> Res<Node> {
+        let opts = raftsim::node::Options {
+            candidate_persist: spec.persist,
+            ..Default::default()
+        };
+        Ok(Node::with_options(cfg.clone(), opts, hard))
+    }
+    fn view(&self) -> View {
+        View {
+            term: self.term(),
+            voted_for: self.voted_for(),
+            commit: self.commit_index(),
+            log: self.log().clone(),
+        }
+    }
+    fn render_msg(msg: &Message) -> String {
+        render_message(msg)
+    }
+}
+
+impl Driven for RaftRs {
+    /// raft-rs at a tick of 1 ms: the election timeout is drawn from 150..=300 ticks by the
+    /// adapter's seeded stream (seed 0), the heartbeat is 50 ticks.
+    fn build(cfg: &Config, spec: &Spec, hard: HardState) -> Res<RaftRs> {
+        if spec.persist != CandidatePersist::BeforeSend {
+            return Err(
+                "persist= is the built-in node's switch: raft-rs sends its vote \
+                        requests once its Ready is durable"
+                    .into(),
+            );
+        }
+        let opts = raftrs::Options::new(
+            SimDuration::from_millis(1),
+            [cfg.election_timeout_min, cfg.election_timeout_max],
+            cfg.heartbeat_interval,
+            cfg.max_entries_per_message,
+            256,
+            raftrs::Bugs::NONE,
+        );
+        Ok(RaftRs::restart(cfg, &opts, hard))
+    }
+    fn view(&self) -> View {
+        View {
+            term: self.term(),
+            voted_for: self.voted_for(),
+            commit: self.commit_index(),
+            log: self.log(),
+        }
+    }
+    fn render_msg(msg: &raftrs::Msg) -> String {
+        render_raft_rs(msg)
     }
 }
 
 /// Something that happened, for a test that feeds a checker.
 #[derive(Clone, Debug)]
-pub enum Happening {
+pub enum Happening<M = Message> {
     /// A node (re)started from this durable state.
     Start {
         node: NodeId,
@@ -252,7 +334,7 @@ pub enum Happening {
     },
     Output {
         node: NodeId,
-        output: Output,
+        output: Output<M>,
     },
     /// A trace record, derived from the node's outputs and role exactly as the simulator
     /// derives them (`raftsim::world::witness`): what a checker sees.
@@ -265,14 +347,14 @@ struct Write {
     seq: u64,
     term: Term,
     voted_for: Option<NodeId>,
+    commit: Index,
     ops: Vec<LogOp>,
 }
 
-struct Slot {
+struct Slot<N> {
     cfg: Config,
-    opts: raftsim::node::Options,
     /// `None` while crashed.
-    node: Option<Node>,
+    node: Option<N>,
     durable: HardState,
     /// Oldest first.
     pending: VecDeque<Write>,
@@ -280,6 +362,8 @@ struct Slot {
     written: Log,
     /// Armed timers: election, heartbeat.
     armed: [bool; 2],
+    /// For a node with a ticker: the ticks it asked to sleep for, from its last step.
+    wake: Option<u64>,
     /// What an outside observer has seen of the node (as the simulator observes it).
     seen: Seen,
 }
@@ -300,70 +384,83 @@ fn timer_name(kind: TimerKind) -> &'static str {
     }
 }
 
-pub struct Cluster {
-    slots: Vec<Slot>,
+/// A cluster of built-in nodes.
+pub type Cluster = Harness<Node>;
+
+/// A cluster of nodes of one implementation, driven by hand.
+pub struct Harness<N: Driven> {
+    spec: Spec,
+    slots: Vec<Slot<N>>,
     disk: Disk,
     /// Sent and not yet delivered or dropped, in send order.
-    net: Vec<Envelope>,
+    net: Vec<Envelope<N::Msg>>,
     next_req: u64,
     /// Rendered lines not yet taken.
     lines: Vec<String>,
-    happenings: Vec<Happening>,
+    happenings: Vec<Happening<N::Msg>>,
 }
 
 impl Cluster {
-    /// Builds every node from its initial durable state and starts it.
+    /// A cluster of built-in nodes; panics if `spec` asks for what they cannot do.
     pub fn new(spec: Spec) -> Cluster {
+        Harness::build(spec).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Parses a `cluster` line's arguments (see [`Spec::parse`]) and builds the cluster.
+    pub fn parse(args: &str) -> Res<Cluster> {
+        let args: Vec<&str> = args.split_whitespace().collect();
+        Harness::build(Spec::parse(&args)?)
+    }
+}
+
+impl<N: Driven> Harness<N> {
+    /// Builds every node from its initial durable state and starts it.
+    pub fn build(spec: Spec) -> Res<Harness<N>> {
         let n = spec.nodes;
-        let mut c = Cluster {
+        let mut c = Harness {
             slots: (1..=n)
                 .map(|id| Slot {
                     cfg: Config {
                         max_entries_per_message: spec.max_entries,
+                        // Each node its own stream (raft-rs draws its election timeouts
+                        // from it; the built-in node draws nothing).
+                        seed: id as u64,
                         ..Config::new(id, n)
-                    },
-                    opts: raftsim::node::Options {
-                        candidate_persist: spec.persist,
-                        ..Default::default()
                     },
                     node: None,
                     durable: spec.hard[id as usize - 1].clone(),
                     pending: VecDeque::new(),
                     written: spec.hard[id as usize - 1].log.clone(),
                     armed: [false; 2],
+                    wake: None,
                     seen: Seen::from_disk(&spec.hard[id as usize - 1]),
                 })
                 .collect(),
             disk: spec.disk,
+            spec,
             net: Vec::new(),
             next_req: 1,
             lines: Vec::new(),
             happenings: Vec::new(),
         };
         for id in 1..=n {
-            c.boot(id, false);
+            c.boot(id, false)?;
         }
-        c
-    }
-
-    /// Parses a `cluster` line's arguments (see [`Spec::parse`]) and builds the cluster.
-    pub fn parse(args: &str) -> Res<Cluster> {
-        let args: Vec<&str> = args.split_whitespace().collect();
-        Ok(Cluster::new(Spec::parse(&args)?))
+        Ok(c)
     }
 
     pub fn size(&self) -> u32 {
         self.slots.len() as u32
     }
 
-    fn slot(&self, id: NodeId) -> Res<&Slot> {
+    fn slot(&self, id: NodeId) -> Res<&Slot<N>> {
         if id == 0 || id > self.size() {
             return Err(format!("n{id}: no such node"));
         }
         Ok(&self.slots[id as usize - 1])
     }
 
-    fn up(&self, id: NodeId) -> Res<&Node> {
+    fn up(&self, id: NodeId) -> Res<&N> {
         self.slot(id)?
             .node
             .as_ref()
@@ -376,7 +473,7 @@ impl Cluster {
 
     /// The running node `id`; panics if it is down.
     #[track_caller]
-    pub fn node(&self, id: NodeId) -> &Node {
+    pub fn node(&self, id: NodeId) -> &N {
         self.up(id).unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -395,7 +492,7 @@ impl Cluster {
             .collect()
     }
 
-    pub fn in_flight(&self) -> &[Envelope] {
+    pub fn in_flight(&self) -> &[Envelope<N::Msg>] {
         &self.net
     }
 
@@ -405,15 +502,36 @@ impl Cluster {
     }
 
     /// Everything that happened since the cluster was built, in order.
-    pub fn happenings(&self) -> &[Happening] {
+    pub fn happenings(&self) -> &[Happening<N::Msg>] {
         &self.happenings
     }
 
     // ---- inputs ----
 
-    /// Fires node `id`'s timer; it must be armed.
+    /// Fires node `id`'s timer; it must be armed. A node with a ticker is given the ticks it
+    /// asked to sleep for, if its role makes them this kind of timeout (a leader's are its
+    /// heartbeat's, anyone else's its election timeout's).
     pub fn tick(&mut self, id: NodeId, kind: TimerKind) -> Res<()> {
-        self.up(id)?;
+        let node = self.up(id)?;
+        let slot = &self.slots[id as usize - 1];
+        if let Some(n) = slot.wake {
+            let leading = node.role() == Role::Leader;
+            if leading != (kind == TimerKind::Heartbeat) {
+                return Err(format!(
+                    "n{id} is {} {}: its ticks are not its {} timer",
+                    if leading { "a" } else { "not a" },
+                    Role::Leader.name(),
+                    timer_name(kind)
+                ));
+            }
+            self.slots[id as usize - 1].wake = None;
+            self.step(
+                id,
+                Input::Ticks(n),
+                format!("n{id} {n} ticks ({} timeout)", timer_name(kind)),
+            );
+            return Ok(());
+        }
         let slot = &mut self.slots[id as usize - 1];
         let armed = &mut slot.armed[timer_slot(kind)];
         if !*armed {
@@ -440,22 +558,18 @@ impl Cluster {
     /// cause joins the network after them. A message to a down node is dropped. Returns how
     /// many were taken.
     pub fn deliver(&mut self, links: &[Link]) -> usize {
-        let (now, rest): (Vec<Envelope>, Vec<Envelope>) = std::mem::take(&mut self.net)
+        let (now, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.net)
             .into_iter()
             .partition(|e| links.iter().any(|l| l.matches(e)));
         self.net = rest;
         let n = now.len();
         for env in now {
-            let header = render_envelope(&env);
+            let header = render_envelope::<N>(&env);
             if self.is_up(env.to) {
-                if let Message::RequestVoteResp {
-                    term,
-                    granted: true,
-                } = env.msg
-                {
+                if env.msg.vote_granted() == Some(true) {
                     self.slots[env.to as usize - 1]
                         .seen
-                        .vote_delivered(term, env.from);
+                        .vote_delivered(env.msg.term(), env.from);
                 }
                 self.step(env.to, Input::Message(env), header);
             } else {
@@ -477,13 +591,13 @@ impl Cluster {
     }
 
     /// Loses the messages in flight for which `lose` holds.
-    pub fn drop_where(&mut self, mut lose: impl FnMut(&Envelope) -> bool) -> usize {
-        let (gone, rest): (Vec<Envelope>, Vec<Envelope>) = std::mem::take(&mut self.net)
+    pub fn drop_where(&mut self, mut lose: impl FnMut(&Envelope<N::Msg>) -> bool) -> usize {
+        let (gone, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.net)
             .into_iter()
             .partition(&mut lose);
         self.net = rest;
         for e in &gone {
-            self.lines.push(format!("drop {}", render_envelope(e)));
+            self.lines.push(format!("drop {}", render_envelope::<N>(e)));
         }
         gone.len()
     }
@@ -498,7 +612,8 @@ impl Cluster {
         let k = if all { slot.pending.len() } else { 1 };
         let done: Vec<Write> = slot.pending.drain(..k).collect();
         for w in &done {
-            slot.durable.apply_write(w.term, w.voted_for, 0, &w.ops);
+            slot.durable
+                .apply_write(w.term, w.voted_for, w.commit, &w.ops);
         }
         let seqs: Vec<String> = done.iter().map(|w| format!("#{}", w.seq)).collect();
         let last = done.last().expect("at least one").seq;
@@ -522,6 +637,7 @@ impl Cluster {
         let slot = &mut self.slots[id as usize - 1];
         slot.node = None;
         slot.armed = [false; 2];
+        slot.wake = None;
         slot.written = slot.durable.log.clone();
         let lost: Vec<String> = slot
             .pending
@@ -544,8 +660,7 @@ impl Cluster {
         if self.is_up(id) {
             return Err(format!("n{id} is up"));
         }
-        self.boot(id, true);
-        Ok(())
+        self.boot(id, true)
     }
 
     /// A client request to node `id`; returns its request number.
@@ -565,10 +680,14 @@ impl Cluster {
     /// it must be a follower that voted for itself.
     pub fn bootstrap(&mut self, id: NodeId) -> Res<()> {
         let node = self.up(id)?;
-        if node.role() != Role::Follower || node.voted_for() != Some(id) {
+        if !N::CAPABILITIES.bootstrap_leader {
+            return Err(format!("{} cannot start as an established leader", N::NAME));
+        }
+        let view = node.view();
+        if node.role() != Role::Follower || view.voted_for != Some(id) {
             return Err(format!("n{id} must be a follower that voted for itself"));
         }
-        let before = (node.role(), node.term());
+        let before = (node.role(), view.term);
         self.lines.push(format!("n{id} bootstrap leader"));
         let mut out = Vec::new();
         self.slots[id as usize - 1]
@@ -620,16 +739,17 @@ impl Cluster {
                 ));
                 continue;
             };
+            let v = n.view();
             let mut line = format!(
                 "n{id} {} term={} vote={} leader={} commit={} log={}",
                 n.role().name(),
-                n.term(),
-                render_id(n.voted_for()),
+                v.term,
+                render_id(v.voted_for),
                 render_id(n.leader()),
-                n.commit_index(),
-                render_entries(n.log().entries())
+                v.commit,
+                render_entries(v.log.entries())
             );
-            if (d.term, d.voted_for, &d.log) != (n.term(), n.voted_for(), n.log()) {
+            if (d.term, d.voted_for, &d.log) != (v.term, v.voted_for, &v.log) {
                 line += &format!(
                     "; on disk: term={} vote={} log={}",
                     d.term,
@@ -644,13 +764,17 @@ impl Cluster {
 
     /// One line per message in flight, in send order.
     pub fn in_flight_lines(&self) -> Vec<String> {
-        self.net.iter().map(render_envelope).collect()
+        self.net.iter().map(render_envelope::<N>).collect()
     }
 
     // ---- plumbing ----
 
-    fn boot(&mut self, id: NodeId, restart: bool) {
+    fn boot(&mut self, id: NodeId, restart: bool) -> Res<()> {
         let slot = &mut self.slots[id as usize - 1];
+        if restart {
+            // A new incarnation, a new stream (as the world derives one per incarnation).
+            slot.cfg.seed += 1 << 32;
+        }
         let hard = slot.durable.clone();
         self.lines.push(format!(
             "n{id} {} term={} vote={} log={}",
@@ -665,19 +789,20 @@ impl Cluster {
             restart,
         });
         slot.seen = Seen::from_disk(&hard);
-        let mut node = Node::with_options(slot.cfg.clone(), slot.opts.clone(), hard);
-        let before = (node.role(), node.term());
+        let mut node = N::build(&slot.cfg, &self.spec, hard)?;
+        let before = (node.role(), node.view().term);
         let mut out = Vec::new();
         node.start(&mut out);
         slot.node = Some(node);
         self.handle(id, out, before);
+        Ok(())
     }
 
     /// One input to a running node: the header line, then what the node does.
-    fn step(&mut self, id: NodeId, input: Input, header: String) {
+    fn step(&mut self, id: NodeId, input: Input<N::Msg>, header: String) {
         self.lines.push(header);
         let node = self.slots[id as usize - 1].node.as_mut().expect("up");
-        let before = (node.role(), node.term());
+        let before = (node.role(), node.view().term);
         let mut out = Vec::new();
         node.step(input, &mut out);
         self.handle(id, out, before);
@@ -685,7 +810,7 @@ impl Cluster {
 
     /// Renders and carries out a node's outputs: messages join the network, writes the disk
     /// queue, timers are armed or disarmed.
-    fn handle(&mut self, id: NodeId, out: Vec<Output>, before: (Role, Term)) {
+    fn handle(&mut self, id: NodeId, out: Vec<Output<N::Msg>>, before: (Role, Term)) {
         let slot = &mut self.slots[id as usize - 1];
         let role = slot.node.as_ref().expect("up").role();
         let mut records = Vec::new();
@@ -721,21 +846,24 @@ impl Cluster {
             }
         }
         for o in out {
-            self.lines
-                .push(format!("  {}", render_output(id, &o, &slot.written)));
+            // A ticker node asks for its next wake-up after every input: shown when it changes.
+            let same_wake = matches!(o, Output::WakeAfterTicks(n) if slot.wake == Some(n));
+            if !same_wake {
+                self.lines
+                    .push(format!("  {}", render_output::<N>(id, &o, &slot.written)));
+            }
             match &o {
                 Output::Send(env) => self.net.push(env.clone()),
                 Output::SetTimer { kind, .. } => slot.armed[timer_slot(*kind)] = true,
                 Output::CancelTimer(kind) => slot.armed[timer_slot(*kind)] = false,
-                Output::Ticker { .. } | Output::WakeAfterTicks(_) => {
-                    unreachable!("the built-in node asks for no ticker")
-                }
+                Output::Ticker { .. } => {}
+                Output::WakeAfterTicks(n) => slot.wake = Some(*n),
                 Output::Persist {
                     seq,
                     term,
                     voted_for,
+                    commit,
                     ops,
-                    ..
                 } => {
                     for op in ops {
                         slot.written.apply_op(op);
@@ -744,6 +872,7 @@ impl Cluster {
                         seq: *seq,
                         term: *term,
                         voted_for: *voted_for,
+                        commit: *commit,
                         ops: ops.clone(),
                     });
                 }
@@ -755,12 +884,10 @@ impl Cluster {
             });
         }
         let node = slot.node.as_ref().expect("up");
-        if (node.role(), node.term()) != before {
-            self.lines.push(format!(
-                "  n{id} role {} term={}",
-                node.role().name(),
-                node.term()
-            ));
+        let now = (node.role(), node.view().term);
+        if now != before {
+            self.lines
+                .push(format!("  n{id} role {} term={}", now.0.name(), now.1));
         }
         if self.disk == Disk::Instant && !slot.pending.is_empty() {
             self.persist(id, true).expect("a pending write");
@@ -772,9 +899,9 @@ impl Cluster {
 
 /// One output of node `id` as one line. `written` is the node's log as it will be on disk
 /// once every earlier write completes: where a new write's appended entries land.
-pub fn render_output(id: NodeId, o: &Output, written: &Log) -> String {
+pub fn render_output<N: Driven>(id: NodeId, o: &Output<N::Msg>, written: &Log) -> String {
     match o {
-        Output::Send(env) => render_envelope(env),
+        Output::Send(env) => render_envelope::<N>(env),
         Output::SetTimer { kind, min, max } if min == max => {
             format!("n{id} timer {} {min}", timer_name(*kind))
         }
@@ -788,13 +915,16 @@ pub fn render_output(id: NodeId, o: &Output, written: &Log) -> String {
             seq,
             term,
             voted_for,
+            commit,
             ops,
-            ..
         } => {
             let mut s = format!(
                 "n{id} persist #{seq} term={term} vote={}",
                 render_id(*voted_for)
             );
+            if *commit > 0 {
+                s += &format!(" commit={commit}");
+            }
             let mut len = written.last_index();
             for op in ops {
                 match op {
@@ -830,8 +960,13 @@ pub fn render_output(id: NodeId, o: &Output, written: &Log) -> String {
     }
 }
 
-pub fn render_envelope(e: &Envelope) -> String {
-    let body = match &e.msg {
+pub fn render_envelope<N: Driven>(e: &Envelope<N::Msg>) -> String {
+    format!("n{} -> n{} {}", e.from, e.to, N::render_msg(&e.msg))
+}
+
+/// A built-in node's message.
+pub fn render_message(m: &Message) -> String {
+    match m {
         Message::RequestVote {
             term,
             last_log_index,
@@ -872,8 +1007,7 @@ pub fn render_envelope(e: &Envelope) -> String {
             success: false,
             index,
         } => format!("AppendEntriesResp term={term} reject hint={index}"),
-    };
-    format!("n{} -> n{} {body}", e.from, e.to)
+    }
 }
 
 /// `[1 2 2(k1=7)]`.
@@ -892,4 +1026,71 @@ pub fn render_entries(entries: &[Entry]) -> String {
 /// `n3`, or `-` for none.
 pub fn render_id(id: Option<NodeId>) -> String {
     id.map_or("-".into(), |i| format!("n{i}"))
+}
+
+/// A raft-rs message, in the built-in node's words where they mean the same (`AppendEntries`
+/// for `MsgAppend`, `last=INDEX@TERM`), raft-rs's own otherwise (`Heartbeat`, a rejection's
+/// `hint`).
+pub fn render_raft_rs(m: &raftrs::Msg) -> String {
+    use raft::eraftpb::MessageType as T;
+    let m = &m.0;
+    let term = m.term;
+    let vote = |name: &str| format!("{name} term={term} last={}@{}", m.index, m.log_term);
+    let answer = |name: &str| {
+        format!(
+            "{name} term={term} {}",
+            if m.reject { "denied" } else { "granted" }
+        )
+    };
+    match m.get_msg_type() {
+        T::MsgRequestVote => vote("RequestVote"),
+        T::MsgRequestPreVote => vote("PreVote"),
+        T::MsgRequestVoteResponse => answer("RequestVoteResp"),
+        T::MsgRequestPreVoteResponse => answer("PreVoteResp"),
+        T::MsgAppend => format!(
+            "AppendEntries term={term} prev={}@{} entries={} commit={}",
+            m.index,
+            m.log_term,
+            render_raft_rs_entries(m.get_entries()),
+            m.commit
+        ),
+        T::MsgAppendResponse if !m.reject => {
+            format!("AppendEntriesResp term={term} ok index={}", m.index)
+        }
+        T::MsgAppendResponse => format!(
+            "AppendEntriesResp term={term} reject index={} hint={}@{}",
+            m.index, m.reject_hint, m.log_term
+        ),
+        T::MsgHeartbeat => format!("Heartbeat term={term} commit={}", m.commit),
+        T::MsgHeartbeatResponse => format!("HeartbeatResp term={term}"),
+        T::MsgTimeoutNow => format!("TimeoutNow term={term}"),
+        T::MsgPropose => format!(
+            "Propose term={term} entries={}",
+            render_raft_rs_entries(m.get_entries())
+        ),
+        t => format!("{t:?} term={term}"),
+    }
+}
+
+/// raft-rs entries as [`render_entries`] shows the world's: `2`, `2(k1=7)`, `2(conf change)`.
+fn render_raft_rs_entries(entries: &[raft::eraftpb::Entry]) -> String {
+    use raft::eraftpb::EntryType;
+    let parts: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            let d = e.get_data();
+            match e.get_entry_type() {
+                EntryType::EntryNormal if d.is_empty() => e.term.to_string(),
+                EntryType::EntryNormal if d.len() == 20 => format!(
+                    "{}(k{}={})",
+                    e.term,
+                    u32::from_le_bytes(d[8..12].try_into().unwrap()),
+                    u64::from_le_bytes(d[12..20].try_into().unwrap())
+                ),
+                EntryType::EntryNormal => format!("{}({} bytes)", e.term, d.len()),
+                _ => format!("{}(conf change)", e.term),
+            }
+        })
+        .collect();
+    format!("[{}]", parts.join(" "))
 }

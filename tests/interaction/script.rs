@@ -30,8 +30,14 @@
 //! | `inflight` | the messages in flight, in send order |
 //!
 //! The output lines are described in `cluster.rs`.
+//!
+//! A script runs against the built-in node, and its blocks are that node's output. If its
+//! opening comment has a line `# nodes: raftsim raft-rs`, it runs against tikv's raft crate
+//! too: its `status` blocks are then shared (each node must print them exactly: the behaviour
+//! the two define the same way), and raft-rs's whole output is kept beside it, in
+//! `tests/interaction/raft-rs/`.
 
-use super::cluster::{parse_id, Cluster, Link, Res, Spec};
+use super::cluster::{parse_id, Driven, Harness, Link, Res, Spec};
 
 /// The result of running one script.
 pub struct Report {
@@ -39,6 +45,20 @@ pub struct Report {
     pub rewritten: String,
     /// One entry per block that differs: `FILE:LINE: COMMAND` and a diff.
     pub failures: Vec<String>,
+    /// Those of `failures` that are `status` blocks.
+    pub status_failures: Vec<String>,
+}
+
+/// The nodes a script runs against: the names on its opening comment's `# nodes:` line, or
+/// the built-in node alone.
+pub fn nodes(text: &str) -> Vec<String> {
+    text.lines()
+        .take_while(|l| l.starts_with('#'))
+        .find_map(|l| l.strip_prefix("# nodes:"))
+        .map_or_else(
+            || vec!["raftsim".to_string()],
+            |names| names.split_whitespace().map(String::from).collect(),
+        )
 }
 
 enum Item<'a> {
@@ -83,11 +103,18 @@ fn parse(text: &str) -> Vec<Item<'_>> {
     items
 }
 
-/// Runs the script `text` (named `name` in failures) from a fresh state.
+/// Runs the script `text` (named `name` in failures) from a fresh state, against built-in
+/// nodes.
 pub fn run(name: &str, text: &str) -> Report {
+    run_on::<raftsim::node::Node>(name, text)
+}
+
+/// Runs the script `text` against nodes of type `N`.
+pub fn run_on<N: Driven>(name: &str, text: &str) -> Report {
     let mut cluster = None;
     let mut rewritten = String::new();
     let mut failures = Vec::new();
+    let mut status_failures = Vec::new();
     for item in parse(text) {
         match item {
             Item::Text(l) => {
@@ -99,7 +126,7 @@ pub fn run(name: &str, text: &str) -> Report {
                 cmd,
                 expected,
             } => {
-                let actual = exec(&mut cluster, cmd);
+                let actual = exec::<N>(&mut cluster, cmd);
                 rewritten += &format!("{cmd}\n----\n");
                 for l in &actual {
                     rewritten += l;
@@ -110,7 +137,11 @@ pub fn run(name: &str, text: &str) -> Report {
                         "{name}:{line}: {cmd}\nno expected output (`----` and the lines)"
                     )),
                     Some(want) if want != actual => {
-                        failures.push(format!("{name}:{line}: {cmd}\n{}", diff(&want, &actual)))
+                        let f = format!("{name}:{line}: {cmd}\n{}", diff(&want, &actual));
+                        if cmd.split_whitespace().next() == Some("status") {
+                            status_failures.push(f.clone());
+                        }
+                        failures.push(f)
                     }
                     Some(_) => {}
                 }
@@ -120,16 +151,19 @@ pub fn run(name: &str, text: &str) -> Report {
     Report {
         rewritten,
         failures,
+        status_failures,
     }
 }
 
 /// Runs one command; returns its output lines.
-fn exec(cluster: &mut Option<Cluster>, cmd: &str) -> Vec<String> {
+fn exec<N: Driven>(cluster: &mut Option<Harness<N>>, cmd: &str) -> Vec<String> {
     let words: Vec<&str> = cmd.split_whitespace().collect();
     let (name, args) = words.split_first().expect("a command is not blank");
     let result = if *name == "cluster" {
-        Spec::parse(args).map(|spec| {
-            *cluster = Some(Cluster::new(spec));
+        // A cluster that cannot be built leaves none: what follows is not run on the last one.
+        *cluster = None;
+        Spec::parse(args).and_then(Harness::build).map(|c| {
+            *cluster = Some(c);
             Vec::new()
         })
     } else {
@@ -140,7 +174,7 @@ fn exec(cluster: &mut Option<Cluster>, cmd: &str) -> Vec<String> {
     };
     let mut lines = cluster
         .as_mut()
-        .map(Cluster::take_lines)
+        .map(Harness::take_lines)
         .unwrap_or_default();
     match result {
         Ok(more) => lines.extend(more),
@@ -175,7 +209,7 @@ fn no_args(name: &str, args: &[&str]) -> Res<()> {
 }
 
 /// A command other than `cluster`; returns lines to print after the cluster's own.
-fn command(c: &mut Cluster, name: &str, args: &[&str]) -> Res<Vec<String>> {
+fn command<N: Driven>(c: &mut Harness<N>, name: &str, args: &[&str]) -> Res<Vec<String>> {
     match name {
         "tick-election" => {
             for id in ids(args)? {
