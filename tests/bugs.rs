@@ -7,9 +7,9 @@
 //! the golden trace of `scenarios/basic.json`) says so.
 //!
 //! Which bug the checker catches on which shipped scenario, and at which first seed, is an
-//! exploration, not a test: `cargo test --release --test bugs -- --ignored --nocapture`.
+//! exploration, not a test: `cargo test --release --test suite -- --ignored --nocapture bugs::`.
 
-mod common;
+use crate::common;
 use common::root;
 
 use raftsim::experiment::run::{self as world, RunOptions};
@@ -108,6 +108,7 @@ fn request_vote(from: NodeId, to: NodeId, term: Term, last: (Index, Term)) -> In
             term,
             last_log_index: last.0,
             last_log_term: last.1,
+            transfer: false,
         },
     )
 }
@@ -699,7 +700,7 @@ fn explore(scenarios: &[(&str, &(dyn Fn(u64) -> Scenario + Sync))], seeds: u64) 
 
 /// Every bug on the shipped fault scenarios, 300 seeds each. Prints a table; asserts nothing.
 /// About a minute on two cores:
-/// `cargo test --release --test bugs -- --ignored --nocapture explore_shipped`.
+/// `cargo test --release --test suite -- --ignored --nocapture bugs::explore_shipped`.
 #[test]
 #[ignore = "an exploration, run by hand"]
 fn explore_shipped_scenarios() {
@@ -730,7 +731,7 @@ fn explore_shipped_scenarios() {
 /// disk write and restarts at once, amid split votes (a vote lost or forgotten, a reply sent
 /// ahead of its write); a slow, lossy, duplicating network (votes and requests arriving a term
 /// late); a one-way link failure (a stale leader that hears of the new term only in replies).
-/// `cargo test --release --test bugs -- --ignored --nocapture explore_targeted`.
+/// `cargo test --release --test suite -- --ignored --nocapture bugs::explore_targeted`.
 #[test]
 #[ignore = "an exploration, run by hand"]
 fn explore_targeted_scenarios() {

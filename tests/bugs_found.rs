@@ -4,7 +4,7 @@
 //! and the correct node passes the same seeds. The budgets are the measured first failing seeds
 //! (docs/RAFT-SWITCHES.md, "Injected bugs"); a change that makes the search miss a bug fails here.
 
-mod common;
+use crate::common;
 use common::root;
 
 use raftsim::experiment::explore::{explore, ExplorePlan, Finding};

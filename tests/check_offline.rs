@@ -3,7 +3,7 @@
 //! the simulator found while running — nothing — and a tampered trace fails with the property
 //! named. Bad trace files are bad input (exit 2) with the file and line named.
 
-mod common;
+use crate::common;
 use common::{root, scenario_files};
 
 use std::path::Path;

@@ -2,10 +2,10 @@
 //! runs, runs are reproducible byte for byte, the golden trace of `scenarios/basic.json`, the
 //! default output folder, `--quiet`, and the schema.
 //!
-//! Golden files are rewritten only on purpose: `UPDATE_GOLDEN=1 cargo test --test cli`, then
+//! Golden files are rewritten only on purpose: `UPDATE_GOLDEN=1 cargo test --release --test suite cli::`, then
 //! read the diff before committing it (docs/ARCHITECTURE.md "Testing").
 
-mod common;
+use crate::common;
 use common::{root, scenario_files};
 
 use std::path::Path;
@@ -158,7 +158,7 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
 /// docs/ARCHITECTURE.md "Testing" (golden traces for shipped scenarios, rewritten only through an explicit
 /// switch) and "Determinism" (same seed, same trace on any machine): the trace of
 /// `scenarios/basic.json` at its own seed, byte for byte. A change to the simulator that moves
-/// any event shows up here as a diff to review; then `UPDATE_GOLDEN=1 cargo test --test cli`.
+/// any event shows up here as a diff to review; then `UPDATE_GOLDEN=1 cargo test --release --test suite cli::`.
 #[test]
 fn basic_scenario_matches_golden_trace() {
     let tmp = tempfile::tempdir().unwrap();
@@ -172,14 +172,14 @@ fn basic_scenario_matches_golden_trace() {
     }
     let want = std::fs::read(&golden).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; create it with UPDATE_GOLDEN=1 cargo test --test cli",
+            "{}: {e}; create it with UPDATE_GOLDEN=1 cargo test --release --test suite cli::",
             golden.display()
         )
     });
     assert!(
         run.trace == want,
         "scenarios/basic.json no longer matches {}; first differing line {}\n\
-         If the change is intended, rewrite with UPDATE_GOLDEN=1 cargo test --test cli and review the diff.",
+         If the change is intended, rewrite with UPDATE_GOLDEN=1 cargo test --release --test suite cli:: and review the diff.",
         golden.display(),
         first_difference(&want, &run.trace)
     );

@@ -2,7 +2,7 @@
 //! a run is a pure function of (scenario, seed) — the same on any thread and whether or not it
 //! is traced — and adding a fault does not shift the random draws of anything else.
 
-mod common;
+use crate::common;
 use common::{root, scenario_files};
 
 use raftsim::experiment::run::{self as world, RunOptions};

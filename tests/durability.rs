@@ -146,6 +146,7 @@ fn fuzz(seed: u64, steps: usize) {
                     term,
                     last_log_index: last,
                     last_log_term: last_term,
+                    transfer: false,
                 },
             })
         } else if r < 62 {

@@ -3,7 +3,7 @@
 //! replays each. What a search reports must not depend on the number of threads, and it must
 //! write files only for failing seeds.
 
-mod common;
+use crate::common;
 use common::root;
 
 use std::collections::BTreeSet;

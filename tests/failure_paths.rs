@@ -6,7 +6,7 @@
 //! responding to RPCs", so the interesting crashes fall around a write) is read from a
 //! scenario file, run, and refused when malformed.
 
-mod common;
+use crate::common;
 use common::root;
 
 use std::path::Path;

@@ -16,8 +16,7 @@
 //!    to show the violation would be caught;
 //! 3. the shipped `scenarios/figure8.json`, which scripts the sequence with faults.
 
-#[path = "interaction/cluster.rs"]
-mod cluster;
+use crate::cluster;
 
 use std::path::Path;
 

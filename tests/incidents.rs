@@ -6,7 +6,7 @@
 //!
 //! Then: the switches break no safety property over 1,000 seeds of `scenarios/faulty.json`.
 
-mod common;
+use crate::common;
 use common::root;
 
 use predicates::prelude::*;

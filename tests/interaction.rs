@@ -7,12 +7,9 @@
 //!
 //! A block that differs fails the test with `FILE:LINE: COMMAND` and a diff. When a change is
 //! intended, rewrite the expected blocks and review them with git:
-//! `UPDATE_GOLDEN=1 cargo test --release --test interaction`, then `git diff tests/interaction`.
+//! `UPDATE_GOLDEN=1 cargo test --release --test suite interaction::`, then `git diff tests/interaction`.
 
-#[path = "interaction/cluster.rs"]
-mod cluster;
-#[path = "interaction/script.rs"]
-mod script;
+use crate::script;
 
 use std::path::{Path, PathBuf};
 
@@ -57,7 +54,7 @@ fn scripts_produce_their_expected_output() {
     assert!(
         failures.is_empty(),
         "{}\n{} block(s) differ. If the change is intended, rewrite them with \
-         UPDATE_GOLDEN=1 cargo test --release --test interaction and review `git diff tests/interaction`.",
+         UPDATE_GOLDEN=1 cargo test --release --test suite interaction:: and review `git diff tests/interaction`.",
         failures.join("\n"),
         failures.len()
     );
@@ -239,7 +236,7 @@ fn shared_scripts_hold_for_raft_rs_too() {
     assert!(
         failures.is_empty(),
         "{}\n{} difference(s). A `status` block must hold for both nodes; for raft-rs's own \
-         output, rewrite with UPDATE_GOLDEN=1 cargo test --release --test interaction and \
+         output, rewrite with UPDATE_GOLDEN=1 cargo test --release --test suite interaction:: and \
          review `git diff tests/interaction`.",
         failures.join("\n"),
         failures.len()

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 
-mod common;
+use crate::common;
 use common::root;
 
 /// A valid scenario with a client load, whose lines the cases below edit.

@@ -3,7 +3,7 @@
 //! final configuration with no violation, a seed search of it is clean, changes under
 //! generated faults keep every safety property, and bad voter sets are refused up front.
 
-mod common;
+use crate::common;
 
 use common::{explore_finds_nothing, root, trace_records, traced};
 use raftsim::experiment::run::{run, RunOptions};

@@ -4,7 +4,7 @@
 //! Membership", and the shipped scenarios `membership-replace-leader.json`,
 //! `membership-partition.json` and `random-membership.json`.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use common::{explore_finds_nothing, root, trace_records, traced};

@@ -2,7 +2,7 @@
 //! a message is delivered only if its link is open both when it is sent and when it arrives; a
 //! node whose clock runs fast reaches its timer deadlines early in virtual time.
 
-mod common;
+use crate::common;
 
 use common::{trace_records, traced};
 use raftsim::experiment::run::{run, RunOptions};

@@ -1,12 +1,12 @@
 //! The Perfetto export (`--perfetto FILE.json`): for `scenarios/basic.json` the file is
 //! compared byte for byte with `tests/golden/basic.perfetto.json` (a change detector, rewritten
-//! only with `UPDATE_GOLDEN=1 cargo test --test perfetto` and a reviewed diff), and its
+//! only with `UPDATE_GOLDEN=1 cargo test --release --test suite perfetto::` and a reviewed diff), and its
 //! structure is checked against the trace: a track per node whose role slices tile the run and
 //! agree with the trace's roles, faults and elections as instants, and at `--trace-level
 //! messages` one flow arrow per delivered or dropped message, from the sender's message track
 //! to the receiver's.
 
-mod common;
+use crate::common;
 use common::{root, state_changes};
 
 use std::collections::BTreeMap;
@@ -65,7 +65,7 @@ fn basic_matches_the_golden_export() {
     assert!(
         bytes == want,
         "the export of scenarios/basic.json changed; if intended, rewrite with \
-         UPDATE_GOLDEN=1 cargo test --release --test perfetto and review the diff"
+         UPDATE_GOLDEN=1 cargo test --release --test suite perfetto:: and review the diff"
     );
 }
 

@@ -3,7 +3,7 @@
 //! library under the simulator). Each test says what it shows; the planted adapter mistakes
 //! are the durability contract of `docs/TEST-YOUR-RAFT.md` broken one way at a time.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -209,13 +209,22 @@ fn what_raft_rs_lacks_is_refused_with_exit_2() {
         .stderr(predicate::str::contains("it is a bug of node raft-rs"));
     // Ticks are work even when they are not events: bounded per node over the run.
     raftsim()
-        .args(["run", "--set", "raft_rs.tick=10us", "--set", "stop.at=2000s", "--out"])
+        .args([
+            "run",
+            "--set",
+            "raft_rs.tick=10us",
+            "--set",
+            "stop.at=2000s",
+            "--out",
+        ])
         .arg(tmp.path().join("z"))
         .arg(scen("raft-rs-basic.json"))
         .assert()
         .code(2)
         .stderr(predicate::str::contains("raft_rs.tick"))
-        .stderr(predicate::str::contains("200,000,000 ticks per node: at most 100,000,000"));
+        .stderr(predicate::str::contains(
+            "200,000,000 ticks per node: at most 100,000,000",
+        ));
     assert!(["x", "y", "z"].iter().all(|d| !tmp.path().join(d).exists()));
 }
 

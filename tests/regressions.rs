@@ -48,6 +48,7 @@ fn parallel_candidate_waits_for_its_own_vote_write_not_an_earlier_one() {
         term: 1,
         last_log_index: 0,
         last_log_term: 0,
+        transfer: false,
     };
     n1.step(msg(2, 1, rv), &mut out);
     assert_eq!(persists(&out), vec![1]);
@@ -84,6 +85,7 @@ fn before_send_candidate_sends_request_vote_only_after_its_own_vote_write() {
         term: 1,
         last_log_index: 0,
         last_log_term: 0,
+        transfer: false,
     };
     n1.step(msg(2, 1, rv), &mut Vec::new());
     n1.step(Input::Timer(TimerKind::Election), &mut Vec::new());

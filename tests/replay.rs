@@ -3,7 +3,7 @@
 //! `raftsim diff` finds where two traces part; `raftsim check` refuses a trace cut short or out
 //! of order; and the reproduce line printed on a failure replays the run as printed.
 
-mod common;
+use crate::common;
 use common::root;
 
 use std::path::{Path, PathBuf};

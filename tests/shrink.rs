@@ -2,7 +2,7 @@
 //! (the same run, fault for fault), then removed, shortened and unloaded while the same
 //! property still fails. The result is smaller than its input and reproduces the failure.
 
-mod common;
+use crate::common;
 use common::root;
 
 use assert_cmd::Command;

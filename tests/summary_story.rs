@@ -5,7 +5,7 @@
 //! text (seconds with ms precision), no JSON in it; summary.json names the tool and the
 //! scenario's hash. Each is checked against the trace, read as JSON by the test.
 
-mod common;
+use crate::common;
 use common::root;
 
 use std::collections::BTreeMap;

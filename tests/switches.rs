@@ -255,6 +255,7 @@ fn leader_stickiness_disregards_vote_requests_while_the_leader_is_heard() {
                 term: 5,
                 last_log_index: 1,
                 last_log_term: 1,
+                transfer: false,
             },
         )
     };
@@ -409,6 +410,7 @@ fn a_pre_candidate_yields_to_a_leader_or_a_candidate_of_its_term() {
                 term: 1,
                 last_log_index: 1,
                 last_log_term: 1,
+                transfer: false,
             },
         ),
     );

@@ -4,7 +4,7 @@
 //! shades exactly the cut-off nodes' lanes; the SVG is complete; bad flags are refused up
 //! front with nothing written.
 
-mod common;
+use crate::common;
 use common::{root, state_changes};
 
 use std::path::Path;

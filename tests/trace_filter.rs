@@ -3,7 +3,7 @@
 //! n5 restarts at 4s). Each filter's output is compared with what a reading of the JSON by
 //! field says it must be, and the run's story is checked line by line.
 
-mod common;
+use crate::common;
 use common::root;
 
 use assert_cmd::Command;

@@ -4,7 +4,7 @@
 //! partitions. The level changes what is written, never the run: stripped of the message
 //! records, a messages-level trace is the events-level trace of the same run.
 
-mod common;
+use crate::common;
 use common::root;
 
 use std::collections::BTreeMap;

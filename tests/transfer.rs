@@ -11,11 +11,18 @@ const S: u64 = 1_000_000_000;
 const MS: u64 = 1_000_000;
 
 fn scenario(extra_faults: &str, pre_vote: bool) -> Scenario {
+    with_raft(
+        extra_faults,
+        &format!(r#""pre_vote": {pre_vote}, "check_quorum": {pre_vote}"#),
+    )
+}
+
+fn with_raft(extra_faults: &str, switches: &str) -> Scenario {
     let text = format!(
         r#"{{ "version": 1, "name": "transfer",
         "cluster": {{ "nodes": 5, "initial_leader": 1 }},
         "raft": {{ "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms",
-                   "pre_vote": {pre_vote}, "check_quorum": {pre_vote} }},
+                   {switches} }},
         "network": {{ "delay": {{ "uniform": ["1ms", "3ms"] }} }},
         "storage": {{ "write_latency": {{ "constant": "1ms" }} }},
         "workload": {{ "requests_per_second": 50, "start": "100ms", "end": "9s" }},
@@ -121,4 +128,39 @@ fn transfer_without_a_leader_is_skipped_and_a_bad_target_is_refused() {
     );
     let text = String::from_utf8(r.trace.unwrap().bytes().to_vec()).unwrap();
     assert!(text.contains("transfer leadership to n2: no running leader"));
+}
+
+/// With leader stickiness, voters that still hear the leader disregard an ordinary vote
+/// request, but not one caused by a transfer (dissertation §4.2.3: the leader asked for this
+/// election). Over 200 seeds, with stickiness alone and with PreVote and CheckQuorum too, n3
+/// wins the one election after 5 s within an election timeout, and no other election follows.
+#[test]
+fn transfer_completes_under_leader_stickiness_and_no_election_follows() {
+    for switches in [
+        r#""leader_stickiness": true"#,
+        r#""leader_stickiness": true, "pre_vote": true, "check_quorum": true"#,
+    ] {
+        let sc = with_raft("", switches);
+        for seed in 1..=200 {
+            let r = run(&sc, seed, RunOptions::default());
+            assert_eq!(r.outcome, Outcome::Completed, "{switches} seed {seed}");
+            let after: Vec<_> = r
+                .summary
+                .leaders
+                .iter()
+                .filter(|l| l.elected_at_ns >= 5 * S)
+                .map(|l| (l.node, l.elected_at_ns))
+                .collect();
+            assert_eq!(after.len(), 1, "{switches} seed {seed}: {after:?}");
+            assert_eq!(after[0].0, 3, "{switches} seed {seed}: {after:?}");
+            assert!(
+                after[0].1 <= 5 * S + 300 * MS,
+                "{switches} seed {seed}: {after:?}"
+            );
+            assert_eq!(
+                r.summary.elections, 1,
+                "{switches} seed {seed}: the transfer's election only"
+            );
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //! Where no browser is installed the test says it was skipped; under CI (env `CI` set, as
 //! `.ci/run` does, which also installs chromium) it fails instead.
 
-mod common;
+use crate::common;
 use common::{root, state_changes};
 
 use std::path::{Path, PathBuf};
@@ -203,17 +203,20 @@ fn the_page_replays_the_trace_in_a_headless_browser() {
         );
         most_in_flight = most_in_flight.max(check_at(&dom, t, &mut states_seen));
     }
-    // Play: time moves on from where it started, and what is shown follows it.
+    // Play: time moves on from where it started, and what is shown follows it. `advance=500`
+    // plays 500 ms of wall time at once (0.1 virtual seconds a second: 50 ms), so the check
+    // does not depend on how fast the machine gives the page frames; frames after it may
+    // move time further.
     let dom = headless(
         &browser,
         &profile,
-        &["--virtual-time-budget=1000", "--dump-dom"],
-        &format!("{url}#t=2.1&play=1"),
+        &["--dump-dom"],
+        &format!("{url}#t=2.1&play=1&advance=500"),
     );
     let t: u64 = attr(&dom, "time", "data-t").parse().unwrap();
     assert!(
-        t > 2_100_000_000 && t < 6_000_000_000,
-        "playing moved time to {t}ns"
+        (2_150_000_000..6_000_000_000).contains(&t),
+        "playing 500 ms at 0.1x from 2.1s moved time to {t}ns"
     );
     assert!(
         dom.contains(">pause</button>"),
@@ -243,6 +246,58 @@ fn the_page_replays_the_trace_in_a_headless_browser() {
     let png = std::fs::read(&shot).expect("the screenshot was written");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     eprintln!("screenshot: {}", shot.display());
+}
+
+/// A cut link is a network fault in force: cloudflare-2020 cuts n1 and n3 of its three nodes
+/// apart (both directions) from 2 s to 182 s. At 2.5 s the page lists both cuts and marks
+/// both nodes, and only them.
+#[test]
+fn the_page_shows_cut_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    Command::cargo_bin("raftsim")
+        .unwrap()
+        .arg("run")
+        .arg(root().join("scenarios/cloudflare-2020.json"))
+        .args(["--quiet", "--out"])
+        .arg(&run)
+        .assert()
+        .code(0);
+    let page = tmp.path().join("view.html");
+    Command::cargo_bin("raftsim")
+        .unwrap()
+        .arg("view")
+        .arg(run.join("trace.jsonl"))
+        .args(["--to", "10s", "--out"])
+        .arg(&page)
+        .assert()
+        .code(0);
+    let Some(browser) = browser() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("no chromium found, and CI is set: .ci/run installs it");
+        }
+        eprintln!("SKIPPED: no chromium on PATH (apt-get install chromium)");
+        return;
+    };
+    let url = format!("file://{}#t=2.5", page.display());
+    let dom = headless(&browser, &tmp.path().join("profile"), &["--dump-dom"], &url);
+    assert_eq!(attr(&dom, "faults", "data-count"), "2", "two cuts in force");
+    for cut in ["cut n1→n3", "cut n3→n1"] {
+        assert!(dom.contains(cut), "{cut} listed");
+    }
+    for node in 1..=3 {
+        let tag = regex::Regex::new(&format!(r#"<div [^>]*id="node-{node}"[^>]*>"#))
+            .unwrap()
+            .find(&dom)
+            .unwrap()
+            .as_str()
+            .to_string();
+        assert_eq!(
+            tag.contains("cutoff"),
+            node == 1 || node == 3,
+            "n{node}'s card: {tag}"
+        );
+    }
 }
 
 /// Bad flags and files are refused before anything is written (exit 2).

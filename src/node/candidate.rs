@@ -31,6 +31,12 @@ impl Node {
     /// A follower or candidate whose election timer fired starts an election for the next term
     /// (§5.2). Never from leader.
     pub(super) fn become_candidate(&mut self, out: &mut Vec<Output>) {
+        self.stand(false, out)
+    }
+
+    /// Starts an election; `transfer`: because the leader asked (TimeoutNow, dissertation
+    /// §3.10), which the vote requests say so that stickiness does not disregard them.
+    pub(super) fn stand(&mut self, transfer: bool, out: &mut Vec<Output>) {
         assert!(
             !matches!(self.role, RoleState::Leader(_)),
             "a leader does not start elections"
@@ -49,6 +55,7 @@ impl Node {
             term: self.term,
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
+            transfer,
         };
         let wait = self.opts.candidate_persist == CandidatePersist::BeforeSend;
         let me = self.cfg.id;

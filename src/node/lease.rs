@@ -110,12 +110,14 @@ impl Node {
     }
 
     /// Leader stickiness (paper §6): whether to disregard this message altogether, before the
-    /// higher-term rule sees it. The denial is noted for the trace; nothing is sent.
+    /// higher-term rule sees it. The denial is noted for the trace; nothing is sent. A vote
+    /// request of a leadership transfer is never disregarded (dissertation §4.2.3: the leader
+    /// itself asked for this election).
     pub(super) fn disregards(&self, env: &Envelope, out: &mut Vec<Output>) -> bool {
-        let Message::RequestVote { term, .. } = env.msg else {
+        let Message::RequestVote { term, transfer, .. } = env.msg else {
             return false;
         };
-        if !(self.cfg.leader_stickiness && self.leader_is_recent()) {
+        if transfer || !(self.cfg.leader_stickiness && self.leader_is_recent()) {
             return false;
         }
         out.push(Output::Note(Note::VoteDenied {

@@ -357,6 +357,7 @@ impl Node {
                 term,
                 last_log_index,
                 last_log_term,
+                ..
             } => self.on_request_vote(env.from, term, last_log_index, last_log_term, out),
             Message::RequestVoteResp { term, granted } => {
                 // A reply from another term is stale: never count it (§5.1: a server ignores
@@ -772,6 +773,7 @@ mod tests {
                     term: 2,
                     last_log_index: 2,
                     last_log_term: 1,
+                    transfer: false,
                 },
             ),
         );
@@ -949,6 +951,7 @@ mod tests {
                 term,
                 last_log_index: 1,
                 last_log_term: 1,
+                transfer: false,
             },
         )
     }

@@ -83,7 +83,7 @@ impl Node {
     /// of the election timeout.
     pub(super) fn on_timeout_now(&mut self, term: Term, out: &mut Vec<Output>) {
         if term == self.term && !matches!(self.role, RoleState::Leader(_)) {
-            self.become_candidate(out);
+            self.stand(true, out);
         }
     }
 }

@@ -192,6 +192,9 @@ pub enum Message {
         term: Term,
         last_log_index: Index,
         last_log_term: Term,
+        /// Sent by a server that a leader's TimeoutNow told to stand (dissertation §3.10):
+        /// overrides leader stickiness (§4.2.3), since this election is the leader's own wish.
+        transfer: bool,
     },
     RequestVoteResp {
         term: Term,

@@ -78,8 +78,14 @@ pub struct NetInterval {
 pub enum NetKind {
     /// Groups of nodes that cannot reach each other (every node listed).
     Partition { groups: Vec<Vec<NodeId>> },
-    /// One direction of one link.
-    Cut { from: NodeId, to: NodeId },
+    /// One direction of one link: what `sender` sends `receiver` is lost. (Not `from`/`to`:
+    /// the interval's own `from`/`to` share the object, and a reader keeps one pair only.)
+    Cut {
+        #[serde(rename = "sender")]
+        from: NodeId,
+        #[serde(rename = "receiver")]
+        to: NodeId,
+    },
     /// A network-wide burst or spike (loss, duplication, delay).
     Network { what: String },
 }
@@ -555,6 +561,40 @@ fn complete_groups(groups: &[Vec<NodeId>], nodes: u32) -> Vec<Vec<NodeId>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The page reads these objects with JSON.parse, which keeps the last of two equal keys:
+    /// a cut's link once shared `from`/`to` with its interval, and the viewer never showed it.
+    #[test]
+    fn network_intervals_serialize_without_duplicate_keys() {
+        for kind in [
+            NetKind::Partition {
+                groups: vec![vec![1], vec![2, 3]],
+            },
+            NetKind::Cut { from: 1, to: 3 },
+            NetKind::Network {
+                what: "loss burst".into(),
+            },
+        ] {
+            let json = serde_json::to_string(&NetInterval {
+                from: 2,
+                to: 9,
+                kind,
+            })
+            .unwrap();
+            let mut keys: Vec<&str> = json
+                .split('"')
+                .collect::<Vec<_>>()
+                .windows(2)
+                .filter(|w| w[1].starts_with(':'))
+                .map(|w| w[0])
+                .collect();
+            let n = keys.len();
+            keys.sort_unstable();
+            keys.dedup();
+            assert_eq!(keys.len(), n, "{json}");
+            assert!(json.contains(r#""from":2,"to":9"#), "{json}");
+        }
+    }
 
     fn rec(t: u64, ev: Event) -> Record {
         Record { t, ev }

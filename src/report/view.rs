@@ -154,13 +154,13 @@ function cutOff(node, active) {
       const ties = n.groups.filter(g => g.length === big).length > 1;
       return n.groups.some(g => g.includes(node) && (g.length < big || ties));
     }
-    if (n.kind === "cut") return n.from === node || n.to === node;
+    if (n.kind === "cut") return n.sender === node || n.receiver === node;
     return false;
   });
 }
 function describeNet(n) {
   if (n.kind === "partition") return "partition " + n.groups.map(g => g.map(x => "n" + x).join(" ")).join(" | ");
-  if (n.kind === "cut") return "cut n" + n.from + "→n" + n.to;
+  if (n.kind === "cut") return "cut n" + n.sender + "→n" + n.receiver;
   return n.what;
 }
 function describeMark(m) {
@@ -304,13 +304,15 @@ function setTime(ns) {
 }
 slider.addEventListener("input", () => { t = Number(slider.value) * SCALE; render(); });
 const playBtn = document.getElementById("play");
+// Playing moves virtual time by the wall time between frames times the speed.
+function advance(ms) {
+  const speed = Number(document.getElementById("speed").value);
+  setTime(t + ms * 1e6 * speed);
+  if (t >= TO) { playing = false; playBtn.textContent = "play"; }
+}
 function frame(now) {
   if (!playing) return;
-  if (last !== null) {
-    const speed = Number(document.getElementById("speed").value);
-    setTime(t + (now - last) * 1e6 * speed);
-    if (t >= TO) { playing = false; playBtn.textContent = "play"; }
-  }
+  if (last !== null) advance(now - last);
   last = now;
   if (playing) requestAnimationFrame(frame);
 }
@@ -321,11 +323,14 @@ playBtn.addEventListener("click", () => {
 document.addEventListener("keydown", e => { if (e.key === " " && e.target === document.body) { e.preventDefault(); playBtn.click(); } });
 
 // Start where the address says (#t=SECONDS), through the slider's own handler; `&play=1`
-// starts playing, as the button does.
+// starts playing, as the button does; `&advance=MS` then plays MS milliseconds of wall time
+// at once, as frames would (a test's way to play without waiting).
 const m = /(?:^#|&)t=([0-9.]+)/.exec(location.hash);
 slider.value = String(Math.round((m ? Number(m[1]) * 1e9 : FROM) / SCALE));
 slider.dispatchEvent(new Event("input"));
 if (/(?:^#|&)play=1/.test(location.hash)) playBtn.click();
+const adv = /(?:^#|&)advance=([0-9.]+)/.exec(location.hash);
+if (playing && adv) advance(Number(adv[1]));
 </script>
 </body>
 </html>

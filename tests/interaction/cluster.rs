@@ -971,7 +971,11 @@ pub fn render_message(m: &Message) -> String {
             term,
             last_log_index,
             last_log_term,
-        } => format!("RequestVote term={term} last={last_log_index}@{last_log_term}"),
+            transfer,
+        } => format!(
+            "RequestVote term={term} last={last_log_index}@{last_log_term}{}",
+            if *transfer { " transfer" } else { "" }
+        ),
         Message::RequestVoteResp { term, granted } => format!(
             "RequestVoteResp term={term} {}",
             if *granted { "granted" } else { "denied" }

@@ -37,7 +37,7 @@
 //! the two define the same way), and raft-rs's whole output is kept beside it, in
 //! `tests/interaction/raft-rs/`.
 
-use super::cluster::{parse_id, Driven, Harness, Link, Res, Spec};
+use crate::cluster::{parse_id, Driven, Harness, Link, Res, Spec};
 
 /// The result of running one script.
 pub struct Report {
