@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use raftsim::base::input::counted;
 use raftsim::observe::summary::SummaryBuilder;
 use raftsim::report::output::{check_writable, write_atomic, Unnamed};
 use raftsim::report::reproduce::{parse_trace_hash, Reproduce};
@@ -1230,9 +1231,9 @@ fn cmd_merge(shards: &[PathBuf], out: &Path, max_failures: usize) -> Result<Exit
     write_atomic(&out.join("failures.tsv"), lines.as_bytes()).map_err(output_failed)?;
     write_atomic(&out.join("scenario.json"), &scenario).map_err(output_failed)?;
     outln!(
-        "merged {} shards: {} failing seeds; wrote {}/failures.tsv, the scenario and their traces",
-        shards.len(),
-        found.len(),
+        "merged {}: {}; wrote {}/failures.tsv, the scenario and their traces",
+        counted(shards.len() as u64, "shard"),
+        counted(found.len() as u64, "failing seed"),
         out.display()
     );
     Ok(ExitCode::from(1))
@@ -1255,10 +1256,10 @@ fn cmd_shrink(path: &Path, seed: u64, bugs: &[String], out: Option<PathBuf>) -> 
         outln!("  {s}");
     }
     outln!(
-        "{}: {} faults left after {} runs; it still fails {}: {}",
+        "{}: {} left after {}; it still fails {}: {}",
         shrunk.scenario.name,
-        shrunk.scenario.faults.len(),
-        shrunk.attempts,
+        counted(shrunk.scenario.faults.len() as u64, "fault"),
+        counted(shrunk.attempts as u64, "run"),
         shrunk.property,
         shrunk.detail
     );

@@ -247,3 +247,77 @@ fn deaf_leader() {
         }
     }
 }
+
+/// One row of docs/RAFT-SWITCHES.md's incident table, from seeds 1 to 20: Stable Leader
+/// failures, leader changes (min–max), highest term (min–max), the lowest stable leader share.
+fn incident_row(name: &str, s: Setting) -> String {
+    use rayon::prelude::*;
+    let runs: Vec<RunReport> = (1..=20u64)
+        .into_par_iter()
+        .map(|seed| go(name, s, seed))
+        .collect();
+    let failures = runs
+        .iter()
+        .filter(|r| {
+            r.violation
+                .as_ref()
+                .is_some_and(|v| v.property == "Liveness: Stable Leader")
+        })
+        .count();
+    let span = |f: &dyn Fn(&RunReport) -> u64| {
+        let lo = runs.iter().map(f).min().unwrap();
+        let hi = runs.iter().map(f).max().unwrap();
+        if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}–{hi}")
+        }
+    };
+    let share = runs
+        .iter()
+        .map(|r| r.summary.availability.stable_leader_share)
+        .fold(f64::INFINITY, f64::min);
+    let setting = match s {
+        Plain => "plain",
+        Stickiness => "leader_stickiness",
+        PreVote => "pre_vote",
+        PreVoteCheckQuorum => "pre_vote + check_quorum",
+    };
+    format!(
+        "| {} | {setting} | {failures}/20 | {} | {} | {}% |",
+        name.trim_end_matches(".json"),
+        span(&|r| r.summary.availability.leader_changes),
+        span(&|r| r.summary.availability.max_term),
+        (share * 1000.0).floor() / 10.0
+    )
+}
+
+/// Docs that cannot lie: the incident table of docs/RAFT-SWITCHES.md is what seeds 1 to 20 of
+/// each scenario and setting give now.
+#[test]
+fn the_incident_table_is_what_twenty_seeds_give() {
+    let doc = std::fs::read_to_string(root().join("docs/RAFT-SWITCHES.md")).unwrap();
+    let header = "| scenario | setting | Stable Leader failures |";
+    let at = doc.find(header).expect("the incident table");
+    let table: Vec<&str> = doc[at..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let mut now = Vec::new();
+    for name in [
+        "cloudflare-2020.json",
+        "partial-connectivity.json",
+        "rejoin.json",
+    ] {
+        for s in [Plain, Stickiness, PreVote, PreVoteCheckQuorum] {
+            now.push(incident_row(name, s));
+        }
+    }
+    assert_eq!(
+        table,
+        now,
+        "docs/RAFT-SWITCHES.md's incident table differs from what the runs give now:\n{}",
+        now.join("\n")
+    );
+}

@@ -391,52 +391,6 @@ fn the_reproduce_line_names_the_node() {
         .stdout(predicate::str::contains("Election Safety"));
 }
 
-// Why: docs that cannot lie. The cold-start and failover tables in docs/TEST-YOUR-RAFT.md
-// (both nodes on one grid) are what the commands written above them print now.
-#[test]
-fn the_cold_start_table_is_what_the_binary_prints() {
-    let doc = std::fs::read_to_string(common::root().join("docs/TEST-YOUR-RAFT.md")).unwrap();
-    let marker = "<!-- table: raftsim ";
-    let tables: Vec<usize> = doc.match_indices(marker).map(|(i, _)| i).collect();
-    assert_eq!(tables.len(), 2, "the cold-start and the failover tables");
-    for at in tables {
-        check_table(&doc, at + marker.len());
-    }
-}
-
-/// The table after the marker ending at `at` is what the command in the marker prints now.
-fn check_table(doc: &str, at: usize) {
-    let command = &doc[at..at + doc[at..].find(" -->").unwrap()];
-    let block = &doc[at..];
-    let start = block.find("```\n").unwrap() + 4;
-    let table = &block[start..start + block[start..].find("```").unwrap()];
-    let tmp = tempfile::tempdir().unwrap();
-    let out_dir = tmp.path().join("sweep");
-    let args: Vec<String> = command
-        .split_whitespace()
-        .map(|a| match a {
-            "DIR" => out_dir.display().to_string(),
-            a => a.to_string(),
-        })
-        .collect();
-    let out = raftsim()
-        .args(&args)
-        .current_dir(common::root())
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let printed = String::from_utf8(out).unwrap();
-    let rows = table.lines().count();
-    let now: Vec<&str> = printed.lines().take(rows).collect();
-    assert_eq!(
-        now,
-        table.lines().collect::<Vec<_>>(),
-        "docs/TEST-YOUR-RAFT.md's table differs from what `raftsim {command}` prints now"
-    );
-}
-
 // Why: a tick loop measures intervals on a monotonic clock: a step of a raft-rs node's wall
 // clock (`clock_jump`, up to an hour) neither hands it an hour of ticks at once nor changes
 // its run. The same run with and without a forward jump of one hour on a follower stays clean

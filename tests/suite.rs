@@ -22,6 +22,8 @@ mod cluster;
 mod common;
 #[path = "determinism.rs"]
 mod determinism;
+#[path = "docs.rs"]
+mod docs;
 #[path = "durability.rs"]
 mod durability;
 #[path = "explore.rs"]

@@ -56,6 +56,11 @@ pub fn format_bytes(n: u64) -> String {
     format!("{n} bytes")
 }
 
+/// `1 fault`, `2 faults`, `1,000 failing seeds`: a count and its noun, plural unless one.
+pub fn counted(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
 /// `1,000,000`: a count in a message, with its digits grouped.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
