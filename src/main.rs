@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use raftsim::base::input::counted;
+use raftsim::experiment::ChooseNode;
 use raftsim::observe::summary::SummaryBuilder;
 use raftsim::report::output::{check_writable, write_atomic, Unnamed};
 use raftsim::report::reproduce::{parse_trace_hash, Reproduce};
@@ -831,9 +832,9 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
     )
     .map_err(output_failed)?;
     write_atomic(&dir.join("summary.csv"), &sweep::summary_csv(&sums)).map_err(output_failed)?;
-    let mut lines = raftsim::report::plot::cdf_lines(&configs, &results);
+    let mut lines = raftsim::experiment::sweep::cdf_lines(&configs, &results);
     if let Some(r) = &reference {
-        lines.extend(raftsim::report::plot::reference_lines(&configs, r));
+        lines.extend(raftsim::experiment::sweep::reference_lines(&configs, r));
     }
     let title = sweep::plot_title(&sc.name, &plan);
     for name in ["cdf.png", "cdf.svg"] {

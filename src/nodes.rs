@@ -13,6 +13,10 @@ use crate::node::Node;
 use crate::protocol::{Capabilities, RaftNode};
 use crate::raftrs::RaftRs;
 
+/// What scenario validation asks of raft-rs's settings, through this module (the one that
+/// names implementations).
+pub use crate::raftrs::{validate as validate_raft_rs, MAX_RUN_TICKS as RAFT_RS_MAX_RUN_TICKS};
+
 /// The implementations, by the name a scenario's `node` field uses.
 #[derive(
     Clone,

@@ -13,6 +13,7 @@ use crate::common;
 use common::root;
 
 use raftsim::experiment::run::{self as world, RunOptions};
+use raftsim::experiment::ChooseNode;
 use raftsim::node::{
     Bug, Bugs, Config, Entry, Envelope, HardState, Index, Input, Log, LogOp, Message, Node, NodeId,
     Output, Role, Term, TimerKind,

@@ -12,6 +12,7 @@ use std::path::Path;
 use assert_cmd::Command;
 use raftsim::base::time::SimTime;
 use raftsim::experiment::explore::{explore, ExplorePlan};
+use raftsim::experiment::ChooseNode;
 use raftsim::scenario::Scenario;
 use raftsim::world::config::{FaultKind, GenKind};
 use raftsim::world::faults::generate;

@@ -8,6 +8,7 @@ use common::root;
 use assert_cmd::Command;
 use raftsim::experiment::explore::judge;
 use raftsim::experiment::shrink::shrink;
+use raftsim::experiment::ChooseNode;
 use raftsim::node::Bug;
 use raftsim::scenario::Scenario;
 

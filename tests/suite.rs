@@ -38,6 +38,8 @@ mod figure8;
 mod incidents;
 #[path = "interaction.rs"]
 mod interaction;
+#[path = "layers.rs"]
+mod layers;
 #[path = "limits.rs"]
 mod limits;
 #[path = "liveness.rs"]

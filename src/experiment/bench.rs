@@ -5,6 +5,7 @@
 //! load at 1 request/s), Figure 16 trials per second on one thread, and both Figure 16 graphs at
 //! full trial counts on all cores.
 
+use crate::experiment::ChooseNode;
 use std::fmt::Write;
 use std::time::Instant;
 

@@ -8,6 +8,7 @@
 //! and in which order, does not depend on the number of threads. Memory stays bounded by the
 //! chunk and the findings: no per-seed state is kept.
 
+use crate::experiment::ChooseNode;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 

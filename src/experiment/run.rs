@@ -2,6 +2,7 @@
 //! summary, plus a trace writer and any observer an experiment adds. The command line, the
 //! sweep and the tests all run through here.
 
+use crate::experiment::ChooseNode;
 use std::io::Write;
 
 use crate::node::Node;
@@ -35,7 +36,7 @@ pub fn run_observed<N: RaftNode, W: Write, E: Observer>(
     // Split votes first: the records it derives reach every observer after the one it saw.
     let mut observers = (&mut split, &mut checker, &mut summary, trace, extra);
     let r = world::run::<N, _>(cfg, opts, seed, level, &mut observers);
-    let summary = summary.finish(&cfg.name, seed, &r, None);
+    let summary = summary.finish(&cfg.name, seed, r.facts(), None);
     (r, summary)
 }
 

@@ -5,6 +5,7 @@
 //! still fails. Every attempt is one deterministic run, and their number is bounded.
 
 use crate::experiment::explore::judge;
+use crate::experiment::ChooseNode;
 use crate::scenario::{FaultSpec, Scenario};
 
 /// At most this many runs per shrink.

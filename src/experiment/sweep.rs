@@ -32,6 +32,8 @@
 //! Each trial's seed is derived from (seed, configuration index, trial index), and results are
 //! collected in index order, so the files written are identical at any `--jobs`.
 
+use crate::experiment::ChooseNode;
+use crate::report::plot::CdfLine;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
@@ -1287,6 +1289,68 @@ pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
         ));
     }
     o
+}
+
+/// The sweep's CDF lines, one per configuration, for `report::plot::draw_cdf`.
+pub fn cdf_lines(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<CdfLine> {
+    configs
+        .iter()
+        .map(|c| {
+            let rs: Vec<&TrialResult> = results.iter().filter(|r| r.config == c.index).collect();
+            let mut d: Vec<f64> = rs
+                .iter()
+                .filter_map(|r| r.downtime_ns)
+                .map(|x| x as f64 / 1e6)
+                .collect();
+            d.sort_by(|a, b| a.total_cmp(b));
+            let total = rs.len().max(1) as f64;
+            let points = d
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| (x, (i + 1) as f64 * 100.0 / total))
+                .collect();
+            let capped = rs.len() - d.len();
+            let label = if capped > 0 {
+                format!("{} ({capped} of {} capped)", c.label(), rs.len())
+            } else {
+                c.label()
+            };
+            CdfLine {
+                label,
+                points,
+                capped,
+                colour: c.index,
+                reference: false,
+            }
+        })
+        .collect()
+}
+
+/// The reference's CDF for every configuration whose range it covers (the first such
+/// configuration, when several share a range), in its colour.
+pub fn reference_lines(
+    configs: &[SweepConfig],
+    reference: &super::reference::Reference,
+) -> Vec<CdfLine> {
+    reference
+        .ranges
+        .iter()
+        .filter_map(|(range, v)| {
+            let c = configs.iter().find(|c| c.timeout == *range)?;
+            let n = v.len() as f64;
+            Some(CdfLine {
+                label: format!("observed {} ({} failovers)", range_label(*range), v.len()),
+                points: v
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| (x, (i + 1) as f64 * 100.0 / n))
+                    .collect(),
+                capped: 0,
+                colour: c.index,
+                reference: true,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -210,6 +210,20 @@ pub struct Summary {
 }
 
 /// Accumulates a [`Summary`] from trace events.
+/// What the world itself counted in a run, for [`SummaryBuilder::finish`] (the world builds it
+/// from its result: this layer does not know the world).
+pub struct RunFacts<'a> {
+    /// The outcome's name (`completed`, `violation`, ...).
+    pub outcome: &'a str,
+    pub end_time_ns: u64,
+    pub events: u64,
+    pub messages_sent: u64,
+    pub violation: Option<String>,
+    pub panic: Option<&'a str>,
+    pub state_machines: &'a [StateMachineSummary],
+    pub client: Option<&'a ClientStats>,
+}
+
 pub struct SummaryBuilder {
     pub s: Summary,
     current_leader: Option<(NodeId, u64)>,
@@ -242,23 +256,23 @@ impl SummaryBuilder {
         self,
         scenario: &str,
         seed: u64,
-        r: &crate::world::RunResult,
+        r: RunFacts<'_>,
         trace_hash: Option<String>,
     ) -> Summary {
         let mut s = self.s;
         s.availability = self.availability.finish(r.end_time_ns);
         s.tool = format!("raftsim {}", env!("CARGO_PKG_VERSION"));
-        self.story.finish(&mut s, &r.state_machines);
+        self.story.finish(&mut s, r.state_machines);
         s.scenario = scenario.to_string();
         s.seed = seed;
-        s.outcome = r.outcome.name().to_string();
+        s.outcome = r.outcome.to_string();
         s.end_time_ns = r.end_time_ns;
         s.events = r.events;
         s.messages_sent = r.messages_sent;
-        s.violation = r.violation.as_ref().map(|v| v.to_string());
-        s.panic = r.panic.clone();
-        s.state_machines = r.state_machines.clone();
-        s.client = r.client.clone();
+        s.violation = r.violation;
+        s.panic = r.panic.map(str::to_string);
+        s.state_machines = r.state_machines.to_vec();
+        s.client = r.client.cloned();
         s.trace_hash = trace_hash;
         s
     }

@@ -16,8 +16,6 @@ use std::sync::Once;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::experiment::sweep::{SweepConfig, TrialResult};
-
 static FONT: Once = Once::new();
 
 /// Registers the embedded DejaVu Sans as `sans-serif`, once.
@@ -41,71 +39,6 @@ pub struct CdfLine {
     pub colour: usize,
     /// Observed, not simulated (`--reference`): drawn dashed.
     pub reference: bool,
-}
-
-pub fn cdf_lines(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<CdfLine> {
-    configs
-        .iter()
-        .map(|c| {
-            let rs: Vec<&TrialResult> = results.iter().filter(|r| r.config == c.index).collect();
-            let mut d: Vec<f64> = rs
-                .iter()
-                .filter_map(|r| r.downtime_ns)
-                .map(|x| x as f64 / 1e6)
-                .collect();
-            d.sort_by(|a, b| a.total_cmp(b));
-            let total = rs.len().max(1) as f64;
-            let points = d
-                .iter()
-                .enumerate()
-                .map(|(i, &x)| (x, (i + 1) as f64 * 100.0 / total))
-                .collect();
-            let capped = rs.len() - d.len();
-            let label = if capped > 0 {
-                format!("{} ({capped} of {} capped)", c.label(), rs.len())
-            } else {
-                c.label()
-            };
-            CdfLine {
-                label,
-                points,
-                capped,
-                colour: c.index,
-                reference: false,
-            }
-        })
-        .collect()
-}
-
-/// The reference's CDF for every configuration whose range it covers (the first such
-/// configuration, when several share a range), in its colour.
-pub fn reference_lines(
-    configs: &[SweepConfig],
-    reference: &crate::experiment::reference::Reference,
-) -> Vec<CdfLine> {
-    reference
-        .ranges
-        .iter()
-        .filter_map(|(range, v)| {
-            let c = configs.iter().find(|c| c.timeout == *range)?;
-            let n = v.len() as f64;
-            Some(CdfLine {
-                label: format!(
-                    "observed {} ({} failovers)",
-                    crate::experiment::sweep::range_label(*range),
-                    v.len()
-                ),
-                points: v
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &x)| (x, (i + 1) as f64 * 100.0 / n))
-                    .collect(),
-                capped: 0,
-                colour: c.index,
-                reference: true,
-            })
-        })
-        .collect()
 }
 
 /// Draws the CDF to `path` (PNG or SVG by extension).

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::base::dist::{DurationDist, NumberDist};
 use crate::base::time::SimDuration;
-use crate::node::{CandidatePersist, NodeId};
-use crate::nodes::{NodeChoice, NodeKind};
+use crate::nodes::NodeKind;
+use crate::protocol::NodeId;
 
 /// The scenario format version this build reads.
 pub const VERSION: u32 = 1;
@@ -260,6 +260,29 @@ impl Default for RaftRsSpec {
             max_inflight_msgs: default_inflight(),
         }
     }
+}
+
+/// When a candidate sends its RequestVotes (the built-in node's `raft.candidate_persist`;
+/// `experiment::ChooseNode` hands it to the node).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidatePersist {
+    /// Write term and vote, wait for the disk, then send RequestVote (Figure 2 read strictly).
+    #[default]
+    BeforeSend,
+    /// Send RequestVote at once and write in parallel; the candidate counts its own vote only
+    /// once the write is durable.
+    Parallel,
 }
 
 /// How a scenario's membership changes are made ([`RaftSpec::membership`]).
@@ -1744,7 +1767,7 @@ impl Scenario {
         }
         if kind == NodeKind::RaftRs {
             let spec = self.raft_rs.clone().unwrap_or_default();
-            crate::raftrs::validate(
+            crate::nodes::validate_raft_rs(
                 spec.tick,
                 self.raft.election_timeout,
                 self.raft.heartbeat_interval,
@@ -1753,7 +1776,7 @@ impl Scenario {
             // Every tick is a call into raft-rs, idle or not (ticks are not events, but they
             // are work): bounded per node over the run.
             let ticks = self.stop.at.0 / spec.tick.0.max(1);
-            if ticks > crate::raftrs::MAX_RUN_TICKS {
+            if ticks > crate::nodes::RAFT_RS_MAX_RUN_TICKS {
                 return Err((
                     "raft_rs.tick".into(),
                     format!(
@@ -1761,47 +1784,12 @@ impl Scenario {
                         spec.tick,
                         self.stop.at,
                         crate::base::input::thousands(ticks),
-                        crate::base::input::thousands(crate::raftrs::MAX_RUN_TICKS)
+                        crate::base::input::thousands(crate::nodes::RAFT_RS_MAX_RUN_TICKS)
                     ),
                 ));
             }
         }
         Ok(())
-    }
-
-    /// The node under test with its own options, from a validated scenario.
-    pub fn node_choice(&self) -> NodeChoice {
-        match self.node {
-            NodeKind::Raftsim => NodeChoice::Raftsim(crate::node::Options {
-                candidate_persist: self.raft.candidate_persist,
-                separate_term_write: self.raft.separate_term_write,
-                block_during_writes: self.raft.block_during_writes,
-                bugs: self
-                    .raft
-                    .bugs
-                    .iter()
-                    .filter_map(|b| crate::node::Bug::from_name(b))
-                    .collect(),
-                single_server_changes: self.raft.membership == MembershipMode::SingleServer,
-                catch_up_rounds: self
-                    .raft
-                    .catch_up_rounds
-                    .unwrap_or(crate::node::DEFAULT_CATCH_UP_ROUNDS),
-            }),
-            NodeKind::RaftRs => {
-                let spec = self.raft_rs.clone().unwrap_or_default();
-                NodeChoice::RaftRs(crate::raftrs::Options::new(
-                    spec.tick,
-                    self.raft.election_timeout,
-                    self.raft.heartbeat_interval,
-                    self.raft.max_entries_per_message,
-                    spec.max_inflight_msgs,
-                    (self.raft.bugs.iter())
-                        .filter_map(|b| crate::raftrs::Bug::from_name(b))
-                        .collect(),
-                ))
-            }
-        }
     }
 
     /// The JSON Schema of the scenario file.

@@ -206,6 +206,22 @@ pub struct RunResult {
     pub client: Option<ClientStats>,
 }
 
+impl RunResult {
+    /// What the summary needs of this result.
+    pub fn facts(&self) -> crate::observe::summary::RunFacts<'_> {
+        crate::observe::summary::RunFacts {
+            outcome: self.outcome.name(),
+            end_time_ns: self.end_time_ns,
+            events: self.events,
+            messages_sent: self.messages_sent,
+            violation: self.violation.as_ref().map(|v| v.to_string()),
+            panic: self.panic.as_deref(),
+            state_machines: &self.state_machines,
+            client: self.client.as_ref(),
+        }
+    }
+}
+
 /// A live node's state when the run ended, as the world observed it: term and log from its
 /// disk writes, commit and apply from what it applied, role from the interface.
 #[derive(Clone, Debug)]
