@@ -50,7 +50,7 @@ enum Cmd {
         /// The scenario file (JSON, at most 1 MiB).
         scenario: PathBuf,
         /// Seed for every random draw; overrides the scenario's `seed`.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
         /// Output folder [default: output/<scenario name>-<seed>/].
         #[arg(long)]
@@ -220,7 +220,7 @@ enum Cmd {
         /// The scenario (JSON).
         scenario: PathBuf,
         /// The failing seed.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
         /// Injected bugs the failure needs (adds to the scenario's `raft.bugs`). Repeatable.
         #[arg(long = "bug", value_name = "NAME", value_parser = bug_parser())]
@@ -353,6 +353,36 @@ fn load(path: &Path) -> Result<Scenario> {
 #[error("{0}")]
 struct OutputFailed(String);
 
+/// `--seed`: a whole number, 0 to 2^64 - 1 (a negative one is read here too, to be refused
+/// with the range rather than taken for a flag).
+fn parse_seed(s: &str) -> std::result::Result<u64, String> {
+    s.parse().map_err(|_| {
+        format!(
+            "{s:?} is not a seed: a whole number from 0 to {}",
+            raftsim::base::input::thousands(u64::MAX)
+        )
+    })
+}
+
+/// `--trials`: a whole number, 1 to the bound on a sweep's trials.
+fn parse_trials(s: &str) -> std::result::Result<u32, String> {
+    let max = raftsim::scenario::MAX_TRIALS;
+    let bound = || format!("1 to {}", raftsim::base::input::thousands(max));
+    let n: u64 = s.parse().map_err(|_| {
+        format!(
+            "{s:?} is not a number of trials: a whole number, {}",
+            bound()
+        )
+    })?;
+    if n == 0 {
+        return Err(format!("0 trials is not allowed: {}", bound()));
+    }
+    if n > max {
+        return Err(raftsim::scenario::trials_bound(n));
+    }
+    Ok(n as u32)
+}
+
 fn output_failed(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::Error::new(OutputFailed(e.to_string()))
 }
@@ -397,7 +427,7 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     use raftsim::experiment::run::{run_observed, PanicAfter};
     use raftsim::observe::trace::TraceWriter;
 
-    let sc = add_bugs(apply_sets(load(path)?, &f.sets)?, &f.bugs)?;
+    let sc = add_bugs(apply_sets(load(path)?, &f.sets, "run")?, &f.bugs)?;
     let seed = f.seed.unwrap_or(sc.seed);
     let dir = f
         .out
@@ -609,14 +639,14 @@ struct SweepArgs {
     /// Trials per range, for every range [default: the scenario's, else 1000]. At most
     /// 1,000,000 in the whole sweep (one result row per trial is kept in memory and written to
     /// trials.csv).
-    #[arg(long)]
-    trials: Option<u32>,
+    #[arg(long, value_name = "TRIALS", allow_hyphen_values = true)]
+    trials: Option<String>,
     /// Worker threads, 1 to 1024 [default: the number of cores]. Output files do not depend on
     /// it.
     #[arg(long)]
     jobs: Option<usize>,
     /// Base seed; trial seeds derive from (seed, configuration, trial) [default: the scenario's].
-    #[arg(long)]
+    #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
     seed: Option<u64>,
     /// Output folder [default: output/sweep-<scenario name>/].
     #[arg(long)]
@@ -701,9 +731,8 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
             trials: None,
         }]
     };
-    if a.trials == Some(0) {
-        anyhow::bail!("--trials must be at least 1");
-    }
+    let trials = (a.trials.as_deref().map(parse_trials).transpose())
+        .map_err(|m| anyhow::anyhow!("--trials: {m}"))?;
     if let Some(j) = a.jobs.filter(|j| !(1..=sweep::MAX_JOBS).contains(j)) {
         anyhow::bail!(
             "--jobs {j} is not allowed: 1 to {} worker threads (a trial runs on one thread, so threads beyond the machine's cores add memory and switching, not speed; the bound does not depend on the machine, so a command line that works on one works on another)",
@@ -746,7 +775,7 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         experiment,
         ranges,
         default_trials: spec.as_ref().map_or(1000, |s| s.trials),
-        trials_override: a.trials,
+        trials_override: trials,
         nodes: a.nodes.clone(),
         sets,
         seed,
@@ -895,7 +924,7 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         for s in &a.sets {
             cmd.push_str(&format!(" --set '{s}'"));
         }
-        if let Some(t) = a.trials {
+        if let Some(t) = trials {
             cmd.push_str(&format!(" --trials {t}"));
         }
         if let Some(s) = a.seed {
@@ -988,7 +1017,7 @@ fn replay_trial(
 struct ExploreArgs {
     /// The scenario (JSON).
     scenario: PathBuf,
-    /// Seeds to run: START..END (END excluded) or one seed.
+    /// Seeds to run: START..END (END excluded) or one seed; at most 1,000,000,000.
     #[arg(long, default_value = "0..1000")]
     seeds: String,
     /// Worker threads [default: the number of cores]. What is reported does not depend on it.
@@ -1016,8 +1045,9 @@ struct ExploreArgs {
     quiet: bool,
 }
 
-/// Applies `explore --set PATH=VALUE` to a scenario, validated again afterwards.
-fn apply_sets(sc: Scenario, sets: &[String]) -> Result<Scenario> {
+/// Applies `--set PATH=VALUE` of `command` (run, explore) to a scenario, validated again
+/// afterwards.
+fn apply_sets(sc: Scenario, sets: &[String], command: &str) -> Result<Scenario> {
     use raftsim::experiment::sweep::{parse_set, set_path};
     if sets.is_empty() {
         return Ok(sc);
@@ -1026,7 +1056,7 @@ fn apply_sets(sc: Scenario, sets: &[String]) -> Result<Scenario> {
     for s in sets {
         let axis = parse_set(s).map_err(|m| anyhow::anyhow!("{m}"))?;
         let [value] = &axis.values[..] else {
-            anyhow::bail!("--set {s:?}: explore takes one value (a sweep takes several)");
+            anyhow::bail!("--set {s:?}: {command} takes one value (a sweep takes several)");
         };
         set_path(&mut v, &axis.path, value.clone()).map_err(|m| anyhow::anyhow!("{m}"))?;
     }
@@ -1042,7 +1072,7 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     use raftsim::observe::trace::TraceWriter;
     use std::io::IsTerminal;
 
-    let sc = add_bugs(apply_sets(load(&a.scenario)?, &a.sets)?, &a.bugs)?;
+    let sc = add_bugs(apply_sets(load(&a.scenario)?, &a.sets, "explore")?, &a.bugs)?;
     let seeds = explore::parse_seeds(&a.seeds).map_err(|m| anyhow::anyhow!("--seeds: {m}"))?;
     let shard = a
         .shard

@@ -468,3 +468,59 @@ fn clock_jump_with_an_end_or_no_step() {
     );
     assert_has(&stderr, &["faults[0].clock_jump.by", "above zero"]);
 }
+
+/// Flags a user mistyped, each refused with what is allowed, by the command that was run.
+#[test]
+fn seeds_trials_and_set_values_are_refused_with_their_bounds() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let basic = root.join("scenarios/basic.json");
+    let top = root.join("scenarios/figure16-top.json");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    for (cmd, args, says) in [
+        (
+            "run",
+            &["--seed", "-1"][..],
+            "\"-1\" is not a seed: a whole number from 0 to",
+        ),
+        ("run", &["--seed", "1e3"][..], "\"1e3\" is not a seed"),
+        (
+            "run",
+            &["--set", "raft.pre_vote=true,false"][..],
+            "run takes one value (a sweep takes several)",
+        ),
+        (
+            "sweep",
+            &["--trials", "1000000000000"][..],
+            "1,000,000,000,000 trials is not allowed: at most 1,000,000 per sweep",
+        ),
+        (
+            "sweep",
+            &["--trials", "1e12"][..],
+            "\"1e12\" is not a number of trials",
+        ),
+        (
+            "sweep",
+            &["--trials", "0"][..],
+            "0 trials is not allowed: 1 to 1,000,000",
+        ),
+        (
+            "explore",
+            &["--seeds", "0..18446744073709551615"][..],
+            "at most 1,000,000,000 in one search",
+        ),
+    ] {
+        let scenario = if cmd == "sweep" { &top } else { &basic };
+        let stderr = expect_bad_input(
+            raftsim()
+                .arg(cmd)
+                .arg(scenario)
+                .args(args)
+                .arg("--out")
+                .arg(&out),
+        );
+        assert!(stderr.contains(says), "{cmd} {args:?}: {stderr}");
+        assert!(!stderr.contains("-- -1"), "{stderr}");
+        assert!(!out.exists(), "{cmd} {args:?} wrote something");
+    }
+}

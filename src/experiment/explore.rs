@@ -208,8 +208,20 @@ pub fn parse_seeds(s: &str) -> Result<Range<u64>, String> {
             "{s:?} is empty: write START..END with START below END"
         ));
     }
+    if r.end - r.start > MAX_SEEDS {
+        return Err(format!(
+            "{s:?} is {} seeds: at most {} in one search (at about 70 seeds/s per core on \
+             random-faults.json, a billion seeds is some 160 core-days); split it into \
+             searches of consecutive ranges",
+            crate::base::input::thousands(r.end - r.start),
+            crate::base::input::thousands(MAX_SEEDS)
+        ));
+    }
     Ok(r)
 }
+
+/// The most seeds one `explore` may search (with `--shard`, across all shards).
+pub const MAX_SEEDS: u64 = 1_000_000_000;
 
 /// Parses `K/N` (1-based K, as a job array numbers its tasks) into (K-1, N).
 pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {

@@ -980,13 +980,30 @@ pub enum ScenarioError {
     /// A file refused before it is parsed (too large, a device).
     #[error("{file}: {message}")]
     Refused { file: String, message: String },
-    #[error("{file}:{}field `{field}`: {message}", location.map(|(l, c)| format!("{l}:{c}: ")).unwrap_or_default())]
+    #[error("{}", invalid_text(file, field, *location, message))]
     Invalid {
         file: String,
         field: String,
         location: Option<(usize, usize)>,
         message: String,
     },
+}
+
+/// `FILE:LINE:COL: field `F`: ...`, `FILE: field `F`: ...`, or, for a flag's value (a field
+/// named `--flag` or `--set PATH`), the flag alone: the file is not to blame.
+fn invalid_text(
+    file: &str,
+    field: &str,
+    location: Option<(usize, usize)>,
+    message: &str,
+) -> String {
+    if field.starts_with("--") {
+        return format!("{field}: {message}");
+    }
+    match location {
+        Some((l, c)) => format!("{file}:{l}:{c}: field `{field}`: {message}"),
+        None => format!("{file}: field `{field}`: {message}"),
+    }
 }
 
 impl Scenario {
