@@ -353,6 +353,11 @@ fn load(path: &Path) -> Result<Scenario> {
 #[error("{0}")]
 struct OutputFailed(String);
 
+/// A progress bar's rate in whole units a second (`192/s`, not indicatif's `191.8738/s`).
+fn whole_rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = write!(w, "{:.0}/s", state.per_sec());
+}
+
 /// `--seed`: a whole number, 0 to 2^64 - 1 (a negative one is read here too, to be refused
 /// with the range rather than taken for a flag).
 fn parse_seed(s: &str) -> std::result::Result<u64, String> {
@@ -838,9 +843,10 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         let pb = indicatif::ProgressBar::new(total);
         pb.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} trials  {per_sec}  eta {eta}",
+                "{bar:40} {pos}/{len} trials  {rate}  eta {eta}",
             )
-            .expect("valid template"),
+            .expect("valid template")
+            .with_key("rate", whole_rate),
         );
         pb
     } else {
@@ -1110,9 +1116,10 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         let pb = indicatif::ProgressBar::new(total);
         pb.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}  {msg}",
+                "{bar:40} {pos}/{len} seeds  {rate}  eta {eta}  {msg}",
             )
-            .expect("valid template"),
+            .expect("valid template")
+            .with_key("rate", whole_rate),
         );
         pb
     } else {

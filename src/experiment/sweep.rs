@@ -1231,18 +1231,25 @@ pub fn summary_csv(sums: &[ConfigSummary]) -> Vec<u8> {
     w.into_inner().expect("csv flush")
 }
 
-/// The summary as a table for the terminal.
+/// The summary as a table for the terminal. A membership sweep measures a configuration
+/// change, not an election: its table has no split-vote or model columns.
 pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
+    let elections = experiment != Experiment::Membership;
     let width = sums.iter().map(|s| s.label.len()).max().unwrap_or(5).max(5);
-    let mut o =
-        format!(
-        "{:<width$} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>6} {:>7} {:>7} {:>7}\n",
-        "range", "trials", "capped", "min", "p50", "p90", "p99", "max", "mean", "split%", "failed%",
-        "1st-sv%", "model%",
+    let mut o = format!(
+        "{:<width$} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}",
+        "range", "trials", "capped", "min", "p50", "p90", "p99", "max", "mean",
     );
+    if elections {
+        o += &format!(
+            " {:>6} {:>7} {:>7} {:>7}",
+            "split%", "failed%", "1st-sv%", "model%"
+        );
+    }
+    o.push('\n');
     for s in sums {
-        o.push_str(&format!(
-            "{:<width$} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>5.1}% {:>6.1}% {:>6.1}% {:>7}\n",
+        o += &format!(
+            "{:<width$} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}",
             s.label,
             s.trials,
             s.capped,
@@ -1252,15 +1259,21 @@ pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
             s.p99.text(),
             s.max.text(),
             s.mean.text(),
-            s.split_share * 100.0,
-            s.failed_share * 100.0,
-            s.first_split_share * 100.0,
-            format!(
-                "{:.1}{}",
-                s.model.p_split * 100.0,
-                if s.model.caveats.is_empty() { "%" } else { "*" }
-            ),
-        ));
+        );
+        if elections {
+            o += &format!(
+                " {:>5.1}% {:>6.1}% {:>6.1}% {:>7}",
+                s.split_share * 100.0,
+                s.failed_share * 100.0,
+                s.first_split_share * 100.0,
+                format!(
+                    "{:.1}{}",
+                    s.model.p_split * 100.0,
+                    if s.model.caveats.is_empty() { "%" } else { "*" }
+                ),
+            );
+        }
+        o.push('\n');
     }
     o.push_str(match experiment {
         Experiment::Failover => {
@@ -1270,10 +1283,13 @@ pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
             "times in ms: from a cold start until every node follows the first leader\n"
         }
         Experiment::Membership => {
-            "times in ms: from the request to grow the cluster until C_new is committed (leader p50 column: until C_old,new is)\n"
+            "times in ms: from the request to grow the cluster until C_new is committed (summary.csv's leader_p50_ms: until C_old,new is)\n"
         }
     });
     o.push_str("capped trials count in every quantile (\">cap\": the quantile falls among them); \">=\": a mean with capped trials counted at the cap, a lower bound\n");
+    if !elections {
+        return o;
+    }
     o.push_str("split%: trials with a split vote (a term with two or more candidates and no winner); failed%: trials with a failed election (a term whose one candidate lost); both of all trials\n");
     o.push_str("1st-sv%: trials whose first term was a split vote; model%: its closed-form probability (timers reset together, one latency)\n");
     let mut caveats: Vec<&str> = sums
