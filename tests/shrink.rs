@@ -40,7 +40,7 @@ fn generated_faults_written_out_replay_the_same_run() {
     assert_eq!(at(&a.detail), at(&b.detail));
     let plans = sc.with_generated_faults(0).faults.len();
     let index = |d: &str| -> u64 {
-        d.split("at event ")
+        d.split("at trace record ")
             .nth(1)
             .unwrap()
             .split(' ')

@@ -84,8 +84,8 @@ fn by_kind() {
     assert_eq!(
         leaders,
         [
-            "t=0.175958s n5 LEADER term=1 votes=3",
-            "t=2.384895s n1 LEADER term=3 votes=3"
+            "t=0.175958s n5 LEADER term=1, won with 3 votes",
+            "t=2.384895s n1 LEADER term=3, won with 3 votes"
         ]
     );
     assert_selects(&["--ev", "crash,restart,split_vote"], |v| {

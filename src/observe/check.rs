@@ -32,7 +32,7 @@ impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} violated at event {} (t={}): {}",
+            "{} violated at trace record {} (t={}): {}",
             self.property,
             self.event_index,
             crate::base::time::SimTime(self.time),

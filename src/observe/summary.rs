@@ -342,7 +342,7 @@ impl SummaryBuilder {
             "outcome    {} at {} after {}",
             s.outcome,
             secs(s.end_time_ns),
-            count(s.events, "event", "events")
+            count(s.events, "simulation event", "simulation events")
         );
         if let Some(v) = &s.violation {
             let _ = writeln!(o, "VIOLATION  {v}");
@@ -391,7 +391,10 @@ impl SummaryBuilder {
             );
         }
         if !s.terms.is_empty() {
-            let _ = writeln!(o, "terms (votes granted include the candidate's own):");
+            let _ = writeln!(
+                o,
+                "terms (every vote granted in the term, the candidate's own included; the trace's LEADER line counts those it had won with):"
+            );
             let shown = s.terms.len().min(MAX_TERM_ROWS);
             for tr in &s.terms[..shown] {
                 let stood =

@@ -443,7 +443,7 @@ impl fmt::Display for Record {
                 }
             }
             Event::Leader { node, term, votes } => {
-                write!(f, "n{node} LEADER term={term} votes={votes}")
+                write!(f, "n{node} LEADER term={term}, won with {votes} votes")
             }
             Event::SplitVote { term, candidates } => {
                 write!(f, "split vote term={term} candidates={candidates:?}")
