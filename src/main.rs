@@ -1389,7 +1389,14 @@ fn read_trace(path: &Path) -> Result<raftsim::report::diff::Trace> {
         ),
         e @ InputError::NotAFile(_) => anyhow::anyhow!("{file}: {e}"),
     })?;
-    raftsim::report::diff::Trace::parse(&text).map_err(|e| anyhow::anyhow!("{file}:{e}"))
+    let trace =
+        raftsim::report::diff::Trace::parse(&text).map_err(|e| anyhow::anyhow!("{file}:{e}"))?;
+    if let Some(line) = trace.cut_line {
+        eprintln!(
+            "note: {file}:{line}: the last line is cut off mid-record (its writer was stopped while writing); it is left out and the trace is read as incomplete"
+        );
+    }
+    Ok(trace)
 }
 
 fn cmd_diff(a: &Path, b: &Path, context: usize) -> Result<ExitCode> {

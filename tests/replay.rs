@@ -246,6 +246,45 @@ fn a_truncated_trace_is_a_prefix_for_diff_and_incomplete_for_check() {
         .stdout(predicate::str::starts_with("ok: "));
 }
 
+/// A trace cut mid-record (its writer stopped while writing a line) reads as incomplete too:
+/// the partial last line is left out with a note naming it, `check` exits 1, and `trace` shows
+/// what came before. A bad line anywhere else is still bad input (exit 2).
+#[test]
+fn a_trace_cut_mid_line_is_incomplete_not_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = basic_trace(&tmp.path().join("run"));
+    let half = text.len() / 2;
+    let at = half + text[half..].find('\n').unwrap() + 10;
+    let cut = tmp.path().join("cut.jsonl");
+    std::fs::write(&cut, &text[..at]).unwrap();
+    let line = text[..at].lines().count();
+    let note = format!(
+        "{}:{line}: the last line is cut off mid-record",
+        cut.display()
+    );
+    raftsim()
+        .arg("check")
+        .arg(&cut)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(note.clone()))
+        .stderr(predicate::str::contains("the trace is incomplete"));
+    raftsim()
+        .arg("trace")
+        .arg(&cut)
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(note));
+    // The same partial line followed by a newline is not a cut: bad input.
+    std::fs::write(&cut, format!("{}\n", &text[..at])).unwrap();
+    raftsim()
+        .arg("check")
+        .arg(&cut)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a trace event"));
+}
+
 /// A trace follows one virtual clock; a record earlier than the one before it is not a trace
 /// the simulator writes, so `check` refuses it as bad input (exit 2) naming the line.
 #[test]

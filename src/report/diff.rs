@@ -14,6 +14,9 @@ pub struct Trace {
     pub records: Vec<Record>,
     /// `lines[i]` is the 1-based line of `records[i]`.
     pub lines: Vec<usize>,
+    /// The last line, cut off mid-record (no newline after it, not a record): a trace whose
+    /// writer was killed while writing. It is left out, and the trace reads as incomplete.
+    pub cut_line: Option<usize>,
 }
 
 /// A line that is not a trace record.
@@ -29,14 +32,24 @@ impl Trace {
     /// Parses a trace file's text; an error names the first bad line.
     pub fn parse(text: &str) -> Result<Trace, ParseError> {
         let mut t = Trace::default();
+        let last = text.lines().count();
         for (i, l) in text.lines().enumerate() {
             if l.trim().is_empty() {
                 continue;
             }
-            let rec = serde_json::from_str(l).map_err(|e| ParseError {
-                line: i + 1,
-                message: e.to_string(),
-            })?;
+            let rec = match serde_json::from_str(l) {
+                Ok(rec) => rec,
+                Err(_) if i + 1 == last && !text.ends_with('\n') => {
+                    t.cut_line = Some(i + 1);
+                    break;
+                }
+                Err(e) => {
+                    return Err(ParseError {
+                        line: i + 1,
+                        message: e.to_string(),
+                    })
+                }
+            };
             t.records.push(rec);
             t.lines.push(i + 1);
         }
@@ -206,7 +219,11 @@ mod tests {
 
     fn trace(records: Vec<Record>) -> Trace {
         let lines = (1..=records.len()).collect();
-        Trace { records, lines }
+        Trace {
+            records,
+            lines,
+            cut_line: None,
+        }
     }
 
     fn named<'t>(name: &'t str, trace: &'t Trace) -> Named<'t> {
