@@ -197,10 +197,12 @@ enum Cmd {
     Sweep(SweepArgs),
     /// Search for failures: run the scenario under many seeds in parallel (its faults may be
     /// drawn from the seed, see `generate`), and report each seed whose run fails a checked
-    /// property, with the command that replays it. Writes files only for failing seeds.
+    /// property, with the command that replays it. Writes files only for failing seeds (with
+    /// --shard, also shard.json and the scenario, so `merge` can tell a shard that finished).
     Explore(ExploreArgs),
     /// Combine the output folders of `explore --shard K/N` runs into exactly what one unsharded
-    /// search of the same seeds writes (its first --max-failures failures by seed).
+    /// search of the same seeds writes (its first --max-failures failures by seed). Every
+    /// shard 1/N..N/N must be given and have finished, or nothing is merged (exit 2).
     Merge {
         /// The shards' output folders (each from `explore --shard K/N --out DIR`).
         #[arg(required = true)]
@@ -1145,6 +1147,21 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         jobs,
         report.findings.len()
     );
+    // A shard always leaves a record that it ran to the end, so `merge` can tell a shard that
+    // found nothing from one that crashed or never ran.
+    if let Some((k, n)) = shard {
+        let record = serde_json::json!({
+            "shard": k + 1,
+            "of": n,
+            "seeds": a.seeds,
+            "seeds_run": report.seeds_run,
+            "failing": report.findings.len(),
+        });
+        let text = serde_json::to_vec_pretty(&sc).expect("scenario serialises");
+        write_atomic(&dir.join("scenario.json"), &text).map_err(output_failed)?;
+        let record = serde_json::to_vec_pretty(&record).expect("json");
+        write_atomic(&dir.join(SHARD_RECORD), &record).map_err(output_failed)?;
+    }
     if report.findings.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -1205,6 +1222,67 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
+/// What `explore --shard K/N` writes once it has run every seed of its share.
+const SHARD_RECORD: &str = "shard.json";
+
+/// Reads every shard's record: all must be there, of one search (the same N, seeds and
+/// scenario), each K once and every K of 1..=N present.
+fn check_shards(shards: &[PathBuf]) -> Result<()> {
+    let mut first: Option<(u64, String, Vec<u8>)> = None;
+    let mut seen = std::collections::BTreeSet::new();
+    for dir in shards {
+        let path = dir.join(SHARD_RECORD);
+        let text = std::fs::read(&path).map_err(|_| {
+            anyhow::anyhow!(
+                "{}: no {SHARD_RECORD}: not a finished shard (it did not run to the end, or the folder is not a shard's)",
+                dir.display()
+            )
+        })?;
+        let v: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let (Some(k), Some(n), Some(seeds)) =
+            (v["shard"].as_u64(), v["of"].as_u64(), v["seeds"].as_str())
+        else {
+            anyhow::bail!("{}: not a shard record", path.display());
+        };
+        let sc = std::fs::read(dir.join("scenario.json"))
+            .with_context(|| format!("{}: no scenario.json", dir.display()))?;
+        match &first {
+            None => first = Some((n, seeds.to_string(), sc)),
+            Some((n0, s0, sc0)) => {
+                if (*n0, s0.as_str()) != (n, seeds) || *sc0 != sc {
+                    anyhow::bail!(
+                        "{}: shard {k}/{n} of seeds {seeds} is not of the same search as the first (shard of {n0}, seeds {s0}, or another scenario)",
+                        dir.display()
+                    );
+                }
+            }
+        }
+        if !seen.insert(k) {
+            anyhow::bail!("{}: shard {k}/{n} is given twice", dir.display());
+        }
+    }
+    if let Some((n, seeds, _)) = first {
+        let missing: Vec<String> = (1..=n)
+            .filter(|k| !seen.contains(k))
+            .map(|k| format!("{k}/{n}"))
+            .collect();
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "{} {} of seeds {seeds} {} missing: merge needs every shard of the search",
+                if missing.len() == 1 {
+                    "shard"
+                } else {
+                    "shards"
+                },
+                missing.join(", "),
+                if missing.len() == 1 { "is" } else { "are" },
+            );
+        }
+    }
+    Ok(())
+}
+
 fn cmd_merge(shards: &[PathBuf], out: &Path, max_failures: usize) -> Result<ExitCode> {
     if max_failures == 0 {
         anyhow::bail!("--max-failures must be at least 1");
@@ -1213,18 +1291,11 @@ fn cmd_merge(shards: &[PathBuf], out: &Path, max_failures: usize) -> Result<Exit
     // (seed, the failures.tsv line, the shard it came from)
     let mut found: Vec<(u64, String, PathBuf)> = Vec::new();
     let mut scenario: Option<Vec<u8>> = None;
-    // A shard that found nothing wrote nothing, so a missing folder is no error; but say so,
-    // in case it is a mistyped one.
-    for missing in shards.iter().filter(|d| !d.is_dir()) {
-        eprintln!(
-            "note: {}: no such folder, taken as a shard that found no failure",
-            missing.display()
-        );
-    }
+    check_shards(shards)?;
     for dir in shards {
         let tsv = dir.join("failures.tsv");
         if !tsv.exists() {
-            // A shard that found nothing writes nothing.
+            // A shard that found nothing writes its record and scenario only.
             continue;
         }
         let text = std::fs::read_to_string(&tsv)

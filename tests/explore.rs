@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 use raftsim::base::time::SimTime;
 use raftsim::experiment::explore::{explore, ExplorePlan};
 use raftsim::experiment::ChooseNode;
@@ -358,4 +359,51 @@ fn a_judged_run_ends_exactly_as_a_full_run() {
         "stable leader fails here"
     );
     assert!(outcomes.contains("Violation"), "{outcomes:?}");
+}
+
+/// A shard that finished leaves `shard.json` even when it found nothing, so `merge` refuses
+/// an incomplete set (a shard crashed, never ran, or a folder was mistyped) instead of taking
+/// it for a clean one.
+#[test]
+fn merge_refuses_a_missing_or_unfinished_shard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let basic = root().join("scenarios/basic.json");
+    for (k, dir) in [("1/2", "s1"), ("2/2", "s2")] {
+        raftsim()
+            .current_dir(tmp.path())
+            .arg("explore")
+            .arg(&basic)
+            .args(["--seeds", "0..4", "--quiet", "--shard", k, "--out", dir])
+            .assert()
+            .code(0);
+        assert!(tmp.path().join(dir).join("shard.json").is_file(), "{dir}");
+    }
+    let merge = |dirs: &[&str]| {
+        let mut c = raftsim();
+        c.current_dir(tmp.path())
+            .arg("merge")
+            .args(dirs)
+            .args(["--out", "merged"]);
+        c
+    };
+    merge(&["s1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "shard 2/2 of seeds 0..4 is missing: merge needs every shard of the search",
+        ));
+    merge(&["s1", "typo"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "typo: no shard.json: not a finished shard",
+        ));
+    merge(&["s1", "s1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("shard 1/2 is given twice"));
+    merge(&["s1", "s2"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("no shard found a failure"));
 }
