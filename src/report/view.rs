@@ -7,7 +7,8 @@
 //!
 //! The page loads nothing: no network, no external script, style or font. Opening it as
 //! `FILE.html#t=2.25` starts at 2.25 s (the slider is set and its `input` handler runs, as when
-//! a user moves it), and `#t=2.25&play=1` also presses play; the node cards carry `data-state`
+//! a user moves it), and `#t=2.25&play=1` also presses play (`&advance=MS` then plays MS
+//! milliseconds of wall time at once, for a test); the node cards carry `data-state`
 //! and `data-term`, `#inflight` carries `data-count` and `#time` carries `data-t` (ns), so a
 //! headless browser can check what the page shows against the trace. Written by hand (no template crate): it is one page.
 
