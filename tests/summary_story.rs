@@ -165,6 +165,22 @@ fn partition_stale_leader_steps_down_and_loses_its_entries() {
     );
 }
 
+/// A majority window shorter than its settling time cannot show a stable-leader failure; the
+/// summary says so instead of counting it as held. basic.json's three windows (around the
+/// crash at 2 s and the restart at 4 s) last 2 s each, under its 3 s settling time.
+#[test]
+fn windows_too_short_to_settle_are_not_called_held() {
+    let sc = raftsim::scenario::Scenario::load(&root().join("scenarios/basic.json")).unwrap();
+    let r = raftsim::experiment::run::run(&sc, sc.seed, Default::default());
+    let a = &r.summary.availability;
+    assert_eq!((a.majority_windows, a.majority_windows_unsettled), (3, 3));
+    let text = raftsim::observe::summary::SummaryBuilder::render(&r.summary);
+    assert!(
+        text.contains("majority windows 3 with a connected majority, 0 with a stable leader throughout after 3.000s settling, 3 too short to settle"),
+        "{text}"
+    );
+}
+
 /// A scenario whose faults find nothing: a leader crash before any leader exists, and a node
 /// crashed for good.
 #[test]

@@ -65,7 +65,11 @@ pub struct AvailabilityStats {
     /// The settling time windows are judged with.
     pub settle_ns: u64,
     pub majority_windows: u64,
+    /// Windows that outlasted their settling time and kept a stable leader throughout after it.
     pub majority_windows_held: u64,
+    /// Windows that ended before their settling time was up: nothing to judge (they count as
+    /// held, since no failure can be seen in them).
+    pub majority_windows_unsettled: u64,
     /// The first [`MAX_LISTED_WINDOWS`] windows.
     pub windows: Vec<MajorityWindow>,
 }
@@ -255,6 +259,9 @@ impl Availability {
             let held = lost == 0 && !broken;
             if held {
                 self.s.majority_windows_held += 1;
+                if self.now < from + self.settle_ns {
+                    self.s.majority_windows_unsettled += 1;
+                }
             }
             if self.s.windows.len() < MAX_LISTED_WINDOWS {
                 self.s.windows.push(MajorityWindow {

@@ -374,12 +374,17 @@ impl SummaryBuilder {
             a.term_growth_per_s,
             a.max_term
         );
+        let settled = a.majority_windows_held - a.majority_windows_unsettled;
         let _ = writeln!(
             o,
-            "majority windows {} with a connected majority, {} with a stable leader throughout after {} settling",
+            "majority windows {} with a connected majority, {} with a stable leader throughout after {} settling{}",
             a.majority_windows,
-            a.majority_windows_held,
-            secs(a.settle_ns)
+            settled,
+            secs(a.settle_ns),
+            match a.majority_windows_unsettled {
+                0 => String::new(),
+                n => format!(", {n} too short to settle"),
+            }
         );
         for w in a.windows.iter().filter(|w| !w.stable_leader_held) {
             let _ = writeln!(
