@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use raftsim::base::input::counted;
+use raftsim::base::input::count;
 use raftsim::experiment::ChooseNode;
 use raftsim::observe::summary::SummaryBuilder;
 use raftsim::report::output::{check_writable, write_atomic, Unnamed};
@@ -1147,6 +1147,7 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         jobs,
         report.findings.len()
     );
+    let scenario_json = serde_json::to_vec_pretty(&sc).expect("scenario serialises");
     // A shard always leaves a record that it ran to the end, so `merge` can tell a shard that
     // found nothing from one that crashed or never ran.
     if let Some((k, n)) = shard {
@@ -1157,8 +1158,7 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
             "seeds_run": report.seeds_run,
             "failing": report.findings.len(),
         });
-        let text = serde_json::to_vec_pretty(&sc).expect("scenario serialises");
-        write_atomic(&dir.join("scenario.json"), &text).map_err(output_failed)?;
+        write_atomic(&dir.join("scenario.json"), &scenario_json).map_err(output_failed)?;
         let record = serde_json::to_vec_pretty(&record).expect("json");
         write_atomic(&dir.join(SHARD_RECORD), &record).map_err(output_failed)?;
     }
@@ -1213,8 +1213,10 @@ fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         ));
     }
     write_atomic(&dir.join("failures.tsv"), lines.as_bytes()).map_err(output_failed)?;
-    let text = serde_json::to_vec_pretty(&sc).expect("scenario serialises");
-    write_atomic(&dir.join("scenario.json"), &text).map_err(output_failed)?;
+    if shard.is_none() {
+        // A shard wrote it above.
+        write_atomic(&dir.join("scenario.json"), &scenario_json).map_err(output_failed)?;
+    }
     outln!(
         "wrote      {}/failures.tsv, the scenario and one trace per failing seed",
         dir.display()
@@ -1341,8 +1343,8 @@ fn cmd_merge(shards: &[PathBuf], out: &Path, max_failures: usize) -> Result<Exit
     write_atomic(&out.join("scenario.json"), &scenario).map_err(output_failed)?;
     outln!(
         "merged {}: {}; wrote {}/failures.tsv, the scenario and their traces",
-        counted(shards.len() as u64, "shard"),
-        counted(found.len() as u64, "failing seed"),
+        count(shards.len() as u64, "shard", "shards"),
+        count(found.len() as u64, "failing seed", "failing seeds"),
         out.display()
     );
     Ok(ExitCode::from(1))
@@ -1367,8 +1369,8 @@ fn cmd_shrink(path: &Path, seed: u64, bugs: &[String], out: Option<PathBuf>) -> 
     outln!(
         "{}: {} left after {}; it still fails {}: {}",
         shrunk.scenario.name,
-        counted(shrunk.scenario.faults.len() as u64, "fault"),
-        counted(shrunk.attempts as u64, "run"),
+        count(shrunk.scenario.faults.len() as u64, "fault", "faults"),
+        count(shrunk.attempts as u64, "run", "runs"),
         shrunk.property,
         shrunk.detail
     );

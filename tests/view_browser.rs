@@ -35,6 +35,21 @@ fn browser() -> Option<PathBuf> {
     None
 }
 
+/// The browser, or `None` after saying the test is skipped (`done`: what it checked without
+/// one). Under CI (env `CI` set) a missing browser fails instead: `.ci/run` installs it.
+fn browser_or_skip(done: &str) -> Option<PathBuf> {
+    let b = browser();
+    if b.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "no chromium found, and CI is set: .ci/run installs it (apt-get install chromium)"
+            );
+        }
+        eprintln!("SKIPPED: no chromium on PATH (apt-get install chromium); {done}");
+    }
+    b
+}
+
 /// Runs the browser headless on `url` with `args`; returns stdout.
 fn headless(browser: &Path, profile: &Path, args: &[&str], url: &str) -> String {
     let out = Process::new(browser)
@@ -110,13 +125,9 @@ fn the_page_replays_the_trace_in_a_headless_browser() {
         assert!(!html.contains(banned), "the page contains {banned:?}");
     }
 
-    let Some(browser) = browser() else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "no chromium found, and CI is set: .ci/run installs it (apt-get install chromium)"
-            );
-        }
-        eprintln!("SKIPPED: no chromium on PATH (apt-get install chromium); the page was written and checked for self-containment only");
+    let Some(browser) =
+        browser_or_skip("the page was written and checked for self-containment only")
+    else {
         return;
     };
 
@@ -272,11 +283,7 @@ fn the_page_shows_cut_links() {
         .arg(&page)
         .assert()
         .code(0);
-    let Some(browser) = browser() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("no chromium found, and CI is set: .ci/run installs it");
-        }
-        eprintln!("SKIPPED: no chromium on PATH (apt-get install chromium)");
+    let Some(browser) = browser_or_skip("the page was written") else {
         return;
     };
     let url = format!("file://{}#t=2.5", page.display());

@@ -56,9 +56,9 @@ pub fn format_bytes(n: u64) -> String {
     format!("{n} bytes")
 }
 
-/// `1 fault`, `2 faults`, `1,000 failing seeds`: a count and its noun, plural unless one.
-pub fn counted(n: u64, noun: &str) -> String {
-    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
+/// `1 fault`, `2 faults`: a count and its noun, `one` for one, `many` otherwise.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `1,000,000`: a count in a message, with its digits grouped.

@@ -37,19 +37,10 @@ pub use crate::protocol::*;
 mod bugs;
 pub use bugs::{Bug, Bugs};
 
-/// When a candidate makes its own term and vote durable relative to sending RequestVote.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
+/// When a candidate makes its own term and vote durable relative to sending RequestVote. (The
+/// scenario file's `raft.candidate_persist` is `scenario::CandidatePersist`, mapped onto this
+/// by `experiment::ChooseNode`.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum CandidatePersist {
     /// Write term and vote, wait for the disk, then send RequestVote (Figure 2 read strictly).
     #[default]

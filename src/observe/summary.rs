@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::base::input::count;
 use crate::observe::availability::{Availability, AvailabilityStats};
 use crate::observe::story::{
     ConfigChange, DigestRelation, SkippedFault, StepDown, StoryBuilder, TermRecord, Truncation,
@@ -634,10 +635,6 @@ fn terms_list(terms: &[u64]) -> String {
 }
 
 /// `1 vote`, `2 votes`.
-fn count(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
     items.map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
 }
