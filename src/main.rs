@@ -457,8 +457,8 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
     }
     // The trace streams to an unnamed file as the run goes, so memory stays flat, and takes its
     // name at the end, when the output folder is created: a run that stops early (a violation,
-    // a panic) still leaves everything up to that point, and a run that is killed leaves
-    // nothing, not even an empty folder. Creating the file checks, before any work, that the
+    // a panic, SIGINT or SIGTERM) still leaves everything up to that point, and a run that is
+    // killed outright (SIGKILL) leaves nothing, not even an empty folder. Creating the file checks, before any work, that the
     // folder can be written.
     let trace_path = dir.join("trace.jsonl");
     if let Some(p) = &f.perfetto {
@@ -473,6 +473,9 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
         .writer()
         .map_err(|e| output_failed(format!("cannot write {}: {e}", trace_path.display())))?;
     let mut trace = TraceWriter::new(std::io::BufWriter::new(file));
+    // SIGINT/SIGTERM from here on stop the run at its next event, which then ends as any early
+    // end does: the trace so far, the summary, the reproduce line (outcome `interrupted`).
+    raftsim::base::interrupt::install().map_err(|e| anyhow::anyhow!(e))?;
     let (result, mut summary) = match f.panic_after_steps {
         None => raftsim::with_node!(&node, N, o => {
             run_observed::<N, _, _>(&cfg, o, seed, f.level, Some(&mut trace), &mut ())
@@ -605,6 +608,15 @@ fn cmd_run(path: &Path, f: RunFlags) -> Result<ExitCode> {
                 thousands(cfg.max_queued),
                 thousands(cfg.max_in_flight),
                 sc.raft.max_entries_per_message,
+            );
+            true
+        }
+        Outcome::Interrupted => {
+            eprintln!(
+                "interrupted at t={} after {} simulation events: the trace so far is in {}/trace.jsonl; its result is incomplete",
+                raftsim::base::time::SimTime(result.end_time_ns),
+                result.events,
+                dir.display()
             );
             true
         }

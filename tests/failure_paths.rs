@@ -421,3 +421,64 @@ fn check_fails_a_trace_that_records_a_failure() {
         .code(1)
         .stdout(predicates::str::contains("Node Assertion"));
 }
+
+/// SIGTERM (as a CI runner or `timeout` sends it) stops a run at its next event: the trace so
+/// far, the summary and the reproduce line are kept, as for any other early end. Before the
+/// interrupt handler a killed run left nothing (its trace was an unlinked temporary file).
+#[cfg(unix)]
+#[test]
+fn sigterm_keeps_the_trace_so_far_and_the_reproduce_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("run");
+    // About a minute of simulated idling on this machine: the signal comes long before its end.
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("raftsim"))
+        .current_dir(root())
+        .args([
+            "run",
+            "scenarios/basic.json",
+            "--set",
+            "stop.at=1000000s",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("raftsim starts");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let o = child.wait_with_output().expect("raftsim ends");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("interrupted at t="), "{stderr}");
+    assert!(
+        stderr.contains(
+            "reproduce with: raftsim run scenarios/basic.json --seed 1 --set stop.at=1000000s"
+        ),
+        "{stderr}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary written"))
+            .expect("summary parses");
+    assert_eq!(summary["outcome"], "interrupted");
+    let trace = std::fs::read_to_string(out.join("trace.jsonl")).expect("trace written");
+    let records = parse(&trace);
+    assert!(
+        records.len() > 5,
+        "the trace so far: {} records",
+        records.len()
+    );
+    assert!(
+        matches!(&records.last().expect("records").ev, Event::End { outcome, .. } if outcome == "interrupted"),
+        "{:?}",
+        records.last()
+    );
+    assert!(
+        check_records(5, &records).1.is_none(),
+        "the partial trace checks clean"
+    );
+}

@@ -160,6 +160,8 @@ pub enum Outcome {
     /// The simulator panicked (a broken assertion outside any node); the run stopped there. A
     /// node's own failed assertion is a violation ("Node Assertion").
     Panic,
+    /// Stopped from outside (SIGINT or SIGTERM, `base::interrupt`) before its end: incomplete.
+    Interrupted,
 }
 
 impl Outcome {
@@ -172,6 +174,7 @@ impl Outcome {
             Outcome::QueueLimit => "queue_limit",
             Outcome::Violation => "violation",
             Outcome::Panic => "panic",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }
@@ -501,6 +504,9 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             }
             if self.events >= cfg.max_events {
                 return Outcome::EventLimit;
+            }
+            if crate::base::interrupt::requested() {
+                return Outcome::Interrupted;
             }
             if self.queue.len() as u64 > cfg.max_queued || self.in_flight > cfg.max_in_flight {
                 return Outcome::QueueLimit;
