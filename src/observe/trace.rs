@@ -141,7 +141,9 @@ pub enum Event {
         candidates: Vec<NodeId>,
     },
     /// A term in which a single candidate stood and lost (for example a node whose log is
-    /// behind timing out first), reported like a split vote.
+    /// behind timing out first), reported like a split vote once the cluster has moved past
+    /// it. A term is judged once: a node still behind (restarted from an older term, or cut
+    /// off) may stand in it later, which the trace then shows as an ordinary `election`.
     FailedElection {
         term: u64,
         node: NodeId,
@@ -449,7 +451,10 @@ impl fmt::Display for Record {
                 write!(f, "split vote term={term} candidates={candidates:?}")
             }
             Event::FailedElection { term, node } => {
-                write!(f, "n{node} failed election term={term} (sole candidate)")
+                write!(
+                    f,
+                    "n{node} failed election term={term} (the only candidate before the cluster moved past it)"
+                )
             }
             Event::Drop {
                 from,

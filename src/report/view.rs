@@ -170,7 +170,7 @@ function describeMark(m) {
     case "election": return who + "starts election term " + m.term;
     case "leader": return who + "LEADER term " + m.term + " (" + m.votes + " votes)";
     case "split_vote": return "split vote term " + m.term + " (" + m.candidates.map(c => "n" + c).join(", ") + ")";
-    case "failed_election": return who + "lost election term " + m.term + " (sole candidate)";
+    case "failed_election": return who + "lost election term " + m.term + " (the only candidate before the cluster moved past it)";
     case "crash": return who + "CRASH";
     case "restart": return who + "restart term " + m.term;
     case "truncate": return who + "truncate from " + m.from;
