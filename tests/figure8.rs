@@ -292,8 +292,7 @@ fn figure8_an_entry_of_the_current_term_commits_the_older_one() -> Res<()> {
 fn e(term: u64) -> TEntry {
     TEntry {
         term,
-        put: None,
-        config: None,
+        ..Default::default()
     }
 }
 

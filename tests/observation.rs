@@ -231,8 +231,7 @@ fn rec(t: u64, ev: Event) -> Record {
 fn entry(term: u64) -> TEntry {
     TEntry {
         term,
-        put: None,
-        config: None,
+        ..Default::default()
     }
 }
 

@@ -111,7 +111,7 @@ fn put_reqs(entries: &[Entry]) -> BTreeSet<u64> {
         .iter()
         .filter_map(|e| match e.command {
             Command::Put { req, .. } => Some(req),
-            Command::Noop | Command::Config { .. } => None,
+            _ => None,
         })
         .collect()
 }

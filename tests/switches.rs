@@ -6,7 +6,7 @@
 use raftsim::base::time::SimDuration;
 use raftsim::node::{
     ClientReply, Config, DenyReason, Entry, Envelope, HardState, Input, Log, Message, Node, NodeId,
-    Note, Output, Role, Term, TimerKind, WireMessage,
+    Note, Op, Output, Role, Term, TimerKind, WireMessage,
 };
 
 #[derive(Clone, Copy, Default)]
@@ -357,8 +357,7 @@ fn check_quorum_makes_a_leader_without_a_majority_step_down() {
         &mut n1,
         Input::ClientRequest {
             req: 7,
-            key: 0,
-            value: 1,
+            op: Op::Put { key: 0, value: 1 },
         },
     );
     let out = timeout(&mut n1);
@@ -457,8 +456,7 @@ fn transfer_to_a_caught_up_follower_sends_timeout_now_at_once() {
         &mut n1,
         Input::ClientRequest {
             req: 9,
-            key: 0,
-            value: 1,
+            op: Op::Put { key: 0, value: 1 },
         },
     );
     assert_eq!(
@@ -528,8 +526,7 @@ fn transfer_catches_the_target_up_first_and_aborts_at_its_deadline() {
         &mut n1,
         Input::ClientRequest {
             req: 5,
-            key: 0,
-            value: 1,
+            op: Op::Put { key: 0, value: 1 },
         },
     );
     assert!(persists(&out), "requests are taken again");

@@ -113,10 +113,10 @@ impl Node {
     }
 
     /// A client command: append it, replicate it, answer once it commits.
-    pub(super) fn propose(&mut self, req: u64, key: u32, value: u64, out: &mut Vec<Output>) {
+    pub(super) fn propose(&mut self, req: u64, op: Op, out: &mut Vec<Output>) {
         let index = self.append_local(Entry {
             term: self.term,
-            command: Command::Put { req, key, value },
+            command: Command::client(req, op),
         });
         self.leadership().pending_clients.push((index, req));
         for p in 1..=self.cfg.cluster_size {

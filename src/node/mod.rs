@@ -295,7 +295,7 @@ impl Node {
                 }
             }
             Input::Message(env) => self.on_message(env, out),
-            Input::ClientRequest { req, key, value } => self.on_client(req, key, value, out),
+            Input::ClientRequest { req, op } => self.on_client(req, op, out),
             Input::Persisted(seq) => self.on_persisted(seq, out),
             Input::TransferLeadership { to } => self.start_transfer(to, out),
             Input::ChangeMembership { voters } => self.change_membership(voters, out),
@@ -401,7 +401,7 @@ impl Node {
         }
     }
 
-    fn on_client(&mut self, req: u64, key: u32, value: u64, out: &mut Vec<Output>) {
+    fn on_client(&mut self, req: u64, op: Op, out: &mut Vec<Output>) {
         if !matches!(self.role, RoleState::Leader(_)) || self.transferring_to().is_some() {
             // During a leadership transfer (dissertation §3.10) the leader takes no new
             // requests, and points the client at the node taking over.
@@ -412,7 +412,7 @@ impl Node {
             });
             return;
         }
-        self.propose(req, key, value, out);
+        self.propose(req, op, out);
     }
 
     fn on_persisted(&mut self, seq: u64, out: &mut Vec<Output>) {
@@ -898,8 +898,7 @@ mod tests {
             &mut n1,
             Input::ClientRequest {
                 req: 7,
-                key: 0,
-                value: 7,
+                op: Op::Put { key: 0, value: 7 },
             },
         );
         let seq = persist_seq(&out).unwrap();

@@ -738,6 +738,7 @@ mod tests {
                 term,
                 put: None,
                 config: None,
+                ..Default::default()
             }]
         };
         c.observe(
@@ -792,6 +793,7 @@ mod tests {
             term: 3,
             put: None,
             config: None,
+            ..Default::default()
         }];
         c.observe(
             &rec(Event::Append {
@@ -840,6 +842,7 @@ mod tests {
                 term,
                 put: None,
                 config: None,
+                ..Default::default()
             }]
         };
         c.observe(
@@ -883,6 +886,7 @@ mod tests {
                     term: 1,
                     put: None,
                     config: None,
+                    ..Default::default()
                 }],
             }),
             1,
@@ -909,6 +913,7 @@ mod tests {
                     term,
                     put: Some([key, 1, 1]),
                     config: None,
+                    ..Default::default()
                 }],
             })
         };
@@ -934,6 +939,7 @@ mod tests {
                     term: 1,
                     put: Some([1, 1, 1]),
                     config: None,
+                    ..Default::default()
                 }],
             }),
             1,
@@ -948,6 +954,7 @@ mod tests {
                         term: 1,
                         put: Some([2, 1, 1]),
                         config: None,
+                        ..Default::default()
                     }],
                 }),
                 2,
@@ -1066,6 +1073,7 @@ mod tests {
                 term: 1,
                 put: None,
                 config: Some([0b00111, 0b11100]),
+                ..Default::default()
             }],
         });
         let mut c = Checker::new(5);
@@ -1108,6 +1116,7 @@ mod tests {
             term: 1,
             put: None,
             config,
+            ..Default::default()
         };
         let append = |node, index, entries| {
             rec(Event::Append {
@@ -1220,6 +1229,7 @@ mod tests {
             term: 1,
             put: Some([1, 1, v]),
             config: None,
+            ..Default::default()
         };
         c.observe(
             &rec(Event::Append {

@@ -464,6 +464,7 @@ mod tests {
                     term,
                     put: None,
                     config: None,
+                    ..Default::default()
                 },
             },
         }

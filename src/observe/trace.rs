@@ -14,14 +14,22 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::base::time::{SimDuration, SimTime};
-use crate::protocol::{voter_ids, Command, Entry, NodeId, Note, Role};
+use crate::observe::linear::Ret;
+use crate::protocol::{voter_ids, Command, Entry, NodeId, Note, Op, Role};
 
 /// A log entry as traced: its term, and for a client write the request id, key and value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TEntry {
     pub term: u64,
+    /// A client's put: `[req, key, value]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub put: Option<[u64; 3]>,
+    /// A client's read through the log: `[req, key]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub get: Option<[u64; 2]>,
+    /// A client's compare-and-set: `[req, key, expect, value]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cas: Option<[u64; 4]>,
     /// A configuration entry (paper §6): `[old, new]` voter bit sets (bit `id - 1` for node
     /// `id`); `old` is 0 for C_new alone, non-zero for the joint C_old,new.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,13 +49,75 @@ impl From<&Entry> for TEntry {
         TEntry {
             term: e.term,
             put: match e.command {
-                Command::Noop | Command::Config { .. } => None,
                 Command::Put { req, key, value } => Some([req, key as u64, value]),
+                _ => None,
+            },
+            get: match e.command {
+                Command::Get { req, key } => Some([req, key as u64]),
+                _ => None,
+            },
+            cas: match e.command {
+                Command::Cas {
+                    req,
+                    key,
+                    expect,
+                    value,
+                } => Some([req, key as u64, expect, value]),
+                _ => None,
             },
             config: match e.command {
                 Command::Config { old, new } => Some([old, new]),
                 _ => None,
             },
+        }
+    }
+}
+
+/// A client's operation as traced (see [`crate::protocol::Op`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TOp {
+    Get { key: u32 },
+    Put { key: u32, value: u64 },
+    Cas { key: u32, expect: u64, value: u64 },
+}
+
+impl From<Op> for TOp {
+    fn from(op: Op) -> TOp {
+        match op {
+            Op::Get { key } => TOp::Get { key },
+            Op::Put { key, value } => TOp::Put { key, value },
+            Op::Cas { key, expect, value } => TOp::Cas { key, expect, value },
+        }
+    }
+}
+
+impl From<TOp> for Op {
+    fn from(op: TOp) -> Op {
+        match op {
+            TOp::Get { key } => Op::Get { key },
+            TOp::Put { key, value } => Op::Put { key, value },
+            TOp::Cas { key, expect, value } => Op::Cas { key, expect, value },
+        }
+    }
+}
+
+/// What a client was told (see [`crate::observe::linear::Ret`]): a get's value (`null`: the
+/// key was never written), whether a CAS took effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TRet {
+    Get(Option<u64>),
+    Cas(bool),
+}
+
+impl TRet {
+    /// The traced form of an answer; a put's says nothing.
+    pub fn of(ret: Ret) -> Option<TRet> {
+        match ret {
+            Ret::Get(v) => Some(TRet::Get(v)),
+            Ret::Cas(ok) => Some(TRet::Cas(ok)),
+            Ret::Put => None,
         }
     }
 }
@@ -197,11 +267,32 @@ pub enum Event {
         req: u64,
         node: NodeId,
         attempt: u32,
+        /// What the request asks, on its first attempt, in a run whose workload draws reads or
+        /// CAS (`workload.reads`, `workload.cas`): the client history the linearizability
+        /// check reads. Left out when every request is a put.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        op: Option<TOp>,
     },
     ClientDone {
         req: u64,
         ok: bool,
         latency: u64,
+        /// What the client was told, for a get or a CAS that completed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ret: Option<TRet>,
+    },
+    /// The linearizability check of the run's client history (`observe::linear`), at the end
+    /// of a run whose workload draws reads or CAS: `verdict` is `linearizable`, `violation`
+    /// (`key` and `window`, the request numbers of the shortest window of its operations that
+    /// no order explains) or `unknown` (the search passed its bound of `states`).
+    Linearizability {
+        verdict: String,
+        ops: u64,
+        states: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<u32>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        window: Vec<u64>,
     },
     /// A membership change (paper §6): `phase` "proposed" when the world asks leader `node`
     /// to change the voters to `voters` (a scripted action); "joint" and "final" when C_old,new
@@ -346,6 +437,7 @@ impl Event {
             Event::SplitVote { candidates, .. } => candidates.clone(),
             Event::Start { .. }
             | Event::ClientDone { .. }
+            | Event::Linearizability { .. }
             | Event::FaultSkipped { .. }
             | Event::FaultPlan { .. }
             | Event::NetworkFault { .. }
@@ -494,16 +586,57 @@ impl fmt::Display for Record {
             Event::Apply { node, index, entry } => {
                 write!(f, "n{node} apply {index} term={}", entry.term)
             }
-            Event::ClientRequest { req, node, attempt } => {
-                write!(f, "client req={req} -> n{node} attempt={attempt}")
+            Event::ClientRequest {
+                req,
+                node,
+                attempt,
+                op,
+            } => {
+                write!(f, "client req={req} -> n{node} attempt={attempt}")?;
+                match op {
+                    Some(TOp::Get { key }) => write!(f, " get k{key}"),
+                    Some(TOp::Put { key, value }) => write!(f, " put k{key}={value}"),
+                    Some(TOp::Cas { key, expect, value }) => {
+                        write!(f, " cas k{key} {expect}->{value}")
+                    }
+                    None => Ok(()),
+                }
             }
-            Event::ClientDone { req, ok, latency } => {
+            Event::ClientDone {
+                req,
+                ok,
+                latency,
+                ret,
+            } => {
                 write!(
                     f,
                     "client req={req} {} latency={}",
                     if *ok { "committed" } else { "FAILED" },
                     crate::base::time::SimDuration(*latency)
-                )
+                )?;
+                match ret {
+                    Some(TRet::Get(Some(v))) => write!(f, " read {v}"),
+                    Some(TRet::Get(None)) => write!(f, " read nothing"),
+                    Some(TRet::Cas(true)) => write!(f, " cas took effect"),
+                    Some(TRet::Cas(false)) => write!(f, " cas failed"),
+                    None => Ok(()),
+                }
+            }
+            Event::Linearizability {
+                verdict,
+                ops,
+                states,
+                key,
+                window,
+            } => {
+                write!(
+                    f,
+                    "LINEARIZABILITY {verdict}: {ops} client operations, {states} search states"
+                )?;
+                if let Some(k) = key {
+                    write!(f, "; key k{k}, requests {window:?}")?;
+                }
+                Ok(())
             }
             Event::ClockJump { node, by, back } => write!(
                 f,

@@ -20,14 +20,49 @@ pub type NodeId = u32;
 pub type Term = u64;
 pub type Index = u64;
 
-/// A client command. `Noop` is what a new leader appends (dissertation §6.4) and what
-/// scenario-given initial logs hold.
+/// What a client asks of the key-value store the cluster replicates (dissertation §6.3). Each
+/// key is a register: `Get` reads it, `Put` writes it, `Cas` writes `value` only if it holds
+/// `expect` (a key never written holds nothing, which no `expect` matches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    Get { key: u32 },
+    Put { key: u32, value: u64 },
+    Cas { key: u32, expect: u64, value: u64 },
+}
+
+impl Op {
+    pub fn key(&self) -> u32 {
+        match *self {
+            Op::Get { key } | Op::Put { key, .. } | Op::Cas { key, .. } => key,
+        }
+    }
+    /// Whether it only reads (a read may be served without the log, dissertation §6.4).
+    pub fn is_read(&self) -> bool {
+        matches!(self, Op::Get { .. })
+    }
+}
+
+/// A log entry's command. `Noop` is what a new leader appends (dissertation §6.4) and what
+/// scenario-given initial logs hold. A client's request carries its number `req`, which is
+/// also its session's sequence number: the state machine applies a request once, however
+/// often a retry puts it in the log (dissertation §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Command {
     Noop,
     Put {
         req: u64,
         key: u32,
+        value: u64,
+    },
+    /// A read through the log (the default read path, dissertation §6.4).
+    Get {
+        req: u64,
+        key: u32,
+    },
+    Cas {
+        req: u64,
+        key: u32,
+        expect: u64,
         value: u64,
     },
     /// A configuration entry (paper §6): the voters, as bit sets over node ids (bit `id - 1`,
@@ -38,6 +73,36 @@ pub enum Command {
         old: u64,
         new: u64,
     },
+}
+
+impl Command {
+    /// The entry a client's request `req` for `op` becomes.
+    pub fn client(req: u64, op: Op) -> Command {
+        match op {
+            Op::Get { key } => Command::Get { req, key },
+            Op::Put { key, value } => Command::Put { req, key, value },
+            Op::Cas { key, expect, value } => Command::Cas {
+                req,
+                key,
+                expect,
+                value,
+            },
+        }
+    }
+    /// The client request this entry carries, if any.
+    pub fn request(&self) -> Option<(u64, Op)> {
+        match *self {
+            Command::Get { req, key } => Some((req, Op::Get { key })),
+            Command::Put { req, key, value } => Some((req, Op::Put { key, value })),
+            Command::Cas {
+                req,
+                key,
+                expect,
+                value,
+            } => Some((req, Op::Cas { key, expect, value })),
+            Command::Noop | Command::Config { .. } => None,
+        }
+    }
 }
 
 /// The node ids in a voter bit set (bit `id - 1` for node `id`), in increasing order.
@@ -484,9 +549,15 @@ pub enum Output<M = Message> {
     Note(Note),
 }
 
+/// A node's answer to a client. What the client is told (a read's value, whether a CAS took
+/// effect) is the state machine's: the world keeps each node's (`world::kv`), fed by its
+/// applies, so an implementation need not hold one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientReply {
+    /// The request's entry, at `index`, is committed and applied: the answer is what applying
+    /// it gave (the first application's, for a request in the log more than once).
     Committed { index: Index },
+    /// Not the leader (or a leader that takes no requests now); `hint` is the leader it knows.
     NotLeader { hint: Option<NodeId> },
 }
 
@@ -540,10 +611,10 @@ pub enum Input<M = Message> {
     /// `Ticks` (at least one).
     Ticks(u64),
     Message(Envelope<M>),
+    /// A client's request number `req` (also its session's sequence number) and what it asks.
     ClientRequest {
         req: u64,
-        key: u32,
-        value: u64,
+        op: Op,
     },
     /// All disk writes up to and including `seq` are durable.
     Persisted(u64),

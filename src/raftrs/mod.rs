@@ -53,7 +53,7 @@ use crate::base::rng::{Purpose, Rng};
 use crate::base::time::SimDuration;
 use crate::protocol::{
     Capabilities, ClientReply, Command, Config, ConfigEffect, Entry, Envelope, HardState, Index,
-    Input, Log, LogOp, NodeId, Output, RaftNode, Role, Term, WireMessage,
+    Input, Log, LogOp, NodeId, Op, Output, RaftNode, Role, Term, WireMessage,
 };
 
 mod bugs;
@@ -91,13 +91,19 @@ impl Default for Options {
     }
 }
 
-/// The size of one client entry as raft-rs counts it for `max_size_per_msg`.
+/// The size of one client entry as raft-rs counts it for `max_size_per_msg`: a put's. A get's
+/// entry is 8 bytes smaller and a CAS's 8 larger, so with a mix of them a message holds about
+/// as many entries as the scenario's `max_entries_per_message`, not exactly.
 fn client_entry_size() -> u64 {
     use protobuf::Message as _;
+    let op = Op::Put {
+        key: u32::MAX >> 8,
+        value: u64::MAX >> 8,
+    };
     let e = RsEntry {
         term: 1 << 20,
         index: 1 << 30,
-        data: encode(u64::MAX >> 8, u32::MAX >> 8, u64::MAX >> 8).into(),
+        data: encode(u64::MAX >> 8, op).into(),
         ..Default::default()
     };
     e.compute_size() as u64
@@ -230,12 +236,47 @@ impl WireMessage for Msg {
 }
 
 /// A client command in an entry's data: request id, key, value (little-endian).
-fn encode(req: u64, key: u32, value: u64) -> Vec<u8> {
-    let mut d = Vec::with_capacity(20);
+/// A client request as a raft-rs entry's data, little-endian: `req`, `key`, then `value` for a
+/// put (20 bytes), nothing more for a get (12 bytes), `expect` and `value` for a CAS (28
+/// bytes). The length tells them apart; an empty entry is a no-op.
+fn encode(req: u64, op: Op) -> Vec<u8> {
+    let mut d = Vec::with_capacity(28);
     d.extend_from_slice(&req.to_le_bytes());
-    d.extend_from_slice(&key.to_le_bytes());
-    d.extend_from_slice(&value.to_le_bytes());
+    d.extend_from_slice(&op.key().to_le_bytes());
+    match op {
+        Op::Get { .. } => {}
+        Op::Put { value, .. } => d.extend_from_slice(&value.to_le_bytes()),
+        Op::Cas { expect, value, .. } => {
+            d.extend_from_slice(&expect.to_le_bytes());
+            d.extend_from_slice(&value.to_le_bytes());
+        }
+    }
     d
+}
+
+/// The client request in an entry's data ([`encode`]), if its length is one of a request's.
+fn decode(d: &[u8]) -> Option<Command> {
+    let u64_at = |at: usize| u64::from_le_bytes(d[at..at + 8].try_into().expect("8 bytes"));
+    let (req, key) = match d.len() {
+        12 | 20 | 28 => (
+            u64_at(0),
+            u32::from_le_bytes(d[8..12].try_into().expect("4 bytes")),
+        ),
+        _ => return None,
+    };
+    let op = match d.len() {
+        12 => Op::Get { key },
+        20 => Op::Put {
+            key,
+            value: u64_at(12),
+        },
+        _ => Op::Cas {
+            key,
+            expect: u64_at(12),
+            value: u64_at(20),
+        },
+    };
+    Some(Command::client(req, op))
 }
 
 /// A configuration as the world writes it: (old, new) voter bit sets, `old` 0 unless joint
@@ -312,11 +353,7 @@ fn command_of(e: &RsEntry, prev: Conf) -> Command {
     let d = e.get_data();
     match e.get_entry_type() {
         EntryType::EntryNormal if d.is_empty() => Command::Noop,
-        EntryType::EntryNormal if d.len() == 20 => Command::Put {
-            req: u64::from_le_bytes(d[0..8].try_into().expect("8 bytes")),
-            key: u32::from_le_bytes(d[8..12].try_into().expect("4 bytes")),
-            value: u64::from_le_bytes(d[12..20].try_into().expect("8 bytes")),
-        },
+        EntryType::EntryNormal if decode(d).is_some() => decode(d).expect("checked"),
         EntryType::EntryConfChangeV2 => {
             let [old, new] = conf_after(prev, &parse_conf_change(e));
             Command::Config { old, new }
@@ -343,7 +380,10 @@ fn to_raft(index: u64, e: &Entry, prev: Conf) -> RsEntry {
     use protobuf::Message as _;
     let (entry_type, data) = match e.command {
         Command::Noop => (EntryType::EntryNormal, Vec::new()),
-        Command::Put { req, key, value } => (EntryType::EntryNormal, encode(req, key, value)),
+        Command::Put { .. } | Command::Get { .. } | Command::Cas { .. } => {
+            let (req, op) = e.command.request().expect("a client command");
+            (EntryType::EntryNormal, encode(req, op))
+        }
         Command::Config { old, new } => {
             let cc = match (prev, old) {
                 ([p, _], 0) if p != 0 => conf_change(&[]),
@@ -612,7 +652,7 @@ impl RaftRs {
             index: e.index,
             entry,
         });
-        if let Command::Put { req, .. } = entry.command {
+        if let Some((req, _)) = entry.command.request() {
             if self.clients.remove(&req) {
                 replies.push(Output::ClientReply {
                     req,
@@ -825,7 +865,7 @@ impl RaftNode for RaftRs {
                 // nothing.
                 let _ = self.raw.step(env.msg.0);
             }
-            Input::ClientRequest { req, key, value } => {
+            Input::ClientRequest { req, op } => {
                 // A server outside its own configuration (removed, paper §6) takes no
                 // requests: forwarded, it would wait for entries it is no longer sent.
                 let member = self.raw.raft.prs().conf().voters().contains(self.id as u64)
@@ -837,7 +877,7 @@ impl RaftNode for RaftRs {
                         .learners()
                         .contains(&(self.id as u64));
                 let proposed = if member {
-                    self.raw.propose(Vec::new(), encode(req, key, value))
+                    self.raw.propose(Vec::new(), encode(req, op))
                 } else {
                     Err(raft::Error::ProposalDropped)
                 };
@@ -898,6 +938,13 @@ mod tests {
                 req: 7,
                 key: 3,
                 value: u64::MAX,
+            },
+            Command::Get { req: 8, key: 1 },
+            Command::Cas {
+                req: 9,
+                key: 2,
+                expect: 5,
+                value: 6,
             },
         ] {
             let e = Entry {

@@ -239,6 +239,9 @@ impl Scenario {
                 retry_backoff: w.retry_backoff,
                 keys: w.keys,
                 remember_leader: w.routing == super::Routing::RememberLeader,
+                reads: w.reads,
+                cas: w.cas,
+                sessions: w.sessions,
             }),
             faults: self
                 .faults

@@ -539,6 +539,30 @@ pub struct WorkloadSpec {
     /// `remember_leader` (the client library remembers the leader, paper §8).
     #[serde(default, skip_serializing_if = "Routing::is_random")]
     pub routing: Routing,
+    /// The share of requests that read a key (`get`), 0 to 1; the rest write it. A run with
+    /// reads or CAS is checked for linearizability at its end (docs/CLIENTS.md).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reads: f64,
+    /// The share of requests that compare-and-set a key (`cas`), expecting the value the
+    /// clients last saw there; `reads + cas` at most 1.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cas: f64,
+    /// Client sessions (dissertation §6.3): the state machine applies a request once, however
+    /// often retries put it in the log. `false` is the application bug `no-session-dedup`.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub sessions: bool,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// Where a client sends a request's first attempt.
@@ -1297,6 +1321,20 @@ impl Scenario {
             }
             if w.keys == 0 {
                 return err("workload.keys", "must be at least 1".into());
+            }
+            for (field, share) in [("workload.reads", w.reads), ("workload.cas", w.cas)] {
+                if !(0.0..=1.0).contains(&share) {
+                    return err(field, format!("{share} is not a share: give 0 to 1"));
+                }
+            }
+            if w.reads + w.cas > 1.0 {
+                return err(
+                    "workload.cas",
+                    format!(
+                        "reads {} and cas {} add up to more than 1 (the rest of the requests are puts)",
+                        w.reads, w.cas
+                    ),
+                );
             }
             // Arrivals run from `start` until `end` or stop.at, whichever comes first.
             let start = w.start.unwrap_or(SimDuration::ZERO);

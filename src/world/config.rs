@@ -122,6 +122,19 @@ pub struct Workload {
     pub keys: u32,
     /// First attempts go to the leader the clients last learned of, not to a random node.
     pub remember_leader: bool,
+    /// Shares of gets and CAS among requests; the rest are puts.
+    pub reads: f64,
+    pub cas: f64,
+    /// The state machine applies a request once (dissertation §6.3; see `world::kv`).
+    pub sessions: bool,
+}
+
+impl Workload {
+    /// Whether requests other than puts are drawn: then requests are traced with what they
+    /// ask and the run's client history is checked for linearizability.
+    pub fn mixed(&self) -> bool {
+        self.reads > 0.0 || self.cas > 0.0
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,17 +21,18 @@ pub mod clock;
 pub mod config;
 pub mod disk;
 pub mod faults;
+pub mod kv;
 pub mod net;
 pub mod queue;
 pub mod witness;
 pub mod workload;
 
-use std::collections::BTreeMap;
-
 use crate::base::dist::Law;
 use crate::base::rng::{Purpose, Rng};
 use crate::base::time::SimTime;
 use crate::observe::check::Violation;
+use crate::observe::linear;
+use crate::observe::linear::Ret;
 use crate::observe::summary::{client_stats, kv_digest, ClientStats, StateMachineSummary};
 use crate::observe::trace::{Event, Record, TEntry};
 use crate::observe::{ObsCtx, Observer};
@@ -82,6 +83,8 @@ enum Ev<M> {
         req: u64,
         node: NodeId,
         reply: ClientReply,
+        /// What the node's state machine gave the request when the node answered.
+        ret: Option<Ret>,
     },
     ClientTimeout {
         req: u64,
@@ -135,9 +138,9 @@ struct Slot<N: RaftNode> {
     /// (pauses may overlap; the node resumes when the last one ends).
     paused_until: Option<SimTime>,
     pauses: u32,
-    /// The node's state machine: a key-value map fed by applied entries. Volatile: a restart
-    /// rebuilds it by applying the log again.
-    kv: BTreeMap<u32, u64>,
+    /// The node's state machine (`kv`), fed by applied entries. Volatile: a restart rebuilds
+    /// it by applying the log again.
+    sm: kv::StateMachine,
 }
 
 /// How a run ended.
@@ -327,7 +330,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     drift_ppb: libm::round(drift_ppm * 1000.0) as i64,
                     paused_until: None,
                     pauses: 0,
-                    kv: BTreeMap::new(),
+                    sm: kv::StateMachine::default(),
                 }
             })
             .collect();
@@ -552,7 +555,54 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         self.finish(Outcome::Panic, Some(message))
     }
 
-    fn finish(mut self, outcome: Outcome, panic: Option<String>) -> RunResult {
+    /// Checks the client history for linearizability (`observe::linear`), in a run whose
+    /// workload draws reads or CAS: traces the verdict, and a history no order explains is a
+    /// violation, "Linearizability", at that record.
+    fn check_clients(&mut self) {
+        if !self.cfg.workload.as_ref().is_some_and(|w| w.mixed()) {
+            return;
+        }
+        let history = self.clients.history();
+        let guide = self.clients.applied_order();
+        let report = linear::check_guided(&history, &guide, &linear::Limits::default());
+        let (verdict, key, window) = match &report.verdict {
+            linear::Verdict::Linearizable => ("linearizable", None, Vec::new()),
+            linear::Verdict::Violation { key, window, .. } => {
+                ("violation", Some(*key), window.clone())
+            }
+            linear::Verdict::Unknown { key, .. } => ("unknown", Some(*key), Vec::new()),
+        };
+        if let linear::Verdict::Violation {
+            key,
+            window,
+            start,
+            end,
+            from,
+        } = &report.verdict
+        {
+            self.violation.get_or_insert(Violation {
+                property: "Linearizability",
+                event_index: self.records + 1,
+                time: self.now.0,
+                detail: linear::describe_violation(&history, *key, window, *start, *end, *from),
+            });
+        }
+        self.emit(Event::Linearizability {
+            verdict: verdict.into(),
+            ops: report.ops as u64,
+            states: report.states,
+            key,
+            window,
+        });
+    }
+
+    fn finish(mut self, mut outcome: Outcome, panic: Option<String>) -> RunResult {
+        if outcome != Outcome::Panic && self.violation.is_none() {
+            self.check_clients();
+            if self.violation.is_some() {
+                outcome = Outcome::Violation;
+            }
+        }
         if outcome != Outcome::Panic {
             if let Some(v) = self.violation.clone() {
                 self.emit(Event::Violation {
@@ -576,8 +626,8 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     .map(|s| StateMachineSummary {
                         node: s.cfg.id,
                         applied: s.seen.applied,
-                        keys: s.kv.len() as u64,
-                        digest: kv_digest(&s.kv),
+                        keys: s.sm.kv.len() as u64,
+                        digest: kv_digest(&s.sm.kv),
                     })
                     .collect(),
                 Some(client_stats(
@@ -686,19 +736,17 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             Ev::ClientArrival => self.client_arrival(),
             Ev::ClientToNode { req, node } => {
                 if self.slot(node).node.is_some() {
-                    let key = self.clients.key(req);
-                    self.step(
-                        node,
-                        Input::ClientRequest {
-                            req,
-                            key,
-                            value: req,
-                        },
-                    );
+                    let op = self.clients.op(req);
+                    self.step(node, Input::ClientRequest { req, op });
                 }
                 // A request to a crashed node is lost; the client's timeout retries it.
             }
-            Ev::ClientReply { req, node, reply } => self.client_reply(req, node, reply),
+            Ev::ClientReply {
+                req,
+                node,
+                reply,
+                ret,
+            } => self.client_reply(req, node, reply, ret),
             Ev::ClientResend { req, attempt } => self.client_resend(req, attempt),
             Ev::ClientTimeout { req, attempt } => self.client_timeout(req, attempt),
             Ev::Liveness(check) => self.check_liveness(check),
@@ -924,9 +972,11 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 ops,
             } => return self.write_issued(id, seq, term, voted_for, commit, ops),
             Output::Apply { index, entry } => {
+                let dedup = self.cfg.workload.as_ref().is_none_or(|w| w.sessions);
                 let s = &mut self.slots[id as usize - 1];
-                if let Command::Put { key, value, .. } = entry.command {
-                    s.kv.insert(key, value);
+                if let Some((req, op)) = entry.command.request() {
+                    let ret = s.sm.apply(req, op, dedup);
+                    self.clients.applied(req, index, self.now, ret);
                 }
                 s.seen.applied = index;
                 self.emit(Event::Apply {
@@ -952,6 +1002,16 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 }
             }
             Output::ClientReply { req, reply } => {
+                // The answer is what the node's state machine gave the request when it applied
+                // it, or (a node answering before it applied it) what it gives now.
+                let ret = match reply {
+                    ClientReply::Committed { .. } => {
+                        let op = self.clients.op(req);
+                        let sm = &self.slots[id as usize - 1].sm;
+                        Some(sm.answer(req).unwrap_or_else(|| sm.evaluate(op)))
+                    }
+                    ClientReply::NotLeader { .. } => None,
+                };
                 let d = self.net.client_delay(None);
                 self.queue.push(
                     self.now + d,
@@ -959,6 +1019,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                         req,
                         node: id,
                         reply,
+                        ret,
                     },
                 );
             }
@@ -1051,7 +1112,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         });
         let s = self.slot(id);
         s.seen = Seen::from_disk(&hard);
-        s.kv.clear();
+        s.sm.clear();
         let cfg = self.node_config(id);
         self.in_node = Some(id);
         let mut node = N::restart(&cfg, self.opts, hard);

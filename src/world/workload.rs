@@ -15,24 +15,40 @@ use super::config::Arrivals;
 use super::{Ev, Simulation};
 use crate::base::rng::{Purpose, Rng};
 use crate::base::time::{SimDuration, SimTime};
-use crate::observe::trace::Event;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::observe::linear::{OpKind, Operation, Ret};
+use crate::observe::trace::{Event, TOp, TRet};
 use crate::observe::Observer;
-use crate::protocol::{ClientReply, NodeId, RaftNode};
+use crate::protocol::{ClientReply, NodeId, Op, RaftNode};
 
 struct ClientReq {
     submitted: SimTime,
-    key: u32,
+    op: Op,
     attempt: u32,
     target: NodeId,
     done: Option<(SimTime, bool)>,
+    /// What the client was told, once it committed.
+    ret: Option<Ret>,
 }
 
 pub struct Clients {
     arrivals: Rng,
     retries: Rng,
+    /// Which operation each request is (with `workload.reads` or `workload.cas`): a stream of
+    /// its own, so the mix leaves arrivals, targets and keys as they were.
+    mix: Rng,
     reqs: Vec<ClientReq>,
     /// The leader the clients last learned of (with `remember_leader`).
     leader: Option<NodeId>,
+    /// The value the clients last saw at each key (a put or CAS that took effect, a read):
+    /// what a CAS expects.
+    seen: BTreeMap<u32, u64>,
+    /// When each request was first applied by any node, and what that gave.
+    first_applied: HashMap<u64, (SimTime, Ret)>,
+    /// The requests in the order a state machine first applied them (by log index, then
+    /// request number): the order the linearizability check tries first.
+    order: BTreeSet<(u64, u64)>,
 }
 
 impl Clients {
@@ -40,13 +56,52 @@ impl Clients {
         Clients {
             arrivals: Rng::stream(seed, Purpose::Workload, 0),
             retries: Rng::stream(seed, Purpose::Workload, 1),
+            mix: Rng::stream(seed, Purpose::Workload, 2),
             reqs: Vec::new(),
             leader: None,
+            seen: BTreeMap::new(),
+            first_applied: HashMap::new(),
+            order: BTreeSet::new(),
         }
     }
 
     pub fn key(&self, req: u64) -> u32 {
-        self.reqs[req as usize].key
+        self.reqs[req as usize].op.key()
+    }
+
+    pub fn op(&self, req: u64) -> Op {
+        self.reqs[req as usize].op
+    }
+
+    /// Notes that a node applied request `req` at log `index`, giving `ret` (the first time
+    /// counts).
+    pub fn applied(&mut self, req: u64, index: u64, at: SimTime, ret: Ret) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.first_applied.entry(req) {
+            e.insert((at, ret));
+            self.order.insert((index, req));
+        }
+    }
+
+    /// The requests in the order they were first applied, for `linear::check_guided`.
+    pub fn applied_order(&self) -> Vec<u64> {
+        self.order.iter().map(|&(_, req)| req).collect()
+    }
+
+    /// The client history, for the linearizability check (see [`history`]).
+    pub fn history(&self) -> Vec<Operation> {
+        history(self.reqs.iter().enumerate().map(|(req, r)| {
+            let req = req as u64;
+            Request {
+                req,
+                op: r.op,
+                invoked: r.submitted.0,
+                answer: match (r.done, r.ret) {
+                    (Some((t, true)), Some(ret)) => Some((t.0, ret)),
+                    _ => None,
+                },
+                first_applied: self.first_applied.get(&req).map(|&(t, ret)| (t.0, ret)),
+            }
+        }))
     }
 
     /// The requests not finished yet.
@@ -70,6 +125,47 @@ impl Clients {
     }
 }
 
+/// One client request as the linearizability check needs it; see [`history`].
+pub struct Request {
+    pub req: u64,
+    pub op: Op,
+    pub invoked: u64,
+    /// When its client was answered, and what it was told; `None` if it never was.
+    pub answer: Option<(u64, Ret)>,
+    /// When a node first applied it, and what that gave; `None` if none ever did.
+    pub first_applied: Option<(u64, Ret)>,
+}
+
+/// The client history the linearizability check reads (`observe::linear`), online from the
+/// world and offline from a trace's records alike. A request its client was answered for is
+/// complete at the answer. One it was not (timed out, given up, pending at the end) is, to its
+/// client, indeterminate; the simulator knows more and says it, which keeps the search small
+/// without hiding anything a client saw: a request no node ever applied never took effect and
+/// is left out, and one a node applied took effect by then, with what that application gave,
+/// so it is complete at its first application.
+pub fn history(requests: impl Iterator<Item = Request>) -> Vec<Operation> {
+    requests
+        .filter_map(|r| {
+            let complete = match (r.answer, r.first_applied) {
+                (Some(a), _) => Some(a),
+                (None, Some((t, ret))) => Some((t.max(r.invoked), ret)),
+                (None, None) => return None,
+            };
+            Some(Operation {
+                id: r.req,
+                key: r.op.key(),
+                kind: match r.op {
+                    Op::Get { .. } => OpKind::Get,
+                    Op::Put { value, .. } => OpKind::Put { value },
+                    Op::Cas { expect, value, .. } => OpKind::Cas { expect, value },
+                },
+                invoke: r.invoked,
+                complete,
+            })
+        })
+        .collect()
+}
+
 impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     pub(super) fn client_arrival(&mut self) {
         let Some(w) = &self.cfg.workload else {
@@ -86,12 +182,29 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
             _ => drawn,
         };
         let key = (c.arrivals.next_u64() % w.keys as u64) as u32;
+        let op = if w.mixed() {
+            let u = c.mix.unit();
+            if u < w.reads {
+                Op::Get { key }
+            } else if u < w.reads + w.cas {
+                Op::Cas {
+                    key,
+                    expect: c.seen.get(&key).copied().unwrap_or(0),
+                    value: req,
+                }
+            } else {
+                Op::Put { key, value: req }
+            }
+        } else {
+            Op::Put { key, value: req }
+        };
         c.reqs.push(ClientReq {
             submitted: self.now,
-            key,
+            op,
             attempt: 1,
             target,
             done: None,
+            ret: None,
         });
         self.client_send(req);
         let gap_ns = match w.arrivals {
@@ -111,7 +224,13 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         };
         let r = &self.clients.reqs[req as usize];
         let (node, attempt) = (r.target, r.attempt);
-        self.emit(Event::ClientRequest { req, node, attempt });
+        let op = (attempt == 1 && w.mixed()).then(|| TOp::from(r.op));
+        self.emit(Event::ClientRequest {
+            req,
+            node,
+            attempt,
+            op,
+        });
         let d = self.net.client_delay(Some(node));
         self.queue
             .push(self.now + d, Ev::ClientToNode { req, node });
@@ -121,7 +240,15 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         );
     }
 
-    pub(super) fn client_reply(&mut self, req: u64, node: NodeId, reply: ClientReply) {
+    /// A node's answer reaches the client; `ret` is what its state machine gave the request
+    /// when the node answered (for a commit).
+    pub(super) fn client_reply(
+        &mut self,
+        req: u64,
+        node: NodeId,
+        reply: ClientReply,
+        ret: Option<Ret>,
+    ) {
         let r = &mut self.clients.reqs[req as usize];
         if r.done.is_some() {
             return;
@@ -131,11 +258,22 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                 self.clients.leader = Some(node);
                 let r = &mut self.clients.reqs[req as usize];
                 r.done = Some((self.now, true));
+                r.ret = ret;
                 let latency = self.now.0 - r.submitted.0;
+                let seen = match (r.op, ret) {
+                    (Op::Put { key, value }, _)
+                    | (Op::Cas { key, value, .. }, Some(Ret::Cas(true))) => Some((key, value)),
+                    (Op::Get { key }, Some(Ret::Get(Some(v)))) => Some((key, v)),
+                    _ => None,
+                };
+                if let Some((key, value)) = seen {
+                    self.clients.seen.insert(key, value);
+                }
                 self.emit(Event::ClientDone {
                     req,
                     ok: true,
                     latency,
+                    ret: ret.and_then(TRet::of),
                 });
             }
             ClientReply::NotLeader { hint } => {
@@ -179,6 +317,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                 req,
                 ok: false,
                 latency,
+                ret: None,
             });
             return;
         }

@@ -670,7 +670,10 @@ impl<N: Driven> Harness<N> {
         self.next_req += 1;
         self.step(
             id,
-            Input::ClientRequest { req, key, value },
+            Input::ClientRequest {
+                req,
+                op: raftsim::node::Op::Put { key, value },
+            },
             format!("n{id} propose #{req} key={key} value={value}"),
         );
         Ok(req)
@@ -1021,6 +1024,10 @@ pub fn render_entries(entries: &[Entry]) -> String {
         .map(|e| match e.command {
             Command::Noop => e.term.to_string(),
             Command::Put { key, value, .. } => format!("{}(k{key}={value})", e.term),
+            Command::Get { key, .. } => format!("{}(get k{key})", e.term),
+            Command::Cas {
+                key, expect, value, ..
+            } => format!("{}(k{key}:{expect}->{value})", e.term),
             Command::Config { old, new } => format!("{}(config {old:#b}->{new:#b})", e.term),
         })
         .collect();
