@@ -142,8 +142,9 @@ enum Cmd {
     },
     /// Draw a run's timeline: one lane per node coloured by role (follower, candidate,
     /// leader, down, paused) with its terms, partitions and cut links shaded, elections, new
-    /// leaders, crashes, split votes and commits marked, and a time axis; with --messages, an
-    /// arrow per message (a Lamport diagram).
+    /// leaders, crashes, split votes, commits, configuration entries and clock jumps marked,
+    /// each node's last log index and commit index, a time axis and a legend; with
+    /// --messages, an arrow per message (a Lamport diagram).
     Plot {
         /// The trace (JSON Lines, as written by `raftsim run`), at most 512 MiB.
         trace: PathBuf,

@@ -421,6 +421,59 @@ fn plots_are_valid_png_and_svg_with_legend() {
     }
 }
 
+// Why (issue 19): with 12 configurations the ten colours repeated with no dash, so two pairs
+// of lines looked alike, and the long title ran off both edges. Every title line (SVG text,
+// measured with the font that draws it) lies within the picture, the picture grows to hold a
+// wrapped title, and every line has its own legend entry. (That no two lines share colour and
+// dash is checked on `report::plot::line_style` itself.)
+#[test]
+fn a_sweep_of_twelve_configurations_has_a_fitted_title_and_a_legend_entry_per_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("twelve");
+    let ranges = "150-150,150-151,150-152,150-155,150-160,150-170,150-175,150-180,150-200,150-250,150-300,150-350";
+    let args = [
+        "--trials",
+        "5",
+        "--timeouts",
+        ranges,
+        "--nodes",
+        "5",
+        "--set",
+        "raft.pre_vote=false",
+    ];
+    sweep(TOP, &args, &out);
+    let svg = std::fs::read_to_string(out.join("cdf.svg")).unwrap();
+    let lines: Vec<&str> = svg.lines().collect();
+    // plotters writes a text element's content on the line after its opening tag; the title
+    // lines are the texts above the chart (y < 65: the chart's own start below 70).
+    let attr = |tag: &str, name: &str| -> f64 {
+        let v = tag.split(&format!(" {name}=\"")).nth(1).unwrap();
+        v.split('"').next().unwrap().parse().unwrap()
+    };
+    let title: Vec<(i32, &str)> = lines
+        .windows(2)
+        .filter(|w| w[0].starts_with("<text ") && attr(w[0], "y") < 65.0)
+        .map(|w| (attr(w[0], "x") as i32, w[1]))
+        .collect();
+    assert_eq!(
+        title.len(),
+        2,
+        "the title should wrap onto two lines: {title:?}"
+    );
+    assert!(title[0].1.starts_with("figure16-top: "), "{title:?}");
+    let whole: Vec<&str> = title.iter().map(|t| t.1).collect();
+    let fitted = raftsim::report::plot::fit_title(&whole.join(" "), 970, 22, 2);
+    assert_eq!(fitted.lines, whole);
+    for (x, line) in &title {
+        let w = raftsim::report::plot::text_width(line, fitted.size) as i32;
+        assert!(*x >= 0 && x + w <= 1000, "{line:?} spans {x}..{}", x + w);
+    }
+    for r in ranges.split(',') {
+        let label = format!("{r}ms nodes=5 raft.pre_vote=false");
+        assert!(svg.contains(&label), "no legend entry {label:?}");
+    }
+}
+
 // Why: --nodes and --set are extra grid axes; their columns lead and the grid is complete.
 #[test]
 fn nodes_and_set_axes_multiply_the_grid() {

@@ -1,8 +1,9 @@
 //! The timeline picture (`raftsim plot`, `raftsim run --plot`): the PNG is written and
 //! decodes, and at known times each lane has the colour of the state the trace gives that
 //! node there (read from the JSON independently of the library's run model); a partition
-//! shades exactly the cut-off nodes' lanes; the SVG is complete; bad flags are refused up
-//! front with nothing written.
+//! shades exactly the cut-off nodes' lanes; the SVG is complete; a violation's label, the
+//! last tick and each lane's log values stay inside the picture; membership changes are
+//! marked; bad flags are refused up front with nothing written.
 
 use crate::common;
 use common::{root, state_changes};
@@ -249,4 +250,142 @@ fn message_arrows_need_a_messages_trace_and_bad_flags_write_nothing() {
         .filter(|p| p[2] > p[1] + 40 && p[0] > p[1] + 20)
         .count();
     assert!(purple > 50, "{purple} arrow pixels");
+}
+
+/// The `x` of each SVG text element whose content is `label` (plotters writes the content on
+/// a line of its own after the element's opening tag).
+fn text_xs(svg: &str, label: &str) -> Vec<i32> {
+    let lines: Vec<&str> = svg.lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[1] == label && w[0].starts_with("<text "))
+        .map(|w| {
+            let x = w[0]
+                .split("x=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            x.parse().unwrap()
+        })
+        .collect()
+}
+
+/// Issue 19, on the figure 8 run that ends in a Leader Completeness violation at 0.7997 s:
+/// the property's label lies inside the picture, left of its line at the right edge; the
+/// 0.8 s tick is drawn there; each lane's right end gives its last index and commit index.
+#[test]
+fn a_violation_at_the_end_is_labelled_inside_with_the_edge_tick_and_log_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    raftsim()
+        .arg("run")
+        .arg(root().join("scenarios/figure8.json"))
+        .args(["--bug", "commit-old-term-by-count", "--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .code(1);
+    let trace = out.join("trace.jsonl");
+    let recs = records(&trace);
+    let v = recs
+        .iter()
+        .find(|r| r["ev"] == "violation")
+        .expect("a violation");
+    let property = v["property"].as_str().unwrap();
+    let end = recs.last().unwrap()["t"].as_u64().unwrap();
+    let svg = tmp.path().join("t.svg");
+    raftsim()
+        .arg("plot")
+        .arg(&trace)
+        .arg("--out")
+        .arg(&svg)
+        .assert()
+        .code(0);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let lay = Layout::new(5, 0, end);
+    let w = raftsim::report::plot::text_width(property, 14) as i32;
+    let xs = text_xs(&text, property);
+    assert_eq!(xs.len(), 1, "{property}: {xs:?}");
+    let line_x = lay.x(v["t"].as_u64().unwrap());
+    assert!(
+        xs[0] >= 0 && xs[0] + w <= lay.width as i32,
+        "label {}..{}",
+        xs[0],
+        xs[0] + w
+    );
+    assert!(xs[0] + w < line_x, "the label crosses its line at {line_x}");
+    let (t, x, label) = lay.ticks().last().cloned().unwrap();
+    assert!(t >= end && x == lay.right(), "{t} at {x}");
+    assert_eq!(text_xs(&text, &label).len(), 1, "no {label} tick label");
+    // Each lane's values at the end, read from the records independently of the run model:
+    // the log's last index after appends, truncations and restarts, and the commit index
+    // (0 again after a restart).
+    let mut want = vec![(0u64, 0u64); 5];
+    for r in &recs {
+        let node = r["node"].as_u64().unwrap_or(0) as usize;
+        match r["ev"].as_str().unwrap() {
+            "append" => {
+                let n = r["entries"].as_array().unwrap().len() as u64;
+                want[node - 1].0 = r["index"].as_u64().unwrap() + n - 1;
+            }
+            "truncate" => {
+                let last = &mut want[node - 1].0;
+                *last = (*last).min(r["from"].as_u64().unwrap() - 1);
+            }
+            "boot" | "restart" => {
+                want[node - 1] = (r["log"].as_array().unwrap().len() as u64, 0);
+            }
+            "commit" => want[node - 1].1 = r["commit_index"].as_u64().unwrap(),
+            _ => {}
+        }
+    }
+    let values = |word: &str| -> Vec<u64> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(word)?.parse().ok())
+            .collect()
+    };
+    let got: Vec<(u64, u64)> = values("last ").into_iter().zip(values("commit ")).collect();
+    assert_eq!(got, want, "(last, commit) at each lane's right end");
+    assert!(want.iter().any(|w| w.1 > 0), "{want:?}");
+}
+
+/// A membership change is marked on every lane that appends and commits its entries
+/// (membership-grow.json: C_old,new then C_new reach all five nodes).
+#[test]
+fn membership_changes_are_marked_on_the_lanes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    raftsim()
+        .arg("run")
+        .arg(root().join("scenarios/membership-grow.json"))
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .code(0);
+    let trace = out.join("trace.jsonl");
+    let configs = records(&trace)
+        .iter()
+        .filter(|r| r["ev"] == "append")
+        .flat_map(|r| r["entries"].as_array().unwrap().clone())
+        .filter(|e| e.get("config").is_some())
+        .count();
+    assert!(configs >= 10, "{configs} configuration entries appended");
+    let svg = tmp.path().join("t.svg");
+    raftsim()
+        .arg("plot")
+        .arg(&trace)
+        .arg("--out")
+        .arg(&svg)
+        .assert()
+        .code(0);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    // The configuration marks' teal: hollow (appended) and filled (committed) diamonds,
+    // besides the legend's one of each.
+    let filled = text.matches("fill=\"#00808C\"").count();
+    let outlined = text.matches("stroke=\"#00808C\"").count();
+    assert!(
+        filled > 1 && outlined > configs / 2,
+        "{filled} filled, {outlined} outlined"
+    );
 }

@@ -123,6 +123,25 @@ pub fn export(m: &RunModel) -> Vec<u8> {
                 "log",
                 json!({"from": from}),
             ),
+            MarkKind::ConfigAppended { index, old, new } => (
+                format!("config appended at {index}"),
+                "membership",
+                json!({"index": index, "old": old, "new": new}),
+            ),
+            MarkKind::ConfigCommitted { index } => (
+                format!("config committed at {index}"),
+                "membership",
+                json!({"index": index}),
+            ),
+            MarkKind::ClockJump { by, back } => (
+                format!(
+                    "clock jump {}{}",
+                    if *back { "-" } else { "+" },
+                    crate::base::time::SimDuration(*by)
+                ),
+                "fault",
+                json!({"by_ns": by, "back": back}),
+            ),
             MarkKind::FaultSkipped { reason } => {
                 ("fault skipped".into(), "fault", json!({"reason": reason}))
             }

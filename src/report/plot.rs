@@ -6,9 +6,13 @@
 //! line that ends below 100% says how many trials never finished; its legend entry says how
 //! many were capped, and a dotted segment carries it to the right edge at that height.
 //!
-//! The legend sits below the chart, off the curves; colours come from a fixed list readable on
-//! white (no yellow); a log axis is labelled at 1, 2 and 5 × 10^k only, so labels never
-//! collide.
+//! The legend sits below the chart, off the curves. Every line has a style of its own
+//! ([`line_style`]): ten colours readable on white (no yellow) and, once they are used up, the
+//! same colours again in a dash pattern (solid, dashed, dash-dot: 30 distinct lines; observed
+//! reference lines are dotted in their configuration's colour). Dashes are cut in pixel space
+//! ([`dash_path`]), so a pattern looks the same on every segment and in the legend. The title
+//! is measured with the font that draws it and wrapped or shrunk to fit ([`fit_title`]), never
+//! clipped. A log axis is labelled at 1, 2 and 5 × 10^k only, so labels never collide.
 
 use std::path::Path;
 use std::sync::Once;
@@ -35,9 +39,10 @@ pub struct CdfLine {
     pub points: Vec<(f64, f64)>,
     /// Trials of this line that reached the cap.
     pub capped: usize,
-    /// Which colour it takes (a reference takes its configuration's).
+    /// Which style ([`line_style`]: colour and dash pattern) it takes; a reference takes its
+    /// configuration's.
     pub colour: usize,
-    /// Observed, not simulated (`--reference`): drawn dashed.
+    /// Observed, not simulated (`--reference`): drawn dotted.
     pub reference: bool,
 }
 
@@ -54,19 +59,201 @@ pub fn draw_cdf(
     let is_svg = path.extension().is_some_and(|e| e == "svg");
     let shown = lines.len().min(MAX_LEGEND);
     let legend_rows = shown.div_ceil(2) + usize::from(lines.len() > MAX_LEGEND);
-    let size = (1000, 620 + 24 * legend_rows as u32 + 10);
+    let fitted = fit_title(title, CDF_WIDTH - 2 * TITLE_MARGIN, TITLE_SIZE, 2);
+    let chart_h = fitted.height() + CHART_H;
+    let size = (CDF_WIDTH, chart_h + 24 * legend_rows as u32 + 10);
     if is_svg {
         let root = SVGBackend::new(path, size).into_drawing_area();
-        draw_on(root, title, lines, log_axis, x_max_ms)
+        draw_on(root, &fitted, lines, log_axis, x_max_ms)
     } else {
         let root = BitMapBackend::new(path, size).into_drawing_area();
-        draw_on(root, title, lines, log_axis, x_max_ms)
+        draw_on(root, &fitted, lines, log_axis, x_max_ms)
     }
+}
+
+/// The CDF picture's width and its chart's height below the title, pixels: 620 in all with a
+/// title of one line (42 pixels at 22), more when the title wraps.
+const CDF_WIDTH: u32 = 1000;
+const CHART_H: u32 = 578;
+/// The title's largest font size, and the room it keeps from each side.
+const TITLE_SIZE: u32 = 22;
+const TITLE_MARGIN: u32 = 15;
+/// The smallest size a title is shrunk to before it wraps beyond its line budget.
+const TITLE_MIN_SIZE: u32 = 13;
+
+/// A title laid out to fit a width: its lines and their font size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FittedTitle {
+    pub lines: Vec<String>,
+    pub size: u32,
+}
+
+impl FittedTitle {
+    /// The height of one line, pixels.
+    pub fn line_height(&self) -> u32 {
+        self.size * 13 / 10
+    }
+    /// The room the title takes above the chart, pixels.
+    pub fn height(&self) -> u32 {
+        self.line_height() * self.lines.len() as u32 + 14
+    }
+}
+
+/// The width of `text` in pixels at `size`, measured as the drawing measures it (the embedded
+/// font through plotters' `ab_glyph` layout).
+pub fn text_width(text: &str, size: u32) -> u32 {
+    register_font();
+    ("sans-serif", size as f64)
+        .into_font()
+        .box_size(text)
+        .map_or(text.chars().count() as u32 * size, |(w, _)| w)
+}
+
+/// Lays `title` out within `max_width` pixels: on one line at `size` if it fits, else wrapped
+/// at spaces into at most `max_lines` lines, shrinking the font a step at a time down to
+/// `TITLE_MIN_SIZE`; a title that still does not fit wraps onto more lines at the smallest
+/// size, breaking a word too long for a line between characters. No line is ever wider than
+/// `max_width` (unless a single character is).
+pub fn fit_title(title: &str, max_width: u32, size: u32, max_lines: usize) -> FittedTitle {
+    let min = TITLE_MIN_SIZE.min(size);
+    for sz in (min..=size).rev() {
+        let lines = wrap(title, max_width, sz);
+        if lines.len() <= max_lines.max(1) {
+            return FittedTitle { lines, size: sz };
+        }
+    }
+    FittedTitle {
+        lines: wrap(title, max_width, min),
+        size: min,
+    }
+}
+
+/// Greedy wrapping at spaces; a word wider than the line is broken between characters.
+fn wrap(text: &str, max_width: u32, size: u32) -> Vec<String> {
+    let fits = |s: &str| text_width(s, size) <= max_width;
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let joined = if cur.is_empty() {
+            word.to_string()
+        } else {
+            format!("{cur} {word}")
+        };
+        if fits(&joined) {
+            cur = joined;
+            continue;
+        }
+        if !cur.is_empty() {
+            lines.push(std::mem::take(&mut cur));
+        }
+        // The word alone: broken between characters when even it is too wide.
+        for c in word.chars() {
+            cur.push(c);
+            if !fits(&cur) && cur.chars().count() > 1 {
+                cur.pop();
+                lines.push(std::mem::take(&mut cur));
+                cur.push(c);
+            }
+        }
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+/// A line's look: its colour and its dash pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineStyle {
+    pub colour: (u8, u8, u8),
+    pub dash: Dash,
+}
+
+/// A dash pattern, cut in pixels along the line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dash {
+    Solid,
+    Dashed,
+    DashDot,
+    /// Observed reference lines.
+    Dotted,
+    /// Observed reference lines once the colours repeat.
+    DotDotDash,
+}
+
+impl Dash {
+    /// Alternating on and off lengths in pixels; empty for solid.
+    pub fn pattern(self) -> &'static [f64] {
+        match self {
+            Dash::Solid => &[],
+            Dash::Dashed => &[12.0, 6.0],
+            Dash::DashDot => &[12.0, 4.0, 2.0, 4.0],
+            Dash::Dotted => &[2.0, 4.0],
+            Dash::DotDotDash => &[2.0, 4.0, 2.0, 4.0, 10.0, 4.0],
+        }
+    }
+}
+
+/// The style of line `index` (a configuration's index; `reference` for its observed line):
+/// the colours in turn, then the same colours in the next dash pattern, so that up to 30
+/// configurations (and their references) never share both colour and pattern.
+pub fn line_style(index: usize, reference: bool) -> LineStyle {
+    let colour = COLOURS[index % COLOURS.len()];
+    let round = index / COLOURS.len();
+    let dash = if reference {
+        [Dash::Dotted, Dash::DotDotDash][round % 2]
+    } else {
+        [Dash::Solid, Dash::Dashed, Dash::DashDot][round % 3]
+    };
+    LineStyle { colour, dash }
+}
+
+/// Cuts a polyline (pixels) into the drawn pieces of `pattern` (on, off, on, off, ... pixels),
+/// the pattern running on across corners. An empty pattern keeps the line whole.
+pub fn dash_path(points: &[(i32, i32)], pattern: &[f64]) -> Vec<Vec<(i32, i32)>> {
+    if pattern.is_empty() || points.len() < 2 {
+        return vec![points.to_vec()];
+    }
+    let mut out = Vec::new();
+    let mut k = 0; // the pattern's current piece
+    let mut left = pattern[0]; // pixels left of that piece
+    let mut cur: Vec<(f64, f64)> = vec![(points[0].0 as f64, points[0].1 as f64)];
+    let round = |p: (f64, f64)| (p.0.round() as i32, p.1.round() as i32);
+    for w in points.windows(2) {
+        let (mut x, mut y) = (w[0].0 as f64, w[0].1 as f64);
+        let (x1, y1) = (w[1].0 as f64, w[1].1 as f64);
+        let mut len = ((x1 - x).powi(2) + (y1 - y).powi(2)).sqrt();
+        while len > 0.0 {
+            let go = left.min(len);
+            let f = go / len;
+            x += (x1 - x) * f;
+            y += (y1 - y) * f;
+            len -= go;
+            left -= go;
+            if k % 2 == 0 {
+                cur.push((x, y));
+            }
+            if left <= 0.0 {
+                if k % 2 == 0 {
+                    out.push(cur.drain(..).map(round).collect());
+                }
+                k = (k + 1) % pattern.len();
+                left = pattern[k];
+                if k % 2 == 0 {
+                    cur.push((x, y));
+                }
+            }
+        }
+    }
+    if k % 2 == 0 && cur.len() > 1 {
+        out.push(cur.into_iter().map(round).collect());
+    }
+    out
 }
 
 fn draw_on<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
-    title: &str,
+    title: &FittedTitle,
     lines: &[CdfLine],
     log_axis: bool,
     x_max_ms: Option<f64>,
@@ -76,7 +263,20 @@ where
 {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     root.fill(&WHITE).map_err(e)?;
-    let (root, legend) = root.split_vertically(620);
+    let (head, rest) = root.split_vertically(title.height());
+    let (root, legend) = rest.split_vertically(CHART_H);
+    // The title, centred line by line: fit_title measured each line within the width.
+    let line_h = title.line_height() as i32;
+    for (k, line) in title.lines.iter().enumerate() {
+        let w = text_width(line, title.size) as i32;
+        let x = ((CDF_WIDTH as i32 - w) / 2).max(TITLE_MARGIN as i32);
+        head.draw(&Text::new(
+            line.clone(),
+            (x, 8 + line_h * k as i32),
+            ("sans-serif", title.size as f64).into_font().color(&BLACK),
+        ))
+        .map_err(e)?;
+    }
     let all = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
     let (mut lo, mut hi) = all.fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
         (lo.min(x), hi.max(x))
@@ -92,10 +292,8 @@ where
     let edge = clip.unwrap_or(f64::INFINITY);
     let x_label = "time without leader (ms)";
     let y_label = "cumulative percent of trials";
-    let colors = |i: usize| {
-        let (r, g, b) = COLOURS[i % COLOURS.len()];
-        RGBColor(r, g, b).to_rgba()
-    };
+    let style = |l: &CdfLine| line_style(l.colour, l.reference);
+    let rgb = |s: LineStyle| RGBColor(s.colour.0, s.colour.1, s.colour.2);
     macro_rules! draw {
         ($chart:expr) => {{
             let mut chart = $chart;
@@ -110,8 +308,16 @@ where
                 .axis_desc_style(("sans-serif", 18))
                 .draw()
                 .map_err(e)?;
+            // Lines are drawn in the plotting area's pixels (clipped to it), dashes cut there.
+            let area = chart.plotting_area().strip_coord_spec();
+            let base = area.get_base_pixel();
+            let to_px = |c: &ChartContext<'_, DB, _>, p: &(f64, f64)| {
+                let (x, y) = c.backend_coord(p);
+                (x - base.0, y - base.1)
+            };
             for l in lines {
-                let color = colors(l.colour);
+                let st = style(l);
+                let color = rgb(st);
                 // A step function: each trial lifts the line at its own time.
                 let mut pts = Vec::with_capacity(l.points.len() * 2);
                 let mut prev = 0.0;
@@ -125,27 +331,20 @@ where
                     prev = y;
                 }
                 let last = pts.last().copied();
-                if l.reference {
-                    chart
-                        .draw_series(DashedLineSeries::new(pts, 8, 4, color.stroke_width(2)))
+                let px: Vec<(i32, i32)> = pts.iter().map(|p| to_px(&chart, p)).collect();
+                for piece in dash_path(&px, st.dash.pattern()) {
+                    area.draw(&PathElement::new(piece, color.stroke_width(2)))
                         .map_err(e)?;
-                    continue;
                 }
-                chart
-                    .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-                    .map_err(e)?;
-                // Capped trials: a dotted segment at the line's final height to the edge.
-                if let (Some((x, y)), true) = (last, l.capped > 0) {
+                // Capped trials: a fine dotted segment at the line's final height to the edge.
+                if let (Some((x, y)), true, false) = (last, l.capped > 0, l.reference) {
                     let right = chart.x_range().end;
                     if x < right {
-                        chart
-                            .draw_series(DashedLineSeries::new(
-                                vec![(x, y), (right, y)],
-                                3,
-                                5,
-                                color.stroke_width(2),
-                            ))
-                            .map_err(e)?;
+                        let seg = [to_px(&chart, &(x, y)), to_px(&chart, &(right, y))];
+                        for piece in dash_path(&seg, &[1.0, 4.0]) {
+                            area.draw(&PathElement::new(piece, color.stroke_width(2)))
+                                .map_err(e)?;
+                        }
                     }
                 }
             }
@@ -153,7 +352,6 @@ where
     }
     let mut builder = ChartBuilder::on(&root);
     builder
-        .caption(title, ("sans-serif", 22))
         .margin(15)
         .x_label_area_size(50)
         .y_label_area_size(65);
@@ -180,29 +378,16 @@ where
     // The legend, below the chart: two columns, a short line in the series' colour and its label.
     for (i, l) in lines.iter().take(MAX_LEGEND).enumerate() {
         let (x, y) = (80 + 460 * (i % 2) as i32, 8 + 24 * (i / 2) as i32);
-        let color = colors(l.colour);
-        if l.reference {
-            for k in 0..3 {
-                let x0 = x + 10 * k;
-                legend
-                    .draw(&PathElement::new(
-                        vec![(x0, y + 9), (x0 + 6, y + 9)],
-                        color.stroke_width(3),
-                    ))
-                    .map_err(e)?;
-            }
-        } else {
+        let st = style(l);
+        for piece in dash_path(&[(x, y + 9), (x + 40, y + 9)], st.dash.pattern()) {
             legend
-                .draw(&PathElement::new(
-                    vec![(x, y + 9), (x + 28, y + 9)],
-                    color.stroke_width(3),
-                ))
+                .draw(&PathElement::new(piece, rgb(st).stroke_width(3)))
                 .map_err(e)?;
         }
         legend
             .draw(&Text::new(
                 l.label.clone(),
-                (x + 36, y),
+                (x + 48, y),
                 ("sans-serif", 16).into_font().color(&BLACK),
             ))
             .map_err(e)?;
@@ -217,6 +402,7 @@ where
             ))
             .map_err(e)?;
     }
+    head.present().map_err(e)?;
     root.present().map_err(e)?;
     legend.present().map_err(e)?;
     Ok(())
@@ -263,5 +449,78 @@ fn format_ms(x: f64) -> String {
         format!("{x:.0}")
     } else {
         format!("{x:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 19: twelve configurations took ten colours in turn with no dash, so lines 11 and
+    /// 12 looked like lines 1 and 2. Each of the first 30 configurations, and each one's
+    /// observed reference line, differs from every other in colour or dash.
+    #[test]
+    fn line_styles_are_pairwise_distinct_over_thirty_lines_and_their_references() {
+        let mut all: Vec<LineStyle> = (0..30).map(|i| line_style(i, false)).collect();
+        all.extend((0..20).map(|i| line_style(i, true)));
+        for (i, a) in all.iter().enumerate() {
+            for (j, b) in all.iter().enumerate().skip(i + 1) {
+                assert_ne!(a, b, "lines {i} and {j} share colour and dash");
+            }
+        }
+        // The first ten are solid, as before; the eleventh is the first colour, dashed.
+        assert!((0..10).all(|i| line_style(i, false).dash == Dash::Solid));
+        assert_eq!(line_style(10, false).colour, line_style(0, false).colour);
+        assert_eq!(line_style(10, false).dash, Dash::Dashed);
+    }
+
+    /// A dumb reference: walk the polyline one pixel at a time and keep the "on" pixels.
+    #[test]
+    fn dashes_follow_the_pattern_across_corners() {
+        let pieces = dash_path(&[(0, 0), (10, 0), (10, 10)], &[6.0, 4.0]);
+        // On 0..6, off 6..10, on 10..16 (the corner at 10 starts it), off 16..20.
+        assert_eq!(pieces, vec![vec![(0, 0), (6, 0)], vec![(10, 0), (10, 6)]]);
+        assert_eq!(
+            dash_path(&[(0, 0), (5, 5)], &[]),
+            vec![vec![(0, 0), (5, 5)]]
+        );
+        // Every piece's length is at most the on length.
+        for p in dash_path(&[(0, 0), (300, 40), (310, 400)], Dash::DashDot.pattern()) {
+            let len: f64 = p
+                .windows(2)
+                .map(|w| (((w[1].0 - w[0].0).pow(2) + (w[1].1 - w[0].1).pow(2)) as f64).sqrt())
+                .sum();
+            assert!(len <= 12.0 + 1.5, "{p:?}");
+        }
+    }
+
+    /// Issue 19: a sweep's long title was drawn centred on one line and ran off both edges.
+    /// Each fitted line, measured as the drawing measures it, fits the width; short titles
+    /// stay whole at full size.
+    #[test]
+    fn titles_are_fitted_within_the_width() {
+        let short = fit_title("basic: time to leader", 970, 22, 2);
+        assert_eq!((short.lines.len(), short.size), (1, 22));
+        let long = "figure16-top: time without a leader after the leader crashes; varied: election timeout, nodes, raft.pre_vote, raft.check_quorum, raft.leader_stickiness, workload.rate";
+        assert!(
+            text_width(long, 22) > 970,
+            "the test title must be too long"
+        );
+        for (title, lines) in [
+            (long.to_string(), 2),
+            (format!("{long} {long} {long}"), 2),
+            ("x".repeat(400), 2),
+        ] {
+            let f = fit_title(&title, 970, 22, lines);
+            for l in &f.lines {
+                assert!(text_width(l, f.size) <= 970, "{l:?} at {}", f.size);
+            }
+            // Nothing is lost: the words are all there, in order.
+            assert_eq!(
+                f.lines.concat().replace(' ', ""),
+                title.replace(' ', ""),
+                "{f:?}"
+            );
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! A run as a picture sees it: the records of a trace folded into one lane of state spans per
 //! node (follower, pre-candidate, candidate, leader, down, paused, each with its term), network intervals
 //! (partitions, cut links, loss or delay bursts), point marks (elections, leaders, split votes,
-//! commits, crashes, restarts, truncations, skipped faults, violations) and messages (a `send`
-//! paired with its `deliver` or `drop` by id, at `--trace-level messages`).
+//! commits, crashes, restarts, truncations, configuration entries appended and committed, clock
+//! jumps, skipped faults, violations), each node's log length and commit index over time
+//! ([`LogStep`]s: what one needs beside the roles to see a Leader Completeness failure) and
+//! messages (a `send` paired with its `deliver` or `drop` by id, at `--trace-level messages`).
 //!
 //! The timeline picture (`timeline`), the Perfetto export (`perfetto`) and the browser viewer
 //! (`view`) all draw from this one model, so they agree on what the trace says. It reads
@@ -10,7 +12,7 @@
 //! `role` records the world derived from outside the node; a crash makes a lane `down` until the
 //! node's `restart`, which brings it back as a follower in the term it had written to disk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -128,6 +130,22 @@ pub enum MarkKind {
     Truncate {
         from: u64,
     },
+    /// A configuration entry (paper §6) reached this node's log at `index`: `old` is C_old
+    /// for the joint C_old,new (empty for C_new alone).
+    ConfigAppended {
+        index: u64,
+        old: Vec<NodeId>,
+        new: Vec<NodeId>,
+    },
+    /// This node's commit index reached the configuration entry at `index`.
+    ConfigCommitted {
+        index: u64,
+    },
+    /// The node's clock stepped by `by` ns, forward or back (`back`).
+    ClockJump {
+        by: u64,
+        back: bool,
+    },
     FaultSkipped {
         reason: String,
     },
@@ -135,6 +153,17 @@ pub enum MarkKind {
         property: String,
         detail: String,
     },
+}
+
+/// A node's log from time `t` on (until its next step): the index of its last entry and its
+/// commit index, as the trace's `append`, `truncate`, `commit`, `boot` and `restart` records
+/// give them (a restart starts the commit index afresh at 0, as the checker does: it is
+/// volatile state, Figure 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LogStep {
+    pub t: u64,
+    pub last: u64,
+    pub commit: u64,
 }
 
 /// A message from its send to its delivery or drop. A duplicated message is two.
@@ -165,6 +194,10 @@ pub struct RunModel {
     pub lanes: Vec<Vec<Span>>,
     pub net: Vec<NetInterval>,
     pub marks: Vec<Mark>,
+    /// `logs[i]` is node `i + 1`'s log steps in time order, the first at 0; one step per time
+    /// (the state after that time's last record). Not embedded in the viewer's page.
+    #[serde(skip)]
+    pub logs: Vec<Vec<LogStep>>,
     pub messages: Vec<Message>,
     /// The trace was written with `--trace-level messages` (else `messages` is empty).
     pub has_messages: bool,
@@ -233,6 +266,14 @@ impl RunModel {
             nodes,
             end: records.last().map_or(0, |r| r.t),
             lanes: vec![Vec::new(); n],
+            logs: vec![
+                vec![LogStep {
+                    t: 0,
+                    last: 0,
+                    commit: 0,
+                }];
+                n
+            ],
             has_messages: records.iter().any(|r| matches!(r.ev, Event::Send { .. })),
             ..RunModel::default()
         };
@@ -251,6 +292,11 @@ impl RunModel {
         let mut open_cuts: BTreeMap<(NodeId, NodeId), u64> = BTreeMap::new();
         let mut open_net: BTreeMap<String, u64> = BTreeMap::new();
         let mut sent: BTreeMap<u64, (NodeId, NodeId, String, u64, u64)> = BTreeMap::new();
+        // Each node's configuration entries by index, to mark when its commit index passes
+        // them, and the highest one marked (a restart's commit index starts again at 0: an
+        // entry it commits again is not marked twice).
+        let mut configs: Vec<BTreeSet<u64>> = vec![BTreeSet::new(); n];
+        let mut config_marked: Vec<u64> = vec![0; n];
 
         for (index, r) in records.iter().enumerate() {
             let t = r.t;
@@ -284,9 +330,13 @@ impl RunModel {
                     }
                 };
             match &r.ev {
-                Event::Boot { node, term, .. } => {
+                Event::Boot {
+                    node, term, log, ..
+                } => {
                     let i = check(*node)?;
                     change(&mut m.lanes, i, &mut |s| s.term = *term);
+                    configs[i] = config_indices(log);
+                    log_step(&mut m.logs[i], t, log.len() as u64, 0);
                 }
                 Event::Role { node, role, term } => {
                     let i = check(*node)?;
@@ -308,8 +358,12 @@ impl RunModel {
                         kind: MarkKind::Crash,
                     });
                 }
-                Event::Restart { node, term, .. } => {
+                Event::Restart {
+                    node, term, log, ..
+                } => {
                     let i = check(*node)?;
+                    configs[i] = config_indices(log);
+                    log_step(&mut m.logs[i], t, log.len() as u64, 0);
                     change(&mut m.lanes, i, &mut |s| {
                         s.down = false;
                         s.role = Role::Follower;
@@ -365,7 +419,11 @@ impl RunModel {
                     });
                 }
                 Event::Commit { node, commit_index } => {
-                    check(*node)?;
+                    let i = check(*node)?;
+                    let before = m.logs[i]
+                        .last()
+                        .map_or(0, |s| s.commit)
+                        .max(config_marked[i]);
                     m.marks.push(Mark {
                         t,
                         node: Some(*node),
@@ -373,13 +431,71 @@ impl RunModel {
                             index: *commit_index,
                         },
                     });
+                    let newly = (before < *commit_index)
+                        .then(|| configs[i].range(before + 1..=*commit_index))
+                        .into_iter()
+                        .flatten();
+                    for &index in newly {
+                        m.marks.push(Mark {
+                            t,
+                            node: Some(*node),
+                            kind: MarkKind::ConfigCommitted { index },
+                        });
+                        config_marked[i] = index;
+                    }
+                    let last = m.logs[i].last().map_or(0, |s| s.last);
+                    log_step(&mut m.logs[i], t, last, *commit_index);
                 }
                 Event::Truncate { node, from } => {
-                    check(*node)?;
+                    let i = check(*node)?;
                     m.marks.push(Mark {
                         t,
                         node: Some(*node),
                         kind: MarkKind::Truncate { from: *from },
+                    });
+                    configs[i].retain(|&c| c < *from);
+                    let now = *m.logs[i].last().expect("a first step at 0");
+                    log_step(
+                        &mut m.logs[i],
+                        t,
+                        now.last.min(from.saturating_sub(1)),
+                        now.commit,
+                    );
+                }
+                Event::Append {
+                    node,
+                    index,
+                    entries,
+                } => {
+                    let i = check(*node)?;
+                    for (k, e) in entries.iter().enumerate() {
+                        if let Some((old, new)) = e.configuration() {
+                            let at = index + k as u64;
+                            configs[i].insert(at);
+                            m.marks.push(Mark {
+                                t,
+                                node: Some(*node),
+                                kind: MarkKind::ConfigAppended {
+                                    index: at,
+                                    old,
+                                    new,
+                                },
+                            });
+                        }
+                    }
+                    let commit = m.logs[i].last().map_or(0, |s| s.commit);
+                    let last = (index + entries.len() as u64).saturating_sub(1);
+                    log_step(&mut m.logs[i], t, last, commit);
+                }
+                Event::ClockJump { node, by, back } => {
+                    check(*node)?;
+                    m.marks.push(Mark {
+                        t,
+                        node: Some(*node),
+                        kind: MarkKind::ClockJump {
+                            by: *by,
+                            back: *back,
+                        },
                     });
                 }
                 Event::FaultSkipped { reason } => m.marks.push(Mark {
@@ -517,6 +633,14 @@ impl RunModel {
             .copied()
     }
 
+    /// Node `node`'s (last index, commit index) at `t`: the last step at or before it.
+    pub fn log_at(&self, node: NodeId, t: u64) -> Option<(u64, u64)> {
+        let lane = self.logs.get(node.checked_sub(1)? as usize)?;
+        let k = lane.partition_point(|s| s.t <= t);
+        let s = lane.get(k.checked_sub(1)?)?;
+        Some((s.last, s.commit))
+    }
+
     /// Whether node `node` is on the minority side of a partition, or cut off in some
     /// direction, at `t`: the lanes the picture shades.
     pub fn cut_off_at(&self, node: NodeId, t: u64) -> bool {
@@ -536,6 +660,32 @@ impl RunModel {
                 }
         })
     }
+}
+
+/// The indices of a log's configuration entries.
+fn config_indices(log: &[crate::observe::trace::TEntry]) -> BTreeSet<u64> {
+    (1..=log.len() as u64)
+        .filter(|&i| log[i as usize - 1].config.is_some())
+        .collect()
+}
+
+/// Sets a node's log to (`last`, `commit`) from `t` on: one step per time, none when nothing
+/// changed.
+fn log_step(lane: &mut Vec<LogStep>, t: u64, last: u64, commit: u64) {
+    let prev = *lane.last().expect("a first step at 0");
+    if (prev.last, prev.commit) == (last, commit) {
+        return;
+    }
+    if prev.t == t {
+        lane.pop();
+        if lane
+            .last()
+            .is_some_and(|p| (p.last, p.commit) == (last, commit))
+        {
+            return;
+        }
+    }
+    lane.push(LogStep { t, last, commit });
 }
 
 /// The partition's groups with the unlisted nodes as one more group (docs/ARCHITECTURE.md
@@ -676,6 +826,116 @@ mod tests {
         assert!(m.cut_off_at(1, 6) && !m.cut_off_at(2, 6) && !m.cut_off_at(1, 9));
         // An open cut runs to the end of the trace.
         assert_eq!((m.net[1].from, m.net[1].to), (10, 10));
+    }
+
+    fn entry(term: u64) -> crate::observe::trace::TEntry {
+        crate::observe::trace::TEntry {
+            term,
+            put: None,
+            config: None,
+        }
+    }
+
+    /// Each node's (time, last index, commit index) follows its appends, truncations, commits
+    /// and restarts (a restart starts the commit index at 0 with the durable log); a
+    /// configuration entry is marked when it reaches a log and when that node's commit index
+    /// passes it, once; a clock jump is marked on its lane.
+    #[test]
+    fn log_steps_and_membership_marks_follow_the_records() {
+        let joint = crate::observe::trace::TEntry {
+            config: Some([0b011, 0b111]),
+            ..entry(2)
+        };
+        let append = |node, index, entries: Vec<_>| Event::Append {
+            node,
+            index,
+            entries,
+        };
+        let commit = |node, commit_index| Event::Commit { node, commit_index };
+        let recs = vec![
+            rec(0, Event::start(2, None)),
+            rec(10, append(1, 1, vec![entry(1), entry(1)])),
+            rec(10, commit(1, 1)),
+            rec(20, append(2, 1, vec![entry(1)])),
+            rec(30, append(1, 3, vec![joint])),
+            rec(40, commit(1, 3)),
+            rec(50, Event::Truncate { node: 2, from: 1 }),
+            rec(50, append(2, 1, vec![entry(1), entry(1), joint])),
+            rec(60, Event::Crash { node: 1 }),
+            rec(
+                70,
+                Event::Restart {
+                    node: 1,
+                    term: 2,
+                    voted_for: None,
+                    log: vec![entry(1), entry(1), joint],
+                },
+            ),
+            rec(80, commit(1, 3)),
+            rec(
+                85,
+                Event::ClockJump {
+                    node: 2,
+                    by: 400,
+                    back: true,
+                },
+            ),
+            rec(90, Event::Truncate { node: 1, from: 4 }),
+        ];
+        let m = RunModel::build(&recs).unwrap();
+        let steps = |i: usize| -> Vec<(u64, u64, u64)> {
+            m.logs[i].iter().map(|s| (s.t, s.last, s.commit)).collect()
+        };
+        assert_eq!(
+            steps(0),
+            vec![
+                (0, 0, 0),
+                (10, 2, 1),
+                (30, 3, 1),
+                (40, 3, 3),
+                (70, 3, 0),
+                (80, 3, 3)
+            ]
+        );
+        // n2's truncation and append at 50 are one step.
+        assert_eq!(steps(1), vec![(0, 0, 0), (20, 1, 0), (50, 3, 0)]);
+        assert_eq!(m.log_at(1, 35), Some((3, 1)));
+        assert_eq!(m.log_at(1, 75), Some((3, 0)));
+        assert_eq!(m.log_at(2, 1000), Some((3, 0)));
+        let marks: Vec<(u64, Option<NodeId>, MarkKind)> = m
+            .marks
+            .iter()
+            .filter(|k| {
+                matches!(
+                    k.kind,
+                    MarkKind::ConfigAppended { .. }
+                        | MarkKind::ConfigCommitted { .. }
+                        | MarkKind::ClockJump { .. }
+                )
+            })
+            .map(|k| (k.t, k.node, k.kind.clone()))
+            .collect();
+        let appended = |index| MarkKind::ConfigAppended {
+            index,
+            old: vec![1, 2],
+            new: vec![1, 2, 3],
+        };
+        assert_eq!(
+            marks,
+            vec![
+                (30, Some(1), appended(3)),
+                (40, Some(1), MarkKind::ConfigCommitted { index: 3 }),
+                (50, Some(2), appended(3)),
+                (
+                    85,
+                    Some(2),
+                    MarkKind::ClockJump {
+                        by: 400,
+                        back: true
+                    }
+                ),
+            ]
+        );
     }
 
     #[test]

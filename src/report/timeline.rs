@@ -2,14 +2,23 @@
 //! what the node was (follower, pre-candidate, candidate, leader, down, paused) with its term written along
 //! the lane; a lane cut off by a partition or a cut link is shaded behind its bar, network-wide
 //! bursts are shaded in a band above the lanes; elections (▲ above the lane), new leaders (●),
-//! crashes (✕), truncations, commits (ticks below the lane), split votes and violations (lines
-//! across every lane) are marked; with `messages`, each message is an arrow from its sender's
-//! lane at its send time to its receiver's at its arrival (a Lamport diagram), red when dropped.
+//! crashes (✕), restarts, truncations, configuration entries appended (◇) and committed (◆),
+//! clock jumps (» forward, « back), commits (ticks below the lane), split votes and violations
+//! (lines across every lane, the violated property named beside the line) are marked. Below each
+//! bar a strip draws the node's last log index (grey) and commit index (green) over time, and the
+//! lane's right end gives both at the window's end: a leader lacking a committed entry (Leader
+//! Completeness) shows as its grey line below another node's green one. With `messages`, each
+//! message is an arrow from its sender's lane at its send time to its receiver's at its arrival
+//! (a Lamport diagram), red when dropped. A legend below the axis explains every colour and
+//! mark.
 //!
 //! Drawn with plotters in pixel coordinates (PNG or SVG, the font embedded as for the CDF plot,
 //! no system library). [`Layout`] says where each lane and time lands, so a test can check that
 //! the pixel at a node's lane and a time has the colour of the state the trace gives it there:
-//! the row [`Layout::probe_y`] of each bar carries nothing but the span colours.
+//! the row [`Layout::probe_y`] of each bar carries nothing but the span colours. Text that could
+//! reach an edge (the violation label, the axis labels, the legend) is measured with the font
+//! that draws it and placed inside the picture ([`label_x`], [`Layout::ticks`],
+//! [`legend_rows`]).
 
 use std::path::Path;
 
@@ -55,22 +64,41 @@ pub struct Layout {
     lane_h: i32,
 }
 
+/// Room at each lane's right end for its log length and commit index.
+const RIGHT_COLUMN: i32 = 130;
+/// The height of one legend row.
+const LEGEND_ROW: i32 = 22;
+/// The title's font size and line height.
+const TITLE_SIZE: u32 = 22;
+const TITLE_LINE: i32 = 29;
+
 impl Layout {
     pub fn new(nodes: u32, from: u64, to: u64) -> Layout {
-        let lane_h = 56;
+        let width = 1600;
+        let lane_h = 80;
         let top = 86;
-        let height = top + lane_h * nodes as i32 + 130;
-        Layout {
-            width: 1600,
-            height: height as u32,
+        let legend_rows = legend_rows(width) as i32;
+        let mut l = Layout {
+            width: width as u32,
+            height: 0,
             from,
             to: to.max(from + 1),
             nodes,
             left: 60,
-            right: 1600 - 30,
+            right: width - RIGHT_COLUMN,
             top,
             lane_h,
-        }
+        };
+        l.height = (l.legend_top() + LEGEND_ROW * legend_rows + 12) as u32;
+        l
+    }
+
+    /// The same layout with room for a title of `lines` lines (one is allowed for already).
+    pub fn with_title_lines(mut self, lines: usize) -> Layout {
+        let extra = TITLE_LINE * (lines.max(1) as i32 - 1);
+        self.top += extra;
+        self.height += extra as u32;
+        self
     }
 
     /// The x of time `t` (clamped to the window).
@@ -86,12 +114,41 @@ impl Layout {
         self.from + (f.clamp(0.0, 1.0) * (self.to - self.from) as f64) as u64
     }
 
+    /// The time axis's ticks: round steps from the window's start, and the one just past its
+    /// end when it lands within a pixel of the edge (a run that stops at 0.7997 s still gets
+    /// its 0.8 s), each with its x and label.
+    pub fn ticks(&self) -> Vec<(u64, i32, String)> {
+        let (from, to) = (self.from, self.to);
+        let step = tick_step(to - from);
+        let span_px = (self.right - self.left) as u128;
+        // Past the end by less than one pixel's time: drawn at the edge.
+        let near = |t: u64| t <= to || ((t - to) as u128) * span_px < (to - from) as u128;
+        let mut out = Vec::new();
+        let mut t = from.div_ceil(step) * step;
+        while near(t) {
+            out.push((t, self.x(t), format_time(t, step)));
+            t += step;
+        }
+        out
+    }
+
+    /// The left x of a tick label `w` pixels wide: centred under its tick, kept inside the
+    /// picture.
+    pub fn tick_label_x(&self, x: i32, w: i32) -> i32 {
+        (x - w / 2).clamp(2, self.width as i32 - w - 2)
+    }
+
+    /// The right edge of the lanes (time `to`).
+    pub fn right(&self) -> i32 {
+        self.right
+    }
+
     fn lane_top(&self, node: u32) -> i32 {
         self.top + (node as i32 - 1) * self.lane_h
     }
     fn bar(&self, node: u32) -> (i32, i32) {
         let t = self.lane_top(node);
-        (t + 14, t + self.lane_h - 14)
+        (t + 14, t + 42)
     }
     /// A row of node `node`'s bar that only span colours are drawn on.
     pub fn probe_y(&self, node: u32) -> i32 {
@@ -102,12 +159,239 @@ impl Layout {
     pub fn shade_y(&self, node: u32) -> i32 {
         self.bar(node).1 + 10
     }
+    /// Node `node`'s log strip, below its commit ticks: (top, bottom) rows.
+    pub fn strip(&self, node: u32) -> (i32, i32) {
+        let b = self.bar(node).1;
+        (b + 14, b + 34)
+    }
     fn mid(&self, node: u32) -> i32 {
         let (a, b) = self.bar(node);
         (a + b) / 2
     }
     fn lanes_bottom(&self) -> i32 {
         self.lane_top(self.nodes + 1)
+    }
+    fn axis_y(&self) -> i32 {
+        self.lanes_bottom() + 18
+    }
+    fn legend_top(&self) -> i32 {
+        self.axis_y() + 40
+    }
+    /// The row of the violation label, above the network band.
+    fn label_y(&self) -> i32 {
+        self.top - 48
+    }
+}
+
+/// The left x of a label `w` pixels wide for a line at `x`: to the line's right, or to its
+/// left when it would run past the picture's right edge (`width`), never past the left edge.
+pub fn label_x(x: i32, w: i32, width: i32) -> i32 {
+    if x + 5 + w <= width - 4 {
+        x + 5
+    } else {
+        (x - 5 - w).max(4)
+    }
+}
+
+/// A legend entry's sample, drawn as on the lanes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Sample {
+    Swatch((u8, u8, u8)),
+    Mark(Glyph),
+    /// An arrow in a colour (RGBA), dropped ones ending in ✕.
+    Arrow(RGBAColor, bool),
+    /// The log strip's two lines.
+    LogLines,
+}
+
+/// The legend's entries, in order.
+fn legend_entries() -> Vec<(Sample, String)> {
+    let mut v: Vec<(Sample, String)> = State::ALL
+        .iter()
+        .map(|&s| (Sample::Swatch(state_color(s)), s.name().to_string()))
+        .collect();
+    v.push((
+        Sample::Swatch(CUT_OFF),
+        "cut off (partition or cut link)".into(),
+    ));
+    v.push((
+        Sample::Swatch(BURST),
+        "network-wide loss, duplication or delay burst (above the lanes)".into(),
+    ));
+    for (g, what) in [
+        (Glyph::Election, "election started"),
+        (Glyph::Leader, "leader elected"),
+        (Glyph::FailedElection, "election lost (sole candidate)"),
+        (Glyph::SplitVote, "split vote (across the lanes)"),
+        (Glyph::Crash, "crash"),
+        (Glyph::Restart, "restart"),
+        (Glyph::Truncate, "log truncated"),
+        (Glyph::ConfigAppended, "configuration entry appended"),
+        (Glyph::ConfigCommitted, "configuration entry committed"),
+        (Glyph::ClockForward, "clock jumped forward"),
+        (Glyph::ClockBack, "clock jumped back"),
+        (Glyph::Commit, "commit index advanced (below the bar)"),
+        (Glyph::Skipped, "a fault that found nothing to act on"),
+        (
+            Glyph::Violation,
+            "safety violation (property named at the top)",
+        ),
+    ] {
+        v.push((Sample::Mark(g), what.into()));
+    }
+    v.push((
+        Sample::LogLines,
+        "last log index (grey) and commit index (green), below each bar, from the window's lowest index to its highest".into(),
+    ));
+    v.push((
+        Sample::Arrow(VOTE_ARROW, false),
+        "RequestVote message (--messages)".into(),
+    ));
+    v.push((Sample::Arrow(OTHER_ARROW, false), "other message".into()));
+    v.push((Sample::Arrow(DROP_ARROW, true), "dropped message".into()));
+    v
+}
+
+const LEGEND_TEXT: u32 = 14;
+const SAMPLE_W: i32 = 26;
+const LEGEND_LEFT: i32 = 20;
+
+/// The legend laid out in rows within `width`: each entry's (row, x).
+fn legend_places(width: i32) -> Vec<(i32, i32)> {
+    let mut out = Vec::new();
+    let (mut row, mut x) = (0, LEGEND_LEFT);
+    for (sample, what) in legend_entries() {
+        let w = sample_w(sample) + 6 + crate::report::plot::text_width(&what, LEGEND_TEXT) as i32;
+        if x > LEGEND_LEFT && x + w > width - LEGEND_LEFT {
+            row += 1;
+            x = LEGEND_LEFT;
+        }
+        out.push((row, x));
+        x += w + 22;
+    }
+    out
+}
+
+/// The width of a legend entry's sample.
+fn sample_w(s: Sample) -> i32 {
+    match s {
+        Sample::Mark(Glyph::Skipped) => crate::report::plot::text_width("skipped", 11) as i32,
+        _ => SAMPLE_W,
+    }
+}
+
+/// How many rows the legend takes in a picture `width` pixels wide.
+pub fn legend_rows(width: i32) -> usize {
+    legend_places(width).last().map_or(0, |p| p.0 as usize + 1)
+}
+
+/// The network band's colour.
+const BURST: (u8, u8, u8) = (255, 230, 160);
+const VOTE_ARROW: RGBAColor = RGBAColor(120, 40, 160, 0.6);
+const OTHER_ARROW: RGBAColor = RGBAColor(40, 40, 40, 0.35);
+const DROP_ARROW: RGBAColor = RGBAColor(200, 0, 0, 0.7);
+const LOG_LAST: (u8, u8, u8) = (165, 165, 165);
+const LOG_COMMIT: (u8, u8, u8) = (0, 130, 50);
+const CONFIG: (u8, u8, u8) = (0, 128, 140);
+const CLOCK: (u8, u8, u8) = (190, 110, 0);
+
+/// A mark's shape.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Glyph {
+    Election,
+    Leader,
+    FailedElection,
+    SplitVote,
+    Crash,
+    Restart,
+    Truncate,
+    ConfigAppended,
+    ConfigCommitted,
+    ClockForward,
+    ClockBack,
+    Commit,
+    Skipped,
+    Violation,
+}
+
+/// Draws `g` centred on x with its baseline row `y` (the row just above a bar for marks above
+/// it; the bar's bottom for a commit tick).
+fn glyph<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    g: Glyph,
+    x: i32,
+    y: i32,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let red = rgb((200, 0, 0));
+    match g {
+        Glyph::Election => root.draw(&Polygon::new(
+            vec![(x - 5, y - 2), (x + 5, y - 2), (x, y - 11)],
+            BLACK.filled(),
+        )),
+        Glyph::Leader => {
+            root.draw(&Circle::new((x, y - 6), 5, rgb((255, 200, 0)).filled()))?;
+            root.draw(&Circle::new((x, y - 6), 5, BLACK.stroke_width(1)))
+        }
+        Glyph::FailedElection => root.draw(&PathElement::new(
+            vec![(x, y - 13), (x, y - 1)],
+            red.stroke_width(1),
+        )),
+        Glyph::SplitVote => {
+            for dx in [-3, 3] {
+                root.draw(&PathElement::new(
+                    vec![(x + dx, y - 13), (x + dx, y - 1)],
+                    red.stroke_width(1),
+                ))?;
+            }
+            Ok(())
+        }
+        Glyph::Crash => {
+            let (c, s) = (y - 7, RED.stroke_width(3));
+            root.draw(&PathElement::new(vec![(x - 5, c - 5), (x + 5, c + 5)], s))?;
+            root.draw(&PathElement::new(vec![(x - 5, c + 5), (x + 5, c - 5)], s))
+        }
+        Glyph::Restart => root.draw(&Circle::new((x, y - 7), 4, BLUE.stroke_width(2))),
+        Glyph::Truncate => root.draw(&Rectangle::new(
+            [(x - 4, y - 10), (x + 4, y - 2)],
+            rgb((150, 0, 150)).filled(),
+        )),
+        Glyph::ConfigAppended | Glyph::ConfigCommitted => {
+            let c = y - 7;
+            let pts = vec![(x, c - 6), (x + 5, c), (x, c + 6), (x - 5, c), (x, c - 6)];
+            if g == Glyph::ConfigCommitted {
+                root.draw(&Polygon::new(pts.clone(), rgb(CONFIG).filled()))?;
+            } else {
+                root.draw(&Polygon::new(pts.clone(), WHITE.filled()))?;
+            }
+            root.draw(&PathElement::new(pts, rgb(CONFIG).stroke_width(2)))
+        }
+        Glyph::ClockForward | Glyph::ClockBack => {
+            let c = y - 7;
+            let d = if g == Glyph::ClockForward { 1 } else { -1 };
+            for k in [-4, 1] {
+                let x0 = x + d * k;
+                root.draw(&PathElement::new(
+                    vec![(x0 - d * 3, c - 5), (x0 + d * 2, c), (x0 - d * 3, c + 5)],
+                    rgb(CLOCK).stroke_width(2),
+                ))?;
+            }
+            Ok(())
+        }
+        Glyph::Commit => root.draw(&PathElement::new(
+            vec![(x, y + 1), (x, y + 8)],
+            rgb((0, 90, 30)).stroke_width(1),
+        )),
+        Glyph::Skipped => root.draw(&Text::new(
+            "skipped".to_string(),
+            (x - 18, y - 13),
+            ("sans-serif", 11.0)
+                .into_font()
+                .color(&rgb((120, 120, 120))),
+        )),
+        Glyph::Violation => root.draw(&PathElement::new(
+            vec![(x, y - 14), (x, y + 2)],
+            RED.stroke_width(3),
+        )),
     }
 }
 
@@ -118,11 +402,31 @@ pub struct TimelineOptions {
     pub messages: bool,
 }
 
+/// The picture's title, laid out to fit its width.
+fn title(m: &RunModel, lay: &Layout) -> crate::report::plot::FittedTitle {
+    let (from, to) = (lay.from, lay.to);
+    let text = format!(
+        "{} (seed {}): {} nodes, {} to {}",
+        m.scenario,
+        m.seed,
+        m.nodes,
+        format_time(from, to - from),
+        format_time(to, to - from)
+    );
+    crate::report::plot::fit_title(&text, lay.width - 2 * lay.left as u32, TITLE_SIZE, 1)
+}
+
+/// The layout of the model's window as drawn (with room for its title).
+pub fn layout_for(m: &RunModel, o: &TimelineOptions) -> Layout {
+    let lay = Layout::new(m.nodes, o.from, o.to);
+    lay.with_title_lines(title(m, &lay).lines.len())
+}
+
 /// Draws the model's window to `path` (SVG when it ends in `.svg`, else PNG). The caller
 /// writes to a temporary name and renames (no half-written picture).
 pub fn draw_timeline(path: &Path, m: &RunModel, o: &TimelineOptions) -> Result<(), String> {
     crate::report::plot::register_font();
-    let lay = Layout::new(m.nodes, o.from, o.to);
+    let lay = layout_for(m, o);
     let size = (lay.width, lay.height);
     if path.extension().is_some_and(|e| e == "svg") {
         draw(SVGBackend::new(path, size).into_drawing_area(), m, o, &lay)
@@ -144,6 +448,22 @@ pub fn messages_in(m: &RunModel, from: u64, to: u64) -> usize {
         .count()
 }
 
+/// The lowest and highest index (last or commit) any node's log shows within `[from, to]`:
+/// the bottom and top of every lane's log strip (at least one apart), so that a short window
+/// of a long run still shows its steps.
+pub fn log_scale(m: &RunModel, from: u64, to: u64) -> (u64, u64) {
+    let values = m.logs.iter().flat_map(|lane| {
+        let k = lane.partition_point(|s| s.t <= from);
+        lane[k.saturating_sub(1)..]
+            .iter()
+            .take_while(|s| s.t <= to)
+            .flat_map(|s| [s.last, s.commit])
+    });
+    let (lo, hi) = values.fold((u64::MAX, 0), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let lo = lo.min(hi);
+    (lo, hi.max(lo + 1))
+}
+
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     m: &RunModel,
@@ -160,17 +480,19 @@ where
     let text = |s: &str, x: i32, y: i32, size: f64, c: &RGBColor| {
         Text::new(s.to_string(), (x, y), font(size).color(c))
     };
+    let width = lay.width as i32;
     root.fill(&WHITE).map_err(e)?;
-    let title = format!(
-        "{} (seed {}): {} nodes, {} to {}",
-        m.scenario,
-        m.seed,
-        m.nodes,
-        format_time(from, to - from),
-        format_time(to, to - from)
-    );
-    root.draw(&text(&title, lay.left, 10, 22.0, &BLACK))
+    let fitted = title(m, lay);
+    for (k, line) in fitted.lines.iter().enumerate() {
+        root.draw(&text(
+            line,
+            lay.left,
+            10 + TITLE_LINE * k as i32,
+            fitted.size as f64,
+            &BLACK,
+        ))
         .map_err(e)?;
+    }
 
     // Network-wide bursts: a band above the lanes.
     let band = (lay.top - 30, lay.top - 8);
@@ -179,7 +501,7 @@ where
             let (x0, x1) = (lay.x(n.from), lay.x(n.to).max(lay.x(n.from) + 1));
             root.draw(&Rectangle::new(
                 [(x0, band.0), (x1, band.1)],
-                rgb((255, 230, 160)).filled(),
+                rgb(BURST).filled(),
             ))
             .map_err(e)?;
             if x1 - x0 > 60 {
@@ -190,6 +512,7 @@ where
     }
 
     // Lanes: the cut-off shade behind, then the bars.
+    let (lo, hi) = log_scale(m, from, to);
     for node in 1..=m.nodes {
         let top = lay.lane_top(node);
         root.draw(&text(
@@ -260,107 +583,130 @@ where
             last_x = Some(x0);
             last_term = Some(s.term);
         }
+        // The log strip: last index (wide, grey) under the commit index (thin, green), as
+        // step lines over the window.
+        if let Some(steps) = m.logs.get(node as usize - 1) {
+            let (s0, s1) = lay.strip(node);
+            let y = |v: u64| {
+                let f = v.saturating_sub(lo) as f64 / (hi - lo) as f64;
+                s1 - (f * (s1 - s0) as f64).round() as i32
+            };
+            let k = steps.partition_point(|s| s.t <= from).saturating_sub(1);
+            let shown: Vec<_> = steps[k..].iter().take_while(|s| s.t <= to).collect();
+            for (colour, w, pick) in [
+                (
+                    LOG_LAST,
+                    3,
+                    (|s: &crate::report::runmodel::LogStep| s.last) as fn(&_) -> u64,
+                ),
+                (LOG_COMMIT, 1, |s| s.commit),
+            ] {
+                let mut pts = Vec::with_capacity(shown.len() * 2 + 1);
+                for s in &shown {
+                    let x = lay.x(s.t);
+                    if let Some(&(_, py)) = pts.last() {
+                        pts.push((x, py));
+                    }
+                    pts.push((x, y(pick(s))));
+                }
+                if let Some(&(_, py)) = pts.last() {
+                    pts.push((lay.right, py));
+                }
+                root.draw(&PathElement::new(pts, rgb(colour).stroke_width(w)))
+                    .map_err(e)?;
+            }
+            // At the lane's right end: both at the window's end.
+            if let Some((last, commit)) = m.log_at(node, to) {
+                let x = lay.right + 10;
+                root.draw(&text(&format!("last {last}"), x, b0 + 2, 13.0, &BLACK))
+                    .map_err(e)?;
+                root.draw(&text(
+                    &format!("commit {commit}"),
+                    x,
+                    b0 + 18,
+                    13.0,
+                    &rgb(LOG_COMMIT),
+                ))
+                .map_err(e)?;
+            }
+        }
     }
+    // The strips' scale, once, under the last lane's right end.
+    root.draw(&text(
+        &format!("log strip: {lo} to {hi}"),
+        lay.right + 10,
+        lay.strip(m.nodes).1 - 6,
+        11.0,
+        &rgb((90, 90, 90)),
+    ))
+    .map_err(e)?;
 
-    // Marks on a lane: above the bar (elections, leaders, crashes, truncations), below it
-    // (commits: one tick per pixel column and lane).
+    // Marks on a lane: above the bar (elections, leaders, crashes, restarts, truncations,
+    // configuration entries, clock jumps), below it (commits: one tick per pixel column and
+    // lane).
     let mut commit_cols = std::collections::BTreeSet::new();
     for mk in m.marks.iter().filter(|mk| mk.t >= from && mk.t <= to) {
         let x = lay.x(mk.t);
-        match (&mk.kind, mk.node) {
-            (MarkKind::Election { .. }, Some(n)) => {
-                let y = lay.bar(n).0 - 2;
-                root.draw(&Polygon::new(
-                    vec![(x - 5, y), (x + 5, y), (x, y - 9)],
-                    BLACK.filled(),
-                ))
-                .map_err(e)?;
-            }
-            (MarkKind::Leader { .. }, Some(n)) => {
-                let y = lay.bar(n).0 - 6;
-                root.draw(&Circle::new((x, y), 5, rgb((255, 200, 0)).filled()))
-                    .map_err(e)?;
-                root.draw(&Circle::new((x, y), 5, BLACK.stroke_width(1)))
-                    .map_err(e)?;
-            }
-            (MarkKind::Crash, Some(n)) => {
-                let y = lay.bar(n).0 - 7;
-                let red = RED.stroke_width(3);
-                root.draw(&PathElement::new(vec![(x - 5, y - 5), (x + 5, y + 5)], red))
-                    .map_err(e)?;
-                root.draw(&PathElement::new(vec![(x - 5, y + 5), (x + 5, y - 5)], red))
-                    .map_err(e)?;
-            }
-            (MarkKind::Restart { .. }, Some(n)) => {
-                let y = lay.bar(n).0 - 7;
-                root.draw(&Circle::new((x, y), 4, BLUE.stroke_width(2)))
-                    .map_err(e)?;
-            }
-            (MarkKind::FailedElection { .. }, Some(n)) => {
-                // A short red mark above the lost candidate's bar.
-                let a = lay.bar(n).0;
-                root.draw(&PathElement::new(
-                    vec![(x, a - 13), (x, a - 1)],
-                    rgb((200, 0, 0)).stroke_width(1),
-                ))
-                .map_err(e)?;
-            }
-            (MarkKind::Truncate { .. }, Some(n)) => {
-                let y = lay.bar(n).0 - 6;
-                root.draw(&Rectangle::new(
-                    [(x - 4, y - 4), (x + 4, y + 4)],
-                    rgb((150, 0, 150)).filled(),
-                ))
-                .map_err(e)?;
-            }
+        let above = |n: u32| lay.bar(n).0;
+        let g = match (&mk.kind, mk.node) {
+            (MarkKind::Election { .. }, Some(n)) => Some((Glyph::Election, above(n))),
+            (MarkKind::Leader { .. }, Some(n)) => Some((Glyph::Leader, above(n))),
+            (MarkKind::Crash, Some(n)) => Some((Glyph::Crash, above(n))),
+            (MarkKind::Restart { .. }, Some(n)) => Some((Glyph::Restart, above(n))),
+            (MarkKind::FailedElection { .. }, Some(n)) => Some((Glyph::FailedElection, above(n))),
+            (MarkKind::Truncate { .. }, Some(n)) => Some((Glyph::Truncate, above(n))),
+            (MarkKind::ConfigAppended { .. }, Some(n)) => Some((Glyph::ConfigAppended, above(n))),
+            (MarkKind::ConfigCommitted { .. }, Some(n)) => Some((Glyph::ConfigCommitted, above(n))),
+            (MarkKind::ClockJump { back, .. }, Some(n)) => Some((
+                if *back {
+                    Glyph::ClockBack
+                } else {
+                    Glyph::ClockForward
+                },
+                above(n),
+            )),
             (MarkKind::Commit { .. }, Some(n)) if commit_cols.insert((n, x)) => {
-                let y = lay.bar(n).1;
-                root.draw(&PathElement::new(
-                    vec![(x, y + 1), (x, y + 8)],
-                    rgb((0, 90, 30)).stroke_width(1),
-                ))
-                .map_err(e)?;
+                Some((Glyph::Commit, lay.bar(n).1))
             }
             (MarkKind::SplitVote { term, .. }, None) => {
                 // Between the lanes' bars only, so no bar's colours change.
                 for n in 1..=m.nodes {
                     let a = lay.bar(n).0;
-                    let (top, bottom) = (a - 13, a - 1);
                     root.draw(&PathElement::new(
-                        vec![(x, top), (x, bottom)],
+                        vec![(x, a - 13), (x, a - 1)],
                         rgb((200, 0, 0)).stroke_width(1),
                     ))
                     .map_err(e)?;
                 }
+                let s = format!("split t{term}");
+                let w = crate::report::plot::text_width(&s, 12) as i32;
                 root.draw(&text(
-                    &format!("split t{term}"),
-                    x + 2,
+                    &s,
+                    label_x(x - 3, w, lay.right),
                     lay.lanes_bottom() + 2,
                     12.0,
                     &rgb((200, 0, 0)),
                 ))
                 .map_err(e)?;
+                None
             }
             (MarkKind::Violation { property, .. }, None) => {
                 root.draw(&PathElement::new(
-                    vec![(x, lay.top - 8), (x, lay.lanes_bottom())],
+                    vec![(x, lay.label_y() + 16), (x, lay.lanes_bottom())],
                     RED.stroke_width(3),
                 ))
                 .map_err(e)?;
-                root.draw(&text(property, x + 4, lay.top - 28, 14.0, &RED))
+                let w = crate::report::plot::text_width(property, 14) as i32;
+                let lx = label_x(x, w, width);
+                root.draw(&text(property, lx, lay.label_y(), 14.0, &RED))
                     .map_err(e)?;
+                None
             }
-            (MarkKind::FaultSkipped { .. }, None) => {
-                root.draw(&text(
-                    "skipped",
-                    x + 2,
-                    band.0 - 14,
-                    11.0,
-                    &rgb((120, 120, 120)),
-                ))
-                .map_err(e)?;
-            }
-            _ => {}
+            (MarkKind::FaultSkipped { .. }, None) => Some((Glyph::Skipped, band.0)),
+            _ => None,
+        };
+        if let Some((g, y)) = g {
+            glyph(&root, g, x, y).map_err(e)?;
         }
     }
 
@@ -374,85 +720,109 @@ where
             let (x0, y0) = (lay.x(msg.sent), lay.mid(msg.from));
             let (x1, y1) = (lay.x(msg.arrived), lay.mid(msg.to));
             let c = if msg.dropped.is_some() {
-                RGBAColor(200, 0, 0, 0.7)
+                DROP_ARROW
             } else if msg.msg.starts_with("RequestVote") {
-                RGBAColor(120, 40, 160, 0.6)
+                VOTE_ARROW
             } else {
-                RGBAColor(40, 40, 40, 0.35)
+                OTHER_ARROW
             };
-            root.draw(&PathElement::new(
-                vec![(x0, y0), (x1, y1)],
-                c.stroke_width(1),
-            ))
-            .map_err(e)?;
-            if msg.dropped.is_some() {
-                root.draw(&Cross::new((x1, y1), 3, c.stroke_width(1)))
-                    .map_err(e)?;
-            } else {
-                root.draw(&Circle::new((x1, y1), 2, c.filled()))
-                    .map_err(e)?;
-            }
+            arrow(&root, (x0, y0), (x1, y1), c, msg.dropped.is_some()).map_err(e)?;
         }
     }
 
     // The time axis, in steps of 1, 2 or 5 of a power of ten.
-    let axis_y = lay.lanes_bottom() + 18;
+    let axis_y = lay.axis_y();
     root.draw(&PathElement::new(
         vec![(lay.left, axis_y), (lay.right, axis_y)],
         BLACK.stroke_width(1),
     ))
     .map_err(e)?;
-    let step = tick_step(to - from);
-    let mut t = from.div_ceil(step) * step;
-    while t <= to {
-        let x = lay.x(t);
+    for (_, x, label) in lay.ticks() {
         root.draw(&PathElement::new(
             vec![(x, axis_y), (x, axis_y + 6)],
             BLACK.stroke_width(1),
         ))
         .map_err(e)?;
+        let w = crate::report::plot::text_width(&label, 14) as i32;
         root.draw(&text(
-            &format_time(t, step),
-            x - 14,
+            &label,
+            lay.tick_label_x(x, w),
             axis_y + 9,
             14.0,
             &BLACK,
         ))
         .map_err(e)?;
-        t += step;
     }
 
-    // Legend.
-    let ly = axis_y + 40;
-    let mut lx = lay.left;
-    for s in State::ALL {
-        root.draw(&Rectangle::new(
-            [(lx, ly), (lx + 22, ly + 14)],
-            rgb(state_color(s)).filled(),
-        ))
-        .map_err(e)?;
-        root.draw(&text(s.name(), lx + 27, ly, 14.0, &BLACK))
+    // The legend: every colour and mark, each with its sample drawn as on the lanes.
+    for ((sample, what), (row, x)) in legend_entries().iter().zip(legend_places(width)) {
+        let y = lay.legend_top() + LEGEND_ROW * row;
+        match *sample {
+            Sample::Swatch(c) => root
+                .draw(&Rectangle::new(
+                    [(x + 2, y), (x + SAMPLE_W - 2, y + 14)],
+                    rgb(c).filled(),
+                ))
+                .map_err(e)?,
+            Sample::Mark(g) => {
+                let gx = x + SAMPLE_W / 2;
+                match g {
+                    Glyph::Commit => glyph(&root, g, gx, y + 2),
+                    Glyph::Skipped => {
+                        root.draw(&text("skipped", x, y + 2, 11.0, &rgb((120, 120, 120))))
+                    }
+                    _ => glyph(&root, g, gx, y + 16),
+                }
+                .map_err(e)?
+            }
+            Sample::Arrow(c, dropped) => {
+                arrow(&root, (x, y + 13), (x + SAMPLE_W - 3, y + 3), c, dropped).map_err(e)?
+            }
+            Sample::LogLines => {
+                root.draw(&PathElement::new(
+                    vec![
+                        (x, y + 12),
+                        (x + 10, y + 12),
+                        (x + 10, y + 4),
+                        (x + SAMPLE_W, y + 4),
+                    ],
+                    rgb(LOG_LAST).stroke_width(3),
+                ))
+                .map_err(e)?;
+                root.draw(&PathElement::new(
+                    vec![
+                        (x, y + 12),
+                        (x + 16, y + 12),
+                        (x + 16, y + 4),
+                        (x + SAMPLE_W, y + 4),
+                    ],
+                    rgb(LOG_COMMIT).stroke_width(1),
+                ))
+                .map_err(e)?;
+            }
+        }
+        let tx = x + sample_w(*sample) + 6;
+        root.draw(&text(what, tx, y, LEGEND_TEXT as f64, &BLACK))
             .map_err(e)?;
-        lx += 130;
     }
-    root.draw(&Rectangle::new(
-        [(lx, ly), (lx + 22, ly + 14)],
-        rgb(CUT_OFF).filled(),
-    ))
-    .map_err(e)?;
-    root.draw(&text(
-        "cut off (partition or cut link)",
-        lx + 27,
-        ly,
-        14.0,
-        &BLACK,
-    ))
-    .map_err(e)?;
-    let legend = "▲ election   ● leader elected   ✕ crash   ○ restart   ■ truncate   | commit (below the lane)   red marks across the lanes: split vote";
-    root.draw(&text(legend, lay.left, ly + 24, 14.0, &BLACK))
-        .map_err(e)?;
     root.present().map_err(e)?;
     Ok(())
+}
+
+/// A message arrow from `a` to `b`: a line ending in a dot, or in ✕ when dropped.
+fn arrow<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    a: (i32, i32),
+    b: (i32, i32),
+    c: RGBAColor,
+    dropped: bool,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.draw(&PathElement::new(vec![a, b], c.stroke_width(1)))?;
+    if dropped {
+        root.draw(&Cross::new(b, 3, c.stroke_width(1)))
+    } else {
+        root.draw(&Circle::new(b, 2, c.filled()))
+    }
 }
 
 /// A tick step of 1, 2 or 5 times a power of ten ns giving about 10 ticks over `span` ns.
@@ -504,11 +874,114 @@ mod tests {
     fn layout_maps_the_window_to_the_plot_width() {
         let l = Layout::new(5, 1000, 2000);
         assert_eq!(l.x(1000), 60);
-        assert_eq!(l.x(2000), 1570);
+        assert_eq!(l.x(2000), 1470);
         assert_eq!(l.x(0), 60);
-        // One pixel is 1000/1510 ns here: t_at is within a pixel of the time drawn there.
-        let l = Layout::new(5, 0, 1_510_000);
+        // One pixel is 1000/1410 ns here: t_at is within a pixel of the time drawn there.
+        let l = Layout::new(5, 0, 1_410_000);
         assert_eq!(l.t_at(l.x(500_000)), 500_000);
         assert_eq!(l.t_at(l.x(500_000) + 1), 501_000);
+    }
+
+    /// Issue 19: the violation's property was written to the right of its line and ran off
+    /// the picture when the violation ended the run. Wherever the line is, the label (measured
+    /// as drawn) lies inside the picture and beside the line, not across it.
+    #[test]
+    fn the_violation_label_stays_inside_the_picture() {
+        let lay = Layout::new(5, 0, 799_714_286);
+        let width = lay.width as i32;
+        let w = crate::report::plot::text_width("Leader Completeness", 14) as i32;
+        assert!(w > 60, "{w}");
+        for t in [0, 400_000_000, 790_000_000, 799_714_286] {
+            let x = lay.x(t);
+            let lx = label_x(x, w, width);
+            assert!(
+                lx >= 0 && lx + w <= width,
+                "t={t}: label {lx}..{} in {width}",
+                lx + w
+            );
+            assert!(
+                lx + w < x || lx > x,
+                "t={t}: the label crosses its line at {x}"
+            );
+        }
+        // At the end of the run: to the line's left.
+        assert!(label_x(lay.x(799_714_286), w, width) < lay.x(799_714_286));
+    }
+
+    /// Issue 19: a run that stopped at 0.7997 s had no tick at its right edge (0.8 s lies 0.4
+    /// pixels past it). A tick within a pixel of the edge is drawn at the edge; one further
+    /// out is not; every label lies inside the picture.
+    #[test]
+    fn the_last_tick_is_drawn_at_the_edge() {
+        let lay = Layout::new(5, 0, 799_714_286);
+        let ticks = lay.ticks();
+        assert_eq!(ticks.len(), 9, "{ticks:?}");
+        let last = ticks.last().unwrap();
+        assert_eq!(
+            (last.0, last.1, last.2.as_str()),
+            (800_000_000, lay.right(), "0.8s")
+        );
+        // Two pixels short of the tick: not drawn.
+        let lay = Layout::new(5, 0, 800_000_000 - 2 * 800_000_000 / 1410);
+        assert_eq!(lay.ticks().last().unwrap().0, 700_000_000);
+        for (from, to) in [
+            (0, 6_000_000_000),
+            (0, 60_000_000_000),
+            (2_100_000_000, 2_500_000_000),
+        ] {
+            let lay = Layout::new(5, from, to);
+            for (_, x, label) in lay.ticks() {
+                let w = crate::report::plot::text_width(&label, 14) as i32;
+                let lx = lay.tick_label_x(x, w);
+                assert!(lx >= 0 && lx + w <= lay.width as i32, "{label} at {lx}");
+            }
+            assert_eq!(lay.ticks().last().unwrap().1, lay.right(), "{from}..{to}");
+        }
+    }
+
+    /// The legend names every state, shade and mark the picture draws, and fits the width
+    /// and the height laid out for it.
+    #[test]
+    fn the_legend_explains_every_mark_and_fits() {
+        let entries = legend_entries();
+        let texts: Vec<&str> = entries.iter().map(|e| e.1.as_str()).collect();
+        for want in [
+            "follower",
+            "down",
+            "cut off",
+            "burst",
+            "election started",
+            "leader elected",
+            "split vote",
+            "crash",
+            "restart",
+            "truncated",
+            "configuration entry appended",
+            "configuration entry committed",
+            "clock jumped forward",
+            "clock jumped back",
+            "commit index advanced",
+            "found nothing",
+            "safety violation",
+            "last log index",
+            "RequestVote",
+            "other message",
+            "dropped message",
+        ] {
+            assert!(
+                texts.iter().any(|t| t.contains(want)),
+                "no legend entry for {want}"
+            );
+        }
+        let lay = Layout::new(5, 0, 1);
+        let width = lay.width as i32;
+        let places = legend_places(width);
+        for ((sample, what), (row, x)) in entries.iter().zip(&places) {
+            let w =
+                sample_w(*sample) + 6 + crate::report::plot::text_width(what, LEGEND_TEXT) as i32;
+            assert!(*x >= 0 && x + w <= width, "{what:?} runs to {}", x + w);
+            let bottom = lay.legend_top() + LEGEND_ROW * (row + 1);
+            assert!(bottom <= lay.height as i32, "{what:?} below the picture");
+        }
     }
 }

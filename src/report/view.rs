@@ -174,6 +174,9 @@ function describeMark(m) {
     case "crash": return who + "CRASH";
     case "restart": return who + "restart term " + m.term;
     case "truncate": return who + "truncate from " + m.from;
+    case "config_appended": return who + "appends config at " + m.index + ": " + (m.old.length ? "n" + m.old.join(",n") + " → " : "") + "n" + m.new.join(",n");
+    case "config_committed": return who + "commits config at " + m.index;
+    case "clock_jump": return who + "clock jumps " + (m.back ? "back " : "forward ") + (m.by / 1e6) + "ms";
     case "fault_skipped": return "fault skipped: " + m.reason;
     case "violation": return "VIOLATION " + m.property + ": " + m.detail;
     default: return null;
