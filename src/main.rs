@@ -416,7 +416,8 @@ fn bug_parser() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(
         NodeKind::ALL
             .into_iter()
-            .flat_map(|k| k.bug_names().iter().copied()),
+            .flat_map(|k| k.bug_names().iter().copied())
+            .chain(raftsim::nodes::APPLICATION_BUGS),
     )
 }
 

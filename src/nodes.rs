@@ -76,6 +76,14 @@ impl NodeKind {
             NodeKind::RaftRs => &crate::raftrs::Bug::NAMES,
         }
     }
+
+    /// Every bug a run with this implementation may plant: its own ([`NodeKind::bug_names`])
+    /// and the application's ([`APPLICATION_BUGS`]).
+    pub fn all_bug_names(self) -> Vec<&'static str> {
+        let mut names = self.bug_names().to_vec();
+        names.extend(APPLICATION_BUGS);
+        names
+    }
 }
 
 impl std::fmt::Display for NodeKind {
@@ -127,6 +135,12 @@ macro_rules! with_node {
     };
 }
 
+/// Bugs of the application the harness runs on any node, not of a node: the state machine
+/// (`world::kv`) without client sessions, `no-session-dedup`, which applies a retried request
+/// again (dissertation §6.3). Planted like a node's (`raft.bugs`, `--bug`); the run needs a
+/// workload.
+pub const APPLICATION_BUGS: [&str; 1] = ["no-session-dedup"];
+
 /// What `raftsim nodes` prints: each implementation, what it supports, and its bugs.
 pub fn describe() -> String {
     use std::fmt::Write;
@@ -157,6 +171,11 @@ pub fn describe() -> String {
         }
         let _ = writeln!(o, "  bugs: {}", k.bug_names().join(", "));
     }
+    let _ = writeln!(
+        o,
+        "application bugs, with any node: {}",
+        APPLICATION_BUGS.join(", ")
+    );
     o.pop();
     o
 }

@@ -282,6 +282,7 @@ fn the_checker_has_no_fixed_cluster_size() {
             node: 9,
             index: 1,
             entry: entry(1),
+            ret: None,
         },
     ];
     for (i, ev) in ok.into_iter().enumerate() {

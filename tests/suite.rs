@@ -14,6 +14,8 @@ mod bugs_found;
 mod check_offline;
 #[path = "cli.rs"]
 mod cli;
+#[path = "clients.rs"]
+mod clients;
 #[path = "clock_jump.rs"]
 mod clock_jump;
 #[path = "interaction/cluster.rs"]

@@ -375,7 +375,9 @@ impl Checker {
                 }
                 v.commit = *commit_index;
             }
-            Event::Apply { node, index, entry } => {
+            Event::Apply {
+                node, index, entry, ..
+            } => {
                 let v = view(&mut self.nodes, *node);
                 if *index != v.applied + 1 {
                     return fail(
@@ -609,7 +611,42 @@ pub fn check_records(nodes: u32, records: &[Record]) -> (u64, Option<Violation>)
             return (records.len() as u64, Some(v));
         }
     }
-    (records.len() as u64, None)
+    (records.len() as u64, check_clients(records))
+}
+
+/// The linearizability check of the trace's client history (`observe::clients`), as the run
+/// made it at its end: a violation is reported at the trace's `linearizability` record (or its
+/// `end`, or its last record).
+fn check_clients(records: &[Record]) -> Option<Violation> {
+    use crate::observe::linear::Verdict;
+    let (history, report) = crate::observe::clients::check_records(records)?;
+    let Verdict::Violation {
+        key,
+        window,
+        start,
+        end,
+        from,
+    } = report.verdict
+    else {
+        return None;
+    };
+    let at = records
+        .iter()
+        .position(|r| matches!(r.ev, Event::Linearizability { .. }))
+        .or_else(|| {
+            records
+                .iter()
+                .position(|r| matches!(r.ev, Event::End { .. }))
+        })
+        .unwrap_or(records.len().saturating_sub(1));
+    Some(Violation {
+        property: "Linearizability",
+        event_index: at as u64 + 1,
+        time: records.get(at).map_or(0, |r| r.t),
+        detail: crate::observe::linear::describe_violation(
+            &history, key, &window, start, end, from,
+        ),
+    })
 }
 
 /// Finds the first record that names a node outside 1..=nodes (a checker indexes its views by
@@ -1254,6 +1291,7 @@ mod tests {
                     node: 1,
                     index: 1,
                     entry: put(8),
+                    ret: None,
                 }),
                 3,
             )

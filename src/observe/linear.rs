@@ -1520,7 +1520,10 @@ mod tests {
         h.push(on_key(1, done(101, OpKind::Get, 2, 3, Ret::Get(None))));
         // The budget is shared fairly: key 0's half runs out, key 1 is decided with the rest.
         let r = check(&h, &Limits { max_states: 8 });
-        assert!(matches!(r.verdict, Verdict::Violation { key: 1, .. }), "{r}");
+        assert!(
+            matches!(r.verdict, Verdict::Violation { key: 1, .. }),
+            "{r}"
+        );
         assert_eq!(
             check(&crowded(0, 12), &Limits { max_states: 4 }).verdict,
             Verdict::Unknown { key: 0, ops: 12 }

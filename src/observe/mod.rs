@@ -7,6 +7,7 @@
 
 pub mod availability;
 pub mod check;
+pub mod clients;
 pub mod linear;
 pub mod story;
 pub mod summary;

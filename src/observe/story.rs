@@ -270,7 +270,9 @@ impl StoryBuilder {
                     entries,
                 });
             }
-            Event::Apply { node, index, entry } => {
+            Event::Apply {
+                node, index, entry, ..
+            } => {
                 let i = *index as usize;
                 if i == self.applied.len() + 1 {
                     self.applied.push(*entry);
@@ -466,6 +468,7 @@ mod tests {
                     config: None,
                     ..Default::default()
                 },
+                ret: None,
             },
         }
     }

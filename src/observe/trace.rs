@@ -262,6 +262,11 @@ pub enum Event {
         node: NodeId,
         index: u64,
         entry: TEntry,
+        /// What applying a get or CAS gave, in a run whose workload draws them: the first
+        /// application's answer is what the linearizability check takes for a request its
+        /// client never heard back about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ret: Option<TRet>,
     },
     ClientRequest {
         req: u64,
@@ -583,7 +588,9 @@ impl fmt::Display for Record {
             } => write!(f, "n{node} append at {index} terms=[{}]", terms(entries)),
             Event::Truncate { node, from } => write!(f, "n{node} truncate from {from}"),
             Event::Commit { node, commit_index } => write!(f, "n{node} commit={commit_index}"),
-            Event::Apply { node, index, entry } => {
+            Event::Apply {
+                node, index, entry, ..
+            } => {
                 write!(f, "n{node} apply {index} term={}", entry.term)
             }
             Event::ClientRequest {

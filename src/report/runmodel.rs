@@ -831,8 +831,7 @@ mod tests {
     fn entry(term: u64) -> crate::observe::trace::TEntry {
         crate::observe::trace::TEntry {
             term,
-            put: None,
-            config: None,
+            ..Default::default()
         }
     }
 

@@ -241,7 +241,7 @@ impl Scenario {
                 remember_leader: w.routing == super::Routing::RememberLeader,
                 reads: w.reads,
                 cas: w.cas,
-                sessions: w.sessions,
+                sessions: w.sessions && !self.raft.bugs.iter().any(|b| b == "no-session-dedup"),
             }),
             faults: self
                 .faults

@@ -223,6 +223,7 @@ fn bug_names_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema:
     let names: Vec<serde_json::Value> = NodeKind::ALL
         .into_iter()
         .flat_map(|k| k.bug_names().iter().map(|&n| serde_json::Value::from(n)))
+        .chain(crate::nodes::APPLICATION_BUGS.map(serde_json::Value::from))
         .collect();
     let schema =
         serde_json::json!({ "type": "array", "items": { "type": "string", "enum": names } });
@@ -1710,8 +1711,14 @@ impl Scenario {
                 format!("node {kind} does not support {feature}; `node: raftsim` does"),
             ))
         };
-        let names = kind.bug_names();
+        let names = kind.all_bug_names();
         for (i, b) in self.raft.bugs.iter().enumerate() {
+            if crate::nodes::APPLICATION_BUGS.contains(&b.as_str()) && self.workload.is_none() {
+                return Err((
+                    format!("raft.bugs[{i}]"),
+                    format!("{b:?} is a bug of the clients' state machine: the scenario needs a `workload`"),
+                ));
+            }
             if !names.contains(&b.as_str()) {
                 let other = NodeKind::ALL
                     .into_iter()

@@ -34,7 +34,7 @@ use crate::observe::check::Violation;
 use crate::observe::linear;
 use crate::observe::linear::Ret;
 use crate::observe::summary::{client_stats, kv_digest, ClientStats, StateMachineSummary};
-use crate::observe::trace::{Event, Record, TEntry};
+use crate::observe::trace::{Event, Record, TEntry, TRet};
 use crate::observe::{ObsCtx, Observer};
 use crate::protocol::{
     CatchUpPhase, ClientReply, Command, Config, Envelope, HardState, Index, Input, Log, NodeId,
@@ -974,15 +974,18 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             Output::Apply { index, entry } => {
                 let dedup = self.cfg.workload.as_ref().is_none_or(|w| w.sessions);
                 let s = &mut self.slots[id as usize - 1];
+                let mut ret = None;
                 if let Some((req, op)) = entry.command.request() {
-                    let ret = s.sm.apply(req, op, dedup);
-                    self.clients.applied(req, index, self.now, ret);
+                    let gave = s.sm.apply(req, op, dedup);
+                    self.clients.applied(req, index, self.now, gave);
+                    ret = TRet::of(gave);
                 }
                 s.seen.applied = index;
                 self.emit(Event::Apply {
                     node: id,
                     index,
                     entry: TEntry::from(&entry),
+                    ret,
                 });
                 if let Command::Config { old, new } = entry.command {
                     if index > self.config_applied {

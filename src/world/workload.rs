@@ -17,7 +17,8 @@ use crate::base::rng::{Purpose, Rng};
 use crate::base::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::observe::linear::{OpKind, Operation, Ret};
+use crate::observe::clients::{history, Request};
+use crate::observe::linear::{Operation, Ret};
 use crate::observe::trace::{Event, TOp, TRet};
 use crate::observe::Observer;
 use crate::protocol::{ClientReply, NodeId, Op, RaftNode};
@@ -87,7 +88,7 @@ impl Clients {
         self.order.iter().map(|&(_, req)| req).collect()
     }
 
-    /// The client history, for the linearizability check (see [`history`]).
+    /// The client history, for the linearizability check (`observe::clients`).
     pub fn history(&self) -> Vec<Operation> {
         history(self.reqs.iter().enumerate().map(|(req, r)| {
             let req = req as u64;
@@ -123,47 +124,6 @@ impl Clients {
             .map(|r| (r.submitted.0, r.done.map(|(t, ok)| (t.0, ok))))
             .collect()
     }
-}
-
-/// One client request as the linearizability check needs it; see [`history`].
-pub struct Request {
-    pub req: u64,
-    pub op: Op,
-    pub invoked: u64,
-    /// When its client was answered, and what it was told; `None` if it never was.
-    pub answer: Option<(u64, Ret)>,
-    /// When a node first applied it, and what that gave; `None` if none ever did.
-    pub first_applied: Option<(u64, Ret)>,
-}
-
-/// The client history the linearizability check reads (`observe::linear`), online from the
-/// world and offline from a trace's records alike. A request its client was answered for is
-/// complete at the answer. One it was not (timed out, given up, pending at the end) is, to its
-/// client, indeterminate; the simulator knows more and says it, which keeps the search small
-/// without hiding anything a client saw: a request no node ever applied never took effect and
-/// is left out, and one a node applied took effect by then, with what that application gave,
-/// so it is complete at its first application.
-pub fn history(requests: impl Iterator<Item = Request>) -> Vec<Operation> {
-    requests
-        .filter_map(|r| {
-            let complete = match (r.answer, r.first_applied) {
-                (Some(a), _) => Some(a),
-                (None, Some((t, ret))) => Some((t.max(r.invoked), ret)),
-                (None, None) => return None,
-            };
-            Some(Operation {
-                id: r.req,
-                key: r.op.key(),
-                kind: match r.op {
-                    Op::Get { .. } => OpKind::Get,
-                    Op::Put { value, .. } => OpKind::Put { value },
-                    Op::Cas { expect, value, .. } => OpKind::Cas { expect, value },
-                },
-                invoke: r.invoked,
-                complete,
-            })
-        })
-        .collect()
 }
 
 impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {

@@ -837,6 +837,7 @@ impl<N: Driven> Harness<N> {
                         node: id,
                         index: *index,
                         entry: TEntry::from(entry),
+                        ret: None,
                     }))
                 }
                 Output::Note(note) => self
