@@ -313,3 +313,48 @@ fn split_votes_and_failed_elections_are_told_apart_and_listed_in_order() {
     assert_eq!(b.s.failed_election_terms, vec![2]);
     assert_eq!((b.s.split_votes, b.s.failed_elections), (2, 1));
 }
+
+/// Issue 19: a term judged a failed election, in which a node still behind stood later, read
+/// "the only candidate lost" beside two candidates. It now says who stood alone and who later.
+#[test]
+fn a_late_candidate_in_a_judged_term_is_told_apart() {
+    use raftsim::observe::summary::SummaryBuilder;
+    use raftsim::observe::trace::Record;
+    let events = [
+        election(4, 2),
+        election(1, 3),
+        follower(4, 3),
+        election(5, 2),
+        follower(5, 3),
+        leader(1, 3),
+    ];
+    let mut d = SplitVoteDetector::default();
+    let mut b = SummaryBuilder::default();
+    for (i, ev) in events.iter().enumerate() {
+        let mut out = Vec::new();
+        d.on(ev, &mut out);
+        for e in std::iter::once(ev.clone()).chain(out) {
+            b.on(&Record { t: i as u64, ev: e });
+        }
+    }
+    let s = b.finish(
+        "late",
+        1,
+        raftsim::observe::summary::RunFacts {
+            outcome: "completed",
+            end_time_ns: 10,
+            events: 6,
+            messages_sent: 0,
+            violation: None,
+            panic: None,
+            state_machines: &[],
+            client: None,
+        },
+        None,
+    );
+    let t2 = s.terms.iter().find(|t| t.term == 2).expect("term 2");
+    assert_eq!(
+        t2.result,
+        "n4 stood alone and lost before the cluster moved past the term; n5 stood in it later, from behind"
+    );
+}

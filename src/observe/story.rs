@@ -372,6 +372,21 @@ impl StoryBuilder {
             }
         }
         s.terms = self.terms.into_values().collect();
+        // A term judged a failed election while one candidate had stood (the cluster had moved
+        // past it) in which others stood later (restarted, or cut off, from an older term).
+        for t in s.terms.iter_mut() {
+            if t.result == "the only candidate lost" && t.candidates.len() > 1 {
+                let later: Vec<String> = t.candidates[1..]
+                    .iter()
+                    .map(|c| format!("n{}", c.node))
+                    .collect();
+                t.result = format!(
+                    "n{} stood alone and lost before the cluster moved past the term; {} stood in it later, from behind",
+                    t.candidates[0].node,
+                    later.join(", ")
+                );
+            }
+        }
         let max_term = self.max_term;
         for t in s.terms.iter_mut().filter(|t| t.result.is_empty()) {
             t.result = if t.term >= max_term {

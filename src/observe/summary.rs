@@ -153,6 +153,38 @@ pub struct ClientStats {
     pub no_commit_windows: Vec<[u64; 2]>,
 }
 
+/// Completed client operations by kind (`client_operations` in `summary.json`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ClientOperations {
+    pub gets: u64,
+    /// Gets that read a value (the rest found the key never written).
+    pub gets_found: u64,
+    pub puts: u64,
+    pub cas: u64,
+    /// CAS whose client was told it took effect.
+    pub cas_took_effect: u64,
+    /// Requests whose client got no answer (failed or pending at the end), by kind.
+    pub unanswered_gets: u64,
+    pub unanswered_writes: u64,
+    /// Request number to its kind, while reading the trace.
+    #[serde(skip)]
+    kinds: BTreeMap<u64, u8>,
+}
+
+/// The `linearizability` record, in `summary.json`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LinearizabilitySummary {
+    /// `linearizable`, `violation` or `unknown`.
+    pub verdict: String,
+    pub operations: u64,
+    /// Search states explored: the check's cost, the same on every machine.
+    pub states: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub window: Vec<u64>,
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
     /// The tool that wrote the summary: `raftsim <version>`.
@@ -180,6 +212,13 @@ pub struct Summary {
     pub max_commit_index: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientStats>,
+    /// What the clients asked and were told, in a run whose workload draws reads or CAS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_operations: Option<ClientOperations>,
+    /// The linearizability check of the client history (`observe::linear`): its verdict and
+    /// cost, in a run whose workload draws reads or CAS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linearizability: Option<LinearizabilitySummary>,
     /// Leader changes, time without a stable leader, term growth, windows with a connected
     /// majority ([`crate::observe::availability`]).
     pub availability: AvailabilityStats,
@@ -281,6 +320,53 @@ impl SummaryBuilder {
     pub fn on(&mut self, rec: &Record) {
         let s = &mut self.s;
         match &rec.ev {
+            Event::ClientRequest {
+                req, op: Some(op), ..
+            } => {
+                use crate::observe::trace::TOp;
+                let kind = match op {
+                    TOp::Get { .. } => 0,
+                    TOp::Put { .. } => 1,
+                    TOp::Cas { .. } => 2,
+                };
+                let c = s.client_operations.get_or_insert_with(Default::default);
+                c.kinds.insert(*req, kind);
+            }
+            Event::ClientDone { req, ok, ret, .. } => {
+                use crate::observe::trace::TRet;
+                if let Some(c) = &mut s.client_operations {
+                    if let Some(kind) = c.kinds.remove(req) {
+                        match (kind, ok, ret) {
+                            (0, true, r) => {
+                                c.gets += 1;
+                                c.gets_found += u64::from(matches!(r, Some(TRet::Get(Some(_)))));
+                            }
+                            (1, true, _) => c.puts += 1,
+                            (_, true, r) => {
+                                c.cas += 1;
+                                c.cas_took_effect += u64::from(matches!(r, Some(TRet::Cas(true))));
+                            }
+                            (0, false, _) => c.unanswered_gets += 1,
+                            (_, false, _) => c.unanswered_writes += 1,
+                        }
+                    }
+                }
+            }
+            Event::Linearizability {
+                verdict,
+                ops,
+                states,
+                key,
+                window,
+            } => {
+                s.linearizability = Some(LinearizabilitySummary {
+                    verdict: verdict.clone(),
+                    operations: *ops,
+                    states: *states,
+                    key: *key,
+                    window: window.clone(),
+                });
+            }
             Event::Election { .. } => s.elections += 1,
             Event::Leader { node, term, .. } => {
                 s.leaders.push(LeaderRecord {
@@ -566,6 +652,35 @@ impl SummaryBuilder {
                 c.failed,
                 c.pending_at_end
             );
+            if let Some(k) = &s.client_operations {
+                let _ = writeln!(
+                    o,
+                    "operations {} ({} found a value), {}, {} ({} took effect) answered; {} and {} unanswered",
+                    count(k.gets, "get", "gets"),
+                    k.gets_found,
+                    count(k.puts, "put", "puts"),
+                    k.cas,
+                    k.cas_took_effect,
+                    count(k.unanswered_gets, "get", "gets"),
+                    count(k.unanswered_writes, "write", "writes"),
+                );
+            }
+            if let Some(l) = &s.linearizability {
+                let _ = writeln!(
+                    o,
+                    "linearizability {} ({}, {} searched{})",
+                    l.verdict,
+                    count(l.operations, "client operation", "client operations"),
+                    count(l.states, "state", "states"),
+                    match (l.verdict.as_str(), l.key) {
+                        ("violation", Some(k)) => format!("; key k{k}, requests {:?}", l.window),
+                        ("unknown", Some(k)) => format!(
+                            "; the search passed its bound at key k{k}: neither proven nor refuted"
+                        ),
+                        _ => String::new(),
+                    }
+                );
+            }
             if let (Some(p50), Some(p99), Some(max)) =
                 (c.latency_p50_ns, c.latency_p99_ns, c.latency_max_ns)
             {

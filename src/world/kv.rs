@@ -8,7 +8,7 @@
 //! `no-session-dedup`) a repeat is applied again, and its answer is the last application's.
 //! Volatile, like the node's: a restart rebuilds it by applying the log again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::observe::linear::Ret;
 use crate::protocol::Op;
@@ -16,8 +16,9 @@ use crate::protocol::Op;
 #[derive(Default)]
 pub struct StateMachine {
     pub kv: BTreeMap<u32, u64>,
-    /// The answer each applied request gave, by request number.
-    sessions: HashMap<u64, Ret>,
+    /// The answer each applied request gave, by request number (request numbers are dense,
+    /// from 0, so a vector serves).
+    sessions: Vec<Option<Ret>>,
 }
 
 impl StateMachine {
@@ -33,7 +34,7 @@ impl StateMachine {
     /// Applies request `req`'s `op` (once per request with `dedup`) and returns its answer.
     pub fn apply(&mut self, req: u64, op: Op, dedup: bool) -> Ret {
         if dedup {
-            if let Some(&ret) = self.sessions.get(&req) {
+            if let Some(ret) = self.answer(req) {
                 return ret;
             }
         }
@@ -44,13 +45,17 @@ impl StateMachine {
             }
             _ => {}
         }
-        self.sessions.insert(req, ret);
+        let i = req as usize;
+        if i >= self.sessions.len() {
+            self.sessions.resize(i + 1, None);
+        }
+        self.sessions[i] = Some(ret);
         ret
     }
 
     /// The answer request `req` gave when it was applied here, if it was.
     pub fn answer(&self, req: u64) -> Option<Ret> {
-        self.sessions.get(&req).copied()
+        self.sessions.get(req as usize).copied().flatten()
     }
 
     pub fn clear(&mut self) {

@@ -15,7 +15,7 @@ use super::config::Arrivals;
 use super::{Ev, Simulation};
 use crate::base::rng::{Purpose, Rng};
 use crate::base::time::{SimDuration, SimTime};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 
 use crate::observe::clients::{history, Request};
 use crate::observe::linear::{Operation, Ret};
@@ -31,6 +31,8 @@ struct ClientReq {
     done: Option<(SimTime, bool)>,
     /// What the client was told, once it committed.
     ret: Option<Ret>,
+    /// When a node first applied it, and what that gave.
+    first_applied: Option<(SimTime, Ret)>,
 }
 
 pub struct Clients {
@@ -45,11 +47,9 @@ pub struct Clients {
     /// The value the clients last saw at each key (a put or CAS that took effect, a read):
     /// what a CAS expects.
     seen: BTreeMap<u32, u64>,
-    /// When each request was first applied by any node, and what that gave.
-    first_applied: HashMap<u64, (SimTime, Ret)>,
-    /// The requests in the order a state machine first applied them (by log index, then
-    /// request number): the order the linearizability check tries first.
-    order: BTreeSet<(u64, u64)>,
+    /// The requests as a state machine first applied them: (log index, request number),
+    /// sorted into the order the linearizability check tries first.
+    order: Vec<(u64, u64)>,
 }
 
 impl Clients {
@@ -61,8 +61,7 @@ impl Clients {
             reqs: Vec::new(),
             leader: None,
             seen: BTreeMap::new(),
-            first_applied: HashMap::new(),
-            order: BTreeSet::new(),
+            order: Vec::new(),
         }
     }
 
@@ -77,15 +76,18 @@ impl Clients {
     /// Notes that a node applied request `req` at log `index`, giving `ret` (the first time
     /// counts).
     pub fn applied(&mut self, req: u64, index: u64, at: SimTime, ret: Ret) {
-        if let std::collections::hash_map::Entry::Vacant(e) = self.first_applied.entry(req) {
-            e.insert((at, ret));
-            self.order.insert((index, req));
+        let r = &mut self.reqs[req as usize];
+        if r.first_applied.is_none() {
+            r.first_applied = Some((at, ret));
+            self.order.push((index, req));
         }
     }
 
     /// The requests in the order they were first applied, for `linear::check_guided`.
     pub fn applied_order(&self) -> Vec<u64> {
-        self.order.iter().map(|&(_, req)| req).collect()
+        let mut order = self.order.clone();
+        order.sort_unstable();
+        order.into_iter().map(|(_, req)| req).collect()
     }
 
     /// The client history, for the linearizability check (`observe::clients`).
@@ -100,7 +102,7 @@ impl Clients {
                     (Some((t, true)), Some(ret)) => Some((t.0, ret)),
                     _ => None,
                 },
-                first_applied: self.first_applied.get(&req).map(|&(t, ret)| (t.0, ret)),
+                first_applied: r.first_applied.map(|(t, ret)| (t.0, ret)),
             }
         }))
     }
@@ -165,6 +167,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
             target,
             done: None,
             ret: None,
+            first_applied: None,
         });
         self.client_send(req);
         let gap_ns = match w.arrivals {
