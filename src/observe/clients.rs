@@ -102,8 +102,8 @@ pub fn from_records(records: &[Record]) -> Option<(Vec<Operation>, Vec<u64>)> {
                 index, entry, ret, ..
             } => {
                 if let Some((req, _)) = request_of(entry) {
-                    if !first.contains_key(&req) {
-                        first.insert(req, (r.t, ret_of(*ret)));
+                    if let std::collections::hash_map::Entry::Vacant(e) = first.entry(req) {
+                        e.insert((r.t, ret_of(*ret)));
                         order.insert((*index, req));
                     }
                 }
