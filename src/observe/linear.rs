@@ -511,46 +511,14 @@ fn window_near(
         .into_iter()
         .take(NEAR_ENDS)
         .collect();
-    let budget = NEAR_STATES.min(limits.max_states.saturating_sub(*states));
     for end in ends {
-        let starts: Vec<u64> = ops
-            .iter()
-            .filter(|o| o.invoke <= end && (o.complete.is_some() || o.kind != OpKind::Get))
-            .map(|o| o.invoke)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        // Gallop back from the end until a window fails (skipping the earliest start, which
-        // is judged from unset only); then bisect between it and the last that did not.
-        let (mut fails, mut holds) = (None, starts.len());
-        let mut stride = 1;
-        while holds > 1 {
-            let probe = holds.saturating_sub(stride).max(1);
-            let (w, _) = window_ops(ops, starts[probe], end);
-            let (outcome, used) = search(&w, &start_values(&w), budget);
-            *states += used;
-            match outcome {
-                Outcome::NotLinearizable => {
-                    fails = Some(probe);
-                    break;
-                }
-                Outcome::Linearizable => holds = probe,
-                Outcome::Unknown => break,
-            }
-            stride *= 2;
+        if limits.max_states <= *states {
+            break;
         }
-        let Some(mut lo) = fails else { continue };
-        while holds - lo > 1 {
-            let probe = lo + (holds - lo) / 2;
-            let (w, _) = window_ops(ops, starts[probe], end);
-            let (outcome, used) = search(&w, &start_values(&w), budget);
-            *states += used;
-            if outcome == Outcome::NotLinearizable {
-                lo = probe;
-            } else {
-                holds = probe;
-            }
-        }
+        let starts = window_starts(ops, end);
+        let Some(lo) = latest_failing_start(ops, &starts, end, NEAR_STATES, limits, states) else {
+            continue;
+        };
         let (_, ids) = window_ops(ops, starts[lo], end);
         return Some(Verdict::Violation {
             key,
@@ -705,39 +673,10 @@ fn window(key: u32, ops: &[&Operation], limits: &Limits, states: &mut u64) -> Ve
     }
     let end = completions[lo];
 
-    let starts: Vec<u64> = ops
-        .iter()
-        .filter(|o| o.invoke <= end && (o.complete.is_some() || o.kind != OpKind::Get))
-        .map(|o| o.invoke)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    // The earliest start fails from unset, by the choice of `end`: `lo` is known to fail, and
-    // no index from `hi` on is. Probes gallop back from the end, where windows are small and
-    // cheap to search, until one fails; then they bisect.
-    let (mut lo, mut hi) = (0, starts.len());
-    let (mut stride, mut galloping) = (1, true);
-    while hi - lo > 1 {
-        let probe = if galloping {
-            hi.saturating_sub(stride).max(lo + 1)
-        } else {
-            lo + (hi - lo) / 2
-        };
-        let budget = limits.max_states.saturating_sub(*states);
-        if budget == 0 {
-            break;
-        }
-        let (w, _) = window_ops(ops, starts[probe], end);
-        let (outcome, used) = search(&w, &start_values(&w), budget);
-        *states += used;
-        if outcome == Outcome::NotLinearizable {
-            lo = probe;
-            galloping = false;
-        } else {
-            hi = probe;
-            stride *= 2;
-        }
-    }
+    // The earliest start fails from unset, by the choice of `end`; a later one that fails
+    // from every value makes a shorter window.
+    let starts = window_starts(ops, end);
+    let lo = latest_failing_start(ops, &starts, end, u64::MAX, limits, states).unwrap_or(0);
     let (_, ids) = window_ops(ops, starts[lo], end);
     Verdict::Violation {
         key,
@@ -750,6 +689,54 @@ fn window(key: u32, ops: &[&Operation], limits: &Limits, states: &mut u64) -> Ve
             WindowStart::AnyValue
         },
     }
+}
+
+/// The candidate starts of windows ending at `end`: the invocation times of the operations
+/// that a window may hold, in order.
+fn window_starts(ops: &[&Operation], end: u64) -> Vec<u64> {
+    ops.iter()
+        .filter(|o| o.invoke <= end && (o.complete.is_some() || o.kind != OpKind::Get))
+        .map(|o| o.invoke)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The latest start (an index into `starts`, at least 1: the earliest start is judged from
+/// unset only) whose window up to `end` fails from every value, if a probe proves one. Probes
+/// gallop back from the end, where windows are small and cheap to search, until one fails,
+/// then bisect. Each probe takes at most `cap` states and never more than is left of
+/// `limits.max_states`; a probe that cannot decide counts as not failing.
+fn latest_failing_start(
+    ops: &[&Operation],
+    starts: &[u64],
+    end: u64,
+    cap: u64,
+    limits: &Limits,
+    states: &mut u64,
+) -> Option<usize> {
+    let (mut fails, mut holds) = (None::<usize>, starts.len());
+    let mut stride = 1;
+    while holds - fails.unwrap_or(0) > 1 {
+        let probe = match fails {
+            None => holds.saturating_sub(stride).max(1),
+            Some(lo) => lo + (holds - lo) / 2,
+        };
+        let budget = cap.min(limits.max_states.saturating_sub(*states));
+        if budget == 0 {
+            break;
+        }
+        let (w, _) = window_ops(ops, starts[probe], end);
+        let (outcome, used) = search(&w, &start_values(&w), budget);
+        *states += used;
+        if outcome == Outcome::NotLinearizable {
+            fails = Some(probe);
+        } else {
+            holds = probe;
+            stride *= 2;
+        }
+    }
+    fails
 }
 
 /// How a search ended.

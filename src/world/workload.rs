@@ -65,10 +65,6 @@ impl Clients {
         }
     }
 
-    pub fn key(&self, req: u64) -> u32 {
-        self.reqs[req as usize].op.key()
-    }
-
     pub fn op(&self, req: u64) -> Op {
         self.reqs[req as usize].op
     }
