@@ -29,6 +29,7 @@
 //!
 //! | layer | role |
 //! | --- | --- |
+//! | [`cli`] | the command line: flags to settings, each command's steps, exit codes (the binary only calls [`cli::main`]) |
 //! | [`base`] | virtual time, seeded randomness, distributions |
 //! | [`protocol`] | the node interface: inputs, outputs, messages, logs, durable state |
 //! | [`node`] | the built-in Raft node (paper Figure 2), one implementation of the interface |
@@ -41,6 +42,7 @@
 //! | [`report`] | atomic file writes, plots, trace comparison, reproduce lines, the timeline picture, the Perfetto export, the browser viewer, trace filters |
 
 pub mod base;
+pub mod cli;
 pub mod experiment;
 pub mod node;
 pub mod nodes;

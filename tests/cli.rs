@@ -258,3 +258,98 @@ fn schema_is_json_describing_the_scenario() {
         assert!(props.contains_key(field), "schema lacks {field}");
     }
 }
+
+/// Every command's logic is reachable in-process (docs/ARCHITECTURE.md, `cli`): the steps of
+/// `raftsim run`, called from the library, write the trace the binary writes.
+#[test]
+fn a_run_in_process_writes_what_the_binary_writes() {
+    use raftsim::cli::run::{execute, failure_message, prepare, RunFlags};
+    let dir = tempfile::tempdir().unwrap();
+    let path = root().join("scenarios/basic.json");
+    let flags = RunFlags {
+        out: Some(dir.path().join("lib")),
+        ..RunFlags::default()
+    };
+    let p = prepare(&path, &flags).unwrap();
+    let (result, _, hash) = execute(&p, &flags).unwrap();
+    assert_eq!(failure_message(&result, &p), None);
+    let bin = dir.path().join("bin");
+    let out = raftsim()
+        .arg("run")
+        .arg(&path)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(&bin)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.trim(), format!("completed {hash}"));
+    let read = |d: &Path| std::fs::read(d.join("trace.jsonl")).unwrap();
+    assert_eq!(read(&dir.path().join("lib")), read(&bin));
+}
+
+/// What a failed run says comes from the library too: a run cut by its event bound, and a
+/// planted bug's violation, each named with what the user can act on.
+#[test]
+fn a_failed_run_says_why_in_process() {
+    use raftsim::cli::run::{execute, failure_message, hash_mismatch, prepare, RunFlags};
+    use raftsim::world::Outcome;
+    let dir = tempfile::tempdir().unwrap();
+    let cut = RunFlags {
+        out: Some(dir.path().join("cut")),
+        sets: vec!["limits.max_events=200".into()],
+        ..RunFlags::default()
+    };
+    let p = prepare(&root().join("scenarios/basic.json"), &cut).unwrap();
+    let (result, _, hash) = execute(&p, &cut).unwrap();
+    assert_eq!(result.outcome, Outcome::EventLimit);
+    let said = failure_message(&result, &p).expect("an incomplete run fails");
+    assert!(said.contains("limits.max_events (200)"), "{said}");
+    assert_eq!(hash_mismatch(Some(&hash), &hash, &p.dir), None);
+    let wrong = "0".repeat(64);
+    let said = hash_mismatch(Some(&wrong), &hash, &p.dir).expect("another hash fails");
+    assert!(said.contains(&wrong) && said.contains(&hash), "{said}");
+
+    let planted = RunFlags {
+        out: Some(dir.path().join("bug")),
+        seed: Some(0),
+        bugs: vec!["no-session-dedup".into()],
+        ..RunFlags::default()
+    };
+    let p = prepare(&root().join("scenarios/clients.json"), &planted).unwrap();
+    assert!(p.repro.to_string().contains("--bug no-session-dedup"));
+    let (result, _, _) = execute(&p, &planted).unwrap();
+    let said = failure_message(&result, &p).expect("the planted bug is caught");
+    assert!(
+        said.starts_with("property failed: Linearizability"),
+        "{said}"
+    );
+}
+
+/// `cli::main_from` runs a command line in-process with the exit codes of the shell.
+#[test]
+fn a_command_line_runs_in_process_with_its_exit_code() {
+    use raftsim::cli::main_from;
+    use std::process::ExitCode;
+    assert_eq!(main_from(["raftsim", "--version"]), ExitCode::SUCCESS);
+    assert_eq!(
+        main_from(["raftsim", "run", "--seed", "x", "a.json"]),
+        ExitCode::from(2)
+    );
+    assert_eq!(
+        main_from(["raftsim", "check", "/no/such/trace.jsonl"]),
+        ExitCode::from(2)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let run = raftsim()
+        .args(["run", "scenarios/basic.json", "--quiet", "--out"])
+        .arg(dir.path())
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    std::fs::rename(dir.path().join("trace.jsonl"), &trace).unwrap();
+    let t = trace.to_str().unwrap();
+    assert_eq!(main_from(["raftsim", "check", t]), ExitCode::SUCCESS);
+}

@@ -5,7 +5,8 @@
 
 use crate::common::root;
 
-/// Who may name whom. A module may always name itself. `main.rs` is the binary, outside.
+/// Who may name whom. A module may always name itself. `main.rs` is the binary, outside the
+/// library: [`the_binary_is_a_thin_shell`] holds it to calling `cli`.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("base", &[]),
     ("protocol", &["base"]),
@@ -23,9 +24,25 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "cli",
+        &[
+            "experiment",
+            "report",
+            "scenario",
+            "world",
+            "observe",
+            "nodes",
+            "node",
+            "raftrs",
+            "protocol",
+            "base",
+        ],
+    ),
+    (
         "lib",
         &[
             "base",
+            "cli",
             "experiment",
             "node",
             "nodes",
@@ -122,6 +139,28 @@ fn each_layer_names_only_the_layers_below_it() {
         "read {seen} crate paths: the scan is not reading the code"
     );
     assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+/// The binary only calls the library's command line: every command's logic is in `cli`,
+/// where a test reaches it in-process (`cli::main_from`), and nothing else may grow in
+/// `main.rs`.
+#[test]
+fn the_binary_is_a_thin_shell() {
+    let text = std::fs::read_to_string(root().join("src/main.rs")).unwrap();
+    let code: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        .collect();
+    assert_eq!(
+        code,
+        [
+            "fn main() -> std::process::ExitCode {",
+            "raftsim::cli::main()",
+            "}"
+        ],
+        "src/main.rs does more than call raftsim::cli::main(): move the logic into src/cli/"
+    );
 }
 
 /// The scan sees what it must: a path in code, and not one in a comment.

@@ -21,12 +21,19 @@ pub fn request() {
 
 /// Routes SIGINT and SIGTERM (Ctrl-C on Windows) to [`request`]. A second signal while the
 /// first is being handled ends the process at once (exit 130), for a run that does not stop.
+/// Installed once per process: later calls (a second run in the same process) return the
+/// first call's result.
 pub fn install() -> Result<(), String> {
-    ctrlc::set_handler(|| {
-        if requested() {
-            std::process::exit(130);
-        }
-        request();
-    })
-    .map_err(|e| format!("cannot install the interrupt handler: {e}"))
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            ctrlc::set_handler(|| {
+                if requested() {
+                    std::process::exit(130);
+                }
+                request();
+            })
+            .map_err(|e| format!("cannot install the interrupt handler: {e}"))
+        })
+        .clone()
 }
