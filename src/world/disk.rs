@@ -7,8 +7,9 @@
 use std::collections::VecDeque;
 
 use super::{Ev, Simulation};
+use crate::base::dist::Law;
 use crate::base::rng::Rng;
-use crate::base::time::SimTime;
+use crate::base::time::{SimDuration, SimTime};
 use crate::observe::Observer;
 use crate::protocol::{Command, Index, Input, Log, LogOp, NodeId, RaftNode, Term};
 
@@ -25,6 +26,16 @@ struct PendingWrite {
     ops: Vec<LogOp>,
 }
 
+/// One write a node issued: the durable state it asks for, and its log operations.
+pub struct Write {
+    /// The node's sequence number for this write.
+    pub seq: u64,
+    pub term: Term,
+    pub voted_for: Option<NodeId>,
+    pub commit: Index,
+    pub ops: Vec<LogOp>,
+}
+
 pub struct Disk {
     rng: Rng,
     /// When the disk finishes what it has been given.
@@ -39,6 +50,38 @@ impl Disk {
             free: SimTime::ZERO,
             queue: VecDeque::new(),
         }
+    }
+
+    /// Takes a write issued at `now`. It joins the batch that is waiting for the disk, if one
+    /// is (group commit: `None`, that batch's completion is already queued); else it starts a
+    /// batch of its own, after whatever is in flight, taking a latency drawn from `latency`:
+    /// `Some(when it completes)`, for the loop to queue.
+    pub fn issue(&mut self, now: SimTime, latency: &Law, w: Write) -> Option<SimTime> {
+        if let Some(waiting) = self.queue.back_mut().filter(|b| b.start > now) {
+            waiting.seq = w.seq;
+            waiting.term = w.term;
+            waiting.voted_for = w.voted_for;
+            waiting.commit = w.commit;
+            waiting.ops.extend(w.ops);
+            return None;
+        }
+        let took = if latency.is_zero() {
+            SimDuration::ZERO
+        } else {
+            latency.sample(&mut self.rng)
+        };
+        let start = now.max(self.free);
+        self.free = start + took;
+        self.queue.push_back(PendingWrite {
+            first_seq: w.seq,
+            seq: w.seq,
+            start,
+            term: w.term,
+            voted_for: w.voted_for,
+            commit: w.commit,
+            ops: w.ops,
+        });
+        Some(self.free)
     }
 
     /// A crash: writes not yet complete are lost.
@@ -103,7 +146,8 @@ impl Disk {
 }
 
 impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
-    /// A node issued a write. Returns the crash-at-write watch that wants the node crashed
+    /// A node issued a write: the disk decides when it completes ([`Disk::issue`]), the loop
+    /// queues that completion. Returns the crash-at-write watch that wants the node crashed
     /// right after this step, if one does.
     pub(super) fn write_issued(
         &mut self,
@@ -114,47 +158,23 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         commit: Index,
         ops: Vec<LogOp>,
     ) -> Option<usize> {
-        let latency_dist = self.write_latency;
-        let now = self.now;
+        let (now, latency) = (self.now, self.write_latency);
         let s = &mut self.slots[id as usize - 1];
-        let d = &mut s.disk;
-        let joined = match d.queue.back_mut() {
-            Some(w) if w.start > now => {
-                w.seq = seq;
-                w.term = term;
-                w.voted_for = voted_for;
-                w.commit = commit;
-                w.ops.extend(ops);
-                true
-            }
-            _ => {
-                let latency = if latency_dist.is_zero() {
-                    crate::base::time::SimDuration::ZERO
-                } else {
-                    latency_dist.sample(&mut d.rng)
-                };
-                let start = now.max(d.free);
-                d.free = start + latency;
-                d.queue.push_back(PendingWrite {
-                    first_seq: seq,
-                    seq,
-                    start,
-                    term,
-                    voted_for,
-                    commit,
-                    ops,
-                });
-                false
-            }
+        let write = Write {
+            seq,
+            term,
+            voted_for,
+            commit,
+            ops,
         };
-        let done = d.free;
+        let done = s.disk.issue(now, &latency, write);
         let incarnation = s.incarnation;
         let leader = s
             .node
             .as_ref()
             .is_some_and(|n| n.role() == crate::protocol::Role::Leader);
         let crash_now = self.faults.count_write(id, incarnation, seq, leader);
-        if !joined {
+        if let Some(done) = done {
             self.queue.push(
                 done,
                 Ev::Disk {

@@ -11,7 +11,7 @@
 //! another, so a fault that changes retries does not move later arrivals. A request sent to
 //! the remembered leader still draws its random target, so the streams stay aligned.
 
-use super::config::Arrivals;
+use super::config::{Arrivals, Workload};
 use super::{Ev, Simulation};
 use crate::base::rng::{Purpose, Rng};
 use crate::base::time::{SimDuration, SimTime};
@@ -22,6 +22,16 @@ use crate::observe::linear::{Operation, Ret};
 use crate::observe::trace::{Event, TOp, TRet};
 use crate::observe::Observer;
 use crate::protocol::{ClientReply, NodeId, Op, RaftNode};
+
+/// What a client does after a failed attempt ([`Clients::retry`]).
+enum Retry {
+    /// Its attempts are spent: the request is done, not committed, after `latency` ns.
+    GiveUp { latency: u64 },
+    /// Send it at once to the node a redirect named.
+    Send,
+    /// Send attempt `attempt` to a random node after the backoff.
+    Backoff { attempt: u32 },
+}
 
 struct ClientReq {
     submitted: SimTime,
@@ -62,6 +72,81 @@ impl Clients {
             leader: None,
             seen: BTreeMap::new(),
             order: Vec::new(),
+        }
+    }
+
+    /// A request arrives at `now`: draws its first target (the remembered leader, else a
+    /// random node of `nodes`), its key and its operation, records it, and returns its number
+    /// and the gap until the next arrival. Draws in a fixed order from the arrivals stream
+    /// (target, key, gap) and, for a mixed workload, one from the mix stream.
+    fn arrive(&mut self, w: &Workload, nodes: u32, now: SimTime) -> (u64, SimDuration) {
+        let req = self.reqs.len() as u64;
+        let drawn = self.arrivals.range_inclusive(1, nodes as u64) as NodeId;
+        let target = match self.leader {
+            Some(l) if w.remember_leader => l,
+            _ => drawn,
+        };
+        let key = (self.arrivals.next_u64() % w.keys as u64) as u32;
+        let op = if w.mixed() {
+            let u = self.mix.unit();
+            if u < w.reads {
+                Op::Get { key }
+            } else if u < w.reads + w.cas {
+                Op::Cas {
+                    key,
+                    expect: self.seen.get(&key).copied().unwrap_or(0),
+                    value: req,
+                }
+            } else {
+                Op::Put { key, value: req }
+            }
+        } else {
+            Op::Put { key, value: req }
+        };
+        self.reqs.push(ClientReq {
+            submitted: now,
+            op,
+            attempt: 1,
+            target,
+            done: None,
+            ret: None,
+            first_applied: None,
+        });
+        let gap_ns = match w.arrivals {
+            Arrivals::Fixed => 1e9 / w.requests_per_second,
+            Arrivals::Poisson => self.arrivals.exponential(1e9 / w.requests_per_second),
+        };
+        (req, SimDuration(libm::round(gap_ns).max(1.0) as u64))
+    }
+
+    /// Request `req` failed an attempt at `now` (a timeout, or a redirect naming `hint`):
+    /// what its client does next.
+    fn retry(
+        &mut self,
+        req: u64,
+        hint: Option<NodeId>,
+        w: &Workload,
+        nodes: u32,
+        now: SimTime,
+    ) -> Retry {
+        let r = &mut self.reqs[req as usize];
+        if r.attempt >= w.max_attempts {
+            r.done = Some((now, false));
+            return Retry::GiveUp {
+                latency: now.0 - r.submitted.0,
+            };
+        }
+        r.attempt += 1;
+        match hint {
+            Some(h) if h != r.target => {
+                r.target = h;
+                Retry::Send
+            }
+            _ => {
+                // No leader known: back off, then try a random node.
+                r.target = self.retries.range_inclusive(1, nodes as u64) as NodeId;
+                Retry::Backoff { attempt: r.attempt }
+            }
         }
     }
 
@@ -125,6 +210,8 @@ impl Clients {
 }
 
 impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
+    /// A request arrives: the clients decide what it is and where it goes
+    /// ([`Clients::arrive`]); it is sent, and the next arrival queued.
     pub(super) fn client_arrival(&mut self) {
         let Some(w) = &self.cfg.workload else {
             return;
@@ -132,48 +219,8 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         if w.end.is_some_and(|end| self.now >= end) {
             return;
         }
-        let req = self.clients.reqs.len() as u64;
-        let c = &mut self.clients;
-        let drawn = c.arrivals.range_inclusive(1, self.cfg.nodes as u64) as NodeId;
-        let target = match c.leader {
-            Some(l) if w.remember_leader => l,
-            _ => drawn,
-        };
-        let key = (c.arrivals.next_u64() % w.keys as u64) as u32;
-        let op = if w.mixed() {
-            let u = c.mix.unit();
-            if u < w.reads {
-                Op::Get { key }
-            } else if u < w.reads + w.cas {
-                Op::Cas {
-                    key,
-                    expect: c.seen.get(&key).copied().unwrap_or(0),
-                    value: req,
-                }
-            } else {
-                Op::Put { key, value: req }
-            }
-        } else {
-            Op::Put { key, value: req }
-        };
-        c.reqs.push(ClientReq {
-            submitted: self.now,
-            op,
-            attempt: 1,
-            target,
-            done: None,
-            ret: None,
-            first_applied: None,
-        });
+        let (req, gap) = self.clients.arrive(w, self.cfg.nodes, self.now);
         self.client_send(req);
-        let gap_ns = match w.arrivals {
-            Arrivals::Fixed => 1e9 / w.requests_per_second,
-            Arrivals::Poisson => self
-                .clients
-                .arrivals
-                .exponential(1e9 / w.requests_per_second),
-        };
-        let gap = SimDuration(libm::round(gap_ns).max(1.0) as u64);
         self.queue.push(self.now + gap, Ev::ClientArrival);
     }
 
@@ -261,38 +308,24 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         }
     }
 
+    /// A failed attempt: the clients decide ([`Clients::retry`]), the loop gives up, sends,
+    /// or queues the resend.
     fn client_retry(&mut self, req: u64, hint: Option<NodeId>) {
         let Some(w) = &self.cfg.workload else {
             return;
         };
-        let (max_attempts, backoff) = (w.max_attempts, w.retry_backoff);
-        let n = self.cfg.nodes as u64;
-        let c = &mut self.clients;
-        let r = &mut c.reqs[req as usize];
-        if r.attempt >= max_attempts {
-            r.done = Some((self.now, false));
-            let latency = self.now.0 - r.submitted.0;
-            self.emit(Event::ClientDone {
+        let backoff = w.retry_backoff;
+        match self.clients.retry(req, hint, w, self.cfg.nodes, self.now) {
+            Retry::GiveUp { latency } => self.emit(Event::ClientDone {
                 req,
                 ok: false,
                 latency,
                 ret: None,
-            });
-            return;
-        }
-        r.attempt += 1;
-        match hint {
-            Some(h) if h != r.target => {
-                r.target = h;
-                self.client_send(req);
-            }
-            _ => {
-                // No leader known: back off, then try a random node.
-                r.target = c.retries.range_inclusive(1, n) as NodeId;
-                let attempt = r.attempt;
-                self.queue
-                    .push(self.now + backoff, Ev::ClientResend { req, attempt });
-            }
+            }),
+            Retry::Send => self.client_send(req),
+            Retry::Backoff { attempt } => self
+                .queue
+                .push(self.now + backoff, Ev::ClientResend { req, attempt }),
         }
     }
 }
