@@ -289,95 +289,7 @@ impl Availability {
     /// Sees one record; returns the liveness violation, once, if checking.
     pub fn on(&mut self, rec: &Record, index: u64) -> Option<Violation> {
         self.advance(rec.t);
-        // Whether the record changes the network or the live nodes (a new window), or any
-        // node's role or term (the stable leader): most records (appends, commits, messages)
-        // change neither, and cost only the check below.
-        let mut topology = false;
-        let mut roles = true;
-        match &rec.ev {
-            Event::Start { nodes, voters, .. } => {
-                self.voters = (voters.as_deref().map_or(0, mask), 0);
-                self.nodes = vec![
-                    NodeState {
-                        up: true,
-                        paused: false,
-                        role: Role::Follower,
-                        term: 0,
-                    };
-                    *nodes as usize
-                ];
-                topology = true;
-            }
-            Event::Boot { node, term, .. } => {
-                if let Some(s) = self.node(*node) {
-                    s.term = *term;
-                }
-            }
-            Event::Role { node, role, term } => {
-                if let Some(s) = self.node(*node) {
-                    s.role = *role;
-                    s.term = *term;
-                }
-            }
-            Event::Leader { .. } => {
-                self.leaders_seen += 1;
-                self.s.leader_changes = self.leaders_seen.saturating_sub(1);
-                roles = false;
-            }
-            Event::Crash { node } => {
-                if let Some(s) = self.node(*node) {
-                    s.up = false;
-                    s.role = Role::Follower;
-                }
-                topology = true;
-            }
-            Event::Restart { node, term, .. } => {
-                if let Some(s) = self.node(*node) {
-                    s.up = true;
-                    s.role = Role::Follower;
-                    s.term = *term;
-                }
-                topology = true;
-            }
-            Event::Pause { node, .. } => {
-                if let Some(s) = self.node(*node) {
-                    s.paused = true;
-                }
-                topology = true;
-            }
-            Event::Resume { node } => {
-                if let Some(s) = self.node(*node) {
-                    s.paused = false;
-                }
-                topology = true;
-            }
-            Event::Partition { groups } => {
-                self.partitions.push(groups.clone());
-                topology = true;
-            }
-            Event::Heal { groups } => {
-                if let Some(i) = self.partitions.iter().position(|g| g == groups) {
-                    self.partitions.remove(i);
-                }
-                topology = true;
-            }
-            Event::Cut { from, to } => {
-                self.cuts.insert((*from, *to));
-                topology = true;
-            }
-            // A configuration first committed (paper §6): its voters' majorities count from now.
-            Event::Membership {
-                phase, voters, old, ..
-            } if matches!(phase.as_str(), "joint" | "final") => {
-                self.voters = (mask(voters), mask(old));
-                topology = true;
-            }
-            Event::Restore { from, to } => {
-                self.cuts.remove(&(*from, *to));
-                topology = true;
-            }
-            _ => roles = false,
-        }
+        let (topology, roles) = self.take(&rec.ev);
         if roles || topology {
             let max_term = self.nodes.iter().map(|s| s.term).max().unwrap_or(0);
             self.s.max_term = self.s.max_term.max(max_term);
@@ -395,6 +307,124 @@ impl Availability {
         if roles || topology {
             self.update_leader();
         }
+        self.settled_without_leader(index)
+    }
+
+    /// Takes in what one record changes, and says whether it changed the network or the live
+    /// nodes (a new window), and whether it may have changed any node's role or term (the
+    /// stable leader): most records (appends, commits, messages) change neither, and cost
+    /// only the check that follows.
+    #[inline]
+    fn take(&mut self, ev: &Event) -> (bool, bool) {
+        match ev {
+            Event::Start { nodes, voters, .. } => {
+                self.voters = (voters.as_deref().map_or(0, mask), 0);
+                self.nodes = vec![
+                    NodeState {
+                        up: true,
+                        paused: false,
+                        role: Role::Follower,
+                        term: 0,
+                    };
+                    *nodes as usize
+                ];
+                (true, true)
+            }
+            Event::Boot { .. }
+            | Event::Role { .. }
+            | Event::Crash { .. }
+            | Event::Restart { .. }
+            | Event::Pause { .. }
+            | Event::Resume { .. } => (self.node_record(ev), true),
+            Event::Leader { .. } => {
+                self.leaders_seen += 1;
+                self.s.leader_changes = self.leaders_seen.saturating_sub(1);
+                (false, false)
+            }
+            Event::Partition { .. }
+            | Event::Heal { .. }
+            | Event::Cut { .. }
+            | Event::Restore { .. } => {
+                self.network_record(ev);
+                (true, true)
+            }
+            // A configuration first committed (paper §6): its voters' majorities count from now.
+            Event::Membership {
+                phase, voters, old, ..
+            } if matches!(phase.as_str(), "joint" | "final") => {
+                self.voters = (mask(voters), mask(old));
+                (true, true)
+            }
+            _ => (false, false),
+        }
+    }
+
+    /// A record of one node's state (boot, role, crash, restart, pause, resume); whether it
+    /// changed the live, running nodes.
+    #[inline]
+    fn node_record(&mut self, ev: &Event) -> bool {
+        match ev {
+            Event::Boot { node, term, .. } => {
+                if let Some(s) = self.node(*node) {
+                    s.term = *term;
+                }
+                false
+            }
+            Event::Role { node, role, term } => {
+                if let Some(s) = self.node(*node) {
+                    s.role = *role;
+                    s.term = *term;
+                }
+                false
+            }
+            Event::Crash { node } => {
+                if let Some(s) = self.node(*node) {
+                    s.up = false;
+                    s.role = Role::Follower;
+                }
+                true
+            }
+            Event::Restart { node, term, .. } => {
+                if let Some(s) = self.node(*node) {
+                    s.up = true;
+                    s.role = Role::Follower;
+                    s.term = *term;
+                }
+                true
+            }
+            Event::Pause { node, .. } | Event::Resume { node } => {
+                if let Some(s) = self.node(*node) {
+                    s.paused = matches!(ev, Event::Pause { .. });
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A partition, heal, cut or restore: the network as it now stands.
+    fn network_record(&mut self, ev: &Event) {
+        match ev {
+            Event::Partition { groups } => self.partitions.push(groups.clone()),
+            Event::Heal { groups } => {
+                if let Some(i) = self.partitions.iter().position(|g| g == groups) {
+                    self.partitions.remove(i);
+                }
+            }
+            Event::Cut { from, to } => {
+                self.cuts.insert((*from, *to));
+            }
+            Event::Restore { from, to } => {
+                self.cuts.remove(&(*from, *to));
+            }
+            _ => {}
+        }
+    }
+
+    /// The open window, once settled, without a stable leader now: marked so, and the
+    /// liveness violation at record `index`, once, if checking.
+    #[inline]
+    fn settled_without_leader(&mut self, index: u64) -> Option<Violation> {
         let settle = self.settle_ns;
         let (from, _, broken) = self.window.as_mut()?;
         let from = *from;

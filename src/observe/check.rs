@@ -41,6 +41,10 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// A property one record broke, before the checker dates it: the property's name and what
+/// happened. Built only on failure, so a passing record allocates nothing.
+type Broken = (&'static str, String);
+
 #[derive(Clone, Default)]
 struct NodeView {
     term: u64,
@@ -157,27 +161,22 @@ impl Checker {
         }
     }
 
+    /// Checks one record against every property it bears on, then takes it into the
+    /// checker's view of the nodes.
     pub fn observe(&mut self, rec: &Record, event_index: u64) -> Result<(), Violation> {
-        let fail = |property: &'static str, detail: String| {
-            Err(Violation {
-                property,
-                event_index,
-                time: rec.t,
-                detail,
-            })
-        };
-        match &rec.ev {
-            Event::Role { node, role, term } => {
-                let v = view(&mut self.nodes, *node);
-                if *term < v.term {
-                    return fail(
-                        "Term Monotonicity",
-                        format!("n{node}'s term went from {} down to {term}", v.term),
-                    );
-                }
-                v.term = *term;
-                v.leader = *role == Role::Leader;
-            }
+        self.step(&rec.ev).map_err(|(property, detail)| Violation {
+            property,
+            event_index,
+            time: rec.t,
+            detail,
+        })
+    }
+
+    /// Hands one record to the step of its kind; records no property bears on pass.
+    #[inline]
+    fn step(&mut self, ev: &Event) -> Result<(), Broken> {
+        match ev {
+            Event::Role { node, role, term } => self.step_role(*node, *role, *term),
             Event::Start {
                 nodes,
                 voters,
@@ -187,230 +186,28 @@ impl Checker {
                 self.cluster = Some(*nodes);
                 self.initial_voters = voters.clone();
                 self.on_apply = config_effect.as_deref() == Some("on_apply");
+                Ok(())
             }
-            Event::Leader { node, term, votes } => {
-                if let Some(&other) = self.leaders.get(term) {
-                    if other != *node {
-                        return fail(
-                            "Election Safety",
-                            format!("two leaders in term {term}: n{other} and n{node}"),
-                        );
-                    }
-                }
-                // §5.2: a majority elects. Twice over: the votes the world saw delivered to the
-                // leader (`votes`), and the votes the trace records as sent for it in its term.
-                //
-                // With membership changes (paper §6) the majorities are those of the
-                // configuration the leader believed in: the latest configuration entry in its
-                // log as traced, or the initial voters; a joint one needs both majorities.
-                let configuration = self.majorities_of(*node);
-                if let Some(majorities) = configuration {
-                    for voters in &majorities {
-                        let need = voters.len() / 2 + 1;
-                        let recorded = voters
-                            .iter()
-                            .filter(|&&v| self.votes.get(&(*term, v)) == Some(node))
-                            .count();
-                        if (*votes as usize) < need || recorded < need {
-                            let ids: Vec<String> = voters.iter().map(|v| format!("n{v}")).collect();
-                            return fail(
-                                "Election Safety",
-                                format!("n{node} became leader of term {term} with {votes} votes delivered and {recorded} recorded of the voters {{{}}} it believed in, not a majority", ids.join(",")),
-                            );
-                        }
-                    }
-                } else if let Some(n) = self.cluster {
-                    let recorded = self
-                        .votes
-                        .range((*term, 0)..=(*term, NodeId::MAX))
-                        .filter(|(_, &c)| c == *node)
-                        .count() as u32;
-                    if *votes * 2 <= n || recorded * 2 <= n {
-                        return fail(
-                            "Election Safety",
-                            format!("n{node} became leader of term {term} with {votes} votes delivered and {recorded} recorded of {n}, not a majority"),
-                        );
-                    }
-                }
-                self.leaders.insert(*term, *node);
-                let v = &*view(&mut self.nodes, *node);
-                // Leader Completeness: the new leader holds every entry committed in an earlier
-                // term. (A leader of a stale term, e.g. one paused while its votes arrived, need
-                // not hold what later terms committed.)
-                for (i, (c, &in_term)) in self.committed.iter().zip(&self.committed_in).enumerate()
-                {
-                    if in_term < *term && v.log.get(i).map(|e| e.term) != Some(c.term) {
-                        return fail(
-                            "Leader Completeness",
-                            format!("n{node}, leader of term {term}, lacks committed entry {} (term {})", i + 1, c.term),
-                        );
-                    }
-                }
-            }
+            Event::Leader { node, term, votes } => self.step_leader(*node, *term, *votes),
             Event::Vote {
                 node,
                 candidate,
                 term,
                 granted: true,
                 ..
-            } => {
-                if let Err(d) = self.record_vote(*node, *candidate, *term) {
-                    return fail("Vote Uniqueness", d);
-                }
-            }
+            } => self.step_vote(*node, *candidate, *term),
             // A candidate votes for itself: that vote counts like any other.
-            Event::Election { node, term } => {
-                if let Err(d) = self.record_vote(*node, *node, *term) {
-                    return fail("Vote Uniqueness", d);
-                }
-            }
+            Event::Election { node, term } => self.step_vote(*node, *node, *term),
             Event::Append {
                 node,
                 index,
                 entries,
-            } => {
-                let v = view(&mut self.nodes, *node);
-                if *index != v.log.len() as u64 + 1 {
-                    return fail(
-                        "Log Matching",
-                        format!(
-                            "n{node} appended at {index} but its log ends at {}",
-                            v.log.len()
-                        ),
-                    );
-                }
-                if v.leader && entries.iter().any(|e| e.term != v.term) {
-                    return fail(
-                        "Leader Append-Only",
-                        format!(
-                            "leader n{node} appended an entry not of its term {}",
-                            v.term
-                        ),
-                    );
-                }
-                for (k, e) in entries.iter().enumerate() {
-                    let idx = index + k as u64;
-                    let prev = if idx == 1 {
-                        0
-                    } else {
-                        v.log[idx as usize - 2].term
-                    };
-                    if !self.entries.agrees(idx, e, prev) {
-                        return fail(
-                            "Log Matching",
-                            format!("entry ({idx}, term {}) on n{node} differs from the same index and term elsewhere (content or preceding term)", e.term),
-                        );
-                    }
-                    v.log.push(*e);
-                    if e.config.is_some() {
-                        v.configs.push(idx);
-                    }
-                }
-            }
-            Event::Truncate { node, from } => {
-                let v = view(&mut self.nodes, *node);
-                if v.leader {
-                    return fail(
-                        "Leader Append-Only",
-                        format!("leader n{node} deleted its entries from {from}"),
-                    );
-                }
-                if *from <= v.commit {
-                    return fail(
-                        "State Machine Safety",
-                        format!(
-                            "n{node} deleted committed entry {from} (commit index {})",
-                            v.commit
-                        ),
-                    );
-                }
-                v.log.truncate(*from as usize - 1);
-                v.configs.retain(|&i| i < *from);
-            }
-            Event::Commit { node, commit_index } => {
-                if let Err(d) = self.commit_quorum(*node, *commit_index) {
-                    return fail("Commit Quorum", d);
-                }
-                let v = view(&mut self.nodes, *node);
-                let commit_term = v.term;
-                if *commit_index < v.commit {
-                    return fail(
-                        "Commit Monotonicity",
-                        format!(
-                            "n{node}'s commit index went from {} down to {commit_index}",
-                            v.commit
-                        ),
-                    );
-                }
-                if *commit_index > v.log.len() as u64 {
-                    return fail(
-                        "Log Matching",
-                        format!(
-                            "n{node} committed {commit_index} beyond its log of {}",
-                            v.log.len()
-                        ),
-                    );
-                }
-                for i in v.commit as usize..*commit_index as usize {
-                    let e = v.log[i];
-                    match self.committed.get(i) {
-                        Some(c) if *c != e => {
-                            return fail(
-                                "State Machine Safety",
-                                format!("n{node} committed entry {} of term {} where term {} was committed before", i + 1, e.term, c.term),
-                            );
-                        }
-                        Some(_) => {}
-                        None => {
-                            if i != self.committed.len() {
-                                return fail(
-                                    "State Machine Safety",
-                                    format!("n{node} committed entry {} with a gap", i + 1),
-                                );
-                            }
-                            self.committed.push(e);
-                            self.committed_in.push(commit_term);
-                        }
-                    }
-                }
-                v.commit = *commit_index;
-            }
+            } => self.step_append(*node, *index, entries),
+            Event::Truncate { node, from } => self.step_truncate(*node, *from),
+            Event::Commit { node, commit_index } => self.step_commit(*node, *commit_index),
             Event::Apply {
                 node, index, entry, ..
-            } => {
-                let v = view(&mut self.nodes, *node);
-                if *index != v.applied + 1 {
-                    return fail(
-                        "State Machine Safety",
-                        format!("n{node} applied {index} after {}", v.applied),
-                    );
-                }
-                if *index > v.commit {
-                    return fail(
-                        "State Machine Safety",
-                        format!(
-                            "n{node} applied {index} beyond its commit index {}",
-                            v.commit
-                        ),
-                    );
-                }
-                let i = *index as usize - 1;
-                // What a node applies is the entry its own log holds there (and was committed).
-                if v.log.get(i) != Some(entry) || self.committed.get(i) != Some(entry) {
-                    return fail(
-                        "State Machine Safety",
-                        format!("n{node} applied an entry at {index} that is not the committed entry of its log there"),
-                    );
-                }
-                v.applied = *index;
-                match self.applied.get(i) {
-                    Some(a) if a != entry => {
-                        return fail("State Machine Safety", format!("n{node} applied a different entry at {index} than another node (term {} vs {})", entry.term, a.term));
-                    }
-                    Some(_) => {}
-                    None => self.applied.push(*entry),
-                }
-            }
+            } => self.step_apply(*node, *index, entry),
             Event::Restart {
                 node,
                 term,
@@ -422,50 +219,326 @@ impl Checker {
                 term,
                 voted_for,
                 log,
-            } => {
-                // A vote sent to another node is never forgotten: a restart that votes again in
-                // that term breaks Vote Uniqueness, whatever the disk says (§5.2, Figure 2). A
-                // candidate's vote for itself counts only once it is durable, so one that was
-                // not on disk at the crash may be cast anew: forget those self-votes above the
-                // durable (term, voted_for).
-                self.votes.retain(|&(t, voter), c| {
-                    voter != *node
-                        || *c != *node
-                        || t < *term
-                        || (t == *term && *voted_for == Some(*c))
-                });
-                // The durable state's own vote is a vote cast (at boot: the votes that elected
-                // the scenario's initial leader).
-                if let Some(c) = voted_for {
-                    if let Err(d) = self.record_vote(*node, *c, *term) {
-                        return fail("Vote Uniqueness", d);
-                    }
-                }
-                // The durable log replaces the in-memory one; entries in it were appended before.
-                let v = view(&mut self.nodes, *node);
-                *v = NodeView {
-                    term: *term,
-                    log: Vec::new(),
-                    ..Default::default()
-                };
-                for (i, e) in log.iter().enumerate() {
-                    let idx = i as u64 + 1;
-                    let prev = if i == 0 { 0 } else { log[i - 1].term };
-                    if !self.entries.agrees(idx, e, prev) {
-                        return fail("Log Matching", format!("n{node}'s durable entry ({idx}, term {}) differs from the same index and term elsewhere", e.term));
-                    }
-                }
-                let v = view(&mut self.nodes, *node);
-                v.log = log.clone();
-                v.configs = (1..=log.len() as u64)
-                    .filter(|&i| log[i as usize - 1].config.is_some())
-                    .collect();
-            }
+            } => self.step_restart(*node, *term, *voted_for, log),
             Event::Crash { node } => {
                 view(&mut self.nodes, *node).leader = false;
+                Ok(())
             }
-            _ => {}
+            _ => Ok(()),
         }
+    }
+
+    /// A `role` record: Term Monotonicity, then the node's term and leadership.
+    #[inline]
+    fn step_role(&mut self, node: NodeId, role: Role, term: u64) -> Result<(), Broken> {
+        let v = view(&mut self.nodes, node);
+        if term < v.term {
+            return Err((
+                "Term Monotonicity",
+                format!("n{node}'s term went from {} down to {term}", v.term),
+            ));
+        }
+        v.term = term;
+        v.leader = role == Role::Leader;
+        Ok(())
+    }
+
+    /// A `leader` record: Election Safety, then Leader Completeness.
+    #[inline]
+    fn step_leader(&mut self, node: NodeId, term: u64, votes: u32) -> Result<(), Broken> {
+        self.election_safety(node, term, votes)?;
+        self.leaders.insert(term, node);
+        self.leader_completeness(node, term)
+    }
+
+    /// Election Safety for `node` becoming leader of `term` with `votes` delivered: no other
+    /// leader of the term, and a majority both delivered and recorded (§5.2).
+    #[inline]
+    fn election_safety(&self, node: NodeId, term: u64, votes: u32) -> Result<(), Broken> {
+        if let Some(&other) = self.leaders.get(&term) {
+            if other != node {
+                return Err((
+                    "Election Safety",
+                    format!("two leaders in term {term}: n{other} and n{node}"),
+                ));
+            }
+        }
+        // §5.2: a majority elects. Twice over: the votes the world saw delivered to the
+        // leader (`votes`), and the votes the trace records as sent for it in its term.
+        //
+        // With membership changes (paper §6) the majorities are those of the
+        // configuration the leader believed in: the latest configuration entry in its
+        // log as traced, or the initial voters; a joint one needs both majorities.
+        let configuration = self.majorities_of(node);
+        if let Some(majorities) = configuration {
+            for voters in &majorities {
+                let need = voters.len() / 2 + 1;
+                let recorded = voters
+                    .iter()
+                    .filter(|&&v| self.votes.get(&(term, v)) == Some(&node))
+                    .count();
+                if (votes as usize) < need || recorded < need {
+                    let ids: Vec<String> = voters.iter().map(|v| format!("n{v}")).collect();
+                    return Err((
+                        "Election Safety",
+                        format!("n{node} became leader of term {term} with {votes} votes delivered and {recorded} recorded of the voters {{{}}} it believed in, not a majority", ids.join(",")),
+                    ));
+                }
+            }
+        } else if let Some(n) = self.cluster {
+            let recorded = self
+                .votes
+                .range((term, 0)..=(term, NodeId::MAX))
+                .filter(|(_, &c)| c == node)
+                .count() as u32;
+            if votes * 2 <= n || recorded * 2 <= n {
+                return Err((
+                    "Election Safety",
+                    format!("n{node} became leader of term {term} with {votes} votes delivered and {recorded} recorded of {n}, not a majority"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Leader Completeness: the new leader `node` of `term` holds every entry committed in an
+    /// earlier term. (A leader of a stale term, e.g. one paused while its votes arrived, need
+    /// not hold what later terms committed.)
+    #[inline]
+    fn leader_completeness(&mut self, node: NodeId, term: u64) -> Result<(), Broken> {
+        let v = &*view(&mut self.nodes, node);
+        for (i, (c, &in_term)) in self.committed.iter().zip(&self.committed_in).enumerate() {
+            if in_term < term && v.log.get(i).map(|e| e.term) != Some(c.term) {
+                return Err((
+                    "Leader Completeness",
+                    format!(
+                        "n{node}, leader of term {term}, lacks committed entry {} (term {})",
+                        i + 1,
+                        c.term
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A granted vote (or a candidate's vote for itself): Vote Uniqueness.
+    #[inline]
+    fn step_vote(&mut self, voter: NodeId, candidate: NodeId, term: u64) -> Result<(), Broken> {
+        self.record_vote(voter, candidate, term)
+            .map_err(|d| ("Vote Uniqueness", d))
+    }
+
+    /// An `append` record: the entries continue the node's log (Log Matching), a leader
+    /// appends only entries of its term (Leader Append-Only), and each agrees with any entry
+    /// of the same index and term seen anywhere (Log Matching, §5.3).
+    #[inline]
+    fn step_append(&mut self, node: NodeId, index: u64, entries: &[TEntry]) -> Result<(), Broken> {
+        let v = view(&mut self.nodes, node);
+        if index != v.log.len() as u64 + 1 {
+            return Err((
+                "Log Matching",
+                format!(
+                    "n{node} appended at {index} but its log ends at {}",
+                    v.log.len()
+                ),
+            ));
+        }
+        if v.leader && entries.iter().any(|e| e.term != v.term) {
+            return Err((
+                "Leader Append-Only",
+                format!(
+                    "leader n{node} appended an entry not of its term {}",
+                    v.term
+                ),
+            ));
+        }
+        for (k, e) in entries.iter().enumerate() {
+            let idx = index + k as u64;
+            let prev = if idx == 1 {
+                0
+            } else {
+                v.log[idx as usize - 2].term
+            };
+            if !self.entries.agrees(idx, e, prev) {
+                return Err((
+                    "Log Matching",
+                    format!("entry ({idx}, term {}) on n{node} differs from the same index and term elsewhere (content or preceding term)", e.term),
+                ));
+            }
+            v.log.push(*e);
+            if e.config.is_some() {
+                v.configs.push(idx);
+            }
+        }
+        Ok(())
+    }
+
+    /// A `truncate` record: a leader never deletes (Leader Append-Only), nor does anyone
+    /// delete a committed entry (State Machine Safety).
+    #[inline]
+    fn step_truncate(&mut self, node: NodeId, from: u64) -> Result<(), Broken> {
+        let v = view(&mut self.nodes, node);
+        if v.leader {
+            return Err((
+                "Leader Append-Only",
+                format!("leader n{node} deleted its entries from {from}"),
+            ));
+        }
+        if from <= v.commit {
+            return Err((
+                "State Machine Safety",
+                format!(
+                    "n{node} deleted committed entry {from} (commit index {})",
+                    v.commit
+                ),
+            ));
+        }
+        v.log.truncate(from as usize - 1);
+        v.configs.retain(|&i| i < from);
+        Ok(())
+    }
+
+    /// A `commit` record: Commit Quorum, Commit Monotonicity, a commit within the log (Log
+    /// Matching), and newly committed entries that extend the one committed prefix without a
+    /// gap (State Machine Safety).
+    #[inline]
+    fn step_commit(&mut self, node: NodeId, commit_index: u64) -> Result<(), Broken> {
+        if let Err(d) = self.commit_quorum(node, commit_index) {
+            return Err(("Commit Quorum", d));
+        }
+        let v = view(&mut self.nodes, node);
+        let commit_term = v.term;
+        if commit_index < v.commit {
+            return Err((
+                "Commit Monotonicity",
+                format!(
+                    "n{node}'s commit index went from {} down to {commit_index}",
+                    v.commit
+                ),
+            ));
+        }
+        if commit_index > v.log.len() as u64 {
+            return Err((
+                "Log Matching",
+                format!(
+                    "n{node} committed {commit_index} beyond its log of {}",
+                    v.log.len()
+                ),
+            ));
+        }
+        for i in v.commit as usize..commit_index as usize {
+            let e = v.log[i];
+            match self.committed.get(i) {
+                Some(c) if *c != e => {
+                    return Err((
+                        "State Machine Safety",
+                        format!("n{node} committed entry {} of term {} where term {} was committed before", i + 1, e.term, c.term),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    if i != self.committed.len() {
+                        return Err((
+                            "State Machine Safety",
+                            format!("n{node} committed entry {} with a gap", i + 1),
+                        ));
+                    }
+                    self.committed.push(e);
+                    self.committed_in.push(commit_term);
+                }
+            }
+        }
+        v.commit = commit_index;
+        Ok(())
+    }
+
+    /// An `apply` record: entries are applied in order, only once committed, each the
+    /// committed entry of the node's log, and the same entry at an index on every node (State
+    /// Machine Safety).
+    #[inline]
+    fn step_apply(&mut self, node: NodeId, index: u64, entry: &TEntry) -> Result<(), Broken> {
+        let v = view(&mut self.nodes, node);
+        if index != v.applied + 1 {
+            return Err((
+                "State Machine Safety",
+                format!("n{node} applied {index} after {}", v.applied),
+            ));
+        }
+        if index > v.commit {
+            return Err((
+                "State Machine Safety",
+                format!(
+                    "n{node} applied {index} beyond its commit index {}",
+                    v.commit
+                ),
+            ));
+        }
+        let i = index as usize - 1;
+        // What a node applies is the entry its own log holds there (and was committed).
+        if v.log.get(i) != Some(entry) || self.committed.get(i) != Some(entry) {
+            return Err((
+                "State Machine Safety",
+                format!("n{node} applied an entry at {index} that is not the committed entry of its log there"),
+            ));
+        }
+        v.applied = index;
+        match self.applied.get(i) {
+            Some(a) if a != entry => Err((
+                "State Machine Safety",
+                format!("n{node} applied a different entry at {index} than another node (term {} vs {})", entry.term, a.term),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                self.applied.push(*entry);
+                Ok(())
+            }
+        }
+    }
+
+    /// A `restart` or `boot` record: the node's durable state replaces the checker's view of
+    /// it, its votes are kept (Vote Uniqueness) and its durable log must agree with every
+    /// entry seen (Log Matching).
+    #[inline]
+    fn step_restart(
+        &mut self,
+        node: NodeId,
+        term: u64,
+        voted_for: Option<NodeId>,
+        log: &[TEntry],
+    ) -> Result<(), Broken> {
+        // A vote sent to another node is never forgotten: a restart that votes again in
+        // that term breaks Vote Uniqueness, whatever the disk says (§5.2, Figure 2). A
+        // candidate's vote for itself counts only once it is durable, so one that was
+        // not on disk at the crash may be cast anew: forget those self-votes above the
+        // durable (term, voted_for).
+        self.votes.retain(|&(t, voter), c| {
+            voter != node || *c != node || t < term || (t == term && voted_for == Some(*c))
+        });
+        // The durable state's own vote is a vote cast (at boot: the votes that elected
+        // the scenario's initial leader).
+        if let Some(c) = voted_for {
+            self.step_vote(node, c, term)?;
+        }
+        // The durable log replaces the in-memory one; entries in it were appended before.
+        let v = view(&mut self.nodes, node);
+        *v = NodeView {
+            term,
+            log: Vec::new(),
+            ..Default::default()
+        };
+        for (i, e) in log.iter().enumerate() {
+            let idx = i as u64 + 1;
+            let prev = if i == 0 { 0 } else { log[i - 1].term };
+            if !self.entries.agrees(idx, e, prev) {
+                return Err(("Log Matching", format!("n{node}'s durable entry ({idx}, term {}) differs from the same index and term elsewhere", e.term)));
+            }
+        }
+        let v = view(&mut self.nodes, node);
+        v.log = log.to_vec();
+        v.configs = (1..=log.len() as u64)
+            .filter(|&i| log[i as usize - 1].config.is_some())
+            .collect();
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::observe::summary::{StateMachineSummary, Summary};
+use crate::observe::summary::{LeaderRecord, StateMachineSummary, Summary};
 use crate::observe::trace::{Event, Record, TEntry};
 use crate::protocol::{NodeId, Role};
 
@@ -178,6 +178,40 @@ impl StoryBuilder {
             self.max_term = self.max_term.max(*term);
         }
         match &rec.ev {
+            Event::Election { .. }
+            | Event::Vote { granted: true, .. }
+            | Event::Leader { .. }
+            | Event::FailedElection { .. }
+            | Event::SplitVote { .. } => self.election_record(t, &rec.ev),
+            Event::Role { node, role, term } if *role != Role::Leader => {
+                self.left_leadership(t, *node, *term)
+            }
+            Event::Crash { .. }
+            | Event::Restart { .. }
+            | Event::Boot { .. }
+            | Event::Append { .. }
+            | Event::Truncate { .. }
+            | Event::Apply { .. } => self.node_record(t, &rec.ev),
+            Event::FaultSkipped { reason } => self.faults_skipped.push(SkippedFault {
+                at_ns: t,
+                reason: reason.clone(),
+            }),
+            Event::Membership {
+                phase,
+                node,
+                voters,
+                old,
+                action,
+                ..
+            } => self.membership(t, phase, *node, voters, old, action),
+            _ => {}
+        }
+    }
+
+    /// A record of the election table: a candidate standing, a vote granted, a leader
+    /// elected, a failed election or a split vote.
+    fn election_record(&mut self, t: u64, ev: &Event) {
+        match ev {
             Event::Election { node, term } => {
                 let tr = self.terms.entry(*term).or_insert_with(|| TermRecord {
                     term: *term,
@@ -191,10 +225,7 @@ impl StoryBuilder {
                 }
             }
             Event::Vote {
-                candidate,
-                term,
-                granted: true,
-                ..
+                candidate, term, ..
             } => {
                 if let Some(c) = self
                     .terms
@@ -228,18 +259,28 @@ impl StoryBuilder {
                     tr.result = "split vote".into();
                 }
             }
-            Event::Role { node, role, term } if *role != Role::Leader => {
-                if let Some(&led) = self.leading.get(node) {
-                    self.step_downs.push(StepDown {
-                        node: *node,
-                        term: led,
-                        at_ns: t,
-                        to_term: *term,
-                        removed_by: None,
-                    });
-                    self.end_leadership(*node, t, format!("stepped down in term {term}"));
-                }
-            }
+            _ => {}
+        }
+    }
+
+    /// Node `node` took a role other than leader, in `term`: if it was leading, a step-down.
+    fn left_leadership(&mut self, t: u64, node: NodeId, term: u64) {
+        if let Some(&led) = self.leading.get(&node) {
+            self.step_downs.push(StepDown {
+                node,
+                term: led,
+                at_ns: t,
+                to_term: term,
+                removed_by: None,
+            });
+            self.end_leadership(node, t, format!("stepped down in term {term}"));
+        }
+    }
+
+    /// A record of one node's life and log: a crash, a restart or boot, an append, a
+    /// truncation, an apply.
+    fn node_record(&mut self, t: u64, ev: &Event) {
+        match ev {
             Event::Crash { node } => {
                 self.end_leadership(*node, t, "crashed".into());
                 let n = self.node(*node);
@@ -284,18 +325,6 @@ impl StoryBuilder {
                     n.diverged_at = Some(*index);
                 }
             }
-            Event::FaultSkipped { reason } => self.faults_skipped.push(SkippedFault {
-                at_ns: t,
-                reason: reason.clone(),
-            }),
-            Event::Membership {
-                phase,
-                node,
-                voters,
-                old,
-                action,
-                ..
-            } => self.membership(t, phase, *node, voters, old, action),
             _ => {}
         }
     }
@@ -362,66 +391,23 @@ impl StoryBuilder {
     /// Writes the story into `s`, whose `leaders` were gathered from the same records;
     /// `state_machines` are the live nodes' at the end.
     pub fn finish(self, s: &mut Summary, state_machines: &[StateMachineSummary]) {
-        for l in s.leaders.iter_mut() {
-            match self.ends.iter().find(|e| (e.0, e.1) == (l.term, l.node)) {
-                Some((_, _, at, how)) => {
-                    l.ended_at_ns = Some(*at);
-                    l.end = how.clone();
-                }
-                None => l.end = "still leading at the end".into(),
-            }
-        }
-        s.terms = self.terms.into_values().collect();
-        // A term judged a failed election while one candidate had stood (the cluster had moved
-        // past it) in which others stood later (restarted, or cut off, from an older term).
-        for t in s.terms.iter_mut() {
-            if t.result == "the only candidate lost" && t.candidates.len() > 1 {
-                let later: Vec<String> = t.candidates[1..]
-                    .iter()
-                    .map(|c| format!("n{}", c.node))
-                    .collect();
-                t.result = format!(
-                    "n{} stood alone and lost before the cluster moved past the term; {} stood in it later, from behind",
-                    t.candidates[0].node,
-                    later.join(", ")
-                );
-            }
-        }
-        let max_term = self.max_term;
-        for t in s.terms.iter_mut().filter(|t| t.result.is_empty()) {
-            t.result = if t.term >= max_term {
-                "open at the end"
-            } else if t.candidates.len() == 1 {
-                "the only candidate lost"
-            } else {
-                "nobody won"
-            }
-            .into();
-        }
-        // A leader that left its term as a C_new without it was first committed (the same
-        // moment: it commits C_new and steps down in one step) was removed, not stale.
-        let mut step_downs = self.step_downs;
-        for d in step_downs.iter_mut().filter(|d| d.to_term == d.term) {
-            let removal = self
-                .changes
-                .iter()
-                .find(|c| c.final_at_ns == Some(d.at_ns) && !c.to.contains(&d.node));
-            if let Some(c) = removal {
-                d.removed_by = Some(c.to.clone());
-                if let Some(l) = s
-                    .leaders
-                    .iter_mut()
-                    .find(|l| (l.term, l.node, l.ended_at_ns) == (d.term, d.node, Some(d.at_ns)))
-                {
-                    l.end = "stepped down: not in the new configuration".into();
-                }
-            }
-        }
-        s.leader_step_downs = step_downs;
-        s.truncations = self.truncations;
-        s.faults_skipped = self.faults_skipped;
-        s.configuration_changes = self.changes;
-        for c in &mut s.configuration_changes {
+        let StoryBuilder {
+            terms,
+            nodes,
+            ends,
+            step_downs,
+            truncations,
+            faults_skipped,
+            mut changes,
+            max_term,
+            ..
+        } = self;
+        end_leaderships(&ends, &mut s.leaders);
+        s.terms = judge_terms(terms, max_term);
+        s.leader_step_downs = removals(step_downs, &changes, &mut s.leaders);
+        s.truncations = truncations;
+        s.faults_skipped = faults_skipped;
+        for c in &mut changes {
             c.outcome = match (c.joint_at_ns, c.final_at_ns) {
                 (_, Some(_)) => "completed",
                 (Some(_), None) => "joint at the end",
@@ -429,42 +415,115 @@ impl StoryBuilder {
             }
             .into();
         }
-        s.down_at_end = self
-            .nodes
+        s.configuration_changes = changes;
+        s.down_at_end = nodes
             .iter()
             .enumerate()
             .filter(|(_, n)| n.down)
             .map(|(i, _)| i as NodeId + 1)
             .collect();
-        let furthest = state_machines.iter().max_by_key(|m| m.applied);
-        s.state_machine_agreement = state_machines
-            .iter()
-            .map(|m| {
-                let track = self
-                    .nodes
-                    .get(m.node as usize - 1)
-                    .copied()
-                    .unwrap_or_default();
-                let top = furthest.expect("one exists");
-                let relation = if track.diverged_at.is_some() {
-                    "diverged"
-                } else if m.applied < top.applied {
-                    "lag"
-                } else if m.digest == top.digest {
-                    "same"
-                } else {
-                    // As far, no entry differed, yet another digest: say so rather than hide it.
-                    "diverged"
-                };
-                DigestRelation {
-                    node: m.node,
-                    relation: relation.into(),
-                    behind: top.applied - m.applied,
-                    diverged_at: track.diverged_at,
-                }
-            })
-            .collect();
+        s.state_machine_agreement = agreement(&nodes, state_machines);
     }
+}
+
+/// Says how each leadership ended, from the `ends` seen: a crash or a step-down, or still
+/// leading.
+fn end_leaderships(ends: &[(u64, NodeId, u64, String)], leaders: &mut [LeaderRecord]) {
+    for l in leaders.iter_mut() {
+        match ends.iter().find(|e| (e.0, e.1) == (l.term, l.node)) {
+            Some((_, _, at, how)) => {
+                l.ended_at_ns = Some(*at);
+                l.end = how.clone();
+            }
+            None => l.end = "still leading at the end".into(),
+        }
+    }
+}
+
+/// The election table in term order, each term's result judged: won, failed, split, nobody
+/// won, or open when the run ended (no term above `max_term` was seen).
+fn judge_terms(terms: BTreeMap<u64, TermRecord>, max_term: u64) -> Vec<TermRecord> {
+    let mut terms: Vec<TermRecord> = terms.into_values().collect();
+    // A term judged a failed election while one candidate had stood (the cluster had moved
+    // past it) in which others stood later (restarted, or cut off, from an older term).
+    for t in terms.iter_mut() {
+        if t.result == "the only candidate lost" && t.candidates.len() > 1 {
+            let later: Vec<String> = t.candidates[1..]
+                .iter()
+                .map(|c| format!("n{}", c.node))
+                .collect();
+            t.result = format!(
+                "n{} stood alone and lost before the cluster moved past the term; {} stood in it later, from behind",
+                t.candidates[0].node,
+                later.join(", ")
+            );
+        }
+    }
+    for t in terms.iter_mut().filter(|t| t.result.is_empty()) {
+        t.result = if t.term >= max_term {
+            "open at the end"
+        } else if t.candidates.len() == 1 {
+            "the only candidate lost"
+        } else {
+            "nobody won"
+        }
+        .into();
+    }
+    terms
+}
+
+/// The step-downs, each of a leader removed by a configuration change marked so (in it and in
+/// `leaders`): a leader that left its term as a C_new without it was first committed (the
+/// same moment: it commits C_new and steps down in one step) was removed, not stale.
+fn removals(
+    mut step_downs: Vec<StepDown>,
+    changes: &[ConfigChange],
+    leaders: &mut [LeaderRecord],
+) -> Vec<StepDown> {
+    for d in step_downs.iter_mut().filter(|d| d.to_term == d.term) {
+        let removal = changes
+            .iter()
+            .find(|c| c.final_at_ns == Some(d.at_ns) && !c.to.contains(&d.node));
+        if let Some(c) = removal {
+            d.removed_by = Some(c.to.clone());
+            if let Some(l) = leaders
+                .iter_mut()
+                .find(|l| (l.term, l.node, l.ended_at_ns) == (d.term, d.node, Some(d.at_ns)))
+            {
+                l.end = "stepped down: not in the new configuration".into();
+            }
+        }
+    }
+    step_downs
+}
+
+/// For each state machine at the end: the same as the furthest one, behind it (lag), or
+/// diverged (an applied entry differed, or as far with another digest).
+fn agreement(nodes: &[NodeTrack], state_machines: &[StateMachineSummary]) -> Vec<DigestRelation> {
+    let furthest = state_machines.iter().max_by_key(|m| m.applied);
+    state_machines
+        .iter()
+        .map(|m| {
+            let track = nodes.get(m.node as usize - 1).copied().unwrap_or_default();
+            let top = furthest.expect("one exists");
+            let relation = if track.diverged_at.is_some() {
+                "diverged"
+            } else if m.applied < top.applied {
+                "lag"
+            } else if m.digest == top.digest {
+                "same"
+            } else {
+                // As far, no entry differed, yet another digest: say so rather than hide it.
+                "diverged"
+            };
+            DigestRelation {
+                node: m.node,
+                relation: relation.into(),
+                behind: top.applied - m.applied,
+                diverged_at: track.diverged_at,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

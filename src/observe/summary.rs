@@ -171,6 +171,40 @@ pub struct ClientOperations {
     kinds: BTreeMap<u64, u8>,
 }
 
+impl ClientOperations {
+    /// Client request `req` asked for `op`: remember its kind until it is answered.
+    fn requested(&mut self, req: u64, op: &crate::observe::trace::TOp) {
+        use crate::observe::trace::TOp;
+        let kind = match op {
+            TOp::Get { .. } => 0,
+            TOp::Put { .. } => 1,
+            TOp::Cas { .. } => 2,
+        };
+        self.kinds.insert(req, kind);
+    }
+
+    /// Client request `req` is done (`ok`: answered, with `ret`): count it by its kind.
+    fn answered(&mut self, req: u64, ok: bool, ret: &Option<crate::observe::trace::TRet>) {
+        use crate::observe::trace::TRet;
+        let Some(kind) = self.kinds.remove(&req) else {
+            return;
+        };
+        match (kind, ok, ret) {
+            (0, true, r) => {
+                self.gets += 1;
+                self.gets_found += u64::from(matches!(r, Some(TRet::Get(Some(_)))));
+            }
+            (1, true, _) => self.puts += 1,
+            (_, true, r) => {
+                self.cas += 1;
+                self.cas_took_effect += u64::from(matches!(r, Some(TRet::Cas(true))));
+            }
+            (0, false, _) => self.unanswered_gets += 1,
+            (_, false, _) => self.unanswered_writes += 1,
+        }
+    }
+}
+
 /// The `linearizability` record, in `summary.json`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct LinearizabilitySummary {
@@ -317,39 +351,41 @@ impl SummaryBuilder {
         s
     }
 
+    /// A leader elected at `t`: its row in the leaders table, the first leader's time, and
+    /// the end of every wait for a leader after a crash.
+    fn leader_elected(&mut self, node: NodeId, term: u64, t: u64) {
+        let s = &mut self.s;
+        s.leaders.push(LeaderRecord {
+            term,
+            node,
+            elected_at_ns: t,
+            ended_at_ns: None,
+            end: String::new(),
+        });
+        s.first_leader_ns.get_or_insert(t);
+        for c in s
+            .crash_to_next_leader
+            .iter_mut()
+            .filter(|c| c.next_leader_after_ns.is_none())
+        {
+            c.next_leader_after_ns = Some(t - c.crashed_at_ns);
+        }
+        self.current_leader = Some((node, term));
+    }
+
+    /// Takes one record into the summary's counts and tables, then into the run's story.
     pub fn on(&mut self, rec: &Record) {
         let s = &mut self.s;
         match &rec.ev {
             Event::ClientRequest {
                 req, op: Some(op), ..
-            } => {
-                use crate::observe::trace::TOp;
-                let kind = match op {
-                    TOp::Get { .. } => 0,
-                    TOp::Put { .. } => 1,
-                    TOp::Cas { .. } => 2,
-                };
-                let c = s.client_operations.get_or_insert_with(Default::default);
-                c.kinds.insert(*req, kind);
-            }
+            } => s
+                .client_operations
+                .get_or_insert_with(Default::default)
+                .requested(*req, op),
             Event::ClientDone { req, ok, ret, .. } => {
-                use crate::observe::trace::TRet;
                 if let Some(c) = &mut s.client_operations {
-                    if let Some(kind) = c.kinds.remove(req) {
-                        match (kind, ok, ret) {
-                            (0, true, r) => {
-                                c.gets += 1;
-                                c.gets_found += u64::from(matches!(r, Some(TRet::Get(Some(_)))));
-                            }
-                            (1, true, _) => c.puts += 1,
-                            (_, true, r) => {
-                                c.cas += 1;
-                                c.cas_took_effect += u64::from(matches!(r, Some(TRet::Cas(true))));
-                            }
-                            (0, false, _) => c.unanswered_gets += 1,
-                            (_, false, _) => c.unanswered_writes += 1,
-                        }
-                    }
+                    c.answered(*req, *ok, ret);
                 }
             }
             Event::Linearizability {
@@ -368,24 +404,7 @@ impl SummaryBuilder {
                 });
             }
             Event::Election { .. } => s.elections += 1,
-            Event::Leader { node, term, .. } => {
-                s.leaders.push(LeaderRecord {
-                    term: *term,
-                    node: *node,
-                    elected_at_ns: rec.t,
-                    ended_at_ns: None,
-                    end: String::new(),
-                });
-                s.first_leader_ns.get_or_insert(rec.t);
-                for c in s
-                    .crash_to_next_leader
-                    .iter_mut()
-                    .filter(|c| c.next_leader_after_ns.is_none())
-                {
-                    c.next_leader_after_ns = Some(rec.t - c.crashed_at_ns);
-                }
-                self.current_leader = Some((*node, *term));
-            }
+            Event::Leader { node, term, .. } => self.leader_elected(*node, *term, rec.t),
             Event::Role { node, role, .. }
                 if *role != Role::Leader && self.current_leader.map(|(n, _)| n) == Some(*node) =>
             {
@@ -423,6 +442,38 @@ impl SummaryBuilder {
     pub fn render(s: &Summary) -> String {
         use std::fmt::Write;
         let mut o = String::new();
+        render::outcome(&mut o, s);
+        render::availability(&mut o, s);
+        render::terms(&mut o, s);
+        render::leadership(&mut o, s);
+        render::configuration_changes(&mut o, s);
+        render::faults(&mut o, s);
+        render::messages(&mut o, s);
+        if let Some(c) = &s.client {
+            render::clients(&mut o, s, c);
+        }
+        render::state_machines(&mut o, s);
+        if let Some(h) = &s.trace_hash {
+            let _ = writeln!(o, "trace hash {h}");
+        }
+        o
+    }
+}
+
+/// The sections of the printed summary ([`SummaryBuilder::render`]), in the order printed,
+/// each appending its lines.
+mod render {
+    use std::fmt::Write;
+
+    use super::{count, join, secs, terms_list, ClientStats, ConfigChange, Summary, TermRecord};
+    use crate::protocol::NodeId;
+
+    /// Terms listed in the printed summary; the rest are in summary.json.
+    const MAX_TERM_ROWS: usize = 40;
+
+    /// The scenario, the outcome (and the violation or panic that ended the run), the
+    /// elections, and the first leader.
+    pub(super) fn outcome(o: &mut String, s: &Summary) {
         let _ = writeln!(o, "scenario   {} (seed {})", s.scenario, s.seed);
         let _ = writeln!(
             o,
@@ -451,6 +502,11 @@ impl SummaryBuilder {
             "first leader {}",
             s.first_leader_ns.map_or("none".into(), secs)
         );
+    }
+
+    /// Leader changes and stability, the connected-majority windows, and each window that
+    /// went without a stable leader after settling.
+    pub(super) fn availability(o: &mut String, s: &Summary) {
         let a = &s.availability;
         let _ = writeln!(
             o,
@@ -482,53 +538,70 @@ impl SummaryBuilder {
                 secs(w.leaderless_after_settle_ns)
             );
         }
-        if !s.terms.is_empty() {
+    }
+
+    /// The election table: one row per term, up to [`MAX_TERM_ROWS`].
+    pub(super) fn terms(o: &mut String, s: &Summary) {
+        if s.terms.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            o,
+            "terms (every vote granted in the term, the candidate's own included; the trace's LEADER line counts those it had won with):"
+        );
+        let shown = s.terms.len().min(MAX_TERM_ROWS);
+        for tr in &s.terms[..shown] {
+            let _ = writeln!(o, "  term {:>3}  {}", tr.term, term_row(s, tr));
+        }
+        if s.terms.len() > shown {
             let _ = writeln!(
                 o,
-                "terms (every vote granted in the term, the candidate's own included; the trace's LEADER line counts those it had won with):"
+                "  ... {} more in summary.json",
+                count((s.terms.len() - shown) as u64, "term", "terms")
             );
-            let shown = s.terms.len().min(MAX_TERM_ROWS);
-            for tr in &s.terms[..shown] {
-                let stood =
-                    if tr.candidates.is_empty() {
-                        "no candidate".to_string()
-                    } else {
-                        join(tr.candidates.iter().map(|c| {
-                            format!("n{} {}", c.node, count(c.votes as u64, "vote", "votes"))
-                        }))
-                    };
-                let result = match tr.winner {
-                    Some(w) => {
-                        let l = s.leaders.iter().find(|l| l.term == tr.term && l.node == w);
-                        match l {
-                            Some(l) => format!(
-                                "n{w} {} at {}, led until {}",
-                                tr.result,
-                                secs(l.elected_at_ns),
-                                match l.ended_at_ns {
-                                    Some(e) => format!("{} ({})", secs(e), l.end),
-                                    None => "the end".into(),
-                                }
-                            ),
-                            None => format!("n{w} {}", tr.result),
-                        }
-                    }
-                    None => match tr.result.as_str() {
-                        "open at the end" => "undecided when the run ended".into(),
-                        "nobody won" => "nobody won".into(),
-                        why => format!("nobody won: {why}"),
-                    },
-                };
-                let _ = writeln!(o, "  term {:>3}  {stood}; {result}", tr.term);
-            }
-            if s.terms.len() > shown {
-                let _ = writeln!(
-                    o,
-                    "  ... {} more in summary.json",
-                    count((s.terms.len() - shown) as u64, "term", "terms")
-                );
-            }
         }
+    }
+
+    /// One term's row after its number: who stood with their votes; who won and how long
+    /// they led, or why nobody won.
+    fn term_row(s: &Summary, tr: &TermRecord) -> String {
+        let stood = if tr.candidates.is_empty() {
+            "no candidate".to_string()
+        } else {
+            join(
+                tr.candidates
+                    .iter()
+                    .map(|c| format!("n{} {}", c.node, count(c.votes as u64, "vote", "votes"))),
+            )
+        };
+        let result = match tr.winner {
+            Some(w) => {
+                let l = s.leaders.iter().find(|l| l.term == tr.term && l.node == w);
+                match l {
+                    Some(l) => format!(
+                        "n{w} {} at {}, led until {}",
+                        tr.result,
+                        secs(l.elected_at_ns),
+                        match l.ended_at_ns {
+                            Some(e) => format!("{} ({})", secs(e), l.end),
+                            None => "the end".into(),
+                        }
+                    ),
+                    None => format!("n{w} {}", tr.result),
+                }
+            }
+            None => match tr.result.as_str() {
+                "open at the end" => "undecided when the run ended".into(),
+                "nobody won" => "nobody won".into(),
+                why => format!("nobody won: {why}"),
+            },
+        };
+        format!("{stood}; {result}")
+    }
+
+    /// Leaders lost: crashed leaders and the wait for the next, leaders that stepped down,
+    /// and the entries truncated from logs.
+    pub(super) fn leadership(o: &mut String, s: &Summary) {
         for c in &s.crash_to_next_leader {
             let _ = writeln!(
                 o,
@@ -569,47 +642,62 @@ impl SummaryBuilder {
                 secs(tr.at_ns)
             );
         }
-        if !s.configuration_changes.is_empty() {
-            let _ = writeln!(
-                o,
-                "configuration changes (proposed, joint: C_old,new committed, final: C_new committed):"
-            );
-            let set = |v: &[NodeId]| format!("{{{}}}", join(v.iter().map(|n| format!("n{n}"))));
-            for c in &s.configuration_changes {
-                let from = if c.from.is_empty() {
-                    String::new()
-                } else {
-                    format!("{} -> ", set(&c.from))
-                };
-                let mut line = format!("  {from}{}", set(&c.to));
-                if let (Some(p), Some(n)) = (c.proposed_at_ns, c.proposed_to) {
-                    line.push_str(&format!(": proposed {} to n{n}", secs(p)));
-                } else {
-                    line.push(':');
-                }
-                if let Some(j) = c.joint_at_ns {
-                    line.push_str(&format!(", joint {}", secs(j)));
-                    if let Some(d) = c.to_joint_ns {
-                        line.push_str(&format!(" (+{})", secs(d)));
-                    }
-                }
-                if let Some(f) = c.final_at_ns {
-                    line.push_str(&format!(", final {}", secs(f)));
-                    if let Some(d) = c.to_final_ns {
-                        line.push_str(&format!(" (+{})", secs(d)));
-                    }
-                }
-                match (c.outcome.as_str(), c.took_ns) {
-                    ("completed", Some(d)) => line.push_str(&format!("; took {}", secs(d))),
-                    ("completed", None) => {}
-                    (other, _) => line.push_str(&format!("; {other}")),
-                }
-                if let Some(a) = &c.action {
-                    line.push_str(&format!(" [{a}]"));
-                }
-                let _ = writeln!(o, "{line}");
+    }
+
+    /// The configuration history (paper §6), one line per change.
+    pub(super) fn configuration_changes(o: &mut String, s: &Summary) {
+        if s.configuration_changes.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            o,
+            "configuration changes (proposed, joint: C_old,new committed, final: C_new committed):"
+        );
+        for c in &s.configuration_changes {
+            let _ = writeln!(o, "{}", config_change_line(c));
+        }
+    }
+
+    /// One configuration change: from and to, when proposed, joint and final (with the time
+    /// each step took), and how it ended.
+    fn config_change_line(c: &ConfigChange) -> String {
+        let set = |v: &[NodeId]| format!("{{{}}}", join(v.iter().map(|n| format!("n{n}"))));
+        let from = if c.from.is_empty() {
+            String::new()
+        } else {
+            format!("{} -> ", set(&c.from))
+        };
+        let mut line = format!("  {from}{}", set(&c.to));
+        if let (Some(p), Some(n)) = (c.proposed_at_ns, c.proposed_to) {
+            line.push_str(&format!(": proposed {} to n{n}", secs(p)));
+        } else {
+            line.push(':');
+        }
+        if let Some(j) = c.joint_at_ns {
+            line.push_str(&format!(", joint {}", secs(j)));
+            if let Some(d) = c.to_joint_ns {
+                line.push_str(&format!(" (+{})", secs(d)));
             }
         }
+        if let Some(f) = c.final_at_ns {
+            line.push_str(&format!(", final {}", secs(f)));
+            if let Some(d) = c.to_final_ns {
+                line.push_str(&format!(" (+{})", secs(d)));
+            }
+        }
+        match (c.outcome.as_str(), c.took_ns) {
+            ("completed", Some(d)) => line.push_str(&format!("; took {}", secs(d))),
+            ("completed", None) => {}
+            (other, _) => line.push_str(&format!("; {other}")),
+        }
+        if let Some(a) = &c.action {
+            line.push_str(&format!(" [{a}]"));
+        }
+        line
+    }
+
+    /// Faults that found nothing to act on, and the nodes down at the end.
+    pub(super) fn faults(o: &mut String, s: &Summary) {
         if !s.faults_skipped.is_empty() {
             let _ = writeln!(
                 o,
@@ -627,6 +715,10 @@ impl SummaryBuilder {
                 join(s.down_at_end.iter().map(|n| format!("n{n}")))
             );
         }
+    }
+
+    /// Messages sent and dropped (by reason), and the highest commit index.
+    pub(super) fn messages(o: &mut String, s: &Summary) {
         let dropped: u64 = s.messages_dropped.values().sum();
         let _ = writeln!(
             o,
@@ -643,65 +735,72 @@ impl SummaryBuilder {
             }
         );
         let _ = writeln!(o, "commit     highest commit index {}", s.max_commit_index);
-        if let Some(c) = &s.client {
+    }
+
+    /// What clients asked and were told: requests, operations by kind, the linearizability
+    /// verdict, latency, and the windows without a commit.
+    pub(super) fn clients(o: &mut String, s: &Summary, c: &ClientStats) {
+        let _ = writeln!(
+            o,
+            "clients    {}: {} committed, {} failed, {} pending at end",
+            count(c.requests, "request", "requests"),
+            c.committed,
+            c.failed,
+            c.pending_at_end
+        );
+        if let Some(k) = &s.client_operations {
             let _ = writeln!(
                 o,
-                "clients    {}: {} committed, {} failed, {} pending at end",
-                count(c.requests, "request", "requests"),
-                c.committed,
-                c.failed,
-                c.pending_at_end
+                "operations {} ({} found a value), {}, {} ({} took effect) answered; {} and {} unanswered",
+                count(k.gets, "get", "gets"),
+                k.gets_found,
+                count(k.puts, "put", "puts"),
+                k.cas,
+                k.cas_took_effect,
+                count(k.unanswered_gets, "get", "gets"),
+                count(k.unanswered_writes, "write", "writes"),
             );
-            if let Some(k) = &s.client_operations {
-                let _ = writeln!(
-                    o,
-                    "operations {} ({} found a value), {}, {} ({} took effect) answered; {} and {} unanswered",
-                    count(k.gets, "get", "gets"),
-                    k.gets_found,
-                    count(k.puts, "put", "puts"),
-                    k.cas,
-                    k.cas_took_effect,
-                    count(k.unanswered_gets, "get", "gets"),
-                    count(k.unanswered_writes, "write", "writes"),
-                );
-            }
-            if let Some(l) = &s.linearizability {
-                let _ = writeln!(
-                    o,
-                    "linearizability {} ({}, {} searched{})",
-                    l.verdict,
-                    count(l.operations, "client operation", "client operations"),
-                    count(l.states, "state", "states"),
-                    match (l.verdict.as_str(), l.key) {
-                        ("violation", Some(k)) => format!("; key k{k}, requests {:?}", l.window),
-                        ("unknown", Some(k)) => format!(
-                            "; the search passed its bound at key k{k}: neither proven nor refuted"
-                        ),
-                        _ => String::new(),
-                    }
-                );
-            }
-            if let (Some(p50), Some(p99), Some(max)) =
-                (c.latency_p50_ns, c.latency_p99_ns, c.latency_max_ns)
-            {
-                let _ = writeln!(
-                    o,
-                    "latency    p50 {}  p99 {}  max {}",
-                    secs(p50),
-                    secs(p99),
-                    secs(max)
-                );
-            }
-            for w in &c.no_commit_windows {
-                let _ = writeln!(
-                    o,
-                    "no commits from {} to {} ({})",
-                    secs(w[0]),
-                    secs(w[1]),
-                    secs(w[1] - w[0])
-                );
-            }
         }
+        if let Some(l) = &s.linearizability {
+            let _ = writeln!(
+                o,
+                "linearizability {} ({}, {} searched{})",
+                l.verdict,
+                count(l.operations, "client operation", "client operations"),
+                count(l.states, "state", "states"),
+                match (l.verdict.as_str(), l.key) {
+                    ("violation", Some(k)) => format!("; key k{k}, requests {:?}", l.window),
+                    ("unknown", Some(k)) => format!(
+                        "; the search passed its bound at key k{k}: neither proven nor refuted"
+                    ),
+                    _ => String::new(),
+                }
+            );
+        }
+        if let (Some(p50), Some(p99), Some(max)) =
+            (c.latency_p50_ns, c.latency_p99_ns, c.latency_max_ns)
+        {
+            let _ = writeln!(
+                o,
+                "latency    p50 {}  p99 {}  max {}",
+                secs(p50),
+                secs(p99),
+                secs(max)
+            );
+        }
+        for w in &c.no_commit_windows {
+            let _ = writeln!(
+                o,
+                "no commits from {} to {} ({})",
+                secs(w[0]),
+                secs(w[1]),
+                secs(w[1] - w[0])
+            );
+        }
+    }
+
+    /// Each state machine: what it applied, its digest, and whether it lags or diverged.
+    pub(super) fn state_machines(o: &mut String, s: &Summary) {
         for m in &s.state_machines {
             let rel = s.state_machine_agreement.iter().find(|r| r.node == m.node);
             let how = match rel {
@@ -724,15 +823,8 @@ impl SummaryBuilder {
                 m.digest
             );
         }
-        if let Some(h) = &s.trace_hash {
-            let _ = writeln!(o, "trace hash {h}");
-        }
-        o
     }
 }
-
-/// Terms listed in the printed summary; the rest are in summary.json.
-const MAX_TERM_ROWS: usize = 40;
 
 /// Seconds with millisecond precision, the summary's one unit.
 fn secs(ns: u64) -> String {

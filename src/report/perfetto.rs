@@ -42,172 +42,11 @@ pub fn export(m: &RunModel) -> Vec<u8> {
         count: 0,
     };
     ev.out.extend_from_slice(b"{\"traceEvents\":[\n");
-    ev.push(
-        json!({"name": "process_name", "ph": "M", "pid": PID, "tid": 0,
-        "args": {"name": format!("{} (seed {})", m.scenario, m.seed)}}),
-    );
-    ev.push(
-        json!({"name": "thread_name", "ph": "M", "pid": PID, "tid": NET_TID,
-        "args": {"name": "network"}}),
-    );
-    ev.push(
-        json!({"name": "thread_sort_index", "ph": "M", "pid": PID, "tid": NET_TID,
-        "args": {"sort_index": 0}}),
-    );
-    for n in 1..=m.nodes {
-        for (tid, name, sort) in [
-            (n, format!("n{n}"), 2 * n),
-            (MSG_TID + n, format!("n{n} messages"), 2 * n + 1),
-        ] {
-            if tid > MSG_TID && !m.has_messages {
-                continue;
-            }
-            ev.push(
-                json!({"name": "thread_name", "ph": "M", "pid": PID, "tid": tid,
-                "args": {"name": name}}),
-            );
-            ev.push(
-                json!({"name": "thread_sort_index", "ph": "M", "pid": PID, "tid": tid,
-                "args": {"sort_index": sort}}),
-            );
-        }
-    }
-    // Roles and terms.
-    for (i, lane) in m.lanes.iter().enumerate() {
-        let tid = i as u32 + 1;
-        for s in lane {
-            let name = match s.state {
-                crate::report::runmodel::State::Down => "down".to_string(),
-                st => format!("{} t{}", st.name(), s.term),
-            };
-            ev.push(
-                json!({"name": name, "cat": "role", "ph": "X", "ts": us(s.from),
-                "dur": us(s.to - s.from), "pid": PID, "tid": tid,
-                "args": {"role": s.state.name(), "term": s.term}}),
-            );
-        }
-    }
-    // Marks.
-    for mk in &m.marks {
-        let (name, cat, args) = match &mk.kind {
-            MarkKind::Election { term } => (
-                format!("election t{term}"),
-                "election",
-                json!({"term": term}),
-            ),
-            MarkKind::Leader { term, votes } => (
-                format!("leader t{term}"),
-                "election",
-                json!({"term": term, "votes": votes}),
-            ),
-            MarkKind::SplitVote { term, candidates } => (
-                format!("split vote t{term}"),
-                "election",
-                json!({"term": term, "candidates": candidates}),
-            ),
-            MarkKind::FailedElection { term } => (
-                format!("failed election t{term}"),
-                "election",
-                json!({"term": term}),
-            ),
-            MarkKind::Commit { index } => {
-                let n = mk.node.expect("a commit is a node's");
-                ev.push(json!({"name": format!("n{n} commit index"), "ph": "C",
-                    "ts": us(mk.t), "pid": PID, "args": {"commit_index": index}}));
-                continue;
-            }
-            MarkKind::Crash => ("crash".into(), "fault", json!({})),
-            MarkKind::Restart { term } => ("restart".into(), "fault", json!({"term": term})),
-            MarkKind::Truncate { from } => (
-                format!("truncate from {from}"),
-                "log",
-                json!({"from": from}),
-            ),
-            MarkKind::ConfigAppended { index, old, new } => (
-                format!("config appended at {index}"),
-                "membership",
-                json!({"index": index, "old": old, "new": new}),
-            ),
-            MarkKind::ConfigCommitted { index } => (
-                format!("config committed at {index}"),
-                "membership",
-                json!({"index": index}),
-            ),
-            MarkKind::ClockJump { by, back } => (
-                format!(
-                    "clock jump {}{}",
-                    if *back { "-" } else { "+" },
-                    crate::base::time::SimDuration(*by)
-                ),
-                "fault",
-                json!({"by_ns": by, "back": back}),
-            ),
-            MarkKind::FaultSkipped { reason } => {
-                ("fault skipped".into(), "fault", json!({"reason": reason}))
-            }
-            MarkKind::Violation { property, detail } => (
-                format!("VIOLATION {property}"),
-                "violation",
-                json!({"detail": detail}),
-            ),
-        };
-        match mk.node {
-            Some(n) => ev.push(json!({"name": name, "cat": cat, "ph": "i", "s": "t",
-                "ts": us(mk.t), "pid": PID, "tid": n, "args": args})),
-            None => ev.push(json!({"name": name, "cat": cat, "ph": "i", "s": "g",
-                "ts": us(mk.t), "pid": PID, "tid": NET_TID, "args": args})),
-        }
-    }
-    // Network conditions: an async span each, and instants at their ends.
-    for (k, n) in m.net.iter().enumerate() {
-        let (name, args) = match &n.kind {
-            NetKind::Partition { groups } => {
-                (format!("partition {groups:?}"), json!({"groups": groups}))
-            }
-            NetKind::Cut { from, to } => (
-                format!("cut n{from}->n{to}"),
-                json!({"from": from, "to": to}),
-            ),
-            NetKind::Network { what } => (what.clone(), json!({})),
-        };
-        let id = k + 1;
-        ev.push(
-            json!({"name": name, "cat": "fault", "ph": "b", "id": id, "ts": us(n.from),
-            "pid": PID, "tid": NET_TID, "args": args}),
-        );
-        ev.push(
-            json!({"name": name, "cat": "fault", "ph": "e", "id": id, "ts": us(n.to),
-            "pid": PID, "tid": NET_TID}),
-        );
-        ev.push(
-            json!({"name": format!("{name} starts"), "cat": "fault", "ph": "i", "s": "g",
-            "ts": us(n.from), "pid": PID, "tid": NET_TID}),
-        );
-    }
-    // Messages: a slice at each end, joined by a flow (`bind_id` with `flow_out` on the
-    // send, `flow_in` on the arrival: the flow binds to the slice that carries it).
-    for (k, msg) in m.messages.iter().enumerate() {
-        let flow = k + 1;
-        let args = json!({"id": msg.id, "from": msg.from, "to": msg.to, "term": msg.term});
-        ev.push(
-            json!({"name": format!("{} to n{}", msg.msg, msg.to), "cat": "message",
-            "ph": "X", "ts": us(msg.sent), "dur": 0, "pid": PID, "tid": MSG_TID + msg.from,
-            "bind_id": flow, "flow_out": true, "args": args}),
-        );
-        let name = match &msg.dropped {
-            Some(reason) => format!("{} from n{} dropped ({reason})", msg.msg, msg.from),
-            None => format!("{} from n{}", msg.msg, msg.from),
-        };
-        let mut args = args;
-        if let Some(reason) = &msg.dropped {
-            args["dropped"] = json!(reason);
-        }
-        ev.push(
-            json!({"name": name, "cat": "message", "ph": "X", "ts": us(msg.arrived),
-            "dur": 0, "pid": PID, "tid": MSG_TID + msg.to, "bind_id": flow, "flow_in": true,
-            "args": args}),
-        );
-    }
+    ev.tracks(m);
+    ev.roles(m);
+    ev.marks(m);
+    ev.network(m);
+    ev.messages(m);
     let mut out = ev.out;
     out.extend_from_slice(b"\n],\n\"displayTimeUnit\":\"ms\",\n\"otherData\":");
     let other = json!({"scenario": m.scenario, "seed": m.seed, "nodes": m.nodes,
@@ -231,6 +70,198 @@ impl Events {
         serde_json::to_writer(&mut self.out, &e).expect("JSON values serialise");
         self.count += 1;
     }
+
+    /// The metadata naming the process and its tracks, in display order: the network, then
+    /// each node's track and (with messages) its message track.
+    fn tracks(&mut self, m: &RunModel) {
+        self.push(
+            json!({"name": "process_name", "ph": "M", "pid": PID, "tid": 0,
+            "args": {"name": format!("{} (seed {})", m.scenario, m.seed)}}),
+        );
+        self.push(
+            json!({"name": "thread_name", "ph": "M", "pid": PID, "tid": NET_TID,
+            "args": {"name": "network"}}),
+        );
+        self.push(
+            json!({"name": "thread_sort_index", "ph": "M", "pid": PID, "tid": NET_TID,
+            "args": {"sort_index": 0}}),
+        );
+        for n in 1..=m.nodes {
+            for (tid, name, sort) in [
+                (n, format!("n{n}"), 2 * n),
+                (MSG_TID + n, format!("n{n} messages"), 2 * n + 1),
+            ] {
+                if tid > MSG_TID && !m.has_messages {
+                    continue;
+                }
+                self.push(
+                    json!({"name": "thread_name", "ph": "M", "pid": PID, "tid": tid,
+                    "args": {"name": name}}),
+                );
+                self.push(
+                    json!({"name": "thread_sort_index", "ph": "M", "pid": PID, "tid": tid,
+                    "args": {"sort_index": sort}}),
+                );
+            }
+        }
+    }
+
+    /// Roles and terms: a slice per span of each lane.
+    fn roles(&mut self, m: &RunModel) {
+        for (i, lane) in m.lanes.iter().enumerate() {
+            let tid = i as u32 + 1;
+            for s in lane {
+                let name = match s.state {
+                    crate::report::runmodel::State::Down => "down".to_string(),
+                    st => format!("{} t{}", st.name(), s.term),
+                };
+                self.push(
+                    json!({"name": name, "cat": "role", "ph": "X", "ts": us(s.from),
+                    "dur": us(s.to - s.from), "pid": PID, "tid": tid,
+                    "args": {"role": s.state.name(), "term": s.term}}),
+                );
+            }
+        }
+    }
+
+    /// Marks: a commit as its node's counter, every other mark as an instant on its node's
+    /// track (or a global one).
+    fn marks(&mut self, m: &RunModel) {
+        for mk in &m.marks {
+            if let MarkKind::Commit { index } = &mk.kind {
+                let n = mk.node.expect("a commit is a node's");
+                self.push(json!({"name": format!("n{n} commit index"), "ph": "C",
+                    "ts": us(mk.t), "pid": PID, "args": {"commit_index": index}}));
+            }
+            let Some((name, cat, args)) = instant(&mk.kind) else {
+                continue;
+            };
+            match mk.node {
+                Some(n) => self.push(json!({"name": name, "cat": cat, "ph": "i", "s": "t",
+                    "ts": us(mk.t), "pid": PID, "tid": n, "args": args})),
+                None => self.push(json!({"name": name, "cat": cat, "ph": "i", "s": "g",
+                    "ts": us(mk.t), "pid": PID, "tid": NET_TID, "args": args})),
+            }
+        }
+    }
+
+    /// Network conditions: an async span each, and an instant at its start.
+    fn network(&mut self, m: &RunModel) {
+        for (k, n) in m.net.iter().enumerate() {
+            let (name, args) = match &n.kind {
+                NetKind::Partition { groups } => {
+                    (format!("partition {groups:?}"), json!({"groups": groups}))
+                }
+                NetKind::Cut { from, to } => (
+                    format!("cut n{from}->n{to}"),
+                    json!({"from": from, "to": to}),
+                ),
+                NetKind::Network { what } => (what.clone(), json!({})),
+            };
+            let id = k + 1;
+            self.push(
+                json!({"name": name, "cat": "fault", "ph": "b", "id": id, "ts": us(n.from),
+                "pid": PID, "tid": NET_TID, "args": args}),
+            );
+            self.push(
+                json!({"name": name, "cat": "fault", "ph": "e", "id": id, "ts": us(n.to),
+                "pid": PID, "tid": NET_TID}),
+            );
+            self.push(
+                json!({"name": format!("{name} starts"), "cat": "fault", "ph": "i", "s": "g",
+                "ts": us(n.from), "pid": PID, "tid": NET_TID}),
+            );
+        }
+    }
+
+    /// Messages: a slice at each end, joined by a flow (`bind_id` with `flow_out` on the
+    /// send, `flow_in` on the arrival: the flow binds to the slice that carries it).
+    fn messages(&mut self, m: &RunModel) {
+        for (k, msg) in m.messages.iter().enumerate() {
+            let flow = k + 1;
+            let args = json!({"id": msg.id, "from": msg.from, "to": msg.to, "term": msg.term});
+            self.push(
+                json!({"name": format!("{} to n{}", msg.msg, msg.to), "cat": "message",
+                "ph": "X", "ts": us(msg.sent), "dur": 0, "pid": PID, "tid": MSG_TID + msg.from,
+                "bind_id": flow, "flow_out": true, "args": args}),
+            );
+            let name = match &msg.dropped {
+                Some(reason) => format!("{} from n{} dropped ({reason})", msg.msg, msg.from),
+                None => format!("{} from n{}", msg.msg, msg.from),
+            };
+            let mut args = args;
+            if let Some(reason) = &msg.dropped {
+                args["dropped"] = json!(reason);
+            }
+            self.push(
+                json!({"name": name, "cat": "message", "ph": "X", "ts": us(msg.arrived),
+                "dur": 0, "pid": PID, "tid": MSG_TID + msg.to, "bind_id": flow, "flow_in": true,
+                "args": args}),
+            );
+        }
+    }
+}
+
+/// A mark drawn as an instant (any but a commit): its name, category and arguments.
+fn instant(kind: &MarkKind) -> Option<(String, &'static str, Value)> {
+    Some(match kind {
+        MarkKind::Election { term } => (
+            format!("election t{term}"),
+            "election",
+            json!({"term": term}),
+        ),
+        MarkKind::Leader { term, votes } => (
+            format!("leader t{term}"),
+            "election",
+            json!({"term": term, "votes": votes}),
+        ),
+        MarkKind::SplitVote { term, candidates } => (
+            format!("split vote t{term}"),
+            "election",
+            json!({"term": term, "candidates": candidates}),
+        ),
+        MarkKind::FailedElection { term } => (
+            format!("failed election t{term}"),
+            "election",
+            json!({"term": term}),
+        ),
+        // A counter, not an instant (see `Events::marks`).
+        MarkKind::Commit { .. } => return None,
+        MarkKind::Crash => ("crash".into(), "fault", json!({})),
+        MarkKind::Restart { term } => ("restart".into(), "fault", json!({"term": term})),
+        MarkKind::Truncate { from } => (
+            format!("truncate from {from}"),
+            "log",
+            json!({"from": from}),
+        ),
+        MarkKind::ConfigAppended { index, old, new } => (
+            format!("config appended at {index}"),
+            "membership",
+            json!({"index": index, "old": old, "new": new}),
+        ),
+        MarkKind::ConfigCommitted { index } => (
+            format!("config committed at {index}"),
+            "membership",
+            json!({"index": index}),
+        ),
+        MarkKind::ClockJump { by, back } => (
+            format!(
+                "clock jump {}{}",
+                if *back { "-" } else { "+" },
+                crate::base::time::SimDuration(*by)
+            ),
+            "fault",
+            json!({"by_ns": by, "back": back}),
+        ),
+        MarkKind::FaultSkipped { reason } => {
+            ("fault skipped".into(), "fault", json!({"reason": reason}))
+        }
+        MarkKind::Violation { property, detail } => (
+            format!("VIOLATION {property}"),
+            "violation",
+            json!({"detail": detail}),
+        ),
+    })
 }
 
 #[cfg(test)]

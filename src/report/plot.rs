@@ -17,6 +17,8 @@
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -251,6 +253,7 @@ pub fn dash_path(points: &[(i32, i32)], pattern: &[f64]) -> Vec<Vec<(i32, i32)>>
     out
 }
 
+/// Draws the CDF picture: the title, the chart, and the legend below it.
 fn draw_on<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     title: &FittedTitle,
@@ -261,11 +264,58 @@ fn draw_on<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     root.fill(&WHITE).map_err(e)?;
     let (head, rest) = root.split_vertically(title.height());
     let (root, legend) = rest.split_vertically(CHART_H);
-    // The title, centred line by line: fit_title measured each line within the width.
+    draw_title(&head, title)?;
+    let (lo, hi, edge) = time_window(lines, x_max_ms);
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .margin(15)
+        .x_label_area_size(50)
+        .y_label_area_size(65);
+    if log_axis {
+        let lo = (lo * 0.9).max(1e-3);
+        let chart = builder
+            .build_cartesian_2d(
+                (lo..hi * 1.1)
+                    .log_scale()
+                    .with_key_points(log_ticks(lo, hi * 1.1, &[1.0, 2.0, 5.0]))
+                    .with_light_points(log_ticks(
+                        lo,
+                        hi * 1.1,
+                        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+                    )),
+                0.0..100.0,
+            )
+            .map_err(e)?;
+        draw_chart(chart, lines, edge)?;
+    } else {
+        let chart = builder
+            .build_cartesian_2d(0.0..hi * 1.05, 0.0..100.0)
+            .map_err(e)?;
+        draw_chart(chart, lines, edge)?;
+    }
+    draw_legend(&legend, lines)?;
+    head.present().map_err(e)?;
+    root.present().map_err(e)?;
+    legend.present().map_err(e)?;
+    Ok(())
+}
+
+/// A drawing error as the message the caller reports.
+fn e<E: std::fmt::Display>(x: E) -> String {
+    x.to_string()
+}
+
+/// The title, centred line by line: [`fit_title`] measured each line within the width.
+fn draw_title<DB: DrawingBackend>(
+    head: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &FittedTitle,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
     let line_h = title.line_height() as i32;
     for (k, line) in title.lines.iter().enumerate() {
         let w = text_width(line, title.size) as i32;
@@ -277,6 +327,12 @@ where
         ))
         .map_err(e)?;
     }
+    Ok(())
+}
+
+/// The time axis's extent in ms, (lowest, highest) over every line's points or ending at
+/// `x_max_ms`, and where lines are cut off (`x_max_ms`, else nowhere).
+fn time_window(lines: &[CdfLine], x_max_ms: Option<f64>) -> (f64, f64, f64) {
     let all = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
     let (mut lo, mut hi) = all.fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
         (lo.min(x), hi.max(x))
@@ -289,96 +345,92 @@ where
         hi = m / 1.05;
         lo = lo.min(m / 2.0);
     }
-    let edge = clip.unwrap_or(f64::INFINITY);
-    let x_label = "time without leader (ms)";
-    let y_label = "cumulative percent of trials";
-    let style = |l: &CdfLine| line_style(l.colour, l.reference);
-    let rgb = |s: LineStyle| RGBColor(s.colour.0, s.colour.1, s.colour.2);
-    macro_rules! draw {
-        ($chart:expr) => {{
-            let mut chart = $chart;
-            chart
-                .configure_mesh()
-                .x_desc(x_label)
-                .y_desc(y_label)
-                .x_labels(12)
-                .x_label_formatter(&|x| format_ms(*x))
-                .y_label_formatter(&|y| format!("{y:.0}"))
-                .label_style(("sans-serif", 16))
-                .axis_desc_style(("sans-serif", 18))
-                .draw()
+    (lo, hi, clip.unwrap_or(f64::INFINITY))
+}
+
+/// The chart on a linear or log time axis: the mesh and its labels, then every line as a step
+/// function cut off at `edge`, a capped line carried on dotted to the right edge.
+fn draw_chart<DB, X>(
+    mut chart: ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    lines: &[CdfLine],
+    edge: f64,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc("time without leader (ms)")
+        .y_desc("cumulative percent of trials")
+        .x_labels(12)
+        .x_label_formatter(&|x| format_ms(*x))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()
+        .map_err(e)?;
+    // Lines are drawn in the plotting area's pixels (clipped to it), dashes cut there.
+    let area = chart.plotting_area().strip_coord_spec();
+    let base = area.get_base_pixel();
+    let to_px = |p: &(f64, f64)| {
+        let (x, y) = chart.backend_coord(p);
+        (x - base.0, y - base.1)
+    };
+    for l in lines {
+        let st = line_style(l.colour, l.reference);
+        let color = rgb(st);
+        // A step function: each trial lifts the line at its own time.
+        let mut pts = Vec::with_capacity(l.points.len() * 2);
+        let mut prev = 0.0;
+        for &(x, y) in &l.points {
+            if x > edge {
+                pts.push((edge, prev));
+                break;
+            }
+            pts.push((x, prev));
+            pts.push((x, y));
+            prev = y;
+        }
+        let last = pts.last().copied();
+        let px: Vec<(i32, i32)> = pts.iter().map(to_px).collect();
+        for piece in dash_path(&px, st.dash.pattern()) {
+            area.draw(&PathElement::new(piece, color.stroke_width(2)))
                 .map_err(e)?;
-            // Lines are drawn in the plotting area's pixels (clipped to it), dashes cut there.
-            let area = chart.plotting_area().strip_coord_spec();
-            let base = area.get_base_pixel();
-            let to_px = |c: &ChartContext<'_, DB, _>, p: &(f64, f64)| {
-                let (x, y) = c.backend_coord(p);
-                (x - base.0, y - base.1)
-            };
-            for l in lines {
-                let st = style(l);
-                let color = rgb(st);
-                // A step function: each trial lifts the line at its own time.
-                let mut pts = Vec::with_capacity(l.points.len() * 2);
-                let mut prev = 0.0;
-                for &(x, y) in &l.points {
-                    if x > edge {
-                        pts.push((edge, prev));
-                        break;
-                    }
-                    pts.push((x, prev));
-                    pts.push((x, y));
-                    prev = y;
-                }
-                let last = pts.last().copied();
-                let px: Vec<(i32, i32)> = pts.iter().map(|p| to_px(&chart, p)).collect();
-                for piece in dash_path(&px, st.dash.pattern()) {
+        }
+        // Capped trials: a fine dotted segment at the line's final height to the edge.
+        if let (Some((x, y)), true, false) = (last, l.capped > 0, l.reference) {
+            let right = chart.x_range().end;
+            if x < right {
+                let seg = [to_px(&(x, y)), to_px(&(right, y))];
+                for piece in dash_path(&seg, &[1.0, 4.0]) {
                     area.draw(&PathElement::new(piece, color.stroke_width(2)))
                         .map_err(e)?;
                 }
-                // Capped trials: a fine dotted segment at the line's final height to the edge.
-                if let (Some((x, y)), true, false) = (last, l.capped > 0, l.reference) {
-                    let right = chart.x_range().end;
-                    if x < right {
-                        let seg = [to_px(&chart, &(x, y)), to_px(&chart, &(right, y))];
-                        for piece in dash_path(&seg, &[1.0, 4.0]) {
-                            area.draw(&PathElement::new(piece, color.stroke_width(2)))
-                                .map_err(e)?;
-                        }
-                    }
-                }
             }
-        }};
+        }
     }
-    let mut builder = ChartBuilder::on(&root);
-    builder
-        .margin(15)
-        .x_label_area_size(50)
-        .y_label_area_size(65);
-    if log_axis {
-        let lo = (lo * 0.9).max(1e-3);
-        draw!(builder
-            .build_cartesian_2d(
-                (lo..hi * 1.1)
-                    .log_scale()
-                    .with_key_points(log_ticks(lo, hi * 1.1, &[1.0, 2.0, 5.0]))
-                    .with_light_points(log_ticks(
-                        lo,
-                        hi * 1.1,
-                        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
-                    )),
-                0.0..100.0
-            )
-            .map_err(e)?);
-    } else {
-        draw!(builder
-            .build_cartesian_2d(0.0..hi * 1.05, 0.0..100.0)
-            .map_err(e)?);
-    }
-    // The legend, below the chart: two columns, a short line in the series' colour and its label.
+    Ok(())
+}
+
+/// A line style's colour for plotters.
+fn rgb(s: LineStyle) -> RGBColor {
+    RGBColor(s.colour.0, s.colour.1, s.colour.2)
+}
+
+/// The legend, below the chart: two columns, a short line in the series' style and its
+/// label, up to [`MAX_LEGEND`] entries and a note of how many more.
+fn draw_legend<DB: DrawingBackend>(
+    legend: &DrawingArea<DB, plotters::coord::Shift>,
+    lines: &[CdfLine],
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
     for (i, l) in lines.iter().take(MAX_LEGEND).enumerate() {
         let (x, y) = (80 + 460 * (i % 2) as i32, 8 + 24 * (i / 2) as i32);
-        let st = style(l);
+        let st = line_style(l.colour, l.reference);
         for piece in dash_path(&[(x, y + 9), (x + 40, y + 9)], st.dash.pattern()) {
             legend
                 .draw(&PathElement::new(piece, rgb(st).stroke_width(3)))
@@ -402,9 +454,6 @@ where
             ))
             .map_err(e)?;
     }
-    head.present().map_err(e)?;
-    root.present().map_err(e)?;
-    legend.present().map_err(e)?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::observe::trace::{Event, Record};
+use crate::observe::trace::{Event, Record, TEntry};
 use crate::protocol::{NodeId, Role};
 
 /// What a lane shows at a moment.
@@ -247,381 +247,13 @@ impl NodeNow {
 impl RunModel {
     /// Folds a trace's records into the model.
     pub fn build(records: &[Record]) -> Result<RunModel, ModelError> {
-        let (nodes, scenario, seed) = records
-            .iter()
-            .find_map(|r| match &r.ev {
-                Event::Start {
-                    nodes,
-                    seed,
-                    scenario,
-                    ..
-                } => Some((*nodes, scenario.clone(), *seed)),
-                _ => None,
-            })
-            .ok_or(ModelError::NoStart)?;
-        let n = nodes as usize;
-        let mut m = RunModel {
-            scenario,
-            seed,
-            nodes,
-            end: records.last().map_or(0, |r| r.t),
-            lanes: vec![Vec::new(); n],
-            logs: vec![
-                vec![LogStep {
-                    t: 0,
-                    last: 0,
-                    commit: 0,
-                }];
-                n
-            ],
-            has_messages: records.iter().any(|r| matches!(r.ev, Event::Send { .. })),
-            ..RunModel::default()
-        };
-        let mut now = vec![
-            NodeNow {
-                role: Role::Follower,
-                term: 0,
-                down: false,
-                paused: false,
-                since: 0,
-            };
-            n
-        ];
-        // Open network intervals, by what closes them.
-        let mut open_parts: Vec<(u64, Vec<Vec<NodeId>>)> = Vec::new();
-        let mut open_cuts: BTreeMap<(NodeId, NodeId), u64> = BTreeMap::new();
-        let mut open_net: BTreeMap<String, u64> = BTreeMap::new();
-        let mut sent: BTreeMap<u64, (NodeId, NodeId, String, u64, u64)> = BTreeMap::new();
-        // Each node's configuration entries by index, to mark when its commit index passes
-        // them, and the highest one marked (a restart's commit index starts again at 0: an
-        // entry it commits again is not marked twice).
-        let mut configs: Vec<BTreeSet<u64>> = vec![BTreeSet::new(); n];
-        let mut config_marked: Vec<u64> = vec![0; n];
-
+        let mut fold = Fold::new(records)?;
         for (index, r) in records.iter().enumerate() {
-            let t = r.t;
-            let check = |node: NodeId| {
-                if node == 0 || node > nodes {
-                    Err(ModelError::BadNode {
-                        index: index + 1,
-                        node,
-                        nodes,
-                    })
-                } else {
-                    Ok(node as usize - 1)
-                }
-            };
-            // Changes a lane's state at t, closing its current span.
-            let mut change =
-                |lanes: &mut Vec<Vec<Span>>, i: usize, f: &mut dyn FnMut(&mut NodeNow)| {
-                    let before = now[i];
-                    f(&mut now[i]);
-                    let after = now[i];
-                    if before.state() != after.state() || before.term != after.term {
-                        if t > before.since {
-                            lanes[i].push(Span {
-                                from: before.since,
-                                to: t,
-                                state: before.state(),
-                                term: before.term,
-                            });
-                        }
-                        now[i].since = t;
-                    }
-                };
-            match &r.ev {
-                Event::Boot {
-                    node, term, log, ..
-                } => {
-                    let i = check(*node)?;
-                    change(&mut m.lanes, i, &mut |s| s.term = *term);
-                    configs[i] = config_indices(log);
-                    log_step(&mut m.logs[i], t, log.len() as u64, 0);
-                }
-                Event::Role { node, role, term } => {
-                    let i = check(*node)?;
-                    change(&mut m.lanes, i, &mut |s| {
-                        s.role = *role;
-                        s.term = *term;
-                    });
-                }
-                Event::Crash { node } => {
-                    let i = check(*node)?;
-                    change(&mut m.lanes, i, &mut |s| {
-                        s.down = true;
-                        s.paused = false;
-                        s.role = Role::Follower;
-                    });
-                    m.marks.push(Mark {
-                        t,
-                        node: Some(*node),
-                        kind: MarkKind::Crash,
-                    });
-                }
-                Event::Restart {
-                    node, term, log, ..
-                } => {
-                    let i = check(*node)?;
-                    configs[i] = config_indices(log);
-                    log_step(&mut m.logs[i], t, log.len() as u64, 0);
-                    change(&mut m.lanes, i, &mut |s| {
-                        s.down = false;
-                        s.role = Role::Follower;
-                        s.term = *term;
-                    });
-                    m.marks.push(Mark {
-                        t,
-                        node: Some(*node),
-                        kind: MarkKind::Restart { term: *term },
-                    });
-                }
-                Event::Pause { node, .. } => {
-                    let i = check(*node)?;
-                    change(&mut m.lanes, i, &mut |s| s.paused = true);
-                }
-                Event::Resume { node } => {
-                    let i = check(*node)?;
-                    change(&mut m.lanes, i, &mut |s| s.paused = false);
-                }
-                Event::Election { node, term } => {
-                    check(*node)?;
-                    m.marks.push(Mark {
-                        t,
-                        node: Some(*node),
-                        kind: MarkKind::Election { term: *term },
-                    });
-                }
-                Event::Leader { node, term, votes } => {
-                    check(*node)?;
-                    m.marks.push(Mark {
-                        t,
-                        node: Some(*node),
-                        kind: MarkKind::Leader {
-                            term: *term,
-                            votes: *votes,
-                        },
-                    });
-                }
-                Event::SplitVote { term, candidates } => m.marks.push(Mark {
-                    t,
-                    node: None,
-                    kind: MarkKind::SplitVote {
-                        term: *term,
-                        candidates: candidates.clone(),
-                    },
-                }),
-                Event::FailedElection { term, node } => {
-                    check(*node)?;
-                    m.marks.push(Mark {
-                        t,
-                        node: Some(*node),
-                        kind: MarkKind::FailedElection { term: *term },
-                    });
-                }
-                Event::Commit { node, commit_index } => {
-                    let i = check(*node)?;
-                    let before = m.logs[i]
-                        .last()
-                        .map_or(0, |s| s.commit)
-                        .max(config_marked[i]);
-                    m.marks.push(Mark {
-                        t,
-                        node: Some(*node),
-                        kind: MarkKind::Commit {
-                            index: *commit_index,
-                        },
-                    });
-                    let newly = (before < *commit_index)
-                        .then(|| configs[i].range(before + 1..=*commit_index))
-                        .into_iter()
-                        .flatten();
-                    for &index in newly {
-                        m.marks.push(Mark {
-                            t,
-                            node: Some(*node),
-                            kind: MarkKind::ConfigCommitted { index },
-                        });
-                        config_marked[i] = index;
-                    }
-                    let last = m.logs[i].last().map_or(0, |s| s.last);
-                    log_step(&mut m.logs[i], t, last, *commit_index);
-                }
-                Event::Truncate { node, from } => {
-                    let i = check(*node)?;
-                    m.marks.push(Mark {
-                        t,
-                        node: Some(*node),
-                        kind: MarkKind::Truncate { from: *from },
-                    });
-                    configs[i].retain(|&c| c < *from);
-                    let now = *m.logs[i].last().expect("a first step at 0");
-                    log_step(
-                        &mut m.logs[i],
-                        t,
-                        now.last.min(from.saturating_sub(1)),
-                        now.commit,
-                    );
-                }
-                Event::Append {
-                    node,
-                    index,
-                    entries,
-                } => {
-                    let i = check(*node)?;
-                    for (k, e) in entries.iter().enumerate() {
-                        if let Some((old, new)) = e.configuration() {
-                            let at = index + k as u64;
-                            configs[i].insert(at);
-                            m.marks.push(Mark {
-                                t,
-                                node: Some(*node),
-                                kind: MarkKind::ConfigAppended {
-                                    index: at,
-                                    old,
-                                    new,
-                                },
-                            });
-                        }
-                    }
-                    let commit = m.logs[i].last().map_or(0, |s| s.commit);
-                    let last = (index + entries.len() as u64).saturating_sub(1);
-                    log_step(&mut m.logs[i], t, last, commit);
-                }
-                Event::ClockJump { node, by, back } => {
-                    check(*node)?;
-                    m.marks.push(Mark {
-                        t,
-                        node: Some(*node),
-                        kind: MarkKind::ClockJump {
-                            by: *by,
-                            back: *back,
-                        },
-                    });
-                }
-                Event::FaultSkipped { reason } => m.marks.push(Mark {
-                    t,
-                    node: None,
-                    kind: MarkKind::FaultSkipped {
-                        reason: reason.clone(),
-                    },
-                }),
-                Event::Violation { property, detail } => m.marks.push(Mark {
-                    t,
-                    node: None,
-                    kind: MarkKind::Violation {
-                        property: property.clone(),
-                        detail: detail.clone(),
-                    },
-                }),
-                Event::Partition { groups } => {
-                    open_parts.push((t, complete_groups(groups, nodes)));
-                }
-                Event::Heal { groups } => {
-                    let full = complete_groups(groups, nodes);
-                    let at = open_parts.iter().position(|(_, g)| *g == full).unwrap_or(0);
-                    if at < open_parts.len() {
-                        let (from, groups) = open_parts.remove(at);
-                        m.net.push(NetInterval {
-                            from,
-                            to: t,
-                            kind: NetKind::Partition { groups },
-                        });
-                    }
-                }
-                Event::Cut { from, to } => {
-                    check(*from)?;
-                    check(*to)?;
-                    open_cuts.entry((*from, *to)).or_insert(t);
-                }
-                Event::Restore { from, to } => {
-                    if let Some(start) = open_cuts.remove(&(*from, *to)) {
-                        m.net.push(NetInterval {
-                            from: start,
-                            to: t,
-                            kind: NetKind::Cut {
-                                from: *from,
-                                to: *to,
-                            },
-                        });
-                    }
-                }
-                Event::NetworkFault { what, on: true } => {
-                    open_net.entry(what.clone()).or_insert(t);
-                }
-                Event::NetworkFault { what, on: false } => {
-                    if let Some(start) = open_net.remove(what) {
-                        m.net.push(NetInterval {
-                            from: start,
-                            to: t,
-                            kind: NetKind::Network { what: what.clone() },
-                        });
-                    }
-                }
-                Event::Send {
-                    from,
-                    to,
-                    msg,
-                    term,
-                    id,
-                } => {
-                    check(*from)?;
-                    check(*to)?;
-                    sent.insert(*id, (*from, *to, msg.to_string(), *term, t));
-                }
-                Event::Deliver { id, .. } | Event::Drop { id: Some(id), .. } => {
-                    if let Some((from, to, msg, term, at)) = sent.get(id) {
-                        m.messages.push(Message {
-                            id: *id,
-                            from: *from,
-                            to: *to,
-                            msg: msg.clone(),
-                            term: *term,
-                            sent: *at,
-                            arrived: t,
-                            dropped: match &r.ev {
-                                Event::Drop { reason, .. } => Some(reason.to_string()),
-                                _ => None,
-                            },
-                        });
-                    }
-                }
-                _ => {}
-            }
+            fold.index = index + 1;
+            fold.t = r.t;
+            fold.record(&r.ev)?;
         }
-        let end = m.end;
-        for (i, s) in now.iter().enumerate() {
-            if end > s.since || m.lanes[i].is_empty() {
-                m.lanes[i].push(Span {
-                    from: s.since,
-                    to: end.max(s.since),
-                    state: s.state(),
-                    term: s.term,
-                });
-            }
-        }
-        for (from, groups) in open_parts {
-            m.net.push(NetInterval {
-                from,
-                to: end,
-                kind: NetKind::Partition { groups },
-            });
-        }
-        for ((a, b), from) in open_cuts {
-            m.net.push(NetInterval {
-                from,
-                to: end,
-                kind: NetKind::Cut { from: a, to: b },
-            });
-        }
-        for (what, from) in open_net {
-            m.net.push(NetInterval {
-                from,
-                to: end,
-                kind: NetKind::Network { what },
-            });
-        }
-        m.net.sort_by_key(|n| (n.from, n.to));
-        Ok(m)
+        Ok(fold.finish())
     }
 
     /// The state of node `node` (1-based) at time `t`: the span covering it.
@@ -659,6 +291,465 @@ impl RunModel {
                     NetKind::Network { .. } => false,
                 }
         })
+    }
+}
+
+/// A trace being folded into a [`RunModel`]: the model so far, each node's state now, and the
+/// network intervals and messages still open.
+struct Fold {
+    m: RunModel,
+    /// The record being folded: its 1-based index and its time.
+    index: usize,
+    t: u64,
+    now: Vec<NodeNow>,
+    // Open network intervals, by what closes them.
+    open_parts: Vec<(u64, Vec<Vec<NodeId>>)>,
+    open_cuts: BTreeMap<(NodeId, NodeId), u64>,
+    open_net: BTreeMap<String, u64>,
+    sent: BTreeMap<u64, (NodeId, NodeId, String, u64, u64)>,
+    /// Each node's configuration entries by index, to mark when its commit index passes them,
+    /// and the highest one marked (a restart's commit index starts again at 0: an entry it
+    /// commits again is not marked twice).
+    configs: Vec<BTreeSet<u64>>,
+    config_marked: Vec<u64>,
+}
+
+impl Fold {
+    /// An empty fold sized by the trace's `start` record.
+    fn new(records: &[Record]) -> Result<Fold, ModelError> {
+        let (nodes, scenario, seed) = records
+            .iter()
+            .find_map(|r| match &r.ev {
+                Event::Start {
+                    nodes,
+                    seed,
+                    scenario,
+                    ..
+                } => Some((*nodes, scenario.clone(), *seed)),
+                _ => None,
+            })
+            .ok_or(ModelError::NoStart)?;
+        let n = nodes as usize;
+        let m = RunModel {
+            scenario,
+            seed,
+            nodes,
+            end: records.last().map_or(0, |r| r.t),
+            lanes: vec![Vec::new(); n],
+            logs: vec![
+                vec![LogStep {
+                    t: 0,
+                    last: 0,
+                    commit: 0,
+                }];
+                n
+            ],
+            has_messages: records.iter().any(|r| matches!(r.ev, Event::Send { .. })),
+            ..RunModel::default()
+        };
+        let now = NodeNow {
+            role: Role::Follower,
+            term: 0,
+            down: false,
+            paused: false,
+            since: 0,
+        };
+        Ok(Fold {
+            m,
+            index: 0,
+            t: 0,
+            now: vec![now; n],
+            open_parts: Vec::new(),
+            open_cuts: BTreeMap::new(),
+            open_net: BTreeMap::new(),
+            sent: BTreeMap::new(),
+            configs: vec![BTreeSet::new(); n],
+            config_marked: vec![0; n],
+        })
+    }
+
+    /// Node `node`'s lane index, or the error naming the record that mentions a node outside
+    /// the cluster.
+    fn check(&self, node: NodeId) -> Result<usize, ModelError> {
+        let nodes = self.m.nodes;
+        if node == 0 || node > nodes {
+            Err(ModelError::BadNode {
+                index: self.index,
+                node,
+                nodes,
+            })
+        } else {
+            Ok(node as usize - 1)
+        }
+    }
+
+    /// Marks the current record's time on `node`'s lane (or the whole cluster's).
+    fn mark(&mut self, node: Option<NodeId>, kind: MarkKind) {
+        self.m.marks.push(Mark {
+            t: self.t,
+            node,
+            kind,
+        });
+    }
+
+    /// Changes lane `i`'s state now, closing its current span.
+    fn change(&mut self, i: usize, f: impl FnOnce(&mut NodeNow)) {
+        let t = self.t;
+        let before = self.now[i];
+        f(&mut self.now[i]);
+        let after = self.now[i];
+        if before.state() != after.state() || before.term != after.term {
+            if t > before.since {
+                self.m.lanes[i].push(Span {
+                    from: before.since,
+                    to: t,
+                    state: before.state(),
+                    term: before.term,
+                });
+            }
+            self.now[i].since = t;
+        }
+    }
+
+    /// Folds one record, by the part of the model it feeds.
+    fn record(&mut self, ev: &Event) -> Result<(), ModelError> {
+        match ev {
+            Event::Boot { .. }
+            | Event::Role { .. }
+            | Event::Crash { .. }
+            | Event::Restart { .. }
+            | Event::Pause { .. }
+            | Event::Resume { .. } => self.lane_record(ev),
+            Event::Election { .. }
+            | Event::Leader { .. }
+            | Event::SplitVote { .. }
+            | Event::FailedElection { .. }
+            | Event::ClockJump { .. }
+            | Event::FaultSkipped { .. }
+            | Event::Violation { .. } => self.mark_record(ev),
+            Event::Commit { node, commit_index } => self.commit(*node, *commit_index),
+            Event::Truncate { node, from } => self.truncate(*node, *from),
+            Event::Append {
+                node,
+                index,
+                entries,
+            } => self.append(*node, *index, entries),
+            Event::Partition { .. }
+            | Event::Heal { .. }
+            | Event::Cut { .. }
+            | Event::Restore { .. }
+            | Event::NetworkFault { .. } => self.net_record(ev),
+            Event::Send { .. } | Event::Deliver { .. } | Event::Drop { id: Some(_), .. } => {
+                self.message_record(ev)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A record that changes a lane's state: boot, role, crash, restart, pause, resume.
+    fn lane_record(&mut self, ev: &Event) -> Result<(), ModelError> {
+        let t = self.t;
+        match ev {
+            Event::Boot {
+                node, term, log, ..
+            } => {
+                let i = self.check(*node)?;
+                self.change(i, |s| s.term = *term);
+                self.configs[i] = config_indices(log);
+                log_step(&mut self.m.logs[i], t, log.len() as u64, 0);
+            }
+            Event::Role { node, role, term } => {
+                let i = self.check(*node)?;
+                self.change(i, |s| {
+                    s.role = *role;
+                    s.term = *term;
+                });
+            }
+            Event::Crash { node } => {
+                let i = self.check(*node)?;
+                self.change(i, |s| {
+                    s.down = true;
+                    s.paused = false;
+                    s.role = Role::Follower;
+                });
+                self.mark(Some(*node), MarkKind::Crash);
+            }
+            Event::Restart {
+                node, term, log, ..
+            } => {
+                let i = self.check(*node)?;
+                self.configs[i] = config_indices(log);
+                log_step(&mut self.m.logs[i], t, log.len() as u64, 0);
+                self.change(i, |s| {
+                    s.down = false;
+                    s.role = Role::Follower;
+                    s.term = *term;
+                });
+                self.mark(Some(*node), MarkKind::Restart { term: *term });
+            }
+            Event::Pause { node, .. } => {
+                let i = self.check(*node)?;
+                self.change(i, |s| s.paused = true);
+            }
+            Event::Resume { node } => {
+                let i = self.check(*node)?;
+                self.change(i, |s| s.paused = false);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A record that is only a mark: elections, leaders, split votes, failed elections, clock
+    /// jumps, skipped faults, violations.
+    fn mark_record(&mut self, ev: &Event) -> Result<(), ModelError> {
+        let (node, kind) = match ev {
+            Event::Election { node, term } => (Some(*node), MarkKind::Election { term: *term }),
+            Event::Leader { node, term, votes } => (
+                Some(*node),
+                MarkKind::Leader {
+                    term: *term,
+                    votes: *votes,
+                },
+            ),
+            Event::SplitVote { term, candidates } => (
+                None,
+                MarkKind::SplitVote {
+                    term: *term,
+                    candidates: candidates.clone(),
+                },
+            ),
+            Event::FailedElection { term, node } => {
+                (Some(*node), MarkKind::FailedElection { term: *term })
+            }
+            Event::ClockJump { node, by, back } => (
+                Some(*node),
+                MarkKind::ClockJump {
+                    by: *by,
+                    back: *back,
+                },
+            ),
+            Event::FaultSkipped { reason } => (
+                None,
+                MarkKind::FaultSkipped {
+                    reason: reason.clone(),
+                },
+            ),
+            Event::Violation { property, detail } => (
+                None,
+                MarkKind::Violation {
+                    property: property.clone(),
+                    detail: detail.clone(),
+                },
+            ),
+            _ => return Ok(()),
+        };
+        if let Some(node) = node {
+            self.check(node)?;
+        }
+        self.mark(node, kind);
+        Ok(())
+    }
+
+    /// A `commit` record: its mark, a mark for each configuration entry it passes, and the
+    /// node's new commit index.
+    fn commit(&mut self, node: NodeId, commit_index: u64) -> Result<(), ModelError> {
+        let i = self.check(node)?;
+        let before = self.m.logs[i]
+            .last()
+            .map_or(0, |s| s.commit)
+            .max(self.config_marked[i]);
+        self.mark(
+            Some(node),
+            MarkKind::Commit {
+                index: commit_index,
+            },
+        );
+        if before < commit_index {
+            for &index in self.configs[i].range(before + 1..=commit_index) {
+                self.m.marks.push(Mark {
+                    t: self.t,
+                    node: Some(node),
+                    kind: MarkKind::ConfigCommitted { index },
+                });
+                self.config_marked[i] = index;
+            }
+        }
+        let last = self.m.logs[i].last().map_or(0, |s| s.last);
+        log_step(&mut self.m.logs[i], self.t, last, commit_index);
+        Ok(())
+    }
+
+    /// A `truncate` record: its mark, and the node's log cut back to before `from`.
+    fn truncate(&mut self, node: NodeId, from: u64) -> Result<(), ModelError> {
+        let i = self.check(node)?;
+        self.mark(Some(node), MarkKind::Truncate { from });
+        self.configs[i].retain(|&c| c < from);
+        let now = *self.m.logs[i].last().expect("a first step at 0");
+        log_step(
+            &mut self.m.logs[i],
+            self.t,
+            now.last.min(from.saturating_sub(1)),
+            now.commit,
+        );
+        Ok(())
+    }
+
+    /// An `append` record: a mark for each configuration entry, and the node's new last index.
+    fn append(&mut self, node: NodeId, index: u64, entries: &[TEntry]) -> Result<(), ModelError> {
+        let i = self.check(node)?;
+        for (k, e) in entries.iter().enumerate() {
+            if let Some((old, new)) = e.configuration() {
+                let at = index + k as u64;
+                self.configs[i].insert(at);
+                self.mark(
+                    Some(node),
+                    MarkKind::ConfigAppended {
+                        index: at,
+                        old,
+                        new,
+                    },
+                );
+            }
+        }
+        let commit = self.m.logs[i].last().map_or(0, |s| s.commit);
+        let last = (index + entries.len() as u64).saturating_sub(1);
+        log_step(&mut self.m.logs[i], self.t, last, commit);
+        Ok(())
+    }
+
+    /// A record that opens or closes a network interval: partition, heal, cut, restore, a
+    /// network-wide fault on or off.
+    fn net_record(&mut self, ev: &Event) -> Result<(), ModelError> {
+        let t = self.t;
+        let nodes = self.m.nodes;
+        match ev {
+            Event::Partition { groups } => {
+                self.open_parts.push((t, complete_groups(groups, nodes)));
+            }
+            Event::Heal { groups } => {
+                let full = complete_groups(groups, nodes);
+                let open = &mut self.open_parts;
+                let at = open.iter().position(|(_, g)| *g == full).unwrap_or(0);
+                if at < open.len() {
+                    let (from, groups) = open.remove(at);
+                    self.m.net.push(NetInterval {
+                        from,
+                        to: t,
+                        kind: NetKind::Partition { groups },
+                    });
+                }
+            }
+            Event::Cut { from, to } => {
+                self.check(*from)?;
+                self.check(*to)?;
+                self.open_cuts.entry((*from, *to)).or_insert(t);
+            }
+            Event::Restore { from, to } => {
+                if let Some(start) = self.open_cuts.remove(&(*from, *to)) {
+                    self.m.net.push(NetInterval {
+                        from: start,
+                        to: t,
+                        kind: NetKind::Cut {
+                            from: *from,
+                            to: *to,
+                        },
+                    });
+                }
+            }
+            Event::NetworkFault { what, on: true } => {
+                self.open_net.entry(what.clone()).or_insert(t);
+            }
+            Event::NetworkFault { what, on: false } => {
+                if let Some(start) = self.open_net.remove(what) {
+                    self.m.net.push(NetInterval {
+                        from: start,
+                        to: t,
+                        kind: NetKind::Network { what: what.clone() },
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A message record: a `send` is held by its id until its `deliver` or `drop` completes
+    /// it.
+    fn message_record(&mut self, ev: &Event) -> Result<(), ModelError> {
+        match ev {
+            Event::Send {
+                from,
+                to,
+                msg,
+                term,
+                id,
+            } => {
+                self.check(*from)?;
+                self.check(*to)?;
+                self.sent
+                    .insert(*id, (*from, *to, msg.to_string(), *term, self.t));
+            }
+            Event::Deliver { id, .. } | Event::Drop { id: Some(id), .. } => {
+                if let Some((from, to, msg, term, at)) = self.sent.get(id) {
+                    self.m.messages.push(Message {
+                        id: *id,
+                        from: *from,
+                        to: *to,
+                        msg: msg.clone(),
+                        term: *term,
+                        sent: *at,
+                        arrived: self.t,
+                        dropped: match ev {
+                            Event::Drop { reason, .. } => Some(reason.to_string()),
+                            _ => None,
+                        },
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The model at the end of the trace: every lane's last span and every interval still
+    /// open closed at the last record's time, the intervals in time order.
+    fn finish(self) -> RunModel {
+        let mut m = self.m;
+        let end = m.end;
+        for (i, s) in self.now.iter().enumerate() {
+            if end > s.since || m.lanes[i].is_empty() {
+                m.lanes[i].push(Span {
+                    from: s.since,
+                    to: end.max(s.since),
+                    state: s.state(),
+                    term: s.term,
+                });
+            }
+        }
+        for (from, groups) in self.open_parts {
+            m.net.push(NetInterval {
+                from,
+                to: end,
+                kind: NetKind::Partition { groups },
+            });
+        }
+        for ((a, b), from) in self.open_cuts {
+            m.net.push(NetInterval {
+                from,
+                to: end,
+                kind: NetKind::Cut { from: a, to: b },
+            });
+        }
+        for (what, from) in self.open_net {
+            m.net.push(NetInterval {
+                from,
+                to: end,
+                kind: NetKind::Network { what },
+            });
+        }
+        m.net.sort_by_key(|n| (n.from, n.to));
+        m
     }
 }
 

@@ -181,6 +181,10 @@ impl Layout {
     fn label_y(&self) -> i32 {
         self.top - 48
     }
+    /// The network band above the lanes: (top, bottom) rows.
+    fn band(&self) -> (i32, i32) {
+        (self.top - 30, self.top - 8)
+    }
 }
 
 /// The left x of a label `w` pixels wide for a line at `x`: to the line's right, or to its
@@ -464,6 +468,8 @@ pub fn log_scale(m: &RunModel, from: u64, to: u64) -> (u64, u64) {
     (lo, hi.max(lo + 1))
 }
 
+/// Draws the picture layer by layer, back to front: title, network band, lanes, marks,
+/// messages, time axis, legend.
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     m: &RunModel,
@@ -473,57 +479,114 @@ fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
-    let (from, to) = (lay.from, lay.to);
-    let visible = |a: u64, b: u64| b > from && a < to;
-    let font = |size: f64| ("sans-serif", size).into_font();
-    let text = |s: &str, x: i32, y: i32, size: f64, c: &RGBColor| {
-        Text::new(s.to_string(), (x, y), font(size).color(c))
-    };
-    let width = lay.width as i32;
-    root.fill(&WHITE).map_err(e)?;
-    let fitted = title(m, lay);
-    for (k, line) in fitted.lines.iter().enumerate() {
-        root.draw(&text(
-            line,
-            lay.left,
-            10 + TITLE_LINE * k as i32,
-            fitted.size as f64,
-            &BLACK,
-        ))
-        .map_err(e)?;
+    let c = Canvas { root, m, lay };
+    c.root.fill(&WHITE).map_err(e)?;
+    c.title()?;
+    c.bursts()?;
+    c.lanes()?;
+    c.marks()?;
+    if o.messages {
+        c.messages()?;
+    }
+    c.axis()?;
+    c.legend()?;
+    c.root.present().map_err(e)?;
+    Ok(())
+}
+
+/// A drawing error as the message the caller reports.
+fn e<E: std::fmt::Display>(x: E) -> String {
+    x.to_string()
+}
+
+/// Text at (`x`, `y`) (its top left) in the embedded font.
+fn text(s: &str, x: i32, y: i32, size: f64, c: &RGBColor) -> Text<'static, (i32, i32), String> {
+    Text::new(
+        s.to_string(),
+        (x, y),
+        ("sans-serif", size).into_font().color(c),
+    )
+}
+
+/// What every layer of the timeline is drawn with: the drawing area, the model and where
+/// things land.
+struct Canvas<'a, DB: DrawingBackend> {
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    m: &'a RunModel,
+    lay: &'a Layout,
+}
+
+impl<DB: DrawingBackend> Canvas<'_, DB>
+where
+    DB::ErrorType: 'static,
+{
+    /// Whether `[a, b)` overlaps the window.
+    fn visible(&self, a: u64, b: u64) -> bool {
+        b > self.lay.from && a < self.lay.to
     }
 
-    // Network-wide bursts: a band above the lanes.
-    let band = (lay.top - 30, lay.top - 8);
-    for n in m.net.iter().filter(|n| visible(n.from, n.to)) {
-        if let NetKind::Network { what } = &n.kind {
-            let (x0, x1) = (lay.x(n.from), lay.x(n.to).max(lay.x(n.from) + 1));
-            root.draw(&Rectangle::new(
-                [(x0, band.0), (x1, band.1)],
-                rgb(BURST).filled(),
-            ))
-            .map_err(e)?;
-            if x1 - x0 > 60 {
-                root.draw(&text(what, x0 + 3, band.0 + 4, 12.0, &BLACK))
+    /// Draws text (see [`text`]).
+    fn write(&self, s: &str, x: i32, y: i32, size: f64, c: &RGBColor) -> Result<(), String> {
+        self.root.draw(&text(s, x, y, size, c)).map_err(e)
+    }
+
+    /// The title, one line per fitted line.
+    fn title(&self) -> Result<(), String> {
+        let fitted = title(self.m, self.lay);
+        for (k, line) in fitted.lines.iter().enumerate() {
+            let y = 10 + TITLE_LINE * k as i32;
+            self.write(line, self.lay.left, y, fitted.size as f64, &BLACK)?;
+        }
+        Ok(())
+    }
+
+    /// Network-wide bursts: a band above the lanes, labelled where there is room.
+    fn bursts(&self) -> Result<(), String> {
+        let (lay, band) = (self.lay, self.lay.band());
+        for n in self.m.net.iter().filter(|n| self.visible(n.from, n.to)) {
+            if let NetKind::Network { what } = &n.kind {
+                let (x0, x1) = (lay.x(n.from), lay.x(n.to).max(lay.x(n.from) + 1));
+                self.root
+                    .draw(&Rectangle::new(
+                        [(x0, band.0), (x1, band.1)],
+                        rgb(BURST).filled(),
+                    ))
                     .map_err(e)?;
+                if x1 - x0 > 60 {
+                    self.write(what, x0 + 3, band.0 + 4, 12.0, &BLACK)?;
+                }
             }
         }
+        Ok(())
     }
 
-    // Lanes: the cut-off shade behind, then the bars.
-    let (lo, hi) = log_scale(m, from, to);
-    for node in 1..=m.nodes {
+    /// Every lane (name, cut-off shade behind, bars, terms, log strip), then the strips'
+    /// scale once, under the last lane's right end.
+    fn lanes(&self) -> Result<(), String> {
+        let lay = self.lay;
+        let scale = log_scale(self.m, lay.from, lay.to);
+        for node in 1..=self.m.nodes {
+            self.write(&format!("n{node}"), 12, lay.mid(node) - 9, 18.0, &BLACK)?;
+            self.cut_off_shade(node)?;
+            self.bars(node)?;
+            self.terms(node)?;
+            self.log_strip(node, scale)?;
+        }
+        let (lo, hi) = scale;
+        self.write(
+            &format!("log strip: {lo} to {hi}"),
+            lay.right + 10,
+            lay.strip(self.m.nodes).1 - 6,
+            11.0,
+            &rgb((90, 90, 90)),
+        )
+    }
+
+    /// The shade behind a lane while its node is cut off: the model sampled per pixel column
+    /// (cheap: width × intervals).
+    fn cut_off_shade(&self, node: u32) -> Result<(), String> {
+        let (lay, m) = (self.lay, self.m);
         let top = lay.lane_top(node);
-        root.draw(&text(
-            &format!("n{node}"),
-            12,
-            lay.mid(node) - 9,
-            18.0,
-            &BLACK,
-        ))
-        .map_err(e)?;
-        // The shade: sample the model per pixel column (cheap: width × intervals).
         let mut x = lay.left;
         while x < lay.right {
             let t = lay.t_at(x);
@@ -532,33 +595,48 @@ where
                 while x < lay.right && m.cut_off_at(node, lay.t_at(x)) {
                     x += 1;
                 }
-                root.draw(&Rectangle::new(
-                    [(start, top + 2), (x, top + lay.lane_h - 2)],
-                    rgb(CUT_OFF).filled(),
-                ))
-                .map_err(e)?;
+                self.root
+                    .draw(&Rectangle::new(
+                        [(start, top + 2), (x, top + lay.lane_h - 2)],
+                        rgb(CUT_OFF).filled(),
+                    ))
+                    .map_err(e)?;
             }
             x += 1;
         }
+        Ok(())
+    }
+
+    /// A lane's bar: one rectangle per visible span, in its state's colour.
+    fn bars(&self, node: u32) -> Result<(), String> {
+        let lay = self.lay;
         let (b0, b1) = lay.bar(node);
-        let lane = &m.lanes[node as usize - 1];
+        let lane = &self.m.lanes[node as usize - 1];
         for s in lane
             .iter()
-            .filter(|s| visible(s.from, s.to.max(s.from + 1)))
+            .filter(|s| self.visible(s.from, s.to.max(s.from + 1)))
         {
             let (x0, x1) = (lay.x(s.from), lay.x(s.to).max(lay.x(s.from) + 1));
-            root.draw(&Rectangle::new(
-                [(x0, b0), (x1, b1)],
-                rgb(state_color(s.state)).filled(),
-            ))
-            .map_err(e)?;
+            self.root
+                .draw(&Rectangle::new(
+                    [(x0, b0), (x1, b1)],
+                    rgb(state_color(s.state)).filled(),
+                ))
+                .map_err(e)?;
         }
-        // Terms along the lane, in the lower half of the bar (the probe row stays clear).
+        Ok(())
+    }
+
+    /// Terms along a lane, in the lower half of the bar (the probe row stays clear), where
+    /// they fit.
+    fn terms(&self, node: u32) -> Result<(), String> {
+        let lay = self.lay;
+        let lane = &self.m.lanes[node as usize - 1];
         let mut last_x: Option<i32> = None;
         let mut last_term = None;
         for s in lane
             .iter()
-            .filter(|s| visible(s.from, s.to.max(s.from + 1)))
+            .filter(|s| self.visible(s.from, s.to.max(s.from + 1)))
         {
             if s.state == State::Down || last_term == Some(s.term) {
                 continue;
@@ -572,150 +650,140 @@ where
             } else {
                 BLACK
             };
-            root.draw(&text(
-                &format!("t{}", s.term),
-                x0,
-                lay.mid(node) - 2,
-                13.0,
-                &c,
-            ))
-            .map_err(e)?;
+            self.write(&format!("t{}", s.term), x0, lay.mid(node) - 2, 13.0, &c)?;
             last_x = Some(x0);
             last_term = Some(s.term);
         }
-        // The log strip: last index (wide, grey) under the commit index (thin, green), as
-        // step lines over the window.
-        if let Some(steps) = m.logs.get(node as usize - 1) {
-            let (s0, s1) = lay.strip(node);
-            let y = |v: u64| {
-                let f = v.saturating_sub(lo) as f64 / (hi - lo) as f64;
-                s1 - (f * (s1 - s0) as f64).round() as i32
-            };
-            let k = steps.partition_point(|s| s.t <= from).saturating_sub(1);
-            let shown: Vec<_> = steps[k..].iter().take_while(|s| s.t <= to).collect();
-            for (colour, w, pick) in [
-                (
-                    LOG_LAST,
-                    3,
-                    (|s: &crate::report::runmodel::LogStep| s.last) as fn(&_) -> u64,
-                ),
-                (LOG_COMMIT, 1, |s| s.commit),
-            ] {
-                let mut pts = Vec::with_capacity(shown.len() * 2 + 1);
-                for s in &shown {
-                    let x = lay.x(s.t);
-                    if let Some(&(_, py)) = pts.last() {
-                        pts.push((x, py));
-                    }
-                    pts.push((x, y(pick(s))));
-                }
-                if let Some(&(_, py)) = pts.last() {
-                    pts.push((lay.right, py));
-                }
-                root.draw(&PathElement::new(pts, rgb(colour).stroke_width(w)))
-                    .map_err(e)?;
-            }
-            // At the lane's right end: both at the window's end.
-            if let Some((last, commit)) = m.log_at(node, to) {
-                let x = lay.right + 10;
-                root.draw(&text(&format!("last {last}"), x, b0 + 2, 13.0, &BLACK))
-                    .map_err(e)?;
-                root.draw(&text(
-                    &format!("commit {commit}"),
-                    x,
-                    b0 + 18,
-                    13.0,
-                    &rgb(LOG_COMMIT),
-                ))
-                .map_err(e)?;
-            }
-        }
+        Ok(())
     }
-    // The strips' scale, once, under the last lane's right end.
-    root.draw(&text(
-        &format!("log strip: {lo} to {hi}"),
-        lay.right + 10,
-        lay.strip(m.nodes).1 - 6,
-        11.0,
-        &rgb((90, 90, 90)),
-    ))
-    .map_err(e)?;
 
-    // Marks on a lane: above the bar (elections, leaders, crashes, restarts, truncations,
-    // configuration entries, clock jumps), below it (commits: one tick per pixel column and
-    // lane).
-    let mut commit_cols = std::collections::BTreeSet::new();
-    for mk in m.marks.iter().filter(|mk| mk.t >= from && mk.t <= to) {
-        let x = lay.x(mk.t);
-        let above = |n: u32| lay.bar(n).0;
-        let g = match (&mk.kind, mk.node) {
-            (MarkKind::Election { .. }, Some(n)) => Some((Glyph::Election, above(n))),
-            (MarkKind::Leader { .. }, Some(n)) => Some((Glyph::Leader, above(n))),
-            (MarkKind::Crash, Some(n)) => Some((Glyph::Crash, above(n))),
-            (MarkKind::Restart { .. }, Some(n)) => Some((Glyph::Restart, above(n))),
-            (MarkKind::FailedElection { .. }, Some(n)) => Some((Glyph::FailedElection, above(n))),
-            (MarkKind::Truncate { .. }, Some(n)) => Some((Glyph::Truncate, above(n))),
-            (MarkKind::ConfigAppended { .. }, Some(n)) => Some((Glyph::ConfigAppended, above(n))),
-            (MarkKind::ConfigCommitted { .. }, Some(n)) => Some((Glyph::ConfigCommitted, above(n))),
-            (MarkKind::ClockJump { back, .. }, Some(n)) => Some((
-                if *back {
-                    Glyph::ClockBack
-                } else {
-                    Glyph::ClockForward
-                },
-                above(n),
-            )),
-            (MarkKind::Commit { .. }, Some(n)) if commit_cols.insert((n, x)) => {
-                Some((Glyph::Commit, lay.bar(n).1))
-            }
-            (MarkKind::SplitVote { term, .. }, None) => {
-                // Between the lanes' bars only, so no bar's colours change.
-                for n in 1..=m.nodes {
-                    let a = lay.bar(n).0;
-                    root.draw(&PathElement::new(
-                        vec![(x, a - 13), (x, a - 1)],
-                        rgb((200, 0, 0)).stroke_width(1),
-                    ))
-                    .map_err(e)?;
-                }
-                let s = format!("split t{term}");
-                let w = crate::report::plot::text_width(&s, 12) as i32;
-                root.draw(&text(
-                    &s,
-                    label_x(x - 3, w, lay.right),
-                    lay.lanes_bottom() + 2,
-                    12.0,
-                    &rgb((200, 0, 0)),
-                ))
-                .map_err(e)?;
-                None
-            }
-            (MarkKind::Violation { property, .. }, None) => {
-                root.draw(&PathElement::new(
-                    vec![(x, lay.label_y() + 16), (x, lay.lanes_bottom())],
-                    RED.stroke_width(3),
-                ))
-                .map_err(e)?;
-                let w = crate::report::plot::text_width(property, 14) as i32;
-                let lx = label_x(x, w, width);
-                root.draw(&text(property, lx, lay.label_y(), 14.0, &RED))
-                    .map_err(e)?;
-                None
-            }
-            (MarkKind::FaultSkipped { .. }, None) => Some((Glyph::Skipped, band.0)),
-            _ => None,
+    /// A lane's log strip: last index (wide, grey) under the commit index (thin, green), as
+    /// step lines over the window scaled to `(lo, hi)`; and at the lane's right end both at
+    /// the window's end.
+    fn log_strip(&self, node: u32, (lo, hi): (u64, u64)) -> Result<(), String> {
+        let (lay, m) = (self.lay, self.m);
+        let Some(steps) = m.logs.get(node as usize - 1) else {
+            return Ok(());
         };
-        if let Some((g, y)) = g {
-            glyph(&root, g, x, y).map_err(e)?;
+        let (s0, s1) = lay.strip(node);
+        let y = |v: u64| {
+            let f = v.saturating_sub(lo) as f64 / (hi - lo) as f64;
+            s1 - (f * (s1 - s0) as f64).round() as i32
+        };
+        let k = steps.partition_point(|s| s.t <= lay.from).saturating_sub(1);
+        let shown: Vec<_> = steps[k..].iter().take_while(|s| s.t <= lay.to).collect();
+        for (colour, w, pick) in [
+            (
+                LOG_LAST,
+                3,
+                (|s: &crate::report::runmodel::LogStep| s.last) as fn(&_) -> u64,
+            ),
+            (LOG_COMMIT, 1, |s| s.commit),
+        ] {
+            let mut pts = Vec::with_capacity(shown.len() * 2 + 1);
+            for s in &shown {
+                let x = lay.x(s.t);
+                if let Some(&(_, py)) = pts.last() {
+                    pts.push((x, py));
+                }
+                pts.push((x, y(pick(s))));
+            }
+            if let Some(&(_, py)) = pts.last() {
+                pts.push((lay.right, py));
+            }
+            self.root
+                .draw(&PathElement::new(pts, rgb(colour).stroke_width(w)))
+                .map_err(e)?;
         }
+        if let Some((last, commit)) = m.log_at(node, lay.to) {
+            let (x, b0) = (lay.right + 10, lay.bar(node).0);
+            self.write(&format!("last {last}"), x, b0 + 2, 13.0, &BLACK)?;
+            let commit = format!("commit {commit}");
+            self.write(&commit, x, b0 + 18, 13.0, &rgb(LOG_COMMIT))?;
+        }
+        Ok(())
     }
 
-    // Messages: arrows from sender to receiver.
-    if o.messages {
-        for msg in m
+    /// Marks in the window: on a lane above the bar (elections, leaders, crashes, restarts,
+    /// truncations, configuration entries, clock jumps) or below it (commits: one tick per
+    /// pixel column and lane); split votes and violations across every lane; skipped faults
+    /// in the network band.
+    fn marks(&self) -> Result<(), String> {
+        let lay = self.lay;
+        let mut commit_cols = std::collections::BTreeSet::new();
+        for mk in self
+            .m
+            .marks
+            .iter()
+            .filter(|mk| mk.t >= lay.from && mk.t <= lay.to)
+        {
+            let x = lay.x(mk.t);
+            let above = |n: u32| lay.bar(n).0;
+            let g = match (&mk.kind, mk.node) {
+                (MarkKind::Commit { .. }, Some(n)) if commit_cols.insert((n, x)) => {
+                    Some((Glyph::Commit, lay.bar(n).1))
+                }
+                (MarkKind::Commit { .. }, Some(_)) => None,
+                (kind, Some(n)) => lane_glyph(kind).map(|g| (g, above(n))),
+                (MarkKind::SplitVote { term, .. }, None) => {
+                    self.split_vote(x, *term)?;
+                    None
+                }
+                (MarkKind::Violation { property, .. }, None) => {
+                    self.violation(x, property)?;
+                    None
+                }
+                (MarkKind::FaultSkipped { .. }, None) => Some((Glyph::Skipped, lay.band().0)),
+                _ => None,
+            };
+            if let Some((g, y)) = g {
+                glyph(&self.root, g, x, y).map_err(e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A split vote at `x`: a red line between the lanes' bars only (so no bar's colours
+    /// change), named below the lanes.
+    fn split_vote(&self, x: i32, term: u64) -> Result<(), String> {
+        let lay = self.lay;
+        for n in 1..=self.m.nodes {
+            let a = lay.bar(n).0;
+            self.root
+                .draw(&PathElement::new(
+                    vec![(x, a - 13), (x, a - 1)],
+                    rgb((200, 0, 0)).stroke_width(1),
+                ))
+                .map_err(e)?;
+        }
+        let s = format!("split t{term}");
+        let w = crate::report::plot::text_width(&s, 12) as i32;
+        let lx = label_x(x - 3, w, lay.right);
+        self.write(&s, lx, lay.lanes_bottom() + 2, 12.0, &rgb((200, 0, 0)))
+    }
+
+    /// A violation at `x`: a thick red line across every lane, the property named at the top.
+    fn violation(&self, x: i32, property: &str) -> Result<(), String> {
+        let lay = self.lay;
+        self.root
+            .draw(&PathElement::new(
+                vec![(x, lay.label_y() + 16), (x, lay.lanes_bottom())],
+                RED.stroke_width(3),
+            ))
+            .map_err(e)?;
+        let w = crate::report::plot::text_width(property, 14) as i32;
+        let lx = label_x(x, w, lay.width as i32);
+        self.write(property, lx, lay.label_y(), 14.0, &RED)
+    }
+
+    /// Messages in the window: arrows from sender to receiver.
+    fn messages(&self) -> Result<(), String> {
+        let lay = self.lay;
+        for msg in self
+            .m
             .messages
             .iter()
-            .filter(|x| x.arrived >= from && x.sent <= to)
+            .filter(|x| x.arrived >= lay.from && x.sent <= lay.to)
         {
             let (x0, y0) = (lay.x(msg.sent), lay.mid(msg.from));
             let (x1, y1) = (lay.x(msg.arrived), lay.mid(msg.to));
@@ -726,87 +794,105 @@ where
             } else {
                 OTHER_ARROW
             };
-            arrow(&root, (x0, y0), (x1, y1), c, msg.dropped.is_some()).map_err(e)?;
+            arrow(&self.root, (x0, y0), (x1, y1), c, msg.dropped.is_some()).map_err(e)?;
         }
+        Ok(())
     }
 
-    // The time axis, in steps of 1, 2 or 5 of a power of ten.
-    let axis_y = lay.axis_y();
-    root.draw(&PathElement::new(
-        vec![(lay.left, axis_y), (lay.right, axis_y)],
-        BLACK.stroke_width(1),
-    ))
-    .map_err(e)?;
-    for (_, x, label) in lay.ticks() {
-        root.draw(&PathElement::new(
-            vec![(x, axis_y), (x, axis_y + 6)],
-            BLACK.stroke_width(1),
-        ))
-        .map_err(e)?;
-        let w = crate::report::plot::text_width(&label, 14) as i32;
-        root.draw(&text(
-            &label,
-            lay.tick_label_x(x, w),
-            axis_y + 9,
-            14.0,
-            &BLACK,
-        ))
-        .map_err(e)?;
+    /// The time axis, in steps of 1, 2 or 5 of a power of ten.
+    fn axis(&self) -> Result<(), String> {
+        let lay = self.lay;
+        let axis_y = lay.axis_y();
+        self.root
+            .draw(&PathElement::new(
+                vec![(lay.left, axis_y), (lay.right, axis_y)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(e)?;
+        for (_, x, label) in lay.ticks() {
+            self.root
+                .draw(&PathElement::new(
+                    vec![(x, axis_y), (x, axis_y + 6)],
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(e)?;
+            let w = crate::report::plot::text_width(&label, 14) as i32;
+            self.write(&label, lay.tick_label_x(x, w), axis_y + 9, 14.0, &BLACK)?;
+        }
+        Ok(())
     }
 
-    // The legend: every colour and mark, each with its sample drawn as on the lanes.
-    for ((sample, what), (row, x)) in legend_entries().iter().zip(legend_places(width)) {
-        let y = lay.legend_top() + LEGEND_ROW * row;
-        match *sample {
+    /// The legend: every colour and mark, each with its sample drawn as on the lanes.
+    fn legend(&self) -> Result<(), String> {
+        let lay = self.lay;
+        let places = legend_places(lay.width as i32);
+        for ((sample, what), (row, x)) in legend_entries().iter().zip(places) {
+            let y = lay.legend_top() + LEGEND_ROW * row;
+            self.sample(*sample, x, y)?;
+            let tx = x + sample_w(*sample) + 6;
+            self.write(what, tx, y, LEGEND_TEXT as f64, &BLACK)?;
+        }
+        Ok(())
+    }
+
+    /// One legend entry's sample at (`x`, `y`), its row's top left.
+    fn sample(&self, sample: Sample, x: i32, y: i32) -> Result<(), String> {
+        let root = &self.root;
+        match sample {
             Sample::Swatch(c) => root
                 .draw(&Rectangle::new(
                     [(x + 2, y), (x + SAMPLE_W - 2, y + 14)],
                     rgb(c).filled(),
                 ))
-                .map_err(e)?,
+                .map_err(e),
             Sample::Mark(g) => {
                 let gx = x + SAMPLE_W / 2;
                 match g {
-                    Glyph::Commit => glyph(&root, g, gx, y + 2),
+                    Glyph::Commit => glyph(root, g, gx, y + 2),
                     Glyph::Skipped => {
                         root.draw(&text("skipped", x, y + 2, 11.0, &rgb((120, 120, 120))))
                     }
-                    _ => glyph(&root, g, gx, y + 16),
+                    _ => glyph(root, g, gx, y + 16),
                 }
-                .map_err(e)?
+                .map_err(e)
             }
             Sample::Arrow(c, dropped) => {
-                arrow(&root, (x, y + 13), (x + SAMPLE_W - 3, y + 3), c, dropped).map_err(e)?
+                arrow(root, (x, y + 13), (x + SAMPLE_W - 3, y + 3), c, dropped).map_err(e)
             }
             Sample::LogLines => {
-                root.draw(&PathElement::new(
-                    vec![
-                        (x, y + 12),
-                        (x + 10, y + 12),
-                        (x + 10, y + 4),
-                        (x + SAMPLE_W, y + 4),
-                    ],
-                    rgb(LOG_LAST).stroke_width(3),
-                ))
-                .map_err(e)?;
-                root.draw(&PathElement::new(
-                    vec![
-                        (x, y + 12),
-                        (x + 16, y + 12),
-                        (x + 16, y + 4),
-                        (x + SAMPLE_W, y + 4),
-                    ],
-                    rgb(LOG_COMMIT).stroke_width(1),
-                ))
-                .map_err(e)?;
+                for (colour, w, step) in [(LOG_LAST, 3, 10), (LOG_COMMIT, 1, 16)] {
+                    root.draw(&PathElement::new(
+                        vec![
+                            (x, y + 12),
+                            (x + step, y + 12),
+                            (x + step, y + 4),
+                            (x + SAMPLE_W, y + 4),
+                        ],
+                        rgb(colour).stroke_width(w),
+                    ))
+                    .map_err(e)?;
+                }
+                Ok(())
             }
         }
-        let tx = x + sample_w(*sample) + 6;
-        root.draw(&text(what, tx, y, LEGEND_TEXT as f64, &BLACK))
-            .map_err(e)?;
     }
-    root.present().map_err(e)?;
-    Ok(())
+}
+
+/// The glyph of a mark drawn above its lane's bar (commits, drawn below, excepted).
+fn lane_glyph(kind: &MarkKind) -> Option<Glyph> {
+    Some(match kind {
+        MarkKind::Election { .. } => Glyph::Election,
+        MarkKind::Leader { .. } => Glyph::Leader,
+        MarkKind::Crash => Glyph::Crash,
+        MarkKind::Restart { .. } => Glyph::Restart,
+        MarkKind::FailedElection { .. } => Glyph::FailedElection,
+        MarkKind::Truncate { .. } => Glyph::Truncate,
+        MarkKind::ConfigAppended { .. } => Glyph::ConfigAppended,
+        MarkKind::ConfigCommitted { .. } => Glyph::ConfigCommitted,
+        MarkKind::ClockJump { back: true, .. } => Glyph::ClockBack,
+        MarkKind::ClockJump { back: false, .. } => Glyph::ClockForward,
+        _ => return None,
+    })
 }
 
 /// A message arrow from `a` to `b`: a line ending in a dot, or in ✕ when dropped.
