@@ -8,6 +8,10 @@
 //!
 //! This is the top layer: nothing else in the library names it (`tests/layers.rs`).
 
+// The flags' doc comments are clap's `--help` text, written for a terminal
+// (`output/<scenario name>-<seed>/`), not rustdoc HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -283,7 +283,6 @@ pub struct Summary {
     pub state_machine_agreement: Vec<DigestRelation>,
 }
 
-/// Accumulates a [`Summary`] from trace events.
 /// What the world itself counted in a run, for [`SummaryBuilder::finish`] (the world builds it
 /// from its result: this layer does not know the world).
 pub struct RunFacts<'a> {
@@ -298,6 +297,7 @@ pub struct RunFacts<'a> {
     pub client: Option<&'a ClientStats>,
 }
 
+/// Accumulates a [`Summary`] from trace events.
 pub struct SummaryBuilder {
     pub s: Summary,
     current_leader: Option<(NodeId, u64)>,
@@ -841,12 +841,11 @@ fn terms_list(terms: &[u64]) -> String {
     }
 }
 
-/// `1 vote`, `2 votes`.
+/// The items, separated by commas.
 fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
     items.map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
 }
 
-/// Nearest-rank quantile of sorted values.
 /// Terms are reported as they close, which is not always in order (a lower term can close
 /// after a higher one): keep the list sorted.
 fn insert_sorted(v: &mut Vec<u64>, term: u64) {
@@ -854,6 +853,7 @@ fn insert_sorted(v: &mut Vec<u64>, term: u64) {
     v.insert(at, term);
 }
 
+/// Nearest-rank quantile of sorted values.
 pub fn quantile_sorted(sorted: &[u64], q: f64) -> Option<u64> {
     if sorted.is_empty() {
         return None;
