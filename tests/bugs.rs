@@ -144,6 +144,7 @@ fn ack(from: NodeId, to: NodeId, term: Term, index: Index) -> Input {
             term,
             success: true,
             index,
+            round: 0,
         },
     )
 }
@@ -165,6 +166,7 @@ fn append(
             prev_log_term: prev.1,
             entries: entries.iter().map(|&t| Entry::noop(t)).collect(),
             leader_commit,
+            round: 0,
         },
     )
 }
@@ -360,6 +362,7 @@ fn after_higher_term_response(bug: Option<Bug>) -> (Role, Term) {
                 term: 5,
                 success: false,
                 index: 0,
+                round: 0,
             },
         ),
     );
@@ -392,6 +395,7 @@ fn ignore_higher_term_keeps_a_stale_leader_leading() {
         prev_log_term: 0,
         entries: vec![],
         leader_commit: 0,
+        round: 0,
     };
     step_durable(&mut n1, msg(2, 1, newer_leader.clone()));
     assert_eq!((n1.role(), n1.term()), (Role::Leader, 2));

@@ -62,6 +62,7 @@ fn check_sends(out: &[Output], disk: &mut Disk, seed: u64, step: usize) {
                         term,
                         success: true,
                         index,
+                        ..
                     } => assert!(
                         d.term > term || d.log.last_index() >= index,
                         "{ctx}: acknowledged entries not on disk"
@@ -128,6 +129,7 @@ fn fuzz(seed: u64, steps: usize) {
                     // Never ahead of what a majority could hold: nothing is committed here, so
                     // no input asks the node to delete a committed entry.
                     leader_commit: 0,
+                    round: 0,
                 },
             })
         } else if r < 55 {

@@ -60,6 +60,8 @@ mod perfetto;
 mod raft_rs;
 #[path = "readme.rs"]
 mod readme;
+#[path = "reads.rs"]
+mod reads;
 #[path = "regressions.rs"]
 mod regressions;
 #[path = "replay.rs"]

@@ -94,6 +94,7 @@ fn heartbeat(term: Term, prev: u64) -> Message {
         prev_log_term: 1,
         entries: vec![],
         leader_commit: 0,
+        round: 0,
     }
 }
 
@@ -346,6 +347,7 @@ fn check_quorum_makes_a_leader_without_a_majority_step_down() {
                 term,
                 success: true,
                 index: 2,
+                round: 0,
             },
         ),
     );
@@ -436,6 +438,7 @@ fn transfer_to_a_caught_up_follower_sends_timeout_now_at_once() {
                 term,
                 success: true,
                 index,
+                round: 0,
             },
         )
     };
@@ -504,6 +507,7 @@ fn transfer_catches_the_target_up_first_and_aborts_at_its_deadline() {
                 term,
                 success: true,
                 index,
+                round: 0,
             },
         )
     };

@@ -56,11 +56,23 @@ pub enum Bug {
     /// changes made from one configuration by leaders of different terms, neither committed,
     /// then have disjoint majorities, and two leaders can each believe they lead.
     SingleServerChangeWithoutNoop,
+    /// ReadIndex without its round of heartbeats (dissertation §6.4, step 3): the leader
+    /// answers a read from its commit index without confirming that it still leads, so a
+    /// deposed leader that has not heard of its successor answers stale reads.
+    ReadIndexWithoutHeartbeat,
+    /// ReadIndex before the leader has committed an entry of its own term (dissertation §6.4,
+    /// step 1): a new leader's commit index may be behind what its predecessor committed and
+    /// acknowledged, so its reads can miss an acknowledged write.
+    ReadBeforeOwnTermCommit,
+    /// A follower serving a read answers from its own state machine at once, without asking
+    /// the leader for a read index (dissertation §6.4): a follower behind the leader answers
+    /// stale reads.
+    FollowerReadWithoutReadIndex,
 }
 
 impl Bug {
     /// Every bug, in the order of [`Bug::NAMES`].
-    pub const ALL: [Bug; 10] = [
+    pub const ALL: [Bug; 13] = [
         Bug::ForgetVoteOnRestart,
         Bug::ResetVoteOnStepDown,
         Bug::CommitOldTermByCount,
@@ -71,10 +83,13 @@ impl Bug {
         Bug::CountStaleVotes,
         Bug::JointCommitByNewOnly,
         Bug::SingleServerChangeWithoutNoop,
+        Bug::ReadIndexWithoutHeartbeat,
+        Bug::ReadBeforeOwnTermCommit,
+        Bug::FollowerReadWithoutReadIndex,
     ];
 
     /// The names, as in scenario files and on the command line.
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 13] = [
         "forget-vote-on-restart",
         "reset-vote-on-step-down",
         "commit-old-term-by-count",
@@ -85,6 +100,9 @@ impl Bug {
         "count-stale-votes",
         "joint-commit-by-new-only",
         "single-server-change-without-noop",
+        "read-index-without-heartbeat",
+        "read-before-own-term-commit",
+        "follower-read-without-read-index",
     ];
 
     pub fn name(self) -> &'static str {

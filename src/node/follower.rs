@@ -21,6 +21,7 @@ impl Node {
         if let RoleState::Leader(mut l) = was {
             out.push(Output::CancelTimer(TimerKind::Heartbeat));
             l.fail_pending_clients(out);
+            l.reads.fail_all(self.term, self.cfg.id, out);
             self.arm_election_timer(out);
         }
     }
@@ -121,15 +122,20 @@ impl Node {
         prev_log_term: Term,
         entries: Vec<Entry>,
         leader_commit: Index,
+        round: u64,
         out: &mut Vec<Output>,
     ) {
         if term < self.term {
+            // The answer carries this server's term, not the request's: it echoes no round,
+            // or a leader of this term that once led an earlier one would take the answer to
+            // one of its old heartbeats for an answer to a round of this term ([`super::read`]).
             self.reply(
                 leader,
                 Message::AppendEntriesResp {
                     term: self.term,
                     success: false,
                     index: 0,
+                    round: 0,
                 },
             );
             return;
@@ -162,6 +168,7 @@ impl Node {
                         term: self.term,
                         success: false,
                         index: hint,
+                        round,
                     },
                 );
                 return;
@@ -230,6 +237,7 @@ impl Node {
                 term: self.term,
                 success: true,
                 index: last_new,
+                round,
             },
         );
     }

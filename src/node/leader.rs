@@ -23,6 +23,8 @@ pub struct Leadership {
     pub(super) transfer: Option<(NodeId, bool)>,
     /// A membership change asked of this leader, in progress.
     pub(super) change: Option<super::membership::Change>,
+    /// ReadIndex: heartbeat rounds, their answers, the reads waiting ([`super::read`]).
+    pub(super) reads: super::read::Reads,
 }
 
 impl Leadership {
@@ -79,6 +81,7 @@ impl Node {
             heard_since_check: VoteSet::default(),
             transfer: None,
             change: None,
+            reads: super::read::Reads::new(self.cfg.cluster_size),
         });
         out.push(Output::CancelTimer(TimerKind::Election));
         if self.cfg.check_quorum {
@@ -146,6 +149,7 @@ impl Node {
 
     pub(super) fn send_append(&mut self, to: NodeId, out: &mut Vec<Output>) {
         let last = self.log.last_index();
+        let round = self.leadership().reads.round;
         let pr = self.leadership().progress.get_mut(to);
         let next = pr.next_to_send(last);
         let entries = self.log.slice_from(next, self.cfg.max_entries_per_message);
@@ -163,6 +167,7 @@ impl Node {
                 prev_log_term: self.log.term_at(prev).expect("prev is within the log"),
                 entries,
                 leader_commit: self.commit_index,
+                round,
             },
         }));
     }

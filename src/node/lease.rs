@@ -169,6 +169,7 @@ impl Node {
         };
         out.push(Output::CancelTimer(TimerKind::Heartbeat));
         l.fail_pending_clients(out);
+        l.reads.fail_all(self.term, self.cfg.id, out);
         self.arm_election_timer(out);
     }
 }

@@ -388,6 +388,7 @@ mod tests {
                     term,
                     success: true,
                     index,
+                    round: 0,
                 },
             }),
         );
@@ -490,6 +491,7 @@ mod tests {
                     prev_log_term: 0,
                     entries,
                     leader_commit: 0,
+                    round: 0,
                 },
             })
         };

@@ -30,6 +30,7 @@ pub mod membership;
 pub mod pre_vote;
 pub mod progress;
 pub mod quorum;
+pub mod read;
 pub mod transfer;
 
 pub use crate::protocol::*;
@@ -149,6 +150,9 @@ pub struct Node {
     leader_recent: bool,
     /// Which part of the election timeout the election timer measures.
     election_wait: ElectionWait,
+    /// Reads this follower serves ([`read`]): each request, and its read index once the
+    /// leader gave one.
+    follower_reads: Vec<(u64, Option<Index>)>,
 }
 
 impl Node {
@@ -187,6 +191,7 @@ impl Node {
             deferred: std::collections::VecDeque::new(),
             leader_recent: false,
             election_wait: ElectionWait::Whole,
+            follower_reads: Vec::new(),
         };
         node.config_from_log();
         node
@@ -378,6 +383,7 @@ impl Node {
                 prev_log_term,
                 entries,
                 leader_commit,
+                round,
             } => self.on_append_entries(
                 env.from,
                 term,
@@ -385,24 +391,41 @@ impl Node {
                 prev_log_term,
                 entries,
                 leader_commit,
+                round,
                 out,
             ),
             Message::AppendEntriesResp {
                 term,
                 success,
                 index,
+                round,
             } => {
                 if term == self.term && matches!(self.role, RoleState::Leader(_)) {
                     self.heard_from_follower(env.from);
+                    if self.cfg.read_index {
+                        self.leadership().reads.answered(env.from, round);
+                    }
                     self.on_append_resp(env.from, success, index, out);
                     self.continue_transfer(env.from, out);
+                    self.serve_reads(out);
                 }
             }
+            Message::ReadIndex { req, .. } => self.on_read_index(env.from, req, out),
+            Message::ReadIndexResp { req, index, .. } => self.on_read_index_resp(req, index, out),
         }
     }
 
     fn on_client(&mut self, req: u64, op: Op, out: &mut Vec<Output>) {
-        if !matches!(self.role, RoleState::Leader(_)) || self.transferring_to().is_some() {
+        let leading = matches!(self.role, RoleState::Leader(_));
+        if self.reads_by_index(op) {
+            if leading && self.transferring_to().is_none() {
+                return self.start_read(req, None, out);
+            }
+            if !leading && self.cfg.follower_reads {
+                return self.follower_read(req, out);
+            }
+        }
+        if !leading || self.transferring_to().is_some() {
             // During a leadership transfer (dissertation §3.10) the leader takes no new
             // requests, and points the client at the node taking over.
             let hint = self.transferring_to().or(self.leader());
@@ -497,6 +520,10 @@ impl Node {
         if let RoleState::Leader(l) = &mut self.role {
             l.answer_committed(c, out);
         }
+        if self.cfg.read_index {
+            self.serve_reads(out);
+            self.serve_follower_reads(out);
+        }
     }
 
     /// Issues one disk write for everything this step changed.
@@ -557,6 +584,7 @@ impl RaftNode for Node {
         membership_joint: true,
         membership_single_server: true,
         initial_log: true,
+        read_index: true,
     };
 
     fn restart(cfg: &Config, opts: &Options, hard: HardState) -> Node {
@@ -660,6 +688,7 @@ mod tests {
                 term,
                 success: true,
                 index,
+                round: 0,
             },
         )
     }
@@ -705,6 +734,7 @@ mod tests {
                     prev_log_term: if prev == 0 { 0 } else { 1 },
                     entries,
                     leader_commit,
+                    round: 0,
                 },
             )
         };
@@ -737,6 +767,7 @@ mod tests {
                     prev_log_term: 1,
                     entries: vec![Entry::noop(1)],
                     leader_commit: 0,
+                    round: 0,
                 },
             ),
         );
@@ -809,6 +840,7 @@ mod tests {
                     prev_log_term: 1,
                     entries: vec![Entry::noop(1)],
                     leader_commit: 0,
+                    round: 0,
                 },
             ),
         );
@@ -1047,6 +1079,7 @@ mod tests {
                 prev_log_term: 1,
                 entries: vec![],
                 leader_commit: 0,
+                round: 0,
             },
         );
         let mut n2 = logcabin_node(2, false, false, true);

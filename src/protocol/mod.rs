@@ -290,6 +290,10 @@ pub enum Message {
         prev_log_term: Term,
         entries: Vec<Entry>,
         leader_commit: Index,
+        /// The leader's heartbeat round when it sent this, echoed in the answer: a read by
+        /// ReadIndex (dissertation §6.4) knows its leadership is confirmed once a majority
+        /// answered a round sent after the read arrived.
+        round: u64,
     },
     AppendEntriesResp {
         term: Term,
@@ -297,6 +301,21 @@ pub enum Message {
         /// On success, the index of the last entry the follower now matches. On failure, the
         /// follower's last log index (a hint for where the leader should retry).
         index: Index,
+        /// The `round` of the AppendEntries answered.
+        round: u64,
+    },
+    /// A follower serving a read (dissertation §6.4) asks the leader of `term` for a read
+    /// index for client request `req`.
+    ReadIndex {
+        term: Term,
+        req: u64,
+    },
+    /// The leader's answer: the read index once its leadership is confirmed, or `None` (it is
+    /// not the leader, or stopped being one).
+    ReadIndexResp {
+        term: Term,
+        req: u64,
+        index: Option<Index>,
     },
 }
 
@@ -309,7 +328,9 @@ impl Message {
             | Message::PreVoteResp { term, .. }
             | Message::TimeoutNow { term }
             | Message::AppendEntries { term, .. }
-            | Message::AppendEntriesResp { term, .. } => *term,
+            | Message::AppendEntriesResp { term, .. }
+            | Message::ReadIndex { term, .. }
+            | Message::ReadIndexResp { term, .. } => *term,
         }
     }
     pub fn kind(&self) -> &'static str {
@@ -321,6 +342,8 @@ impl Message {
             Message::TimeoutNow { .. } => "TimeoutNow",
             Message::AppendEntries { .. } => "AppendEntries",
             Message::AppendEntriesResp { .. } => "AppendEntriesResp",
+            Message::ReadIndex { .. } => "ReadIndex",
+            Message::ReadIndexResp { .. } => "ReadIndexResp",
         }
     }
 }
@@ -438,6 +461,14 @@ pub struct Config {
     /// [`voter_ids`]); 0 means every server, 1..=`cluster_size`. Servers outside it start as
     /// non-voting members, until a membership change (paper §6) adds them.
     pub initial_voters: u64,
+    /// Reads (`get`) by ReadIndex (dissertation §6.4) instead of through the log: the leader
+    /// notes its commit index once it has committed an entry of its term, confirms it still
+    /// leads with a round of heartbeats a majority answers, and answers once it has applied
+    /// that index.
+    pub read_index: bool,
+    /// With `read_index`: a follower serves a read too, asking the leader for a read index and
+    /// answering once it has applied it.
+    pub follower_reads: bool,
 }
 
 impl Config {
@@ -458,6 +489,8 @@ impl Config {
             check_quorum: false,
             leader_stickiness: false,
             initial_voters: 0,
+            read_index: false,
+            follower_reads: false,
         }
     }
 }
@@ -497,6 +530,8 @@ pub struct Capabilities {
     pub membership_single_server: bool,
     /// A durable initial log (a scenario's `initial` entries) it can start from.
     pub initial_log: bool,
+    /// Reads by ReadIndex, at the leader and at followers (dissertation §6.4).
+    pub read_index: bool,
 }
 
 /// What a node tells the runtime; see the module doc.
@@ -557,6 +592,9 @@ pub enum ClientReply {
     /// The request's entry, at `index`, is committed and applied: the answer is what applying
     /// it gave (the first application's, for a request in the log more than once).
     Committed { index: Index },
+    /// A read answered without the log (ReadIndex, dissertation §6.4): the answer is what the
+    /// node's state machine gives now, having applied at least `index`, the read index.
+    Read { index: Index },
     /// Not the leader (or a leader that takes no requests now); `hint` is the leader it knows.
     NotLeader { hint: Option<NodeId> },
 }

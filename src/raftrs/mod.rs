@@ -753,6 +753,7 @@ impl RaftNode for RaftRs {
         membership_joint: true,
         membership_single_server: false,
         initial_log: true,
+        read_index: false,
     };
 
     fn restart(cfg: &Config, opts: &Options, hard: HardState) -> RaftRs {

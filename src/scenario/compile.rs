@@ -199,6 +199,8 @@ impl Scenario {
                 seed: 0, // set per node and incarnation by the world
                 pre_vote: self.raft.pre_vote,
                 check_quorum: self.raft.check_quorum,
+                read_index: self.raft.read_index,
+                follower_reads: self.raft.follower_reads,
             },
             network: NetConfig {
                 delay: net.delay.clone(),

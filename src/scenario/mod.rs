@@ -194,6 +194,16 @@ pub struct RaftSpec {
     /// election timeout steps down. Off by default.
     #[serde(default)]
     pub check_quorum: bool,
+    /// Reads (`get`, `workload.reads`) by ReadIndex (dissertation §6.4) instead of through the
+    /// log: the leader, once it has committed an entry of its term, notes its commit index,
+    /// confirms it still leads with a round of heartbeats a majority answers, and answers from
+    /// its state machine once it has applied that index. Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_index: bool,
+    /// With `read_index`: followers serve reads too, at a read index they ask the leader for
+    /// (dissertation §6.4). Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follower_reads: bool,
     /// Leader stickiness (paper §6): a server disregards RequestVote (keeps its term, grants
     /// nothing) while it has heard from a current leader within the minimum election timeout.
     /// Unset: on when the scenario changes membership (`cluster.voters` or a

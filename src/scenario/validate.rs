@@ -779,6 +779,15 @@ impl Scenario {
         if self.raft.check_quorum && !caps.check_quorum {
             return self.lacks("raft.check_quorum", "CheckQuorum");
         }
+        if self.raft.read_index && !caps.read_index {
+            return self.lacks("raft.read_index", "reads by ReadIndex");
+        }
+        if self.raft.follower_reads && !self.raft.read_index {
+            return Err((
+                "raft.follower_reads".into(),
+                "follower reads are served at a read index: they need raft.read_index true".into(),
+            ));
+        }
         if self.raft.leader_stickiness == Some(true)
             && !self.raft.check_quorum
             && !caps.leader_stickiness

@@ -1013,6 +1013,12 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                         let sm = &self.slots[id as usize - 1].sm;
                         Some(sm.answer(req).unwrap_or_else(|| sm.evaluate(op)))
                     }
+                    // A read served without the log: what the state machine holds now.
+                    ClientReply::Read { index } => {
+                        self.clients.read_served(req, index);
+                        let op = self.clients.op(req);
+                        Some(self.slots[id as usize - 1].sm.evaluate(op))
+                    }
                     ClientReply::NotLeader { .. } => None,
                 };
                 let d = self.net.client_delay(None);

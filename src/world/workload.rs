@@ -43,6 +43,8 @@ struct ClientReq {
     ret: Option<Ret>,
     /// When a node first applied it, and what that gave.
     first_applied: Option<(SimTime, Ret)>,
+    /// Whether it has its place in the order the linearizability check tries first.
+    ordered: bool,
 }
 
 pub struct Clients {
@@ -57,8 +59,9 @@ pub struct Clients {
     /// The value the clients last saw at each key (a put or CAS that took effect, a read):
     /// what a CAS expects.
     seen: BTreeMap<u32, u64>,
-    /// The requests as a state machine first applied them: (log index, request number),
-    /// sorted into the order the linearizability check tries first.
+    /// The requests as a state machine first applied them: (key, request number),
+    /// sorted into the order the linearizability check tries first; an entry's key is twice
+    /// its log index, a read served at read index `i` has key `2i + 1`.
     order: Vec<(u64, u64)>,
 }
 
@@ -111,6 +114,7 @@ impl Clients {
             done: None,
             ret: None,
             first_applied: None,
+            ordered: false,
         });
         let gap_ns = match w.arrivals {
             Arrivals::Fixed => 1e9 / w.requests_per_second,
@@ -160,11 +164,25 @@ impl Clients {
         let r = &mut self.reqs[req as usize];
         if r.first_applied.is_none() {
             r.first_applied = Some((at, ret));
-            self.order.push((index, req));
+            if !r.ordered {
+                r.ordered = true;
+                self.order.push((2 * index, req));
+            }
         }
     }
 
-    /// The requests in the order they were first applied, for `linear::check_guided`.
+    /// Notes that a node served read `req` without the log, at read index `index`: the check
+    /// tries it right after the entry at that index (the first time counts).
+    pub fn read_served(&mut self, req: u64, index: u64) {
+        let r = &mut self.reqs[req as usize];
+        if !r.ordered {
+            r.ordered = true;
+            self.order.push((2 * index + 1, req));
+        }
+    }
+
+    /// The requests in the order they were first applied (a read served without the log after
+    /// the entry at its read index), for `linear::check_guided`.
     pub fn applied_order(&self) -> Vec<u64> {
         let mut order = self.order.clone();
         order.sort_unstable();
@@ -260,8 +278,10 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
             return;
         }
         match reply {
-            ClientReply::Committed { .. } => {
-                self.clients.leader = Some(node);
+            ClientReply::Committed { .. } | ClientReply::Read { .. } => {
+                if matches!(reply, ClientReply::Committed { .. }) {
+                    self.clients.leader = Some(node);
+                }
                 let r = &mut self.clients.reqs[req as usize];
                 r.done = Some((self.now, true));
                 r.ret = ret;

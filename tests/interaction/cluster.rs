@@ -955,6 +955,7 @@ pub fn render_output<N: Driven>(id: NodeId, o: &Output<N::Msg>, written: &Log) -
             ClientReply::Committed { index } => {
                 format!("n{id} reply #{req} committed index={index}")
             }
+            ClientReply::Read { index } => format!("n{id} reply #{req} read index={index}"),
             ClientReply::NotLeader { hint } => {
                 format!("n{id} reply #{req} not-leader hint={}", render_id(*hint))
             }
@@ -1000,6 +1001,7 @@ pub fn render_message(m: &Message) -> String {
             prev_log_term,
             entries,
             leader_commit,
+            ..
         } => format!(
             "AppendEntries term={term} prev={prev_log_index}@{prev_log_term} entries={} \
              commit={leader_commit}",
@@ -1009,12 +1011,19 @@ pub fn render_message(m: &Message) -> String {
             term,
             success: true,
             index,
+            ..
         } => format!("AppendEntriesResp term={term} ok index={index}"),
         Message::AppendEntriesResp {
             term,
             success: false,
             index,
+            ..
         } => format!("AppendEntriesResp term={term} reject hint={index}"),
+        Message::ReadIndex { term, req } => format!("ReadIndex term={term} req={req}"),
+        Message::ReadIndexResp { term, req, index } => match index {
+            Some(i) => format!("ReadIndexResp term={term} req={req} index={i}"),
+            None => format!("ReadIndexResp term={term} req={req} refused"),
+        },
     }
 }
 
