@@ -23,8 +23,9 @@ fn the_correct_node_serves_linearizable_reads_over_300_seeds() {
 }
 
 /// Each read-path bug at its first failing seed of `scenarios/reads.json` (found by
-/// `raftsim explore scenarios/reads.json --bug NAME`): a Linearizability violation whose
-/// window holds a get, while the same seed without the bug is clean.
+/// `raftsim explore scenarios/reads.json --bug NAME`; the table in docs/CLIENTS.md): a
+/// Linearizability violation whose window holds a get, every earlier seed passing, and the
+/// same seed without the bug clean.
 #[test]
 fn each_read_path_bug_is_caught_at_its_first_failing_seed() {
     for (bug, seed) in [
@@ -35,6 +36,10 @@ fn each_read_path_bug_is_caught_at_its_first_failing_seed() {
         let mut sc = reads();
         sc.raft.bugs.push(bug.into());
         sc.validate().expect("a known bug");
+        for earlier in 0..seed {
+            let r = traced(&sc, earlier);
+            assert_ne!(r.outcome, Outcome::Violation, "{bug} fails seed {earlier} already");
+        }
         let r = traced(&sc, seed);
         assert_eq!(r.outcome, Outcome::Violation, "{bug} at seed {seed}");
         let v = r.violation.as_ref().expect("a violation");
