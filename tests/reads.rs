@@ -38,7 +38,11 @@ fn each_read_path_bug_is_caught_at_its_first_failing_seed() {
         sc.validate().expect("a known bug");
         for earlier in 0..seed {
             let r = traced(&sc, earlier);
-            assert_ne!(r.outcome, Outcome::Violation, "{bug} fails seed {earlier} already");
+            assert_ne!(
+                r.outcome,
+                Outcome::Violation,
+                "{bug} fails seed {earlier} already"
+            );
         }
         let r = traced(&sc, seed);
         assert_eq!(r.outcome, Outcome::Violation, "{bug} at seed {seed}");
