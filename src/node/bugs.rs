@@ -68,11 +68,15 @@ pub enum Bug {
     /// the leader for a read index (dissertation §6.4): a follower behind the leader answers
     /// stale reads.
     FollowerReadWithoutReadIndex,
+    /// The lease of lease reads is the whole minimum election timeout, not shortened by the
+    /// clock drift bound (dissertation §6.4.1): a leader whose clock runs slow answers reads
+    /// after a successor may have been elected.
+    LeaseIgnoresDrift,
 }
 
 impl Bug {
     /// Every bug, in the order of [`Bug::NAMES`].
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 14] = [
         Bug::ForgetVoteOnRestart,
         Bug::ResetVoteOnStepDown,
         Bug::CommitOldTermByCount,
@@ -86,10 +90,11 @@ impl Bug {
         Bug::ReadIndexWithoutHeartbeat,
         Bug::ReadBeforeOwnTermCommit,
         Bug::FollowerReadWithoutReadIndex,
+        Bug::LeaseIgnoresDrift,
     ];
 
     /// The names, as in scenario files and on the command line.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "forget-vote-on-restart",
         "reset-vote-on-step-down",
         "commit-old-term-by-count",
@@ -103,6 +108,7 @@ impl Bug {
         "read-index-without-heartbeat",
         "read-before-own-term-commit",
         "follower-read-without-read-index",
+        "lease-ignores-drift",
     ];
 
     pub fn name(self) -> &'static str {

@@ -110,6 +110,10 @@ impl Node {
     }
 
     pub(super) fn on_heartbeat(&mut self, out: &mut Vec<Output>) {
+        // Lease reads: every heartbeat is a round that can extend the lease (see `read`).
+        if self.cfg.lease_reads {
+            self.start_round();
+        }
         self.broadcast_append(out);
         self.arm_heartbeat(out);
         self.change_heartbeat(out);

@@ -101,6 +101,9 @@ use pre_vote::PreCandidacy;
 use quorum::Quorum;
 
 /// What the node's current role needs, and nothing another role needs.
+// The leader's state is the large variant, and the one every step of a leader uses: one per
+// node, so boxing it would save little memory and cost an indirection on the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 enum RoleState {
     Follower {
@@ -153,6 +156,8 @@ pub struct Node {
     /// Reads this follower serves ([`read`]): each request, and its read index once the
     /// leader gave one.
     follower_reads: Vec<(u64, Option<Index>)>,
+    /// The node's own clock as last read (with lease reads on; see [`read`]).
+    clock: crate::base::time::SimTime,
 }
 
 impl Node {
@@ -192,6 +197,7 @@ impl Node {
             leader_recent: false,
             election_wait: ElectionWait::Whole,
             follower_reads: Vec::new(),
+            clock: crate::base::time::SimTime::ZERO,
         };
         node.config_from_log();
         node
@@ -257,6 +263,14 @@ impl Node {
     /// Called once when the node starts (fresh or restarted): arms the election timer.
     pub fn start(&mut self, out: &mut Vec<Output>) {
         self.arm_election_timer(out);
+        // Lease reads (dissertation §6.4.1): a server that restarts may have acknowledged a
+        // leader's heartbeat just before it crashed, and that leader's lease counts on it not to
+        // vote for anyone else within the minimum election timeout. It cannot remember, so it
+        // treats itself as having heard from a leader as it starts (its election timer's first
+        // part is that timeout).
+        if self.cfg.lease_reads {
+            self.leader_recent = true;
+        }
     }
 
     /// Makes this node leader of its current term without an election: for scenarios that start
@@ -404,6 +418,9 @@ impl Node {
                     self.heard_from_follower(env.from);
                     if self.cfg.read_index {
                         self.leadership().reads.answered(env.from, round);
+                        if self.cfg.lease_reads {
+                            self.extend_lease();
+                        }
                     }
                     self.on_append_resp(env.from, success, index, out);
                     self.continue_transfer(env.from, out);
@@ -585,6 +602,7 @@ impl RaftNode for Node {
         membership_single_server: true,
         initial_log: true,
         read_index: true,
+        lease_reads: true,
     };
 
     fn restart(cfg: &Config, opts: &Options, hard: HardState) -> Node {
@@ -604,6 +622,9 @@ impl RaftNode for Node {
     }
     fn leader(&self) -> Option<NodeId> {
         Node::leader(self)
+    }
+    fn observe_clock(&mut self, local: crate::base::time::SimTime) {
+        self.clock = local;
     }
 }
 

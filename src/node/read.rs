@@ -17,10 +17,23 @@
 //! has applied that index. A leader that steps down fails its reads (its clients retry); a
 //! follower whose leader said no tells its client so.
 //!
-//! The injected bugs `read-index-without-heartbeat`, `read-before-own-term-commit` and
-//! `follower-read-without-read-index` each skip one step.
+//! **Lease reads** ([`Config::lease_reads`], dissertation §6.4.1) skip step 3 while the leader
+//! holds a lease. Every heartbeat starts a round, noted with the time on the leader's own clock
+//! ([`RaftNode::observe_clock`]); once a majority answered a round sent at t, the lease lasts
+//! until t + election_timeout_min · (1 − ρ)/(1 + ρ), ρ the configured drift bound. It holds
+//! because every follower that answered restarted its election timer, and with leader
+//! stickiness votes for no one, for the minimum election timeout on its own clock (a restarted
+//! server as well, [`Node::start`]): no successor can be elected before t + min/(1 + ρ) of real
+//! time, and the lease ends, on a clock slow by up to ρ, before that. A transfer drops the lease
+//! (its target's vote requests override stickiness).
+//!
+//! The injected bugs `read-index-without-heartbeat`, `read-before-own-term-commit`,
+//! `follower-read-without-read-index` and `lease-ignores-drift` each skip one step.
+
+use std::collections::VecDeque;
 
 use super::{Bug, Node, RoleState};
+use crate::base::time::{SimDuration, SimTime};
 use crate::protocol::*;
 
 /// A read the leader is serving.
@@ -43,6 +56,13 @@ pub struct Reads {
     /// The latest round each server answered in this term, by id − 1.
     acked: Vec<u64>,
     waiting: Vec<PendingRead>,
+    /// Lease reads: the rounds not yet answered by a majority, with when each was sent on
+    /// this node's clock.
+    sent: VecDeque<(u64, SimTime)>,
+    /// Lease reads: the lease ends at this time on this node's clock.
+    lease_until: SimTime,
+    /// Reused to find the latest round a majority answered.
+    scratch: Vec<u64>,
 }
 
 impl Reads {
@@ -52,6 +72,9 @@ impl Reads {
             round: 0,
             acked: vec![0; cluster_size as usize],
             waiting: Vec::new(),
+            sent: VecDeque::new(),
+            lease_until: SimTime::ZERO,
+            scratch: Vec::new(),
         }
     }
 
@@ -90,10 +113,78 @@ impl Node {
         self.cfg.read_index && matches!(op, Op::Get { .. })
     }
 
+    /// Lease reads: the length of a lease, from the round's sending, on the leader's clock:
+    /// the minimum election timeout shortened by the drift bound ρ, min · (1 − ρ)/(1 + ρ).
+    fn lease_length(&self) -> SimDuration {
+        let min = self.cfg.election_timeout_min.0 as u128;
+        // Injected bug `lease-ignores-drift`, breaking dissertation §6.4.1 (the lease is bounded
+        // by the election timeout *and the clock drift bound*): the whole minimum timeout.
+        if self.bug(Bug::LeaseIgnoresDrift) {
+            return SimDuration(min as u64);
+        }
+        let rho = self.cfg.clock_drift_bound_ppm as u128;
+        SimDuration((min * (1_000_000 - rho.min(1_000_000)) / (1_000_000 + rho)) as u64)
+    }
+
+    /// A leader starts a heartbeat round: every AppendEntries it sends from now carries it.
+    /// With lease reads, its time is noted (none while a transfer is under way).
+    pub(super) fn start_round(&mut self) {
+        let (clock, lease) = (self.clock, self.cfg.lease_reads);
+        let transferring = self.transferring_to().is_some();
+        let l = self.leadership();
+        l.reads.round += 1;
+        if lease && !transferring {
+            let round = l.reads.round;
+            l.reads.sent.push_back((round, clock));
+        }
+    }
+
+    /// Lease reads: after an answer, the lease extends to the sending time of the latest round
+    /// a majority answered, plus [`Node::lease_length`].
+    pub(super) fn extend_lease(&mut self) {
+        let (me, length) = (self.cfg.id, self.lease_length());
+        let RoleState::Leader(l) = &mut self.role else {
+            return;
+        };
+        let r = &mut l.reads;
+        let (round, acked) = (r.round, &r.acked);
+        let answered = self.quorum.committed_index(
+            |v| {
+                if v == me {
+                    round
+                } else {
+                    acked[v as usize - 1]
+                }
+            },
+            &mut r.scratch,
+        );
+        while let Some(&(k, at)) = r.sent.front() {
+            if k > answered {
+                break;
+            }
+            r.sent.pop_front();
+            r.lease_until = r.lease_until.max(at + length);
+        }
+    }
+
+    /// A transfer under way: the lease is dropped, since the target's vote requests override
+    /// leader stickiness.
+    pub(super) fn drop_lease(&mut self) {
+        if let RoleState::Leader(l) = &mut self.role {
+            l.reads.lease_until = SimTime::ZERO;
+            l.reads.sent.clear();
+        }
+    }
+
     /// A leader takes a read (from its client, or a follower's `asker`): steps 1–3 start.
     pub(super) fn start_read(&mut self, req: u64, asker: Option<NodeId>, out: &mut Vec<Output>) {
         let index = self.read_index_now();
-        let skip_round = self.bug(Bug::ReadIndexWithoutHeartbeat);
+        let RoleState::Leader(l) = &self.role else {
+            panic!("only a leader serves a read index")
+        };
+        // Lease reads: within the lease, step 3 is skipped.
+        let leased = self.cfg.lease_reads && index.is_some() && self.clock < l.reads.lease_until;
+        let skip_round = leased || self.bug(Bug::ReadIndexWithoutHeartbeat);
         let RoleState::Leader(l) = &mut self.role else {
             panic!("only a leader serves a read index")
         };
@@ -108,7 +199,7 @@ impl Node {
             round,
         });
         if !skip_round {
-            l.reads.round = round;
+            self.start_round();
             self.broadcast_append(out);
         }
         self.serve_reads(out);

@@ -33,6 +33,7 @@ impl Node {
             return;
         }
         self.leadership().transfer = Some((to, false));
+        self.drop_lease();
         // The deadline: one election timeout, on the leader's otherwise idle election timer.
         out.push(Output::SetTimer {
             kind: TimerKind::Election,

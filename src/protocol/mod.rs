@@ -14,7 +14,7 @@
 //!
 //! Node ids are 1-based (`n1`..`nN`), as in traces and scenario files.
 
-use crate::base::time::SimDuration;
+use crate::base::time::{SimDuration, SimTime};
 
 pub type NodeId = u32;
 pub type Term = u64;
@@ -416,6 +416,10 @@ pub trait RaftNode: Sized {
     fn role(&self) -> Role;
     /// The leader this node follows in its current term (itself when leading), if known.
     fn leader(&self) -> Option<NodeId>;
+    /// The node's own clock, read before each input when [`Config::lease_reads`] is on: time
+    /// since the run began as the node's drifting clock measures it (stepped by clock jumps),
+    /// for an implementation that bounds a lease by it. Others need not implement it.
+    fn observe_clock(&mut self, _local: SimTime) {}
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -469,6 +473,13 @@ pub struct Config {
     /// With `read_index`: a follower serves a read too, asking the leader for a read index and
     /// answering once it has applied it.
     pub follower_reads: bool,
+    /// With `read_index`: lease reads (dissertation §6.4.1). Once a majority answered a
+    /// heartbeat round sent at time t on the leader's clock, the leader holds a lease until
+    /// t + `election_timeout_min` · (1 − ρ) / (1 + ρ), ρ the clock drift bound; within it, a
+    /// read skips the round. The world hands the node its clock ([`RaftNode::observe_clock`]).
+    pub lease_reads: bool,
+    /// The bound on clock drift that lease reads assume, in parts per million.
+    pub clock_drift_bound_ppm: u32,
 }
 
 impl Config {
@@ -491,6 +502,8 @@ impl Config {
             initial_voters: 0,
             read_index: false,
             follower_reads: false,
+            lease_reads: false,
+            clock_drift_bound_ppm: 0,
         }
     }
 }
@@ -532,6 +545,8 @@ pub struct Capabilities {
     pub initial_log: bool,
     /// Reads by ReadIndex, at the leader and at followers (dissertation §6.4).
     pub read_index: bool,
+    /// Lease reads (dissertation §6.4.1), reading [`RaftNode::observe_clock`].
+    pub lease_reads: bool,
 }
 
 /// What a node tells the runtime; see the module doc.

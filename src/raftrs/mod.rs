@@ -754,6 +754,7 @@ impl RaftNode for RaftRs {
         membership_single_server: false,
         initial_log: true,
         read_index: false,
+        lease_reads: false,
     };
 
     fn restart(cfg: &Config, opts: &Options, hard: HardState) -> RaftRs {

@@ -201,6 +201,8 @@ impl Scenario {
                 check_quorum: self.raft.check_quorum,
                 read_index: self.raft.read_index,
                 follower_reads: self.raft.follower_reads,
+                lease_reads: self.raft.lease_reads,
+                clock_drift_bound_ppm: self.raft.clock_drift_bound_ppm.unwrap_or(0),
             },
             network: NetConfig {
                 delay: net.delay.clone(),

@@ -204,6 +204,19 @@ pub struct RaftSpec {
     /// (dissertation §6.4). Off by default.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub follower_reads: bool,
+    /// With `read_index`: lease reads (dissertation §6.4.1). Once a majority answered a
+    /// heartbeat round the leader sent at time t on its own clock, it answers reads without a
+    /// round until t + election_timeout.min · (1 − ρ)/(1 + ρ), ρ = `clock_drift_bound_ppm`.
+    /// Safe only while every clock's drift stays within that bound, and with
+    /// `leader_stickiness` (a follower that answered the round votes for no one within the
+    /// minimum election timeout), which it needs. Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lease_reads: bool,
+    /// The bound on clock drift, in parts per million, that lease reads assume (required
+    /// with `lease_reads`, at most 100,000). The scenario's `clocks.drift_ppm` is what the
+    /// clocks actually do: a bound below it is a configuration error a run can show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_drift_bound_ppm: Option<u32>,
     /// Leader stickiness (paper §6): a server disregards RequestVote (keeps its term, grants
     /// nothing) while it has heard from a current leader within the minimum election timeout.
     /// Unset: on when the scenario changes membership (`cluster.voters` or a

@@ -782,6 +782,37 @@ impl Scenario {
         if self.raft.read_index && !caps.read_index {
             return self.lacks("raft.read_index", "reads by ReadIndex");
         }
+        if self.raft.lease_reads && !caps.lease_reads {
+            return self.lacks("raft.lease_reads", "lease reads");
+        }
+        if self.raft.lease_reads && !self.raft.read_index {
+            return Err((
+                "raft.lease_reads".into(),
+                "a lease read falls back to ReadIndex when the lease has lapsed: it needs raft.read_index true".into(),
+            ));
+        }
+        if self.raft.lease_reads && !self.leader_stickiness() {
+            return Err((
+                "raft.lease_reads".into(),
+                "a lease holds only if a follower that answered the leader votes for no one within the minimum election timeout: it needs raft.leader_stickiness true".into(),
+            ));
+        }
+        match (self.raft.lease_reads, self.raft.clock_drift_bound_ppm) {
+            (true, None) => {
+                return Err((
+                    "raft.clock_drift_bound_ppm".into(),
+                    "lease reads need the bound on clock drift they assume, in ppm (0 to 100000)"
+                        .into(),
+                ))
+            }
+            (_, Some(b)) if b > 100_000 => {
+                return Err((
+                    "raft.clock_drift_bound_ppm".into(),
+                    format!("{b} ppm is not allowed: 0 to 100000"),
+                ))
+            }
+            _ => {}
+        }
         if self.raft.follower_reads && !self.raft.read_index {
             return Err((
                 "raft.follower_reads".into(),

@@ -32,6 +32,13 @@ fn virtual_to_local(virt_ns: u64, drift_ppb: i64) -> u64 {
     (virt_ns as i128 * num / 1_000_000_000i128) as u64
 }
 
+/// A node's clock reading at virtual time `now`: the elapsed time at its drift, plus what clock
+/// jumps added (`offset_ns`), never below zero.
+pub fn local_now(now: SimTime, drift_ppb: i64, offset_ns: i128) -> SimTime {
+    let local = virtual_to_local(now.0, drift_ppb) as i128 + offset_ns;
+    SimTime(local.clamp(0, u64::MAX as i128) as u64)
+}
+
 /// A node's ticker ([`Output::Ticker`](crate::protocol::Output::Ticker)): tick `k` is at
 /// `origin + k · period` on the node's clock (`k` ≥ 1), `given` ticks have been handed to
 /// the node, and it wants to be woken at tick `wake`.
@@ -300,6 +307,8 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     /// its ticker does not.
     pub(super) fn jump_clock(&mut self, id: NodeId, by: SimDuration, back: bool) {
         let now = self.now;
+        let step = by.0 as i128;
+        self.slots[id as usize - 1].clock_offset_ns += if back { -step } else { step };
         // A ticker does not move: a library's tick loop measures intervals on a monotonic
         // clock, which a step of the wall clock leaves alone (and a step forward by an hour
         // would otherwise hand over an hour of ticks at once).

@@ -134,6 +134,9 @@ struct Slot<N: RaftNode> {
     jitter_rng: Rng,
     disk: Disk,
     drift_ppb: i64,
+    /// What clock jumps added to (or took from) the node's clock, in ns: its reading is the
+    /// elapsed virtual time at its drift, plus this ([`clock::local_now`]).
+    clock_offset_ns: i128,
     /// While paused: the latest end of the pauses in effect, and how many are in effect
     /// (pauses may overlap; the node resumes when the last one ends).
     paused_until: Option<SimTime>,
@@ -328,6 +331,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     jitter_rng: Rng::stream(seed, Purpose::Timers, 1000 + id as u64),
                     disk: Disk::new(Rng::stream(seed, Purpose::Storage, id as u64)),
                     drift_ppb: libm::round(drift_ppm * 1000.0) as i64,
+                    clock_offset_ns: 0,
                     paused_until: None,
                     pauses: 0,
                     sm: kv::StateMachine::default(),
@@ -892,10 +896,13 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             return; // it crashed at a disk write while handling them
         }
         let mut outs = std::mem::take(&mut self.outs);
-        let node = self.slots[id as usize - 1]
-            .node
-            .as_mut()
-            .expect("step a live node");
+        let now = self.now;
+        let lease_reads = self.cfg.raft.lease_reads;
+        let s = &mut self.slots[id as usize - 1];
+        let node = s.node.as_mut().expect("step a live node");
+        if lease_reads {
+            node.observe_clock(clock::local_now(now, s.drift_ppb, s.clock_offset_ns));
+        }
         self.in_node = Some(id);
         node.step(input, &mut outs);
         self.in_node = None;
