@@ -221,3 +221,55 @@ fn lease_reads_are_refused_without_what_they_need() {
         "raft.read_index",
     );
 }
+
+/// The summary says where each get was answered and how long it took: on `reads.json` every
+/// answered get is at the leader or at a follower (none through the log), the trace marks each
+/// such answer, and with the switches off every get goes through the log.
+#[test]
+fn the_summary_counts_gets_by_where_they_were_answered() {
+    use raftsim::observe::trace::TVia;
+    let r = traced(&reads(), 1);
+    let k = r
+        .summary
+        .client_operations
+        .as_ref()
+        .expect("a mixed workload");
+    assert_eq!(k.reads_through_log.gets, 0);
+    assert!(k.reads_at_leader.gets > 0 && k.reads_at_follower.gets > 0);
+    assert_eq!(
+        k.reads_at_leader.gets + k.reads_at_follower.gets,
+        k.gets,
+        "every answered get has its place"
+    );
+    let leader = k.reads_at_leader.latency_p50_ns.expect("a median");
+    assert!(leader <= k.reads_at_leader.latency_p99_ns.expect("a p99"));
+    let marked = trace_records(&r)
+        .iter()
+        .filter(|rec| {
+            matches!(
+                rec.ev,
+                Event::ClientDone {
+                    via: Some(TVia::Leader | TVia::Follower),
+                    ..
+                }
+            )
+        })
+        .count() as u64;
+    assert_eq!(marked, k.gets);
+    let mut by_log = reads();
+    by_log.raft.read_index = false;
+    by_log.raft.follower_reads = false;
+    let r = traced(&by_log, 1);
+    let k = r
+        .summary
+        .client_operations
+        .as_ref()
+        .expect("a mixed workload");
+    assert_eq!(k.reads_through_log.gets, k.gets);
+    assert_eq!(k.reads_at_leader.gets + k.reads_at_follower.gets, 0);
+    let text = raftsim::observe::summary::SummaryBuilder::render(&r.summary);
+    assert!(
+        text.contains(&format!("reads      {} through the log (p50 ", k.gets)),
+        "{text}"
+    );
+}

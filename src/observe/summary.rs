@@ -166,6 +166,11 @@ pub struct ClientOperations {
     /// Requests whose client got no answer (failed or pending at the end), by kind.
     pub unanswered_gets: u64,
     pub unanswered_writes: u64,
+    /// Gets answered by where they were served, with their latency: through the log, at the
+    /// leader without the log (ReadIndex or its lease), at a follower (dissertation §6.4).
+    pub reads_through_log: ReadPath,
+    pub reads_at_leader: ReadPath,
+    pub reads_at_follower: ReadPath,
     /// Request number to its kind, while reading the trace.
     #[serde(skip)]
     kinds: BTreeMap<u64, u8>,
@@ -183,9 +188,17 @@ impl ClientOperations {
         self.kinds.insert(req, kind);
     }
 
-    /// Client request `req` is done (`ok`: answered, with `ret`): count it by its kind.
-    fn answered(&mut self, req: u64, ok: bool, ret: &Option<crate::observe::trace::TRet>) {
-        use crate::observe::trace::TRet;
+    /// Client request `req` is done (`ok`: answered, with `ret`, after `latency` ns, `via`
+    /// where a get served without the log was answered): count it by its kind.
+    fn answered(
+        &mut self,
+        req: u64,
+        ok: bool,
+        ret: &Option<crate::observe::trace::TRet>,
+        latency: u64,
+        via: Option<crate::observe::trace::TVia>,
+    ) {
+        use crate::observe::trace::{TRet, TVia};
         let Some(kind) = self.kinds.remove(&req) else {
             return;
         };
@@ -193,6 +206,11 @@ impl ClientOperations {
             (0, true, r) => {
                 self.gets += 1;
                 self.gets_found += u64::from(matches!(r, Some(TRet::Get(Some(_)))));
+                match via {
+                    None => self.reads_through_log.add(latency),
+                    Some(TVia::Leader) => self.reads_at_leader.add(latency),
+                    Some(TVia::Follower) => self.reads_at_follower.add(latency),
+                }
             }
             (1, true, _) => self.puts += 1,
             (_, true, r) => {
@@ -202,6 +220,31 @@ impl ClientOperations {
             (0, false, _) => self.unanswered_gets += 1,
             (_, false, _) => self.unanswered_writes += 1,
         }
+    }
+}
+
+/// The gets answered one way (`client_operations.reads_*` in `summary.json`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReadPath {
+    pub gets: u64,
+    pub latency_p50_ns: Option<u64>,
+    pub latency_p99_ns: Option<u64>,
+    /// Each get's latency, sorted once the trace is read.
+    #[serde(skip)]
+    latencies: Vec<u64>,
+}
+
+impl ReadPath {
+    fn add(&mut self, latency_ns: u64) {
+        self.gets += 1;
+        self.latencies.push(latency_ns);
+    }
+
+    /// The quantiles, once every get is in.
+    fn finish(&mut self) {
+        self.latencies.sort_unstable();
+        self.latency_p50_ns = quantile_sorted(&self.latencies, 0.5);
+        self.latency_p99_ns = quantile_sorted(&self.latencies, 0.99);
     }
 }
 
@@ -334,6 +377,15 @@ impl SummaryBuilder {
         trace_hash: Option<String>,
     ) -> Summary {
         let mut s = self.s;
+        if let Some(c) = &mut s.client_operations {
+            for p in [
+                &mut c.reads_through_log,
+                &mut c.reads_at_leader,
+                &mut c.reads_at_follower,
+            ] {
+                p.finish();
+            }
+        }
         s.availability = self.availability.finish(r.end_time_ns);
         s.tool = format!("raftsim {}", env!("CARGO_PKG_VERSION"));
         self.story.finish(&mut s, r.state_machines);
@@ -383,9 +435,15 @@ impl SummaryBuilder {
                 .client_operations
                 .get_or_insert_with(Default::default)
                 .requested(*req, op),
-            Event::ClientDone { req, ok, ret, .. } => {
+            Event::ClientDone {
+                req,
+                ok,
+                ret,
+                latency,
+                via,
+            } => {
                 if let Some(c) = &mut s.client_operations {
-                    c.answered(*req, *ok, ret);
+                    c.answered(*req, *ok, ret, *latency, *via);
                 }
             }
             Event::Linearizability {
@@ -465,7 +523,9 @@ impl SummaryBuilder {
 mod render {
     use std::fmt::Write;
 
-    use super::{count, join, secs, terms_list, ClientStats, ConfigChange, Summary, TermRecord};
+    use super::{
+        count, join, millis, secs, terms_list, ClientStats, ConfigChange, Summary, TermRecord,
+    };
     use crate::protocol::NodeId;
 
     /// Terms listed in the printed summary; the rest are in summary.json.
@@ -788,6 +848,28 @@ mod render {
                 secs(max)
             );
         }
+        if let Some(k) = &s.client_operations {
+            let paths = [
+                ("through the log", &k.reads_through_log),
+                ("at the leader", &k.reads_at_leader),
+                ("at followers", &k.reads_at_follower),
+            ];
+            let said: Vec<String> = paths
+                .iter()
+                .filter(|(_, p)| p.gets > 0)
+                .map(|(name, p)| {
+                    format!(
+                        "{} {name} (p50 {}, p99 {})",
+                        p.gets,
+                        millis(p.latency_p50_ns.unwrap_or(0)),
+                        millis(p.latency_p99_ns.unwrap_or(0))
+                    )
+                })
+                .collect();
+            if !said.is_empty() {
+                let _ = writeln!(o, "reads      {}", said.join("; "));
+            }
+        }
         for w in &c.no_commit_windows {
             let _ = writeln!(
                 o,
@@ -827,6 +909,11 @@ mod render {
 }
 
 /// Seconds with millisecond precision, the summary's one unit.
+/// A latency in milliseconds, to a tenth.
+fn millis(ns: u64) -> String {
+    format!("{:.1}ms", ns as f64 / 1e6)
+}
+
 fn secs(ns: u64) -> String {
     let ms = ns.saturating_add(500_000) / 1_000_000;
     format!("{}.{:03}s", ms / 1000, ms % 1000)

@@ -111,6 +111,17 @@ pub enum TRet {
     Cas(bool),
 }
 
+/// Where a read served without the log was answered (`raft.read_index`, dissertation §6.4):
+/// a `client_done` record without it, for a get, went through the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TVia {
+    /// The leader, by ReadIndex or within its lease.
+    Leader,
+    /// A follower, at a read index the leader gave it.
+    Follower,
+}
+
 impl TRet {
     /// The traced form of an answer; a put's says nothing.
     pub fn of(ret: Ret) -> Option<TRet> {
@@ -285,6 +296,9 @@ pub enum Event {
         /// What the client was told, for a get or a CAS that completed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ret: Option<TRet>,
+        /// For a get served without the log: where.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<TVia>,
     },
     /// The linearizability check of the run's client history (`observe::linear`), at the end
     /// of a run whose workload draws reads or CAS: `verdict` is `linearizable`, `violation`
@@ -614,6 +628,7 @@ impl fmt::Display for Record {
                 ok,
                 latency,
                 ret,
+                via,
             } => {
                 write!(
                     f,
@@ -626,6 +641,11 @@ impl fmt::Display for Record {
                     Some(TRet::Get(None)) => write!(f, " read nothing"),
                     Some(TRet::Cas(true)) => write!(f, " cas took effect"),
                     Some(TRet::Cas(false)) => write!(f, " cas failed"),
+                    None => Ok(()),
+                }?;
+                match via {
+                    Some(TVia::Leader) => write!(f, " (at the leader, without the log)"),
+                    Some(TVia::Follower) => write!(f, " (at a follower, without the log)"),
                     None => Ok(()),
                 }
             }

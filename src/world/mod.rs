@@ -34,7 +34,7 @@ use crate::observe::check::Violation;
 use crate::observe::linear;
 use crate::observe::linear::Ret;
 use crate::observe::summary::{client_stats, kv_digest, ClientStats, StateMachineSummary};
-use crate::observe::trace::{Event, Record, TEntry, TRet};
+use crate::observe::trace::{Event, Record, TEntry, TRet, TVia};
 use crate::observe::{ObsCtx, Observer};
 use crate::protocol::{
     CatchUpPhase, ClientReply, Command, Config, Envelope, HardState, Index, Input, Log, NodeId,
@@ -85,6 +85,8 @@ enum Ev<M> {
         reply: ClientReply,
         /// What the node's state machine gave the request when the node answered.
         ret: Option<Ret>,
+        /// For a read served without the log: whether the node answered as leader.
+        via: Option<TVia>,
     },
     ClientTimeout {
         req: u64,
@@ -750,7 +752,8 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 node,
                 reply,
                 ret,
-            } => self.client_reply(req, node, reply, ret),
+                via,
+            } => self.client_reply(req, node, reply, ret, via),
             Ev::ClientResend { req, attempt } => self.client_resend(req, attempt),
             Ev::ClientTimeout { req, attempt } => self.client_timeout(req, attempt),
             Ev::Liveness(check) => self.check_liveness(check),
@@ -1028,6 +1031,17 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     }
                     ClientReply::NotLeader { .. } => None,
                 };
+                let via = matches!(reply, ClientReply::Read { .. }).then(|| {
+                    let leading = self.slots[id as usize - 1]
+                        .node
+                        .as_ref()
+                        .is_some_and(|n| n.role() == Role::Leader);
+                    if leading {
+                        TVia::Leader
+                    } else {
+                        TVia::Follower
+                    }
+                });
                 let d = self.net.client_delay(None);
                 self.queue.push(
                     self.now + d,
@@ -1036,6 +1050,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                         node: id,
                         reply,
                         ret,
+                        via,
                     },
                 );
             }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use crate::observe::clients::{history, Request};
 use crate::observe::linear::{Operation, Ret};
-use crate::observe::trace::{Event, TOp, TRet};
+use crate::observe::trace::{Event, TOp, TRet, TVia};
 use crate::observe::Observer;
 use crate::protocol::{ClientReply, NodeId, Op, RaftNode};
 
@@ -272,6 +272,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         node: NodeId,
         reply: ClientReply,
         ret: Option<Ret>,
+        via: Option<TVia>,
     ) {
         let r = &mut self.clients.reqs[req as usize];
         if r.done.is_some() {
@@ -300,6 +301,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                     ok: true,
                     latency,
                     ret: ret.and_then(TRet::of),
+                    via,
                 });
             }
             ClientReply::NotLeader { hint } => {
@@ -341,6 +343,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                 ok: false,
                 latency,
                 ret: None,
+                via: None,
             }),
             Retry::Send => self.client_send(req),
             Retry::Backoff { attempt } => self
