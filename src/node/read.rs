@@ -48,6 +48,33 @@ pub struct PendingRead {
     round: u64,
 }
 
+impl PendingRead {
+    /// Answers the read: at read index `index` (its own client is answered from this node's
+    /// state machine, a follower that asked is given the index), or, with `None`, it fails
+    /// (the client is told this node does not lead, the follower is told no).
+    fn answer(&self, index: Option<Index>, term: Term, me: NodeId, out: &mut Vec<Output>) {
+        match (self.asker, index) {
+            (None, Some(index)) => out.push(Output::ClientReply {
+                req: self.req,
+                reply: ClientReply::Read { index },
+            }),
+            (None, None) => out.push(Output::ClientReply {
+                req: self.req,
+                reply: ClientReply::NotLeader { hint: None },
+            }),
+            (Some(f), index) => out.push(Output::Send(Envelope {
+                from: me,
+                to: f,
+                msg: Message::ReadIndexResp {
+                    term,
+                    req: self.req,
+                    index,
+                },
+            })),
+        }
+    }
+}
+
 /// What a leader keeps for ReadIndex: its rounds, who answered which, the reads waiting.
 #[derive(Clone, Debug, Default)]
 pub struct Reads {
@@ -88,21 +115,7 @@ impl Reads {
     /// not the leader, followers that asked are told no.
     pub(super) fn fail_all(&mut self, term: Term, me: NodeId, out: &mut Vec<Output>) {
         for r in self.waiting.drain(..) {
-            match r.asker {
-                None => out.push(Output::ClientReply {
-                    req: r.req,
-                    reply: ClientReply::NotLeader { hint: None },
-                }),
-                Some(f) => out.push(Output::Send(Envelope {
-                    from: me,
-                    to: f,
-                    msg: Message::ReadIndexResp {
-                        term,
-                        req: r.req,
-                        index: None,
-                    },
-                })),
-            }
+            r.answer(None, term, me, out);
         }
     }
 }
@@ -241,21 +254,7 @@ impl Node {
             match r.index {
                 Some(index) if confirmed && applied >= index => {
                     let r = l.reads.waiting.remove(k);
-                    match r.asker {
-                        None => out.push(Output::ClientReply {
-                            req: r.req,
-                            reply: ClientReply::Read { index },
-                        }),
-                        Some(f) => out.push(Output::Send(Envelope {
-                            from: me,
-                            to: f,
-                            msg: Message::ReadIndexResp {
-                                term,
-                                req: r.req,
-                                index: Some(index),
-                            },
-                        })),
-                    }
+                    r.answer(Some(index), term, me, out);
                 }
                 _ => k += 1,
             }
