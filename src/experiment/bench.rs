@@ -151,46 +151,7 @@ pub fn run_all(quick: bool) -> String {
         o,
         "seed search, random-faults.json with node raft-rs, one thread: {rate:.0} seeds/s ({seeds} seeds)"
     );
-    // What clients see: reads by ReadIndex at the leader and at followers, and lease reads,
-    // each run's history checked for linearizability.
-    for (file, text) in [
-        ("reads.json (reads by ReadIndex at leader and followers, 100 req/s, linearizability checked)", include_str!("../../scenarios/reads.json")),
-        ("lease.json (lease reads, 300 req/s, linearizability checked)", include_str!("../../scenarios/lease.json")),
-    ] {
-        let (rate, seeds) = search_rate(&parse(text));
-        let _ = writeln!(o, "seed search, {file}, one thread: {rate:.0} seeds/s ({seeds} seeds)");
-    }
-    // The checker's own cost on one 12-second run of clients.json (seed 1, its default load),
-    // guided by the log's order as every run is, and without the guide.
-    let clients = parse(include_str!("../../scenarios/clients.json"));
-    let report = crate::experiment::run::run(
-        &clients,
-        1,
-        RunOptions {
-            trace: true,
-            ..RunOptions::default()
-        },
-    );
-    let records = crate::observe::trace::parse_trace(
-        std::str::from_utf8(report.trace.as_ref().expect("traced").bytes()).expect("utf-8"),
-    )
-    .expect("own trace parses");
-    let (history, guide) =
-        crate::observe::clients::from_records(&records).expect("a mixed workload");
-    let limits = crate::observe::linear::Limits::default();
-    for (label, guided) in [("guided by the log's order", true), ("unguided", false)] {
-        let mut states = 0;
-        let (runs, t, _) = measure(secs, |_| {
-            let r = if guided {
-                crate::observe::linear::check_guided(&history, &guide, &limits)
-            } else {
-                crate::observe::linear::check(&history, &limits)
-            };
-            states = r.states;
-            0
-        });
-        let _ = writeln!(o, "linearizability check, clients.json seed 1 ({} operations), {label}: {:.3} ms ({states} states)", history.len(), t / runs as f64 * 1e3);
-    }
+    clients(&mut o, secs, &search_rate);
     let top = parse(include_str!("../../scenarios/figure16-top.json"));
     let bottom = parse(include_str!("../../scenarios/figure16-bottom.json"));
     let plan_of = |sc: &Scenario, trials: Option<u32>| SweepPlan {
@@ -232,4 +193,51 @@ pub fn run_all(quick: bool) -> String {
         let _ = writeln!(o, "figure 16, both graphs, full trial counts ({total} trials), {jobs} threads: {t:.3} s wall");
     }
     o
+}
+
+/// What clients see: the seed search with reads by ReadIndex at the leader and at followers,
+/// and with lease reads, each run's history checked for linearizability; then the check's own
+/// cost on one 12-second run of clients.json (seed 1, its default load), guided by the log's
+/// order as every run is, and without the guide.
+fn clients(o: &mut String, secs: f64, search_rate: &dyn Fn(&Scenario) -> (f64, u64)) {
+    // What clients see: reads by ReadIndex at the leader and at followers, and lease reads,
+    // each run's history checked for linearizability.
+    for (file, text) in [
+        ("reads.json (reads by ReadIndex at leader and followers, 100 req/s, linearizability checked)", include_str!("../../scenarios/reads.json")),
+        ("lease.json (lease reads, 300 req/s, linearizability checked)", include_str!("../../scenarios/lease.json")),
+    ] {
+        let (rate, seeds) = search_rate(&parse(text));
+        let _ = writeln!(o, "seed search, {file}, one thread: {rate:.0} seeds/s ({seeds} seeds)");
+    }
+    // The checker's own cost on one 12-second run of clients.json (seed 1, its default load),
+    // guided by the log's order as every run is, and without the guide.
+    let clients = parse(include_str!("../../scenarios/clients.json"));
+    let report = crate::experiment::run::run(
+        &clients,
+        1,
+        RunOptions {
+            trace: true,
+            ..RunOptions::default()
+        },
+    );
+    let records = crate::observe::trace::parse_trace(
+        std::str::from_utf8(report.trace.as_ref().expect("traced").bytes()).expect("utf-8"),
+    )
+    .expect("own trace parses");
+    let (history, guide) =
+        crate::observe::clients::from_records(&records).expect("a mixed workload");
+    let limits = crate::observe::linear::Limits::default();
+    for (label, guided) in [("guided by the log's order", true), ("unguided", false)] {
+        let mut states = 0;
+        let (runs, t, _) = measure(secs, |_| {
+            let r = if guided {
+                crate::observe::linear::check_guided(&history, &guide, &limits)
+            } else {
+                crate::observe::linear::check(&history, &limits)
+            };
+            states = r.states;
+            0
+        });
+        let _ = writeln!(o, "linearizability check, clients.json seed 1 ({} operations), {label}: {:.3} ms ({states} states)", history.len(), t / runs as f64 * 1e3);
+    }
 }

@@ -18,6 +18,9 @@ impl Node {
         self.voted_for = None;
         self.hard_dirty = true;
         self.leader_recent = false;
+        if !self.follower_reads.is_empty() {
+            self.fail_follower_reads(out);
+        }
         if let RoleState::Leader(mut l) = was {
             out.push(Output::CancelTimer(TimerKind::Heartbeat));
             l.fail_pending_clients(out);

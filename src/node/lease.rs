@@ -104,7 +104,14 @@ impl Node {
     pub(super) fn leader_is_recent(&self) -> bool {
         match self.role {
             RoleState::Leader(_) => true,
-            RoleState::Follower { .. } => self.leader_recent,
+            // With lease reads, a follower keeps its promise not to vote until the first part
+            // of its election timer ends, whatever term a message brought meanwhile: a leader's
+            // lease counts on it ([`super::read`]). Plain stickiness forgets the leader with
+            // its term.
+            RoleState::Follower { .. } => {
+                self.leader_recent
+                    || (self.cfg.lease_reads && self.election_wait == ElectionWait::Lease)
+            }
             RoleState::PreCandidate(_) | RoleState::Candidate(_) => false,
         }
     }

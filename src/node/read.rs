@@ -24,8 +24,11 @@
 //! because every follower that answered restarted its election timer, and with leader
 //! stickiness votes for no one, for the minimum election timeout on its own clock (a restarted
 //! server as well, [`Node::start`]): no successor can be elected before t + min/(1 + ρ) of real
-//! time, and the lease ends, on a clock slow by up to ρ, before that. A transfer drops the lease
-//! (its target's vote requests override stickiness).
+//! time, and the lease ends, on a clock slow by up to ρ, before that. The promise outlives a
+//! new term that a message other than a vote request brings ([`Node::leader_is_recent`]). A
+//! transfer drops the lease for the rest of the term (its target's vote requests override
+//! stickiness, and its TimeoutNow may arrive after an abort). A clock jump, like drift beyond
+//! the bound, is outside what the lease assumes.
 //!
 //! The injected bugs `read-index-without-heartbeat`, `read-before-own-term-commit`,
 //! `follower-read-without-read-index` and `lease-ignores-drift` each skip one step.
@@ -88,6 +91,9 @@ pub struct Reads {
     sent: VecDeque<(u64, SimTime)>,
     /// Lease reads: the lease ends at this time on this node's clock.
     lease_until: SimTime,
+    /// Lease reads: no lease for the rest of this term (a transfer was started: a TimeoutNow
+    /// it sent cannot be taken back by an abort).
+    no_lease: bool,
     /// Reused to find the latest round a majority answered.
     scratch: Vec<u64>,
 }
@@ -101,6 +107,7 @@ impl Reads {
             waiting: Vec::new(),
             sent: VecDeque::new(),
             lease_until: SimTime::ZERO,
+            no_lease: false,
             scratch: Vec::new(),
         }
     }
@@ -143,10 +150,9 @@ impl Node {
     /// With lease reads, its time is noted (none while a transfer is under way).
     pub(super) fn start_round(&mut self) {
         let (clock, lease) = (self.clock, self.cfg.lease_reads);
-        let transferring = self.transferring_to().is_some();
         let l = self.leadership();
         l.reads.round += 1;
-        if lease && !transferring {
+        if lease && !l.reads.no_lease {
             let round = l.reads.round;
             l.reads.sent.push_back((round, clock));
         }
@@ -180,12 +186,14 @@ impl Node {
         }
     }
 
-    /// A transfer under way: the lease is dropped, since the target's vote requests override
-    /// leader stickiness.
+    /// A transfer started: the lease is dropped for the rest of the term, since the target's
+    /// vote requests override leader stickiness, and a TimeoutNow sent may arrive after the
+    /// transfer was given up.
     pub(super) fn drop_lease(&mut self) {
         if let RoleState::Leader(l) = &mut self.role {
             l.reads.lease_until = SimTime::ZERO;
             l.reads.sent.clear();
+            l.reads.no_lease = true;
         }
     }
 
@@ -275,13 +283,18 @@ impl Node {
             });
             return;
         }
-        let Some(leader) = self.leader().filter(|&l| l != self.cfg.id) else {
+        let leader = self.leader().filter(|&l| l != self.cfg.id);
+        // A server outside its configuration may never be sent the entries a read index
+        // names (a server being added whose change was given up): it redirects instead.
+        let (Some(leader), true) = (leader, self.quorum.contains(self.cfg.id)) else {
             out.push(Output::ClientReply {
                 req,
-                reply: ClientReply::NotLeader { hint: None },
+                reply: ClientReply::NotLeader { hint: leader },
             });
             return;
         };
+        // A retry at the same server replaces the read it retries.
+        self.follower_reads.retain(|&(r, _)| r != req);
         self.follower_reads.push((req, None));
         out.push(Output::Send(Envelope {
             from: self.cfg.id,
@@ -332,6 +345,17 @@ impl Node {
                     reply: ClientReply::NotLeader { hint },
                 });
             }
+        }
+    }
+
+    /// A follower that moves to a new term gives up the reads it serves (their clients retry):
+    /// a read index may be lost with the leader that was to send it.
+    pub(super) fn fail_follower_reads(&mut self, out: &mut Vec<Output>) {
+        for (req, _) in self.follower_reads.drain(..) {
+            out.push(Output::ClientReply {
+                req,
+                reply: ClientReply::NotLeader { hint: None },
+            });
         }
     }
 

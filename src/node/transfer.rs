@@ -6,9 +6,10 @@
 //! completed within one election timeout (the maximum), the leader aborts it and takes
 //! requests again.
 //!
-//! Not modelled: the flag by which the target's RequestVote overrides leader stickiness; with
-//! `leader_stickiness` on, voters that still hear the leader disregard the target, and the
-//! transfer aborts.
+//! The target's RequestVote says it comes from a transfer, which overrides leader stickiness
+//! (dissertation §4.2.3; see `lease::disregards`): the leader itself asked for this election.
+//! With lease reads, starting a transfer ends the leader's lease for the rest of its term
+//! ([`super::read`]).
 
 use super::{Node, RoleState};
 use crate::protocol::*;
