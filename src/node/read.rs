@@ -25,7 +25,7 @@
 //! stickiness votes for no one, for the minimum election timeout on its own clock (a restarted
 //! server as well, [`Node::start`]): no successor can be elected before t + min/(1 + ρ) of real
 //! time, and the lease ends, on a clock slow by up to ρ, before that. The promise outlives a
-//! new term that a message other than a vote request brings ([`Node::leader_is_recent`]). A
+//! new term that a message other than a vote request brings (`Node::leader_is_recent`, in `lease`). A
 //! transfer drops the lease for the rest of the term (its target's vote requests override
 //! stickiness, and its TimeoutNow may arrive after an abort). A clock jump, like drift beyond
 //! the bound, is outside what the lease assumes.
