@@ -147,7 +147,7 @@ impl Node {
     }
 
     /// A leader starts a heartbeat round: every AppendEntries it sends from now carries it.
-    /// With lease reads, its time is noted (none while a transfer is under way).
+    /// With lease reads, its time is noted (none once a transfer started in this term).
     pub(super) fn start_round(&mut self) {
         let (clock, lease) = (self.clock, self.cfg.lease_reads);
         let l = self.leadership();
