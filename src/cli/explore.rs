@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 
 use super::*;
 use crate::experiment::explore::{self, ExplorePlan, ExploreReport};
-use crate::experiment::sweep::MAX_JOBS;
 use crate::observe::trace::TraceWriter;
 #[derive(clap::Args)]
 /// The flags of `raftsim explore`.
@@ -42,16 +41,6 @@ pub struct ExploreArgs {
     quiet: bool,
 }
 
-/// `--jobs` for a search: 1 to [`MAX_JOBS`] worker threads [default: the machine's cores].
-fn jobs(asked: Option<usize>) -> Result<usize> {
-    if let Some(j) = asked.filter(|j| !(1..=MAX_JOBS).contains(j)) {
-        anyhow::bail!("--jobs {j} is not allowed: 1 to {MAX_JOBS} worker threads");
-    }
-    Ok(asked.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_JOBS))
-    }))
-}
-
 /// The search the flags ask for, checked before any work: seeds, shard, failures, threads.
 pub fn plan(a: &ExploreArgs) -> Result<ExplorePlan> {
     let seeds = explore::parse_seeds(&a.seeds).map_err(|m| anyhow::anyhow!("--seeds: {m}"))?;
@@ -68,7 +57,7 @@ pub fn plan(a: &ExploreArgs) -> Result<ExplorePlan> {
         seeds,
         max_failures: a.max_failures,
         shard,
-        jobs: jobs(a.jobs)?,
+        jobs: jobs(a.jobs, "")?,
     })
 }
 

@@ -329,6 +329,18 @@ fn whole_rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
     let _ = write!(w, "{:.0}/s", state.per_sec());
 }
 
+/// `--jobs`: 1 to `sweep::MAX_JOBS` worker threads [default: the machine's cores, within
+/// the bound]; `why` follows the bound in the refusal.
+fn jobs(asked: Option<usize>, why: &str) -> Result<usize> {
+    use crate::experiment::sweep::MAX_JOBS;
+    if let Some(j) = asked.filter(|j| !(1..=MAX_JOBS).contains(j)) {
+        anyhow::bail!("--jobs {j} is not allowed: 1 to {MAX_JOBS} worker threads{why}");
+    }
+    Ok(asked.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_JOBS))
+    }))
+}
+
 /// A progress bar of `total` units drawn with `template` when standard error is a terminal
 /// (and not `--quiet`), else a hidden one.
 fn progress(total: u64, quiet: bool, template: &str) -> indicatif::ProgressBar {

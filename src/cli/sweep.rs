@@ -145,19 +145,6 @@ pub fn plan(a: &SweepArgs, sc: &Scenario) -> Result<SweepPlan> {
     })
 }
 
-/// `--jobs`: the worker threads, 1 to [`sweep::MAX_JOBS`] [default: the machine's cores].
-fn jobs(asked: Option<usize>) -> Result<usize> {
-    if let Some(j) = asked.filter(|j| !(1..=sweep::MAX_JOBS).contains(j)) {
-        anyhow::bail!(
-            "--jobs {j} is not allowed: 1 to {} worker threads (a trial runs on one thread, so threads beyond the machine's cores add memory and switching, not speed; the bound does not depend on the machine, so a command line that works on one works on another)",
-            sweep::MAX_JOBS
-        );
-    }
-    Ok(asked.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(sweep::MAX_JOBS))
-    }))
-}
-
 /// `--reference FILE`: failover times observed elsewhere, read within their bound.
 fn read_reference(file: Option<&Path>) -> Result<Option<crate::experiment::reference::Reference>> {
     use crate::experiment::reference;
@@ -292,7 +279,10 @@ pub fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
         );
     }
     let plan = plan(&a, &sc)?;
-    let jobs = jobs(a.jobs)?;
+    let jobs = jobs(
+        a.jobs,
+        " (a trial runs on one thread, so threads beyond the machine's cores add memory and switching, not speed; the bound does not depend on the machine, so a command line that works on one works on another)",
+    )?;
     let configs = sweep::build_configs(&file, &sc, &plan)?;
     let reference = read_reference(a.reference.as_deref())?;
     if let Some(id) = &a.trial {

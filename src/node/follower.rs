@@ -23,8 +23,7 @@ impl Node {
         }
         if let RoleState::Leader(mut l) = was {
             out.push(Output::CancelTimer(TimerKind::Heartbeat));
-            l.fail_pending_clients(out);
-            l.reads.fail_all(self.term, self.cfg.id, out);
+            l.fail_pending_clients(self.term, self.cfg.id, out);
             self.arm_election_timer(out);
         }
     }

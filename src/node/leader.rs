@@ -46,14 +46,15 @@ impl Leadership {
     }
 
     /// A leader that steps down cannot tell whether its pending entries will commit: their
-    /// clients retry elsewhere.
-    pub(super) fn fail_pending_clients(&mut self, out: &mut Vec<Output>) {
+    /// clients retry elsewhere; and it fails the reads it was serving ([`super::read`]).
+    pub(super) fn fail_pending_clients(&mut self, term: Term, me: NodeId, out: &mut Vec<Output>) {
         for (_, req) in self.pending_clients.drain(..) {
             out.push(Output::ClientReply {
                 req,
                 reply: ClientReply::NotLeader { hint: None },
             });
         }
+        self.reads.fail_all(term, me, out);
     }
 }
 

@@ -175,8 +175,7 @@ impl Node {
             panic!("only a leader steps down for want of a quorum")
         };
         out.push(Output::CancelTimer(TimerKind::Heartbeat));
-        l.fail_pending_clients(out);
-        l.reads.fail_all(self.term, self.cfg.id, out);
+        l.fail_pending_clients(self.term, self.cfg.id, out);
         self.arm_election_timer(out);
     }
 }

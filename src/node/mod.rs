@@ -424,7 +424,9 @@ impl Node {
                     }
                     self.on_append_resp(env.from, success, index, out);
                     self.continue_transfer(env.from, out);
-                    self.serve_reads(out);
+                    if self.cfg.read_index {
+                        self.serve_reads(out);
+                    }
                 }
             }
             Message::ReadIndex { req, .. } => self.on_read_index(env.from, req, out),

@@ -239,14 +239,15 @@ impl Node {
     /// Answers every read whose round a majority answered and whose read index is applied;
     /// gives a read index to those still without one, once one can be given.
     pub(super) fn serve_reads(&mut self, out: &mut Vec<Output>) {
+        match &self.role {
+            RoleState::Leader(l) if !l.reads.waiting.is_empty() => {}
+            _ => return,
+        }
         let index_now = self.read_index_now();
         let (me, term, applied) = (self.cfg.id, self.term, self.last_applied);
         let RoleState::Leader(l) = &mut self.role else {
             return;
         };
-        if l.reads.waiting.is_empty() {
-            return;
-        }
         let acked = &l.reads.acked;
         let mut k = 0;
         while k < l.reads.waiting.len() {
