@@ -11,8 +11,9 @@ use common::{root, state_changes};
 use std::path::Path;
 
 use assert_cmd::Command;
-use raftsim::report::runmodel::State;
-use raftsim::report::timeline::{state_color, Layout, CUT_OFF};
+use raftsim::observe::trace::parse_trace;
+use raftsim::report::runmodel::{RunModel, State};
+use raftsim::report::timeline::{layout_for, state_color, Layout, TimelineOptions, CUT_OFF};
 use serde_json::Value;
 
 fn raftsim() -> Command {
@@ -47,6 +48,19 @@ fn decode(path: &Path) -> Image {
     }
 }
 
+/// Where the picture of `trace` over `[from, to]` puts things (the client band under the
+/// lanes moves the axis and legend when the run has client requests).
+fn layout(trace: &Path, from: u64, to: u64) -> Layout {
+    let recs = parse_trace(&std::fs::read_to_string(trace).unwrap()).unwrap();
+    let m = RunModel::build(&recs).unwrap();
+    let o = TimelineOptions {
+        from,
+        to,
+        messages: false,
+    };
+    layout_for(&m, &o)
+}
+
 fn records(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -62,7 +76,8 @@ fn check_lanes(png: &Path, trace: &Path, from: u64, to: u64) -> Vec<(State, usiz
     let nodes = recs[0]["nodes"].as_u64().unwrap() as u32;
     let end = recs.last().unwrap()["t"].as_u64().unwrap();
     let img = decode(png);
-    let lay = Layout::new(nodes, from, to);
+    let lay = layout(trace, from, to);
+    assert_eq!(lay.nodes, nodes);
     assert_eq!((img.width, img.height), (lay.width, lay.height));
     let mut seen: Vec<(State, usize)> = State::ALL.iter().map(|&s| (s, 0)).collect();
     for (i, changes) in state_changes(&recs, nodes).iter().enumerate() {
@@ -143,7 +158,7 @@ fn a_partition_shades_the_cut_off_lanes_and_run_plot_writes_the_picture() {
     let end = recs.last().unwrap()["t"].as_u64().unwrap();
     check_lanes(&png, &trace, 0, end);
     let img = decode(&png);
-    let lay = Layout::new(5, 0, end);
+    let lay = layout(&trace, 0, end);
     let part = recs.iter().find(|r| r["ev"] == "partition").unwrap();
     let heal = recs.iter().find(|r| r["ev"] == "heal").unwrap();
     let (a, b) = (part["t"].as_u64().unwrap(), heal["t"].as_u64().unwrap());
@@ -388,4 +403,90 @@ fn membership_changes_are_marked_on_the_lanes() {
         filled > 1 && outlined > configs / 2,
         "{filled} filled, {outlined} outlined"
     );
+}
+
+/// A linearizability violation (dissertation §6.4's read path broken on purpose) is drawn in
+/// the client band: each operation of the window the `linearizability` record names gets its
+/// own row, in start order, red from its first attempt's x; every other operation the band
+/// places has its kind's colour at its start, and the band accounts for every request the
+/// trace has (placed or counted as not drawn).
+#[test]
+fn a_linearizability_window_is_drawn_in_the_client_band() {
+    use raftsim::report::timeline::{pack_ops, OP_CAS, OP_FAILED, OP_GET, OP_PUT, OP_WINDOW};
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    raftsim()
+        .arg("run")
+        .arg(root().join("scenarios/reads.json"))
+        .args(["--seed", "0", "--bug", "read-before-own-term-commit"])
+        .args(["--plot", "--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .code(1);
+    let trace = out.join("trace.jsonl");
+    let recs = records(&trace);
+    let end = recs.last().unwrap()["t"].as_u64().unwrap();
+    let lin = recs
+        .iter()
+        .find(|r| r["ev"] == "linearizability")
+        .expect("the check ran");
+    assert_eq!(lin["verdict"], "violation");
+    // Each request's first attempt, as the trace gives it.
+    let mut first = std::collections::BTreeMap::new();
+    for r in recs.iter().filter(|r| r["ev"] == "client_request") {
+        let req = r["req"].as_u64().unwrap();
+        first
+            .entry(req)
+            .or_insert((r["t"].as_u64().unwrap(), r["op"].clone()));
+    }
+    let mut window: Vec<(u64, u64)> = lin["window"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (first[&v.as_u64().unwrap()].0, v.as_u64().unwrap()))
+        .collect();
+    window.sort();
+    assert!(window.len() >= 2, "{window:?}");
+    let img = decode(&out.join("timeline.png"));
+    let lay = layout(&trace, 0, end);
+    assert_eq!((img.width, img.height), (lay.width, lay.height));
+    for (row, &(start, req)) in window.iter().enumerate() {
+        let y = lay.client_row(row).0 + 2;
+        assert_eq!(img.at(lay.x(start), y), OP_WINDOW, "r{req} in row {row}");
+    }
+    // Every other placed operation, in its kind's colour (grey if its client gave up).
+    let m =
+        RunModel::build(&parse_trace(&std::fs::read_to_string(&trace).unwrap()).unwrap()).unwrap();
+    let packed = pack_ops(&m, &lay);
+    assert_eq!(packed.placed.len() + packed.left_out, first.len());
+    let failed: std::collections::BTreeSet<u64> = recs
+        .iter()
+        .filter(|r| r["ev"] == "client_done" && r["ok"] == false)
+        .map(|r| r["req"].as_u64().unwrap())
+        .collect();
+    let mut kinds = std::collections::BTreeMap::new();
+    for &(k, row) in &packed.placed {
+        let o = &m.ops[k];
+        if o.violation {
+            continue;
+        }
+        let (t, op) = &first[&o.req];
+        let want = if failed.contains(&o.req) {
+            OP_FAILED
+        } else if op.get("get").is_some() {
+            OP_GET
+        } else if op.get("cas").is_some() {
+            OP_CAS
+        } else {
+            OP_PUT
+        };
+        assert_eq!(
+            img.at(lay.x(*t), lay.client_row(row).0 + 2),
+            want,
+            "r{} in row {row}",
+            o.req
+        );
+        *kinds.entry(want).or_insert(0) += 1;
+    }
+    assert!(kinds.len() >= 3, "puts, gets and CAS all drawn: {kinds:?}");
 }

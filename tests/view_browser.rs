@@ -341,3 +341,81 @@ fn bad_input_writes_no_page() {
         assert!(!tmp.path().join("out").exists(), "{args:?} wrote something");
     }
 }
+
+/// Client operations: at several times the page's count of operations in flight is the
+/// trace's (first `client_request` at or before the time, its `client_done` after it, or
+/// none yet), and a linearizability violation's window is listed by request number, with
+/// what each asked.
+#[test]
+fn the_page_shows_client_operations_and_a_violation_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    Command::cargo_bin("raftsim")
+        .unwrap()
+        .arg("run")
+        .arg(root().join("scenarios/reads.json"))
+        .args(["--seed", "0", "--bug", "read-before-own-term-commit"])
+        .args(["--quiet", "--out"])
+        .arg(&run)
+        .assert()
+        .code(1);
+    let page = tmp.path().join("view.html");
+    Command::cargo_bin("raftsim")
+        .unwrap()
+        .arg("view")
+        .arg(run.join("trace.jsonl"))
+        .arg("--out")
+        .arg(&page)
+        .assert()
+        .code(0);
+    let Some(browser) = browser_or_skip("the page was written") else {
+        return;
+    };
+    let recs: Vec<Value> = std::fs::read_to_string(run.join("trace.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let end = recs.last().unwrap()["t"].as_u64().unwrap();
+    let mut spans = std::collections::BTreeMap::new();
+    for r in &recs {
+        let t = r["t"].as_u64().unwrap();
+        match r["ev"].as_str().unwrap() {
+            "client_request" => {
+                spans.entry(r["req"].as_u64().unwrap()).or_insert((t, end));
+            }
+            "client_done" => {
+                spans.get_mut(&r["req"].as_u64().unwrap()).unwrap().1 = t;
+            }
+            _ => {}
+        }
+    }
+    let window: Vec<u64> = recs.iter().find(|r| r["ev"] == "linearizability").unwrap()["window"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert!(!window.is_empty());
+    let profile = tmp.path().join("profile");
+    let mut busiest = 0;
+    for secs in ["0.5", "2.0", "3.17", "6.5"] {
+        let url = format!("file://{}#t={secs}", page.display());
+        let dom = headless(&browser, &profile, &["--dump-dom"], &url);
+        let t = (secs.parse::<f64>().unwrap() * 1e6).round() as u64 * 1000;
+        let open = spans.values().filter(|&&(a, b)| a <= t && t < b).count();
+        assert_eq!(
+            attr(&dom, "clients", "data-count"),
+            open.to_string(),
+            "client operations in flight at {secs}s"
+        );
+        busiest = busiest.max(open);
+        for req in &window {
+            assert!(
+                dom.contains(&format!(" r{req} ")),
+                "r{req} of the window is listed at {secs}s"
+            );
+        }
+    }
+    assert!(busiest > 0, "no time with operations in flight was checked");
+}

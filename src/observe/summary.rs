@@ -171,6 +171,14 @@ pub struct ClientOperations {
     pub reads_through_log: ReadPath,
     pub reads_at_leader: ReadPath,
     pub reads_at_follower: ReadPath,
+    /// Gets served without the log by a server that, when the get reached it, had not yet
+    /// applied the latest write to its key answered before the get began, and waited until it
+    /// had (the ReadIndex wait, dissertation §6.4): serving on arrival would have been stale.
+    pub stale_reads_prevented: u64,
+    /// Gets served without the log by a server that still had not applied that write: stale
+    /// reads served, by the log's order (the linearizability check is the judge: two
+    /// concurrent writes may linearize in either order). A correct node serves none.
+    pub stale_reads_served: u64,
     /// Request number to its kind, while reading the trace.
     #[serde(skip)]
     kinds: BTreeMap<u64, u8>,
@@ -441,9 +449,13 @@ impl SummaryBuilder {
                 ret,
                 latency,
                 via,
+                held_back,
+                stale,
             } => {
                 if let Some(c) = &mut s.client_operations {
                     c.answered(*req, *ok, ret, *latency, *via);
+                    c.stale_reads_prevented += u64::from(*held_back);
+                    c.stale_reads_served += u64::from(*stale);
                 }
             }
             Event::Linearizability {
@@ -868,6 +880,13 @@ mod render {
                 .collect();
             if !said.is_empty() {
                 let _ = writeln!(o, "reads      {}", said.join("; "));
+            }
+            if k.reads_at_leader.gets + k.reads_at_follower.gets > 0 {
+                let _ = writeln!(
+                    o,
+                    "stale reads prevented {} (held until the server had applied the last write answered before the read began); served {}",
+                    k.stale_reads_prevented, k.stale_reads_served
+                );
             }
         }
         for w in &c.no_commit_windows {

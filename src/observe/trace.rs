@@ -299,6 +299,16 @@ pub enum Event {
         /// For a get served without the log: where.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         via: Option<TVia>,
+        /// A get served without the log by a server that, when the get reached it, had not
+        /// applied the latest write to the key answered before the get was invoked, and
+        /// waited until it had: a stale read prevented (docs/CLIENTS.md).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        held_back: bool,
+        /// A get served without the log by a server that had still not applied that write:
+        /// a stale read served, by the log's order (the linearizability check judges the
+        /// history: two concurrent writes may linearize either way).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stale: bool,
     },
     /// The linearizability check of the run's client history (`observe::linear`), at the end
     /// of a run whose workload draws reads or CAS: `verdict` is `linearizable`, `violation`
@@ -629,6 +639,8 @@ impl fmt::Display for Record {
                 latency,
                 ret,
                 via,
+                held_back,
+                stale,
             } => {
                 write!(
                     f,
@@ -647,7 +659,14 @@ impl fmt::Display for Record {
                     Some(TVia::Leader) => write!(f, " (at the leader, without the log)"),
                     Some(TVia::Follower) => write!(f, " (at a follower, without the log)"),
                     None => Ok(()),
+                }?;
+                if *held_back {
+                    write!(f, " held back until fresh")?;
                 }
+                if *stale {
+                    write!(f, " STALE")?;
+                }
+                Ok(())
             }
             Event::Linearizability {
                 verdict,

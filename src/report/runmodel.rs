@@ -4,7 +4,9 @@
 //! commits, crashes, restarts, truncations, configuration entries appended and committed, clock
 //! jumps, skipped faults, violations), each node's log length and commit index over time
 //! ([`LogStep`]s: what one needs beside the roles to see a Leader Completeness failure) and
-//! messages (a `send` paired with its `deliver` or `drop` by id, at `--trace-level messages`).
+//! messages (a `send` paired with its `deliver` or `drop` by id, at `--trace-level messages`)
+//! and client operations (a request from its first `client_request` to its `client_done`, those
+//! in a linearizability violation's window flagged).
 //!
 //! The timeline picture (`timeline`), the Perfetto export (`perfetto`) and the browser viewer
 //! (`view`) all draw from this one model, so they agree on what the trace says. It reads
@@ -16,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::observe::trace::{Event, Record, TEntry};
+use crate::observe::trace::{Event, Record, TEntry, TOp, TRet, TVia};
 use crate::protocol::{NodeId, Role};
 
 /// What a lane shows at a moment.
@@ -182,6 +184,66 @@ pub struct Message {
     pub dropped: Option<String>,
 }
 
+/// How a client operation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpOutcome {
+    /// The client was answered.
+    Ok,
+    /// The client gave up (its attempts ran out): it may or may not have taken effect.
+    Failed,
+    /// Never answered before the run ended: it may or may not have taken effect.
+    Open,
+}
+
+/// A client request (docs/CLIENTS.md) from its first attempt to its answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClientOp {
+    pub req: u64,
+    /// The node its latest attempt went to.
+    pub node: NodeId,
+    pub attempts: u32,
+    /// What it asks; `None` in a run whose requests are all puts (the trace leaves it out).
+    pub op: Option<TOp>,
+    pub start: u64,
+    /// When it was answered or given up; the end of the trace when it is still open.
+    pub end: u64,
+    pub outcome: OpOutcome,
+    /// What the client was told, for a get or a CAS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ret: Option<TRet>,
+    /// For a get served without the log: where.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<TVia>,
+    /// In the shortest window of operations that no order explains (a `linearizability`
+    /// record's `window`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub violation: bool,
+}
+
+impl ClientOp {
+    /// A short label: `r12 get k1 → 7`, `r3 cas k0 2→5 → no`, `r8 put k2=4 (failed)`.
+    pub fn label(&self) -> String {
+        let what = match self.op {
+            None => "put".to_string(),
+            Some(TOp::Get { key }) => format!("get k{key}"),
+            Some(TOp::Put { key, value }) => format!("put k{key}={value}"),
+            Some(TOp::Cas { key, expect, value }) => format!("cas k{key} {expect}→{value}"),
+        };
+        let told = match (self.outcome, self.ret) {
+            (OpOutcome::Failed, _) => " (failed)".to_string(),
+            (OpOutcome::Open, _) => " (no answer)".to_string(),
+            (OpOutcome::Ok, Some(TRet::Get(Some(v)))) => format!(" → {v}"),
+            (OpOutcome::Ok, Some(TRet::Get(None))) => " → none".to_string(),
+            (OpOutcome::Ok, Some(TRet::Cas(ok))) => {
+                format!(" → {}", if ok { "ok" } else { "no" })
+            }
+            (OpOutcome::Ok, None) => String::new(),
+        };
+        format!("r{} {what}{told}", self.req)
+    }
+}
+
 /// The whole run, as lanes, intervals, marks and messages, times in ns.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct RunModel {
@@ -201,6 +263,8 @@ pub struct RunModel {
     pub messages: Vec<Message>,
     /// The trace was written with `--trace-level messages` (else `messages` is empty).
     pub has_messages: bool,
+    /// Client operations, by their first attempt's time.
+    pub ops: Vec<ClientOp>,
 }
 
 /// A trace this model cannot be drawn from.
@@ -312,6 +376,8 @@ struct Fold {
     /// commits again is not marked twice).
     configs: Vec<BTreeSet<u64>>,
     config_marked: Vec<u64>,
+    /// Each client request's place in `m.ops`.
+    ops: BTreeMap<u64, usize>,
 }
 
 impl Fold {
@@ -365,6 +431,7 @@ impl Fold {
             sent: BTreeMap::new(),
             configs: vec![BTreeSet::new(); n],
             config_marked: vec![0; n],
+            ops: BTreeMap::new(),
         })
     }
 
@@ -442,6 +509,9 @@ impl Fold {
             Event::Send { .. } | Event::Deliver { .. } | Event::Drop { id: Some(_), .. } => {
                 self.message_record(ev)
             }
+            Event::ClientRequest { .. }
+            | Event::ClientDone { .. }
+            | Event::Linearizability { .. } => self.client_record(ev),
             _ => Ok(()),
         }
     }
@@ -712,6 +782,64 @@ impl Fold {
         Ok(())
     }
 
+    /// A client record: a request's first attempt opens its operation, a later one moves it,
+    /// `client_done` closes it, and a linearizability violation flags its window's.
+    fn client_record(&mut self, ev: &Event) -> Result<(), ModelError> {
+        match ev {
+            Event::ClientRequest {
+                req,
+                node,
+                attempt,
+                op,
+            } => {
+                self.check(*node)?;
+                if let Some(&k) = self.ops.get(req) {
+                    let o = &mut self.m.ops[k];
+                    o.node = *node;
+                    o.attempts = o.attempts.max(*attempt);
+                } else {
+                    self.ops.insert(*req, self.m.ops.len());
+                    self.m.ops.push(ClientOp {
+                        req: *req,
+                        node: *node,
+                        attempts: *attempt,
+                        op: *op,
+                        start: self.t,
+                        end: self.t,
+                        outcome: OpOutcome::Open,
+                        ret: None,
+                        via: None,
+                        violation: false,
+                    });
+                }
+            }
+            Event::ClientDone {
+                req, ok, ret, via, ..
+            } => {
+                if let Some(&k) = self.ops.get(req) {
+                    let o = &mut self.m.ops[k];
+                    o.end = self.t;
+                    o.outcome = if *ok {
+                        OpOutcome::Ok
+                    } else {
+                        OpOutcome::Failed
+                    };
+                    o.ret = *ret;
+                    o.via = *via;
+                }
+            }
+            Event::Linearizability { window, .. } => {
+                for req in window {
+                    if let Some(&k) = self.ops.get(req) {
+                        self.m.ops[k].violation = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// The model at the end of the trace: every lane's last span and every interval still
     /// open closed at the last record's time, the intervals in time order.
     fn finish(self) -> RunModel {
@@ -749,6 +877,9 @@ impl Fold {
             });
         }
         m.net.sort_by_key(|n| (n.from, n.to));
+        for o in m.ops.iter_mut().filter(|o| o.outcome == OpOutcome::Open) {
+            o.end = end;
+        }
         m
     }
 }

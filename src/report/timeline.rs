@@ -9,8 +9,12 @@
 //! lane's right end gives both at the window's end: a leader lacking a committed entry (Leader
 //! Completeness) shows as its grey line below another node's green one. With `messages`, each
 //! message is an arrow from its sender's lane at its send time to its receiver's at its arrival
-//! (a Lamport diagram), red when dropped. A legend below the axis explains every colour and
-//! mark.
+//! (a Lamport diagram), red when dropped. Under the lanes, a run with client requests gets a
+//! band of client operations, each a bar from its first attempt to its answer, coloured by
+//! what it asks (put, get, CAS; grey when it failed, hollow when never answered); the
+//! operations of a linearizability violation's window come first, one per row, red and
+//! labelled with what each asked and was told. A legend below the axis explains every colour
+//! and mark.
 //!
 //! Drawn with plotters in pixel coordinates (PNG or SVG, the font embedded as for the CDF plot,
 //! no system library). [`Layout`] says where each lane and time lands, so a test can check that
@@ -24,7 +28,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::report::runmodel::{MarkKind, NetKind, RunModel, State};
+use crate::observe::trace::TOp;
+use crate::report::runmodel::{ClientOp, MarkKind, NetKind, OpOutcome, RunModel, State};
 
 /// The most message arrows one picture draws; a longer window is refused (choose a shorter
 /// one with --from/--to): beyond this the arrows are a solid smear and the SVG grows large.
@@ -62,7 +67,18 @@ pub struct Layout {
     right: i32,
     top: i32,
     lane_h: i32,
+    /// Rows of the client band under the lanes (0: no band).
+    client_rows: i32,
 }
+
+/// The most rows the client band takes; operations that find no free row are counted, not
+/// drawn.
+pub const MAX_CLIENT_ROWS: usize = 12;
+/// Of those, the most a violation's window takes (one operation per row).
+const MAX_WINDOW_ROWS: usize = 8;
+/// One client row's height, and the band's header above its rows.
+const CLIENT_ROW: i32 = 12;
+const CLIENT_HEADER: i32 = 18;
 
 /// Room at each lane's right end for its log length and commit index.
 const RIGHT_COLUMN: i32 = 130;
@@ -77,7 +93,7 @@ impl Layout {
         let width = 1600;
         let lane_h = 80;
         let top = 86;
-        let legend_rows = legend_rows(width) as i32;
+        let legend_rows = legend_rows(width, false) as i32;
         let mut l = Layout {
             width: width as u32,
             height: 0,
@@ -88,9 +104,33 @@ impl Layout {
             right: width - RIGHT_COLUMN,
             top,
             lane_h,
+            client_rows: 0,
         };
         l.height = (l.legend_top() + LEGEND_ROW * legend_rows + 12) as u32;
         l
+    }
+
+    /// The same layout with a client band of `rows` rows under the lanes (and the legend's
+    /// entries for it).
+    pub fn with_client_rows(mut self, rows: usize) -> Layout {
+        self.client_rows = rows as i32;
+        let legend = LEGEND_ROW * legend_rows(self.width as i32, rows > 0) as i32;
+        self.height = (self.legend_top() + legend + 12) as u32;
+        self
+    }
+
+    /// Client row `row`'s bar: (top, bottom) rows.
+    pub fn client_row(&self, row: usize) -> (i32, i32) {
+        let top = self.lanes_bottom() + 6 + CLIENT_HEADER + row as i32 * CLIENT_ROW;
+        (top + 1, top + CLIENT_ROW - 3)
+    }
+
+    fn clients_height(&self) -> i32 {
+        if self.client_rows == 0 {
+            0
+        } else {
+            6 + CLIENT_HEADER + self.client_rows * CLIENT_ROW
+        }
     }
 
     /// The same layout with room for a title of `lines` lines (one is allowed for already).
@@ -172,7 +212,7 @@ impl Layout {
         self.lane_top(self.nodes + 1)
     }
     fn axis_y(&self) -> i32 {
-        self.lanes_bottom() + 18
+        self.lanes_bottom() + self.clients_height() + 18
     }
     fn legend_top(&self) -> i32 {
         self.axis_y() + 40
@@ -206,10 +246,12 @@ enum Sample {
     Arrow(RGBAColor, bool),
     /// The log strip's two lines.
     LogLines,
+    /// A client operation's bar, hollow when never answered.
+    Op((u8, u8, u8), bool),
 }
 
-/// The legend's entries, in order.
-fn legend_entries() -> Vec<(Sample, String)> {
+/// The legend's entries, in order (with the client band's when there is one).
+fn legend_entries(clients: bool) -> Vec<(Sample, String)> {
     let mut v: Vec<(Sample, String)> = State::ALL
         .iter()
         .map(|&s| (Sample::Swatch(state_color(s)), s.name().to_string()))
@@ -253,6 +295,24 @@ fn legend_entries() -> Vec<(Sample, String)> {
     ));
     v.push((Sample::Arrow(OTHER_ARROW, false), "other message".into()));
     v.push((Sample::Arrow(DROP_ARROW, true), "dropped message".into()));
+    if clients {
+        for (sample, what) in [
+            (
+                Sample::Op(OP_PUT, false),
+                "client put (first attempt to answer)",
+            ),
+            (Sample::Op(OP_GET, false), "client get"),
+            (Sample::Op(OP_CAS, false), "client compare-and-set"),
+            (Sample::Op(OP_FAILED, false), "client gave up"),
+            (Sample::Op(OP_PUT, true), "never answered"),
+            (
+                Sample::Op(OP_WINDOW, false),
+                "in a linearizability violation's window (labelled)",
+            ),
+        ] {
+            v.push((sample, what.into()));
+        }
+    }
     v
 }
 
@@ -261,10 +321,10 @@ const SAMPLE_W: i32 = 26;
 const LEGEND_LEFT: i32 = 20;
 
 /// The legend laid out in rows within `width`: each entry's (row, x).
-fn legend_places(width: i32) -> Vec<(i32, i32)> {
+fn legend_places(width: i32, clients: bool) -> Vec<(i32, i32)> {
     let mut out = Vec::new();
     let (mut row, mut x) = (0, LEGEND_LEFT);
-    for (sample, what) in legend_entries() {
+    for (sample, what) in legend_entries(clients) {
         let w = sample_w(sample) + 6 + crate::report::plot::text_width(&what, LEGEND_TEXT) as i32;
         if x > LEGEND_LEFT && x + w > width - LEGEND_LEFT {
             row += 1;
@@ -284,9 +344,12 @@ fn sample_w(s: Sample) -> i32 {
     }
 }
 
-/// How many rows the legend takes in a picture `width` pixels wide.
-pub fn legend_rows(width: i32) -> usize {
-    legend_places(width).last().map_or(0, |p| p.0 as usize + 1)
+/// How many rows the legend takes in a picture `width` pixels wide (with the client band's
+/// entries or not).
+pub fn legend_rows(width: i32, clients: bool) -> usize {
+    legend_places(width, clients)
+        .last()
+        .map_or(0, |p| p.0 as usize + 1)
 }
 
 /// The network band's colour.
@@ -298,6 +361,71 @@ const LOG_LAST: (u8, u8, u8) = (165, 165, 165);
 const LOG_COMMIT: (u8, u8, u8) = (0, 130, 50);
 const CONFIG: (u8, u8, u8) = (0, 128, 140);
 const CLOCK: (u8, u8, u8) = (190, 110, 0);
+pub const OP_PUT: (u8, u8, u8) = (70, 110, 200);
+pub const OP_GET: (u8, u8, u8) = (40, 150, 90);
+pub const OP_CAS: (u8, u8, u8) = (150, 90, 190);
+pub const OP_FAILED: (u8, u8, u8) = (170, 170, 170);
+pub const OP_WINDOW: (u8, u8, u8) = (210, 20, 20);
+
+/// A client operation's colour: red in a violation's window, grey when its client gave up,
+/// else by what it asks.
+pub fn op_color(o: &ClientOp) -> (u8, u8, u8) {
+    if o.violation {
+        OP_WINDOW
+    } else if o.outcome == OpOutcome::Failed {
+        OP_FAILED
+    } else {
+        match o.op {
+            Some(TOp::Get { .. }) => OP_GET,
+            Some(TOp::Cas { .. }) => OP_CAS,
+            _ => OP_PUT,
+        }
+    }
+}
+
+/// Where the client band puts the window's operations: `placed` holds (index in `m.ops`,
+/// row), the violation window's first (one per row, in start order), then the rest in start
+/// order, each in the first row whose last bar ends at least 2 px before it starts.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct OpRows {
+    pub placed: Vec<(usize, usize)>,
+    pub rows: usize,
+    /// Operations in the window that found no row.
+    pub left_out: usize,
+}
+
+/// Packs the client operations that overlap the window into at most [`MAX_CLIENT_ROWS`] rows.
+pub fn pack_ops(m: &RunModel, lay: &Layout) -> OpRows {
+    let shown = |o: &&ClientOp| o.end >= lay.from && o.start <= lay.to;
+    let mut out = OpRows::default();
+    let mut ends: Vec<i32> = Vec::new();
+    let ops = m.ops.iter().enumerate();
+    for (k, _) in ops.clone().filter(|(_, o)| o.violation && shown(o)) {
+        if ends.len() < MAX_WINDOW_ROWS {
+            out.placed.push((k, ends.len()));
+            ends.push(i32::MAX);
+        } else {
+            out.left_out += 1;
+        }
+    }
+    let first = ends.len();
+    for (k, o) in ops.filter(|(_, o)| !o.violation && shown(o)) {
+        let (x0, x1) = (lay.x(o.start), lay.x(o.end).max(lay.x(o.start) + 1));
+        match (first..ends.len()).find(|&r| ends[r] + 2 <= x0) {
+            Some(r) => {
+                ends[r] = x1;
+                out.placed.push((k, r));
+            }
+            None if ends.len() < MAX_CLIENT_ROWS => {
+                out.placed.push((k, ends.len()));
+                ends.push(x1);
+            }
+            None => out.left_out += 1,
+        }
+    }
+    out.rows = ends.len();
+    out
+}
 
 /// A mark's shape.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -423,7 +551,9 @@ fn title(m: &RunModel, lay: &Layout) -> crate::report::plot::FittedTitle {
 /// The layout of the model's window as drawn (with room for its title).
 pub fn layout_for(m: &RunModel, o: &TimelineOptions) -> Layout {
     let lay = Layout::new(m.nodes, o.from, o.to);
-    lay.with_title_lines(title(m, &lay).lines.len())
+    let lay = lay.with_title_lines(title(m, &lay).lines.len());
+    let rows = pack_ops(m, &lay).rows;
+    lay.with_client_rows(rows)
 }
 
 /// Draws the model's window to `path` (SVG when it ends in `.svg`, else PNG). The caller
@@ -484,6 +614,7 @@ where
     c.title()?;
     c.bursts()?;
     c.lanes()?;
+    c.clients()?;
     c.marks()?;
     if o.messages {
         c.messages()?;
@@ -799,6 +930,43 @@ where
         Ok(())
     }
 
+    /// The client band: each operation a bar in its row ([`pack_ops`]), the window's
+    /// labelled, and how many found no row.
+    fn clients(&self) -> Result<(), String> {
+        let lay = self.lay;
+        if lay.client_rows == 0 {
+            return Ok(());
+        }
+        let packed = pack_ops(self.m, lay);
+        let top = lay.client_row(0).0 - CLIENT_HEADER;
+        self.write("clients", 12, top + 2, 13.0, &BLACK)?;
+        if packed.left_out > 0 {
+            let more = format!("{} more not drawn", packed.left_out);
+            self.write(&more, lay.right + 10, top + 2, 11.0, &rgb((90, 90, 90)))?;
+        }
+        for &(k, row) in &packed.placed {
+            let o = &self.m.ops[k];
+            let (y0, y1) = lay.client_row(row);
+            let (x0, x1) = (lay.x(o.start), lay.x(o.end).max(lay.x(o.start) + 1));
+            let c = rgb(op_color(o));
+            let style = if o.outcome == OpOutcome::Open && !o.violation {
+                c.stroke_width(1)
+            } else {
+                c.filled()
+            };
+            self.root
+                .draw(&Rectangle::new([(x0, y0), (x1, y1)], style))
+                .map_err(e)?;
+            if o.violation {
+                let label = format!("{} at n{}", o.label(), o.node);
+                let w = crate::report::plot::text_width(&label, 11) as i32;
+                let tx = label_x(x1, w, lay.width as i32);
+                self.write(&label, tx, y0 - 2, 11.0, &rgb(OP_WINDOW))?;
+            }
+        }
+        Ok(())
+    }
+
     /// The time axis, in steps of 1, 2 or 5 of a power of ten.
     fn axis(&self) -> Result<(), String> {
         let lay = self.lay;
@@ -825,8 +993,9 @@ where
     /// The legend: every colour and mark, each with its sample drawn as on the lanes.
     fn legend(&self) -> Result<(), String> {
         let lay = self.lay;
-        let places = legend_places(lay.width as i32);
-        for ((sample, what), (row, x)) in legend_entries().iter().zip(places) {
+        let clients = lay.client_rows > 0;
+        let places = legend_places(lay.width as i32, clients);
+        for ((sample, what), (row, x)) in legend_entries(clients).iter().zip(places) {
             let y = lay.legend_top() + LEGEND_ROW * row;
             self.sample(*sample, x, y)?;
             let tx = x + sample_w(*sample) + 6;
@@ -858,6 +1027,15 @@ where
             }
             Sample::Arrow(c, dropped) => {
                 arrow(root, (x, y + 13), (x + SAMPLE_W - 3, y + 3), c, dropped).map_err(e)
+            }
+            Sample::Op(c, hollow) => {
+                let style = if hollow {
+                    rgb(c).stroke_width(1)
+                } else {
+                    rgb(c).filled()
+                };
+                let bar = Rectangle::new([(x + 2, y + 4), (x + SAMPLE_W - 2, y + 12)], style);
+                root.draw(&bar).map_err(e)
             }
             Sample::LogLines => {
                 for (colour, w, step) in [(LOG_LAST, 3, 10), (LOG_COMMIT, 1, 16)] {
@@ -1029,7 +1207,7 @@ mod tests {
     /// and the height laid out for it.
     #[test]
     fn the_legend_explains_every_mark_and_fits() {
-        let entries = legend_entries();
+        let entries = legend_entries(true);
         let texts: Vec<&str> = entries.iter().map(|e| e.1.as_str()).collect();
         for want in [
             "follower",
@@ -1053,15 +1231,21 @@ mod tests {
             "RequestVote",
             "other message",
             "dropped message",
+            "client put",
+            "client get",
+            "compare-and-set",
+            "gave up",
+            "never answered",
+            "linearizability violation's window",
         ] {
             assert!(
                 texts.iter().any(|t| t.contains(want)),
                 "no legend entry for {want}"
             );
         }
-        let lay = Layout::new(5, 0, 1);
+        let lay = Layout::new(5, 0, 1).with_client_rows(3);
         let width = lay.width as i32;
-        let places = legend_places(width);
+        let places = legend_places(width, true);
         for ((sample, what), (row, x)) in entries.iter().zip(&places) {
             let w =
                 sample_w(*sample) + 6 + crate::report::plot::text_width(what, LEGEND_TEXT) as i32;

@@ -2,14 +2,16 @@
 //! run model ([`RunModel`]) is embedded as JSON and a small inline script draws it: the nodes in
 //! a circle coloured by role with their terms, messages in flight as dots moving from sender
 //! to receiver (red when the network will drop them), the partitions, cut links and bursts in
-//! force, the latest elections, leaders, crashes and skipped faults, and a strip of every
-//! node's lane over the whole run under a time slider, with play/pause and a speed choice.
+//! force, the latest elections, leaders, crashes and skipped faults, the client operations in
+//! flight (and, after a linearizability violation, the operations of its window, drawn as red
+//! bars under the lanes), and a strip of every node's lane over the whole run under a time
+//! slider, with play/pause and a speed choice.
 //!
 //! The page loads nothing: no network, no external script, style or font. Opening it as
 //! `FILE.html#t=2.25` starts at 2.25 s (the slider is set and its `input` handler runs, as when
 //! a user moves it), and `#t=2.25&play=1` also presses play (`&advance=MS` then plays MS
 //! milliseconds of wall time at once, for a test); the node cards carry `data-state`
-//! and `data-term`, `#inflight` carries `data-count` and `#time` carries `data-t` (ns), so a
+//! and `data-term`, `#inflight` and `#clients` carry `data-count` and `#time` carries `data-t` (ns), so a
 //! headless browser can check what the page shows against the trace. Written by hand (no template crate): it is one page.
 
 use crate::report::runmodel::RunModel;
@@ -32,12 +34,13 @@ pub fn window(m: RunModel, from: u64, to: u64) -> RunModel {
     w.marks.retain(|k| k.t >= from && k.t <= to);
     w.net.retain(|n| n.to >= from && n.from <= to);
     w.messages.retain(|x| x.arrived >= from && x.sent <= to);
+    w.ops.retain(|o| o.end >= from && o.start <= to);
     w
 }
 
-/// How many messages and marks the page would embed.
+/// How many messages, marks and client operations the page would embed.
 pub fn items(m: &RunModel) -> usize {
-    m.messages.len() + m.marks.len()
+    m.messages.len() + m.marks.len() + m.ops.len()
 }
 
 /// The page, for the window `[from, to]` of the run.
@@ -96,7 +99,8 @@ h1 { font-size: 20px; margin: 0 0 8px 0; }
 .node.cutoff { outline: 3px dashed #d33; }
 #side { flex: 1; min-width: 280px; font-size: 13px; }
 #side h2 { font-size: 14px; margin: 8px 0 4px 0; }
-#log div, #faults div { font-family: monospace; white-space: pre; }
+#window div { color: #c00; }
+#log div, #faults div, #clients div, #window div { font-family: monospace; white-space: pre; }
 #legend span { display: inline-block; padding: 2px 6px; margin-right: 6px; border-radius: 3px; font-size: 12px; }
 </style>
 </head>
@@ -121,6 +125,9 @@ h1 { font-size: 20px; margin: 0 0 8px 0; }
     <div id="inflight" data-count="0"></div>
     <h2>network faults in force</h2>
     <div id="faults" data-count="0"></div>
+    <h2>client operations in flight</h2>
+    <div id="clients" data-count="0"></div>
+    <div id="window"></div>
     <h2>latest events</h2>
     <div id="log"></div>
     <h2>legend</h2>
@@ -164,6 +171,20 @@ function describeNet(n) {
   if (n.kind === "cut") return "cut n" + n.sender + "→n" + n.receiver;
   return n.what;
 }
+function describeOp(o, answered = true) {
+  let what = "put";
+  if (o.op && o.op.get) what = "get k" + o.op.get.key;
+  else if (o.op && o.op.put) what = "put k" + o.op.put.key + "=" + o.op.put.value;
+  else if (o.op && o.op.cas) what = "cas k" + o.op.cas.key + " " + o.op.cas.expect + "→" + o.op.cas.value;
+  let told = "";
+  if (!answered) told = "";
+  else if (o.outcome === "failed") told = " (failed)";
+  else if (o.outcome === "open") told = " (no answer)";
+  else if (o.ret && "get" in o.ret) told = " → " + (o.ret.get === null ? "none" : o.ret.get);
+  else if (o.ret && "cas" in o.ret) told = " → " + (o.ret.cas ? "ok" : "no");
+  return "r" + o.req + " " + what + told + (o.via ? " (read at the " + o.via + ")" : "");
+}
+const WINDOW = R.ops.filter(o => o.violation);
 function describeMark(m) {
   const who = m.node ? "n" + m.node + " " : "";
   switch (m.kind) {
@@ -204,7 +225,8 @@ for (const [name, c] of D.colors) {
 const lanes = document.getElementById("lanes");
 const lctx = lanes.getContext("2d");
 const laneH = Math.max(6, Math.min(16, Math.floor(72 / R.nodes)));
-lanes.height = laneH * R.nodes + 8;
+const opsTop = laneH * R.nodes + 4;
+lanes.height = opsTop + (WINDOW.length ? 6 * WINDOW.length + 4 : 4);
 function xOf(t) { return 30 + (t - FROM) / Math.max(1, TO - FROM) * (lanes.width - 40); }
 function drawLanes() {
   lctx.fillStyle = "white"; lctx.fillRect(0, 0, lanes.width, lanes.height);
@@ -216,6 +238,12 @@ function drawLanes() {
       const x0 = xOf(s.from), x1 = xOf(s.to);
       lctx.fillRect(x0, i * laneH + 1, Math.max(1, x1 - x0), laneH - 2);
     }
+  });
+  // A linearizability violation's window: each operation from its start to its answer.
+  lctx.fillStyle = "#c00";
+  WINDOW.forEach((o, k) => {
+    const x0 = xOf(o.start), x1 = xOf(o.end);
+    lctx.fillRect(x0, opsTop + 6 * k, Math.max(2, x1 - x0), 4);
   });
   lctx.fillStyle = "#d00";
   lctx.fillRect(xOf(t) - 1, 0, 2, lanes.height);
@@ -264,6 +292,21 @@ function render() {
   fd.replaceChildren(...(active.length ? active.map(n => {
     const e = document.createElement("div"); e.textContent = describeNet(n); return e;
   }) : [Object.assign(document.createElement("div"), { textContent: "none" })]));
+  // Client operations in flight, and a violation's window once its check has run.
+  const open = R.ops.filter(o => o.start <= tt && tt < o.end);
+  const cd = document.getElementById("clients");
+  cd.dataset.count = String(open.length);
+  cd.replaceChildren(...(open.length ? open.slice(0, 10).map(o => {
+    const e = document.createElement("div");
+    e.textContent = describeOp(o, false) + " at n" + o.node + (o.attempts > 1 ? " (attempt " + o.attempts + ")" : "");
+    return e;
+  }).concat(open.length > 10 ? [Object.assign(document.createElement("div"), { textContent: "… and " + (open.length - 10) + " more" })] : [])
+    : [Object.assign(document.createElement("div"), { textContent: R.ops.length ? "none" : "no client requests in this run" })]));
+  document.getElementById("window").replaceChildren(...(WINDOW.length ? [Object.assign(document.createElement("div"), { textContent: "not linearizable, no order explains these:" })].concat(WINDOW.map(o => {
+    const e = document.createElement("div");
+    e.textContent = fmt(o.start) + "–" + fmt(o.end).slice(2) + " " + describeOp(o);
+    return e;
+  })) : []));
   // Latest events.
   const recent = [];
   for (let i = R.marks.length - 1; i >= 0 && recent.length < 12; i--) {

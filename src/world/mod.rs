@@ -87,6 +87,7 @@ enum Ev<M> {
         ret: Option<Ret>,
         /// For a read served without the log: whether the node answered as leader.
         via: Option<TVia>,
+        fresh: workload::Freshness,
     },
     ClientTimeout {
         req: u64,
@@ -743,6 +744,10 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             Ev::ClientToNode { req, node } => {
                 if self.slot(node).node.is_some() {
                     let op = self.clients.op(req);
+                    if self.cfg.raft.read_index {
+                        let applied = self.slot(node).seen.applied;
+                        self.clients.read_arrived(req, node, applied);
+                    }
                     self.step(node, Input::ClientRequest { req, op });
                 }
                 // A request to a crashed node is lost; the client's timeout retries it.
@@ -753,7 +758,8 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 reply,
                 ret,
                 via,
-            } => self.client_reply(req, node, reply, ret, via),
+                fresh,
+            } => self.client_reply(req, node, reply, ret, via, fresh),
             Ev::ClientResend { req, attempt } => self.client_resend(req, attempt),
             Ev::ClientTimeout { req, attempt } => self.client_timeout(req, attempt),
             Ev::Liveness(check) => self.check_liveness(check),
@@ -1017,6 +1023,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             Output::ClientReply { req, reply } => {
                 // The answer is what the node's state machine gave the request when it applied
                 // it, or (a node answering before it applied it) what it gives now.
+                let mut fresh = workload::Freshness::Fresh;
                 let ret = match reply {
                     ClientReply::Committed { .. } => {
                         let op = self.clients.op(req);
@@ -1025,7 +1032,8 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     }
                     // A read served without the log: what the state machine holds now.
                     ClientReply::Read { index } => {
-                        self.clients.read_served(req, index);
+                        let applied = self.slots[id as usize - 1].seen.applied;
+                        fresh = self.clients.read_served(req, index, id, applied);
                         let op = self.clients.op(req);
                         Some(self.slots[id as usize - 1].sm.evaluate(op))
                     }
@@ -1051,6 +1059,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                         reply,
                         ret,
                         via,
+                        fresh,
                     },
                 );
             }

@@ -43,8 +43,26 @@ struct ClientReq {
     ret: Option<Ret>,
     /// When a node first applied it, and what that gave.
     first_applied: Option<(SimTime, Ret)>,
+    /// The log index it was first applied at.
+    index: Option<u64>,
     /// Whether it has its place in the order the linearizability check tries first.
     ordered: bool,
+    /// A get's latest arrival at a node (with `raft.read_index`): the node, the index it had
+    /// to have applied to answer fresh ([`Clients::must_see`]), and whether it lacked it then.
+    arrival: Option<(NodeId, u64, bool)>,
+}
+
+/// A get served without the log, against the index its server had to have applied to answer
+/// fresh (kept with `raft.read_index`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Freshness {
+    /// The server had applied it when the get arrived (or there was nothing to judge).
+    #[default]
+    Fresh,
+    /// It had not when the get arrived, and had when it answered: a stale read prevented.
+    HeldBack,
+    /// It still had not when it answered: a stale read served.
+    Stale,
 }
 
 pub struct Clients {
@@ -63,6 +81,9 @@ pub struct Clients {
     /// sorted into the order the linearizability check tries first; an entry's key is twice
     /// its log index, a read served at read index `i` has key `2i + 1`.
     order: Vec<(u64, u64)>,
+    /// Per key, the writes that took effect and were answered, in answer order: (answer time,
+    /// the highest log index among them so far). Kept with `raft.read_index` only.
+    answered_writes: BTreeMap<u32, Vec<(SimTime, u64)>>,
 }
 
 impl Clients {
@@ -75,6 +96,7 @@ impl Clients {
             leader: None,
             seen: BTreeMap::new(),
             order: Vec::new(),
+            answered_writes: BTreeMap::new(),
         }
     }
 
@@ -114,6 +136,8 @@ impl Clients {
             done: None,
             ret: None,
             first_applied: None,
+            index: None,
+            arrival: None,
             ordered: false,
         });
         let gap_ns = match w.arrivals {
@@ -164,6 +188,7 @@ impl Clients {
         let r = &mut self.reqs[req as usize];
         if r.first_applied.is_none() {
             r.first_applied = Some((at, ret));
+            r.index = Some(index);
             if !r.ordered {
                 r.ordered = true;
                 self.order.push((2 * index, req));
@@ -171,14 +196,57 @@ impl Clients {
         }
     }
 
-    /// Notes that a node served read `req` without the log, at read index `index`: the check
-    /// tries it right after the entry at that index (the first time counts).
-    pub fn read_served(&mut self, req: u64, index: u64) {
+    /// Notes that node `node` served read `req` without the log, at read index `index`,
+    /// having applied `applied`: the check tries it right after the entry at that index (the
+    /// first time counts). Returns how fresh the answer is against the index it had to have
+    /// applied, noted when the get arrived there.
+    pub fn read_served(&mut self, req: u64, index: u64, node: NodeId, applied: u64) -> Freshness {
         let r = &mut self.reqs[req as usize];
         if !r.ordered {
             r.ordered = true;
             self.order.push((2 * index + 1, req));
         }
+        match r.arrival {
+            Some((n, must, _)) if n == node && applied < must => Freshness::Stale,
+            Some((n, _, true)) if n == node => Freshness::HeldBack,
+            _ => Freshness::Fresh,
+        }
+    }
+
+    /// The index a server must have applied to answer get `req` fresh (linearizably): the
+    /// highest log index of a write to its key that took effect and whose client was answered
+    /// before the get was invoked (0: none). Values are unique per write, so a server short of
+    /// it holds an older value, and any linearization puts that write before the get.
+    fn must_see(&self, req: u64) -> u64 {
+        let r = &self.reqs[req as usize];
+        let Op::Get { key } = r.op else { return 0 };
+        let Some(w) = self.answered_writes.get(&key) else {
+            return 0;
+        };
+        let k = w.partition_point(|&(t, _)| t < r.submitted);
+        k.checked_sub(1).map_or(0, |k| w[k].1)
+    }
+
+    /// Get `req` reached node `node`, which had applied `applied` (with `raft.read_index`):
+    /// notes what it must see, and whether it lacked it then.
+    pub fn read_arrived(&mut self, req: u64, node: NodeId, applied: u64) {
+        if !matches!(self.reqs[req as usize].op, Op::Get { .. }) {
+            return;
+        }
+        let must = self.must_see(req);
+        self.reqs[req as usize].arrival = Some((node, must, applied < must));
+    }
+
+    /// Request `req`, a write that took effect, was answered at `now` (with
+    /// `raft.read_index`): later gets of its key must see its index.
+    fn write_answered(&mut self, req: u64, now: SimTime) {
+        let r = &self.reqs[req as usize];
+        let (Some(index), Op::Put { key, .. } | Op::Cas { key, .. }) = (r.index, r.op) else {
+            return;
+        };
+        let w = self.answered_writes.entry(key).or_default();
+        let top = w.last().map_or(0, |&(_, i)| i).max(index);
+        w.push((now, top));
     }
 
     /// The requests in the order they were first applied (a read served without the log after
@@ -273,6 +341,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         reply: ClientReply,
         ret: Option<Ret>,
         via: Option<TVia>,
+        fresh: Freshness,
     ) {
         let r = &mut self.clients.reqs[req as usize];
         if r.done.is_some() {
@@ -293,8 +362,14 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                     (Op::Get { key }, Some(Ret::Get(Some(v)))) => Some((key, v)),
                     _ => None,
                 };
+                let wrote = !matches!(r.op, Op::Get { .. }) && seen.is_some();
+                let held_back = fresh == Freshness::HeldBack;
+                let stale = fresh == Freshness::Stale;
                 if let Some((key, value)) = seen {
                     self.clients.seen.insert(key, value);
+                }
+                if wrote && self.cfg.raft.read_index {
+                    self.clients.write_answered(req, self.now);
                 }
                 self.emit(Event::ClientDone {
                     req,
@@ -302,6 +377,8 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                     latency,
                     ret: ret.and_then(TRet::of),
                     via,
+                    held_back,
+                    stale,
                 });
             }
             ClientReply::NotLeader { hint } => {
@@ -344,6 +421,8 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                 latency,
                 ret: None,
                 via: None,
+                held_back: false,
+                stale: false,
             }),
             Retry::Send => self.client_send(req),
             Retry::Backoff { attempt } => self
