@@ -452,6 +452,14 @@ fn draw_choice_that_breaks_the_scenario() {
         r#""stop": { "at": "3s" }, "draw": { "requests_per_second": [5] }"#,
     );
     assert_has(&stderr, &["draw.requests_per_second", "no `workload`"]);
+    let stderr = run_edited(
+        r#""stop": { "at": "3s" }"#,
+        r#""stop": { "at": "3s" }, "draw": { "read_path": ["log", "lease"] }"#,
+    );
+    assert_has(
+        &stderr,
+        &["draw.read_path[1]", "(read_path=lease)", "raft.lease_reads"],
+    );
 }
 
 /// Bad input: a clock jump is instant (no `until`) and steps by more than nothing.

@@ -355,3 +355,192 @@ fn a_server_outside_its_configuration_redirects_reads() {
         r.violation
     );
 }
+
+fn random_clients() -> Scenario {
+    Scenario::load(&root().join("scenarios/random-clients.json")).expect("valid")
+}
+
+/// The lists added to `draw` (the workload mix, the read path, the switches) are drawn after
+/// the four that came before them: a scenario without them draws exactly what it drew before
+/// (these strings are what the binary before them traced for `scenarios/random-shapes.json`).
+#[test]
+fn a_draw_without_the_client_lists_draws_as_before() {
+    let sc = Scenario::load(&root().join("scenarios/random-shapes.json")).expect("valid");
+    for (seed, before) in [
+        (0, "nodes=3 max_entries_per_message=2 requests_per_second=5 election_timeout=100ms..500ms"),
+        (1, "nodes=3 max_entries_per_message=64 requests_per_second=5 election_timeout=150ms..300ms"),
+        (2, "nodes=5 max_entries_per_message=1 requests_per_second=15 election_timeout=100ms..500ms"),
+        (3, "nodes=3 max_entries_per_message=1 requests_per_second=5 election_timeout=100ms..500ms"),
+        (7, "nodes=5 max_entries_per_message=2 requests_per_second=15 election_timeout=150ms..300ms"),
+    ] {
+        assert_eq!(sc.for_seed(seed).drawn.as_deref(), Some(before), "seed {seed}");
+    }
+}
+
+/// `scenarios/random-clients.json` draws the workload mix, the read path and the switches from
+/// the seed's shape stream, after the cluster's shape (which it draws as random-shapes does,
+/// seed for seed): each choice is reached within 64 seeds, what was drawn is written into the
+/// scenario as plain settings, and the trace's start record says it.
+#[test]
+fn the_client_lists_are_drawn_and_each_choice_is_reached() {
+    use raftsim::scenario::ReadPath;
+    let sc = random_clients();
+    let shapes = Scenario::load(&root().join("scenarios/random-shapes.json")).expect("valid");
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in 0..64 {
+        let d = sc.for_seed(seed);
+        let drawn = d.drawn.clone().expect("drawn");
+        let shape = shapes.for_seed(seed).drawn.clone().expect("drawn");
+        assert!(drawn.starts_with(&format!("{shape} ")), "{drawn} / {shape}");
+        assert!(d.draw.is_none());
+        d.validate().expect("every draw is a valid scenario");
+        let w = d.workload.as_ref().expect("a workload");
+        let path = match (d.raft.read_index, d.raft.follower_reads, d.raft.lease_reads) {
+            (false, false, false) => ReadPath::Log,
+            (true, false, false) => ReadPath::ReadIndex,
+            (true, true, false) => ReadPath::Follower,
+            (true, false, true) => ReadPath::Lease,
+            other => panic!("seed {seed}: read switches {other:?}"),
+        };
+        let on = |b: bool| if b { "on" } else { "off" };
+        let want = format!(
+            "reads={} cas={} keys={} read_path={} pre_vote={} check_quorum={}",
+            w.reads,
+            w.cas,
+            w.keys,
+            path.name(),
+            on(d.raft.pre_vote),
+            on(d.raft.check_quorum)
+        );
+        assert!(drawn.ends_with(&want), "seed {seed}: {drawn} / {want}");
+        seen.extend(want.split(' ').map(str::to_string));
+    }
+    for choice in [
+        "reads=0.25",
+        "reads=0.5",
+        "cas=0",
+        "cas=0.2",
+        "keys=1",
+        "keys=3",
+        "read_path=log",
+        "read_path=read_index",
+        "read_path=follower",
+        "read_path=lease",
+        "pre_vote=on",
+        "pre_vote=off",
+        "check_quorum=on",
+        "check_quorum=off",
+    ] {
+        assert!(seen.contains(choice), "{choice} never drawn in 0..64");
+    }
+    let r = traced(&sc, 5);
+    let start = &trace_records(&r)[0];
+    let Event::Start { drawn, .. } = &start.ev else {
+        panic!("the first record is start: {start:?}")
+    };
+    assert_eq!(drawn.as_deref(), sc.for_seed(5).drawn.as_deref());
+}
+
+/// A draw whose read path and switches together make an invalid scenario is refused, naming
+/// the choice and the combination: a lease without leader stickiness (a switch drawn off), a
+/// switch listed twice, the client lists without a workload, reads and CAS adding up to more
+/// than 1, and on raft-rs a read path it lacks.
+#[test]
+fn a_draw_of_an_invalid_read_combination_is_refused_by_name() {
+    use raftsim::scenario::{ReadPath, Switch};
+    let mut sc = random_clients();
+    sc.validate().expect("the shipped draw is valid");
+    sc.draw
+        .as_mut()
+        .unwrap()
+        .switches
+        .push(Switch::LeaderStickiness);
+    let (field, msg) = sc
+        .validate()
+        .expect_err("a lease with stickiness drawn off");
+    assert_eq!(field, "draw.read_path[3]");
+    assert!(
+        msg.contains("(read_path=lease)")
+            && msg.contains("leader_stickiness=off")
+            && msg.contains("raft.lease_reads"),
+        "{msg}"
+    );
+
+    let mut sc = random_clients();
+    sc.raft.leader_stickiness = None;
+    let (field, msg) = sc.validate().expect_err("a lease without stickiness");
+    assert_eq!(field, "draw.read_path[3]");
+    assert!(msg.contains("leader_stickiness"), "{msg}");
+
+    let mut sc = random_clients();
+    sc.draw.as_mut().unwrap().switches.push(Switch::PreVote);
+    let (field, msg) = sc.validate().expect_err("pre_vote twice");
+    assert_eq!(field, "draw.switches[2]");
+    assert!(msg.contains("pre_vote is listed twice"), "{msg}");
+
+    let mut sc = random_clients();
+    sc.draw.as_mut().unwrap().read_path = vec![ReadPath::Log; 17];
+    let (field, _) = sc.validate().expect_err("too many choices");
+    assert_eq!(field, "draw.read_path");
+
+    let mut sc = random_clients();
+    sc.draw.as_mut().unwrap().cas = vec![0.0, 0.6];
+    let (field, msg) = sc.validate().expect_err("reads 0.5 and cas 0.6");
+    assert_eq!(field, "draw.cas[1]");
+    assert!(msg.contains("and reads=0.5"), "{msg}");
+
+    let mut sc = random_clients();
+    sc.workload = None;
+    sc.draw.as_mut().unwrap().requests_per_second.clear();
+    let (field, msg) = sc.validate().expect_err("no workload");
+    assert_eq!(field, "draw.reads");
+    assert!(msg.contains("no `workload`"), "{msg}");
+
+    let mut sc = random_clients();
+    sc.node = raftsim::nodes::NodeKind::RaftRs;
+    sc.raft.leader_stickiness = None;
+    sc.raft.clock_drift_bound_ppm = None;
+    sc.draw.as_mut().unwrap().read_path = vec![ReadPath::Log, ReadPath::ReadIndex];
+    sc.draw.as_mut().unwrap().switches.clear();
+    let (field, msg) = sc.validate().expect_err("raft-rs has no ReadIndex here");
+    assert_eq!(field, "draw.read_path[1]");
+    assert!(
+        msg.contains("raft.read_index") && msg.contains("ReadIndex"),
+        "{msg}"
+    );
+}
+
+/// The correct node is clean over 40 seeds of `scenarios/random-clients.json` (2,000 measured
+/// clean), and each read or client bug is caught at its first failing seed there, with the
+/// read path that seed drew (the table in docs/CLIENTS.md, "Drawing the clients").
+#[test]
+fn drawn_client_shapes_are_clean_and_find_read_bugs() {
+    // docs/CLIENTS.md: `raftsim explore scenarios/random-clients.json --bug NAME`.
+    common::explore_finds_nothing("random-clients.json", 40, &[]);
+    for (bug, seed, drew) in [
+        (
+            "read-index-without-heartbeat",
+            14,
+            "keys=1 read_path=follower",
+        ),
+        (
+            "read-before-own-term-commit",
+            20,
+            "keys=1 read_path=follower",
+        ),
+        (
+            "follower-read-without-read-index",
+            1,
+            "keys=3 read_path=follower",
+        ),
+        ("no-session-dedup", 8, "keys=1 read_path=follower"),
+    ] {
+        let mut sc = random_clients();
+        sc.raft.bugs.push(bug.into());
+        first_failing_seed(&sc, seed);
+        let drawn = sc.for_seed(seed).drawn.clone().expect("drawn");
+        assert!(drawn.contains(drew), "{bug}: {drawn}");
+        let clean = traced(&random_clients(), seed);
+        assert_ne!(clean.outcome, Outcome::Violation, "{:?}", clean.violation);
+    }
+}

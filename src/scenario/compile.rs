@@ -400,6 +400,39 @@ impl Scenario {
             let [a, b] = sc.raft.election_timeout;
             drawn.push(format!("election_timeout={a}..{b}"));
         }
+        // The workload mix, the read path and the switches come after the four above, so a
+        // scenario that draws none of them draws what it drew before they existed.
+        if !d.reads.is_empty() {
+            let v = d.reads[pick(d.reads.len())];
+            if let Some(w) = &mut sc.workload {
+                w.reads = v;
+                drawn.push(format!("reads={v}"));
+            }
+        }
+        if !d.cas.is_empty() {
+            let v = d.cas[pick(d.cas.len())];
+            if let Some(w) = &mut sc.workload {
+                w.cas = v;
+                drawn.push(format!("cas={v}"));
+            }
+        }
+        if !d.keys.is_empty() {
+            let v = d.keys[pick(d.keys.len())];
+            if let Some(w) = &mut sc.workload {
+                w.keys = v;
+                drawn.push(format!("keys={v}"));
+            }
+        }
+        if !d.read_path.is_empty() {
+            let p = d.read_path[pick(d.read_path.len())];
+            p.apply(&mut sc.raft);
+            drawn.push(format!("read_path={}", p.name()));
+        }
+        for s in &d.switches {
+            let on = pick(2) == 1;
+            s.apply(&mut sc.raft, on);
+            drawn.push(format!("{}={}", s.name(), if on { "on" } else { "off" }));
+        }
         sc.drawn = Some(drawn.join(" "));
         std::borrow::Cow::Owned(sc)
     }

@@ -120,8 +120,10 @@ pub struct Scenario {
 
 /// Swarm testing of the cluster's shape, not only of its faults: each list is a set of
 /// choices, and every run takes one of each from its seed (its own stream, so the draw moves
-/// nothing else). What a seed drew is traced in its `start` record, and `raftsim shrink`
-/// writes it out as plain settings. Fields left out keep the scenario's own value.
+/// nothing else); `switches` is the exception, each switch listed drawn on or off. What a
+/// seed drew is traced in its `start` record, and `raftsim shrink` writes it out as plain
+/// settings. Fields left out keep the scenario's own value. The lists are drawn in the order
+/// below, each only when given, so that a list added later moves no earlier draw.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DrawSpec {
@@ -137,6 +139,102 @@ pub struct DrawSpec {
     /// Election timeout ranges (`raft.election_timeout`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub election_timeout: Vec<[SimDuration; 2]>,
+    /// Shares of reads (`workload.reads`, 0 to 1; needs a `workload`). Drawn after the four
+    /// lists above, so a scenario without the lists below draws what it drew before them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<f64>,
+    /// Shares of compare-and-set requests (`workload.cas`, 0 to 1; needs a `workload`). Every
+    /// choice of `reads` with every choice of `cas` must add up to at most 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cas: Vec<f64>,
+    /// Numbers of keys (`workload.keys`; needs a `workload`): few keys, more contention.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<u32>,
+    /// How reads are served (`raft.read_index`, `raft.follower_reads`, `raft.lease_reads`;
+    /// see [`ReadPath`]). `lease` needs `raft.leader_stickiness` and
+    /// `raft.clock_drift_bound_ppm` in the scenario (or stickiness among the `switches`, on in
+    /// every draw).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_path: Vec<ReadPath>,
+    /// Raft switches each drawn on or off, independently, in list order (`raft.pre_vote`,
+    /// `raft.check_quorum`, `raft.leader_stickiness`); each at most once. Every choice of
+    /// `read_path` with every on/off combination of these must make a valid scenario.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub switches: Vec<Switch>,
+}
+
+/// A read path a `draw` may choose ([`DrawSpec::read_path`]): which of the read switches are
+/// on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadPath {
+    /// Every read through the log, as a write is (`read_index`, `follower_reads` and
+    /// `lease_reads` off).
+    Log,
+    /// ReadIndex at the leader (dissertation §6.4): `read_index` on, the other two off.
+    ReadIndex,
+    /// ReadIndex at the leader and at followers: `read_index` and `follower_reads` on.
+    Follower,
+    /// Lease reads (dissertation §6.4.1), falling back to ReadIndex: `read_index` and
+    /// `lease_reads` on.
+    Lease,
+}
+
+impl ReadPath {
+    /// Its name in a scenario file (and in what a seed drew).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadPath::Log => "log",
+            ReadPath::ReadIndex => "read_index",
+            ReadPath::Follower => "follower",
+            ReadPath::Lease => "lease",
+        }
+    }
+
+    /// Sets `raft`'s read switches to this path.
+    pub fn apply(self, raft: &mut RaftSpec) {
+        let (read_index, follower_reads, lease_reads) = match self {
+            ReadPath::Log => (false, false, false),
+            ReadPath::ReadIndex => (true, false, false),
+            ReadPath::Follower => (true, true, false),
+            ReadPath::Lease => (true, false, true),
+        };
+        raft.read_index = read_index;
+        raft.follower_reads = follower_reads;
+        raft.lease_reads = lease_reads;
+    }
+}
+
+/// A Raft switch a `draw` turns on or off ([`DrawSpec::switches`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Switch {
+    /// `raft.pre_vote` (dissertation §9.6).
+    PreVote,
+    /// `raft.check_quorum` (dissertation §6.2).
+    CheckQuorum,
+    /// `raft.leader_stickiness` (paper §6): on or off as drawn, never left unset.
+    LeaderStickiness,
+}
+
+impl Switch {
+    /// Its name in a scenario file (and in what a seed drew).
+    pub fn name(self) -> &'static str {
+        match self {
+            Switch::PreVote => "pre_vote",
+            Switch::CheckQuorum => "check_quorum",
+            Switch::LeaderStickiness => "leader_stickiness",
+        }
+    }
+
+    /// Turns this switch of `raft` on or off.
+    pub fn apply(self, raft: &mut RaftSpec, on: bool) {
+        match self {
+            Switch::PreVote => raft.pre_vote = on,
+            Switch::CheckQuorum => raft.check_quorum = on,
+            Switch::LeaderStickiness => raft.leader_stickiness = Some(on),
+        }
+    }
 }
 
 /// The most choices one `draw` list may hold.

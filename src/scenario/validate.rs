@@ -10,10 +10,10 @@
 //! This module only checks; it changes nothing and runs nothing.
 
 use super::{
-    trials_bound, CandidatePersist, DrawSpec, FaultSpec, MembershipMode, NamedTarget, Scenario,
-    Target, WorkloadSpec, MAX_CLIENT_LOG_ENTRIES, MAX_CLIENT_REQUESTS, MAX_CONFIGURATIONS,
-    MAX_DRAW_CHOICES, MAX_DRIFT_PPM, MAX_ENTRIES_PER_MESSAGE, MAX_TERM, MAX_TRIALS,
-    MAX_WHEN_COMMITTED, VERSION,
+    trials_bound, CandidatePersist, DrawSpec, FaultSpec, MembershipMode, NamedTarget, ReadPath,
+    Scenario, Target, WorkloadSpec, MAX_CLIENT_LOG_ENTRIES, MAX_CLIENT_REQUESTS,
+    MAX_CONFIGURATIONS, MAX_DRAW_CHOICES, MAX_DRIFT_PPM, MAX_ENTRIES_PER_MESSAGE, MAX_TERM,
+    MAX_TRIALS, MAX_WHEN_COMMITTED, VERSION,
 };
 use crate::base::dist::NumberDist;
 use crate::base::time::SimDuration;
@@ -622,7 +622,9 @@ impl Scenario {
     }
 
     /// Every choice of a `draw` must make a valid scenario: each is tried on its own, and an
-    /// error names the choice.
+    /// error names the choice. Choices that interact are tried together: every `reads` with
+    /// every `cas` (their sum is bounded), and every `read_path` with every on/off combination
+    /// of the `switches` (a lease needs stickiness); an error names the combination.
     fn validate_draw(&self, d: &DrawSpec) -> Checked {
         let mut base = self.clone();
         base.draw = None;
@@ -631,6 +633,11 @@ impl Scenario {
             ("max_entries_per_message", d.max_entries_per_message.len()),
             ("requests_per_second", d.requests_per_second.len()),
             ("election_timeout", d.election_timeout.len()),
+            ("reads", d.reads.len()),
+            ("cas", d.cas.len()),
+            ("keys", d.keys.len()),
+            ("read_path", d.read_path.len()),
+            ("switches", d.switches.len()),
         ];
         for (field, len) in lists {
             if len > MAX_DRAW_CHOICES {
@@ -640,40 +647,163 @@ impl Scenario {
                 ));
             }
         }
-        if !d.requests_per_second.is_empty() && self.workload.is_none() {
-            return Err((
-                "draw.requests_per_second".into(),
-                "there is no `workload` whose rate it could draw: add one, or remove this".into(),
-            ));
+        for (j, s) in d.switches.iter().enumerate() {
+            if let Some(i) = d.switches[..j].iter().position(|t| t == s) {
+                return Err((
+                    format!("draw.switches[{j}]"),
+                    format!(
+                        "{} is listed twice (draw.switches[{i}] too): each switch is drawn on or off once, list it once",
+                        s.name()
+                    ),
+                ));
+            }
+        }
+        let workload_lists = [
+            (
+                "requests_per_second",
+                d.requests_per_second.is_empty(),
+                "rate",
+            ),
+            ("reads", d.reads.is_empty(), "read share"),
+            ("cas", d.cas.is_empty(), "compare-and-set share"),
+            ("keys", d.keys.is_empty(), "number of keys"),
+        ];
+        for (field, empty, what) in workload_lists {
+            if !empty && self.workload.is_none() {
+                return Err((
+                    format!("draw.{field}"),
+                    format!(
+                        "there is no `workload` whose {what} it could draw: add one, or remove this"
+                    ),
+                ));
+            }
         }
         let tries = (d.nodes.iter().enumerate())
             .map(|(i, &v)| {
                 let mut sc = base.clone();
                 sc.cluster.nodes = v;
-                (format!("draw.nodes[{i}]"), sc)
+                (format!("draw.nodes[{i}]"), String::new(), sc)
             })
             .chain(d.max_entries_per_message.iter().enumerate().map(|(i, &v)| {
                 let mut sc = base.clone();
                 sc.raft.max_entries_per_message = v;
-                (format!("draw.max_entries_per_message[{i}]"), sc)
+                (
+                    format!("draw.max_entries_per_message[{i}]"),
+                    String::new(),
+                    sc,
+                )
             }))
             .chain(d.requests_per_second.iter().enumerate().map(|(i, &v)| {
                 let mut sc = base.clone();
                 if let Some(w) = &mut sc.workload {
                     w.requests_per_second = v;
                 }
-                (format!("draw.requests_per_second[{i}]"), sc)
+                (format!("draw.requests_per_second[{i}]"), String::new(), sc)
             }))
             .chain(d.election_timeout.iter().enumerate().map(|(i, &v)| {
                 let mut sc = base.clone();
                 sc.raft.election_timeout = v;
-                (format!("draw.election_timeout[{i}]"), sc)
-            }));
-        for (field, sc) in tries {
+                (format!("draw.election_timeout[{i}]"), String::new(), sc)
+            }))
+            .chain(d.keys.iter().enumerate().map(|(i, &v)| {
+                let mut sc = base.clone();
+                if let Some(w) = &mut sc.workload {
+                    w.keys = v;
+                }
+                (format!("draw.keys[{i}]"), String::new(), sc)
+            }))
+            .chain(self.mix_tries(&base, d))
+            .chain(self.read_tries(&base, d));
+        for (field, with, sc) in tries {
             sc.validate()
-                .map_err(|(inner, m)| (field, format!("with this choice, {inner}: {m}")))?;
+                .map_err(|(inner, m)| (field, format!("with this choice{with}, {inner}: {m}")))?;
         }
         Ok(())
+    }
+
+    /// Every `reads` choice with every `cas` choice (or the workload's own value when a list
+    /// is empty): (field, the rest of the combination, scenario).
+    fn mix_tries(&self, base: &Scenario, d: &DrawSpec) -> Vec<(String, String, Scenario)> {
+        let reads: Vec<Option<(usize, f64)>> = if d.reads.is_empty() {
+            vec![None]
+        } else {
+            d.reads.iter().copied().enumerate().map(Some).collect()
+        };
+        let cas: Vec<Option<(usize, f64)>> = if d.cas.is_empty() {
+            vec![None]
+        } else {
+            d.cas.iter().copied().enumerate().map(Some).collect()
+        };
+        let mut out = Vec::new();
+        for &r in &reads {
+            for &c in &cas {
+                let mut sc = base.clone();
+                let Some(w) = &mut sc.workload else {
+                    continue;
+                };
+                let (field, with) = match (r, c) {
+                    (None, None) => continue,
+                    (Some((i, v)), None) => {
+                        w.reads = v;
+                        (format!("draw.reads[{i}]"), String::new())
+                    }
+                    (None, Some((j, v))) => {
+                        w.cas = v;
+                        (format!("draw.cas[{j}]"), String::new())
+                    }
+                    (Some((_, rv)), Some((j, cv))) => {
+                        w.reads = rv;
+                        w.cas = cv;
+                        (format!("draw.cas[{j}]"), format!(" and reads={rv}"))
+                    }
+                };
+                out.push((field, with, sc));
+            }
+        }
+        out
+    }
+
+    /// Every `read_path` choice with every on/off combination of the `switches` (at most 16 ×
+    /// 2^3): (field, the rest of the combination, scenario).
+    fn read_tries(&self, base: &Scenario, d: &DrawSpec) -> Vec<(String, String, Scenario)> {
+        let paths: Vec<Option<(usize, ReadPath)>> = if d.read_path.is_empty() {
+            vec![None]
+        } else {
+            d.read_path.iter().copied().enumerate().map(Some).collect()
+        };
+        let mut out = Vec::new();
+        for &p in &paths {
+            for mask in 0u32..1 << d.switches.len() {
+                if p.is_none() && d.switches.is_empty() {
+                    continue;
+                }
+                let mut sc = base.clone();
+                let mut on_off = Vec::new();
+                for (k, s) in d.switches.iter().enumerate() {
+                    let on = mask & (1 << k) != 0;
+                    s.apply(&mut sc.raft, on);
+                    on_off.push(format!("{}={}", s.name(), if on { "on" } else { "off" }));
+                }
+                let on_off = on_off.join(" ");
+                let (field, with) = match p {
+                    Some((i, path)) => {
+                        path.apply(&mut sc.raft);
+                        let with = if on_off.is_empty() {
+                            format!(" (read_path={})", path.name())
+                        } else {
+                            format!(" (read_path={}) and switches {on_off}", path.name())
+                        };
+                        (format!("draw.read_path[{i}]"), with)
+                    }
+                    None => (
+                        "draw.switches".to_string(),
+                        format!(" of switches {on_off}"),
+                    ),
+                };
+                out.push((field, with, sc));
+            }
+        }
+        out
     }
 
     /// What the chosen node must support (its [`Capabilities`](crate::protocol::Capabilities)),
