@@ -884,7 +884,7 @@ mod render {
             if k.reads_at_leader.gets + k.reads_at_follower.gets > 0 {
                 let _ = writeln!(
                     o,
-                    "stale reads prevented {} (held until the server had applied the last write answered before the read began); served {}",
+                    "stale      {} reads prevented (held until their server had applied the last write answered before they began), {} served",
                     k.stale_reads_prevented, k.stale_reads_served
                 );
             }
