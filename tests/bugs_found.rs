@@ -112,6 +112,18 @@ fn commit_old_term_by_count_is_found() {
     assert_eq!((seed, property.as_str()), (442, "Leader Completeness"));
 }
 
+/// §5.3: a leader answers a client once its entry is committed. Answering once the entry is on
+/// the leader's own disk is caught at the first answer a majority did not yet hold, by what
+/// the client was told (Acknowledged Commit).
+#[test]
+fn ack_before_commit_is_found() {
+    let (seed, property) = first_failure(Bug::AckBeforeCommit, 5);
+    assert_eq!((seed, property.as_str()), (0, "Acknowledged Commit"));
+    let found = search_in("random-shapes", &[Bug::AckBeforeCommit], 0..1, 1);
+    assert_eq!(found.len(), 1, "random-shapes seed 0");
+    assert_eq!(found[0].property, "Acknowledged Commit");
+}
+
 /// Figure 2: votedFor is persistent. A voter whose vote never reached its disk restarts within
 /// the term and votes for a second candidate.
 #[test]

@@ -152,7 +152,11 @@ fn first_failing_seed(sc: &Scenario, seed: u64) {
     let v = r.violation.as_ref().expect("a violation");
     assert_eq!(v.property, "Linearizability", "{}", v.detail);
     assert!(v.detail.contains(" get k"), "no read in {}", v.detail);
-    assert!(freshness(&r).1 > 0, "seed {seed}: no stale read counted");
+    // A read-path failure serves a read stale by the log's order; a state machine applying a
+    // retried request twice (no-session-dedup) serves none.
+    if !sc.raft.bugs.iter().any(|b| b == "no-session-dedup") {
+        assert!(freshness(&r).1 > 0, "seed {seed}: no stale read counted");
+    }
 }
 
 /// A traced run's gets held back until fresh and stale gets served (`client_done` records'

@@ -72,11 +72,15 @@ pub enum Bug {
     /// clock drift bound (dissertation §6.4.1): a leader whose clock runs slow answers reads
     /// after a successor may have been elected.
     LeaseIgnoresDrift,
+    /// A leader answers a client once the client's entry is on its own disk, before a
+    /// majority holds it (§5.3: a leader answers once the entry is committed): a leader that
+    /// crashes then can lose a write its client was told had committed.
+    AckBeforeCommit,
 }
 
 impl Bug {
     /// Every bug, in the order of [`Bug::NAMES`].
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 15] = [
         Bug::ForgetVoteOnRestart,
         Bug::ResetVoteOnStepDown,
         Bug::CommitOldTermByCount,
@@ -91,10 +95,11 @@ impl Bug {
         Bug::ReadBeforeOwnTermCommit,
         Bug::FollowerReadWithoutReadIndex,
         Bug::LeaseIgnoresDrift,
+        Bug::AckBeforeCommit,
     ];
 
     /// The names, as in scenario files and on the command line.
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 15] = [
         "forget-vote-on-restart",
         "reset-vote-on-step-down",
         "commit-old-term-by-count",
@@ -109,6 +114,7 @@ impl Bug {
         "read-before-own-term-commit",
         "follower-read-without-read-index",
         "lease-ignores-drift",
+        "ack-before-commit",
     ];
 
     pub fn name(self) -> &'static str {

@@ -210,9 +210,16 @@ impl Node {
     pub(super) fn advance_commit(&mut self, out: &mut Vec<Output>) {
         let me = self.cfg.id;
         let durable_len = self.durable_len;
+        let ack_early = self.opts.bugs.has(Bug::AckBeforeCommit);
         let RoleState::Leader(l) = &mut self.role else {
             panic!("only a leader commits by counting")
         };
+        if ack_early {
+            // Injected bug `ack-before-commit`, breaking §5.3 (the leader returns the result
+            // to the client once the entry is committed): clients are answered once their
+            // entries are on the leader's own disk.
+            l.answer_committed(durable_len, out);
+        }
         let progress = &l.progress;
         let acked = |v| {
             if v == me {

@@ -1,8 +1,9 @@
 //! Raft's safety properties, checked after every event, named as in the paper (Figure 3):
 //! Election Safety, Leader Append-Only, Log Matching, Leader Completeness, State Machine
 //! Safety; and also Vote Uniqueness (one vote per voter per term), Term Monotonicity, Commit
-//! Monotonicity and Commit Quorum (a leader commits only what a majority of each configuration
-//! it uses holds, paper §5.3 and §6).
+//! Monotonicity, Commit Quorum (a leader commits only what a majority of each configuration
+//! it uses holds, paper §5.3 and §6) and Acknowledged Commit (a client told its request
+//! committed finds it in the committed prefix, so every later leader holds it: §5.3, §8).
 //!
 //! The checker sees only trace events, never node internals: it keeps its own copy of every
 //! node's log from `append`, `truncate` and `restart` events. So the online check (fed by the
@@ -98,6 +99,8 @@ pub struct Checker {
     /// The term of the node that first committed each entry: the term it was committed in.
     committed_in: Vec<u64>,
     applied: Vec<TEntry>,
+    /// By request number: whether an entry of the request is in the committed prefix.
+    committed_reqs: Vec<bool>,
 }
 
 /// Every entry ever appended anywhere, by (index, term), with the term before it (Log
@@ -224,8 +227,29 @@ impl Checker {
                 view(&mut self.nodes, *node).leader = false;
                 Ok(())
             }
+            Event::ClientDone {
+                req,
+                ok: true,
+                via: None,
+                ..
+            } => self.step_acknowledged(*req),
             _ => Ok(()),
         }
+    }
+
+    /// A `client_done` record of a request answered through the log: Acknowledged Commit (its
+    /// client was told it committed, so an entry of it is in the committed prefix by now).
+    fn step_acknowledged(&mut self, req: u64) -> Result<(), Broken> {
+        if self.committed_reqs.get(req as usize) == Some(&true) {
+            return Ok(());
+        }
+        Err((
+            "Acknowledged Commit",
+            format!(
+                "request r{req}'s client was told it committed, but no entry of it is committed (the committed prefix ends at {})",
+                self.committed.len()
+            ),
+        ))
     }
 
     /// A `role` record: Term Monotonicity, then the node's term and leadership.
@@ -446,6 +470,13 @@ impl Checker {
                     }
                     self.committed.push(e);
                     self.committed_in.push(commit_term);
+                    if let Some(req) = e.request() {
+                        let r = req as usize;
+                        if r >= self.committed_reqs.len() {
+                            self.committed_reqs.resize(r + 1, false);
+                        }
+                        self.committed_reqs[r] = true;
+                    }
                 }
             }
         }
@@ -789,9 +820,57 @@ pub fn is_complete(records: &[Record]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::trace::TVia;
 
     fn rec(ev: Event) -> Record {
         Record { t: 0, ev }
+    }
+
+    /// §5.3: a leader answers a client once the client's entry is committed. An answer
+    /// through the log before any node committed an entry of the request breaks Acknowledged
+    /// Commit; after the commit, or for a read served without the log, it does not.
+    #[test]
+    fn a_client_told_committed_finds_its_request_committed() {
+        let put = |req| TEntry {
+            term: 1,
+            put: Some([req, 0, req]),
+            ..Default::default()
+        };
+        let done = |req, via| {
+            rec(Event::ClientDone {
+                req,
+                ok: true,
+                latency: 1,
+                ret: None,
+                via,
+                held_back: false,
+                stale: false,
+            })
+        };
+        let mut c = Checker::new(1);
+        let append = rec(Event::Append {
+            node: 1,
+            index: 1,
+            entries: vec![put(7)],
+        });
+        c.observe(&append, 1).unwrap();
+        let early = c.observe(&done(7, None), 2).unwrap_err();
+        assert_eq!(early.property, "Acknowledged Commit");
+        assert!(early.detail.contains("r7"), "{}", early.detail);
+
+        let mut c = Checker::new(1);
+        c.observe(&append, 1).unwrap();
+        c.observe(&done(7, Some(TVia::Leader)), 2).unwrap();
+        let commit = rec(Event::Commit {
+            node: 1,
+            commit_index: 1,
+        });
+        c.observe(&commit, 3).unwrap();
+        c.observe(&done(7, None), 4).unwrap();
+        assert!(
+            c.observe(&done(8, None), 5).is_err(),
+            "r8 was never appended"
+        );
     }
 
     #[test]

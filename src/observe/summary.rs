@@ -172,7 +172,7 @@ pub struct ClientOperations {
     pub reads_at_leader: ReadPath,
     pub reads_at_follower: ReadPath,
     /// Gets served without the log by a server that, when the get reached it, had not yet
-    /// applied the latest write to its key answered before the get began, and waited until it
+    /// applied the latest write to its key a client had learned of before the get began, and waited until it
     /// had (the ReadIndex wait, dissertation §6.4): serving on arrival would have been stale.
     pub stale_reads_prevented: u64,
     /// Gets served without the log by a server that still had not applied that write: stale
@@ -884,7 +884,7 @@ mod render {
             if k.reads_at_leader.gets + k.reads_at_follower.gets > 0 {
                 let _ = writeln!(
                     o,
-                    "stale      {} reads prevented (held until their server had applied the last write answered before they began), {} served",
+                    "stale reads {} prevented (held until their server had applied the last write clients knew of when they began), {} served",
                     k.stale_reads_prevented, k.stale_reads_served
                 );
             }

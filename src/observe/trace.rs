@@ -42,6 +42,14 @@ impl TEntry {
     pub fn configuration(&self) -> Option<(Vec<NodeId>, Vec<NodeId>)> {
         self.config.map(|[o, n]| (voter_ids(o), voter_ids(n)))
     }
+
+    /// The client request this entry carries, if any.
+    pub fn request(&self) -> Option<u64> {
+        self.put
+            .map(|p| p[0])
+            .or(self.get.map(|g| g[0]))
+            .or(self.cas.map(|c| c[0]))
+    }
 }
 
 impl From<&Entry> for TEntry {
@@ -300,8 +308,9 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         via: Option<TVia>,
         /// A get served without the log by a server that, when the get reached it, had not
-        /// applied the latest write to the key answered before the get was invoked, and
-        /// waited until it had: a stale read prevented (docs/CLIENTS.md).
+        /// applied the latest write to the key that a client learned of (by its answer or by
+        /// a read) before the get was invoked, and waited until it had: a stale read
+        /// prevented (docs/CLIENTS.md).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         held_back: bool,
         /// A get served without the log by a server that had still not applied that write:

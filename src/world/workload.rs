@@ -81,9 +81,10 @@ pub struct Clients {
     /// sorted into the order the linearizability check tries first; an entry's key is twice
     /// its log index, a read served at read index `i` has key `2i + 1`.
     order: Vec<(u64, u64)>,
-    /// Per key, the writes that took effect and were answered, in answer order: (answer time,
-    /// the highest log index among them so far). Kept with `raft.read_index` only.
-    answered_writes: BTreeMap<u32, Vec<(SimTime, u64)>>,
+    /// Per key, the writes clients learned of (a write's own answer, or a get that returned
+    /// its value), in the order they learned: (when, the highest log index among them so
+    /// far). Kept with `raft.read_index` only.
+    learned: BTreeMap<u32, Vec<(SimTime, u64)>>,
 }
 
 impl Clients {
@@ -96,7 +97,7 @@ impl Clients {
             leader: None,
             seen: BTreeMap::new(),
             order: Vec::new(),
-            answered_writes: BTreeMap::new(),
+            learned: BTreeMap::new(),
         }
     }
 
@@ -214,13 +215,14 @@ impl Clients {
     }
 
     /// The index a server must have applied to answer get `req` fresh (linearizably): the
-    /// highest log index of a write to its key that took effect and whose client was answered
-    /// before the get was invoked (0: none). Values are unique per write, so a server short of
-    /// it holds an older value, and any linearization puts that write before the get.
+    /// highest log index of a write to its key that some client learned of before the get
+    /// was invoked, by the write's own answer or by a get that returned its value (0: none).
+    /// Values are unique per write, so a server short of it holds an older value, and any
+    /// linearization puts that write before the get.
     fn must_see(&self, req: u64) -> u64 {
         let r = &self.reqs[req as usize];
         let Op::Get { key } = r.op else { return 0 };
-        let Some(w) = self.answered_writes.get(&key) else {
+        let Some(w) = self.learned.get(&key) else {
             return 0;
         };
         let k = w.partition_point(|&(t, _)| t < r.submitted);
@@ -237,14 +239,14 @@ impl Clients {
         self.reqs[req as usize].arrival = Some((node, must, applied < must));
     }
 
-    /// Request `req`, a write that took effect, was answered at `now` (with
-    /// `raft.read_index`): later gets of its key must see its index.
-    fn write_answered(&mut self, req: u64, now: SimTime) {
-        let r = &self.reqs[req as usize];
-        let (Some(index), Op::Put { key, .. } | Op::Cas { key, .. }) = (r.index, r.op) else {
+    /// A client learned at `now` that `key` holds `value` (with `raft.read_index`): the
+    /// write of request `value` (a value is its writer's request number), whose log index
+    /// later gets of the key must see.
+    fn learned(&mut self, key: u32, value: u64, now: SimTime) {
+        let Some(index) = self.reqs.get(value as usize).and_then(|w| w.index) else {
             return;
         };
-        let w = self.answered_writes.entry(key).or_default();
+        let w = self.learned.entry(key).or_default();
         let top = w.last().map_or(0, |&(_, i)| i).max(index);
         w.push((now, top));
     }
@@ -362,14 +364,13 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                     (Op::Get { key }, Some(Ret::Get(Some(v)))) => Some((key, v)),
                     _ => None,
                 };
-                let wrote = !matches!(r.op, Op::Get { .. }) && seen.is_some();
                 let held_back = fresh == Freshness::HeldBack;
                 let stale = fresh == Freshness::Stale;
                 if let Some((key, value)) = seen {
                     self.clients.seen.insert(key, value);
-                }
-                if wrote && self.cfg.raft.read_index {
-                    self.clients.write_answered(req, self.now);
+                    if self.cfg.raft.read_index {
+                        self.clients.learned(key, value, self.now);
+                    }
                 }
                 self.emit(Event::ClientDone {
                     req,
