@@ -124,6 +124,32 @@ fn ack_before_commit_is_found() {
     assert_eq!(found[0].property, "Acknowledged Commit");
 }
 
+/// Paper §6: a leader not in C_new steps down once C_new is committed. One that goes on
+/// leading is caught at the first membership change that removes a leader: seed 0 of
+/// `random-membership.json` (which draws membership changes from the seed), and the scripted
+/// `membership-replace-leader.json`; the correct node passes both.
+#[test]
+fn removed_leader_keeps_leading_is_found() {
+    let found = search_in(
+        "random-membership",
+        &[Bug::RemovedLeaderKeepsLeading],
+        0..1,
+        1,
+    );
+    assert_eq!(found.len(), 1, "random-membership seed 0");
+    assert_eq!(found[0].property, "Leader Outside Configuration");
+    let found = search_in(
+        "membership-replace-leader",
+        &[Bug::RemovedLeaderKeepsLeading],
+        0..1,
+        1,
+    );
+    assert_eq!(found.len(), 1, "membership-replace-leader seed 0");
+    for scenario in ["random-membership", "membership-replace-leader"] {
+        assert!(search_in(scenario, &[], 0..1, 1).is_empty(), "{scenario}");
+    }
+}
+
 /// Figure 2: votedFor is persistent. A voter whose vote never reached its disk restarts within
 /// the term and votes for a second candidate.
 #[test]

@@ -76,11 +76,14 @@ pub enum Bug {
     /// majority holds it (§5.3: a leader answers once the entry is committed): a leader that
     /// crashes then can lose a write its client was told had committed.
     AckBeforeCommit,
+    /// A leader that commits a C_new without itself keeps leading (paper §6: it steps down
+    /// once C_new is committed).
+    RemovedLeaderKeepsLeading,
 }
 
 impl Bug {
     /// Every bug, in the order of [`Bug::NAMES`].
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 16] = [
         Bug::ForgetVoteOnRestart,
         Bug::ResetVoteOnStepDown,
         Bug::CommitOldTermByCount,
@@ -96,10 +99,11 @@ impl Bug {
         Bug::FollowerReadWithoutReadIndex,
         Bug::LeaseIgnoresDrift,
         Bug::AckBeforeCommit,
+        Bug::RemovedLeaderKeepsLeading,
     ];
 
     /// The names, as in scenario files and on the command line.
-    pub const NAMES: [&'static str; 15] = [
+    pub const NAMES: [&'static str; 16] = [
         "forget-vote-on-restart",
         "reset-vote-on-step-down",
         "commit-old-term-by-count",
@@ -115,6 +119,7 @@ impl Bug {
         "follower-read-without-read-index",
         "lease-ignores-drift",
         "ack-before-commit",
+        "removed-leader-keeps-leading",
     ];
 
     pub fn name(self) -> &'static str {

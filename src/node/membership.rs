@@ -331,9 +331,12 @@ impl Node {
                 command: Command::Config { old: 0, new },
             });
             self.broadcast_append(out);
-        } else if !self.quorum.contains(self.cfg.id) {
+        } else if !self.quorum.contains(self.cfg.id) && !self.bug(Bug::RemovedLeaderKeepsLeading) {
             self.step_down_without_quorum(out);
         } else {
+            // Injected bug `removed-leader-keeps-leading`, breaking paper §6 (a leader not in
+            // C_new steps down once C_new is committed): it goes on leading a cluster it is
+            // not part of.
             self.advance_change(out);
         }
     }

@@ -2,8 +2,10 @@
 //! Election Safety, Leader Append-Only, Log Matching, Leader Completeness, State Machine
 //! Safety; and also Vote Uniqueness (one vote per voter per term), Term Monotonicity, Commit
 //! Monotonicity, Commit Quorum (a leader commits only what a majority of each configuration
-//! it uses holds, paper §5.3 and §6) and Acknowledged Commit (a client told its request
-//! committed finds it in the committed prefix, so every later leader holds it: §5.3, §8).
+//! it uses holds, paper §5.3 and §6), Acknowledged Commit (a client told its request
+//! committed finds it in the committed prefix, so every later leader holds it: §5.3, §8) and
+//! Leader Outside Configuration (a leader that commits a C_new without itself steps down in
+//! that step, paper §6; judged for nodes that use a configuration once appended).
 //!
 //! The checker sees only trace events, never node internals: it keeps its own copy of every
 //! node's log from `append`, `truncate` and `restart` events. So the online check (fed by the
@@ -101,6 +103,11 @@ pub struct Checker {
     applied: Vec<TEntry>,
     /// By request number: whether an entry of the request is in the committed prefix.
     committed_reqs: Vec<bool>,
+    /// The time of the record being checked.
+    now: u64,
+    /// A leader (node, term) that committed, at this time, a C_new without itself: it must
+    /// not still lead that term at any later time.
+    removed_leader: Option<(NodeId, u64, u64)>,
 }
 
 /// Every entry ever appended anywhere, by (index, term), with the term before it (Log
@@ -167,12 +174,18 @@ impl Checker {
     /// Checks one record against every property it bears on, then takes it into the
     /// checker's view of the nodes.
     pub fn observe(&mut self, rec: &Record, event_index: u64) -> Result<(), Violation> {
-        self.step(&rec.ev).map_err(|(property, detail)| Violation {
-            property,
-            event_index,
-            time: rec.t,
-            detail,
-        })
+        self.now = rec.t;
+        let step = match self.removed_leader {
+            Some(removed) if rec.t > removed.2 => self.still_leading(removed),
+            _ => Ok(()),
+        };
+        step.and_then(|()| self.step(&rec.ev))
+            .map_err(|(property, detail)| Violation {
+                property,
+                event_index,
+                time: rec.t,
+                detail,
+            })
     }
 
     /// Hands one record to the step of its kind; records no property bears on pass.
@@ -481,6 +494,33 @@ impl Checker {
             }
         }
         v.commit = commit_index;
+        if v.leader && !self.on_apply {
+            let latest = v.configs.iter().rev().find(|&&i| i <= commit_index);
+            if let Some(&[0, new]) = latest.and_then(|&i| v.log[i as usize - 1].config.as_ref()) {
+                if new & crate::protocol::voter_mask(&[node]) == 0 {
+                    self.removed_leader = Some((node, v.term, self.now));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Leader Outside Configuration (paper §6: a leader not in C_new steps down once C_new is
+    /// committed): the leader that committed a C_new without itself no longer leads that term
+    /// once time has moved on from the step that committed it.
+    #[cold]
+    fn still_leading(&mut self, (node, term, at): (NodeId, u64, u64)) -> Result<(), Broken> {
+        self.removed_leader = None;
+        let v = view(&mut self.nodes, node);
+        if v.leader && v.term == term {
+            return Err((
+                "Leader Outside Configuration",
+                format!(
+                    "n{node} committed a configuration without itself at {} and still leads term {term}",
+                    crate::base::time::SimTime(at)
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -871,6 +911,61 @@ mod tests {
             c.observe(&done(8, None), 5).is_err(),
             "r8 was never appended"
         );
+    }
+
+    /// Paper §6: a leader not in C_new steps down once C_new is committed. Still leading
+    /// at a later time breaks Leader Outside Configuration; stepping down in the same step
+    /// does not, and neither does a node that uses configurations once applied (tikv's and
+    /// etcd's rule, under which a removed leader may lead on).
+    #[test]
+    fn a_leader_that_commits_its_own_removal_steps_down() {
+        let at = |t, ev| Record { t, ev };
+        let new_only = TEntry {
+            term: 1,
+            config: Some([0, voter_mask(&[2, 3])]),
+            ..Default::default()
+        };
+        let run = |start: Event, steps_down: bool| {
+            let mut c = Checker::new(3);
+            let mut k = 0;
+            let mut feed = |c: &mut Checker, t, ev| {
+                k += 1;
+                c.observe(&at(t, ev), k)
+            };
+            feed(&mut c, 0, start)?;
+            feed(&mut c, 1, Event::role(1, Role::Leader, 1))?;
+            for node in 1..=3 {
+                let append = Event::Append {
+                    node,
+                    index: 1,
+                    entries: vec![new_only],
+                };
+                feed(&mut c, 2, append)?;
+            }
+            // n1 led term 1 alone before C_new; counted by n2 and n3 it commits.
+            let commit = Event::Commit {
+                node: 1,
+                commit_index: 1,
+            };
+            feed(&mut c, 3, commit)?;
+            if steps_down {
+                feed(&mut c, 3, Event::role(1, Role::Follower, 1))?;
+            }
+            feed(&mut c, 4, Event::role(2, Role::Follower, 1))
+        };
+        let paper = Event::start(3, None);
+        let err = run(paper.clone(), false).unwrap_err();
+        assert_eq!(
+            err.property, "Leader Outside Configuration",
+            "{}",
+            err.detail
+        );
+        run(paper, true).unwrap();
+        let mut on_apply = Event::start(3, None);
+        if let Event::Start { config_effect, .. } = &mut on_apply {
+            *config_effect = Some("on_apply".into());
+        }
+        run(on_apply, false).unwrap();
     }
 
     #[test]
