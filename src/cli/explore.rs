@@ -89,6 +89,7 @@ fn write_shard_record(
         "seeds": a.seeds,
         "seeds_run": report.seeds_run,
         "failing": report.findings.len(),
+        "coverage": report.coverage.to_json(),
     });
     write_atomic(&dir.join("scenario.json"), scenario_json).map_err(output_failed)?;
     let record = serde_json::to_vec_pretty(&record).expect("json");
@@ -167,6 +168,7 @@ pub fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         plan.jobs,
         report.findings.len()
     );
+    out!("{}", report.coverage.render());
     let scenario_json = serde_json::to_vec_pretty(&sc).expect("scenario serialises");
     if let Some(shard) = plan.shard {
         write_shard_record(&dir, &a, shard, &report, &scenario_json)?;
