@@ -232,3 +232,13 @@ fn explore_prints_the_coverage_table() {
         "{never}"
     );
 }
+
+/// docs/SEARCHING.md, "Coverage", lists every mark with its meaning, as `MARKS` says.
+#[test]
+fn the_docs_list_every_mark() {
+    let page = std::fs::read_to_string(root().join("docs/SEARCHING.md")).unwrap();
+    for (_, id, meaning) in MARKS {
+        let row = format!("| `{id}` | {meaning} |");
+        assert!(page.contains(&row), "docs/SEARCHING.md lacks the row {row}");
+    }
+}
