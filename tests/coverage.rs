@@ -242,3 +242,40 @@ fn the_docs_list_every_mark() {
         assert!(page.contains(&row), "docs/SEARCHING.md lacks the row {row}");
     }
 }
+
+/// Shards of a search, merged, print the unsharded search's coverage table.
+#[test]
+fn merged_shards_print_the_whole_searchs_coverage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let explore = |extra: &[&str], out: &str| {
+        let o = assert_cmd::Command::cargo_bin("raftsim")
+            .unwrap()
+            .arg("explore")
+            .arg(root().join("scenarios/random-clients.json"))
+            .args(["--seeds", "0..12", "--quiet", "--out"])
+            .arg(tmp.path().join(out))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        out[out.find("coverage (").expect("a table")..].to_string()
+    };
+    let whole = explore(&[], "whole");
+    explore(&["--shard", "1/2"], "s1");
+    explore(&["--shard", "2/2"], "s2");
+    let o = assert_cmd::Command::cargo_bin("raftsim")
+        .unwrap()
+        .arg("merge")
+        .arg(tmp.path().join("s1"))
+        .arg(tmp.path().join("s2"))
+        .arg("--out")
+        .arg(tmp.path().join("merged"))
+        .output()
+        .unwrap();
+    let merged = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        merged.starts_with(&whole),
+        "merged:\n{merged}\nwhole:\n{whole}"
+    );
+}

@@ -238,6 +238,18 @@ impl Tally {
         serde_json::json!({ "seeds": self.runs, "marks": marks })
     }
 
+    /// The tally [`to_json`](Self::to_json) wrote; `None` unless it names every mark.
+    pub fn from_json(v: &serde_json::Value) -> Option<Tally> {
+        let mut t = Tally {
+            runs: v["seeds"].as_u64()?,
+            ..Default::default()
+        };
+        for (m, id, _) in MARKS {
+            t.hits[m as usize] = v["marks"][id].as_u64()?;
+        }
+        Some(t)
+    }
+
     /// The printed table: each mark, the runs that hit it, and the marks never hit.
     pub fn render(&self) -> String {
         use std::fmt::Write;
@@ -534,6 +546,21 @@ mod tests {
             assert!(!meaning.is_empty());
         }
         assert!(MARKS.len() <= 32, "Marks is a u32");
+    }
+
+    #[test]
+    fn a_tally_reads_back_what_it_wrote() {
+        let mut t = Tally::default();
+        let mut m = Marks::default();
+        m.hit(Mark::CommitOldTerm);
+        m.hit(Mark::ReadHeldBack);
+        t.add(m);
+        t.add(Marks::default());
+        assert_eq!(Tally::from_json(&t.to_json()), Some(t.clone()));
+        assert_eq!(Tally::from_json(&serde_json::json!({"seeds": 2})), None);
+        let mut twice = t.clone();
+        twice.merge(&t);
+        assert_eq!((twice.runs, twice.of(Mark::CommitOldTerm)), (4, 2));
     }
 
     #[test]
