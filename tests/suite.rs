@@ -22,6 +22,8 @@ mod clock_jump;
 mod cluster;
 #[path = "common/mod.rs"]
 mod common;
+#[path = "coverage.rs"]
+mod coverage;
 #[path = "determinism.rs"]
 mod determinism;
 #[path = "docs.rs"]

@@ -89,6 +89,7 @@ fn write_shard_record(
         "seeds": a.seeds,
         "seeds_run": report.seeds_run,
         "failing": report.findings.len(),
+        "coverage": report.coverage.to_json(),
     });
     write_atomic(&dir.join("scenario.json"), scenario_json).map_err(output_failed)?;
     let record = serde_json::to_vec_pretty(&record).expect("json");
@@ -167,6 +168,7 @@ pub fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         plan.jobs,
         report.findings.len()
     );
+    out!("{}", report.coverage.render());
     let scenario_json = serde_json::to_vec_pretty(&sc).expect("scenario serialises");
     if let Some(shard) = plan.shard {
         write_shard_record(&dir, &a, shard, &report, &scenario_json)?;
@@ -261,6 +263,22 @@ pub fn cmd_merge(shards: &[PathBuf], out: &Path, max_failures: usize) -> Result<
     let mut found: Vec<(u64, String, PathBuf)> = Vec::new();
     let mut scenario: Option<Vec<u8>> = None;
     check_shards(shards)?;
+    // The search's coverage: the sum of the shards' (each ran its own seeds); not printed if
+    // a shard's record has none (written before coverage was counted).
+    let mut coverage = Some(crate::observe::coverage::Tally::default());
+    for dir in shards {
+        let tally = std::fs::read(dir.join(SHARD_RECORD))
+            .ok()
+            .and_then(|text| serde_json::from_slice::<serde_json::Value>(&text).ok())
+            .and_then(|v| crate::observe::coverage::Tally::from_json(&v["coverage"]));
+        coverage = coverage.zip(tally).map(|(mut sum, t)| {
+            sum.merge(&t);
+            sum
+        });
+    }
+    if let Some(c) = coverage {
+        out!("{}", c.render());
+    }
     for dir in shards {
         let tsv = dir.join("failures.tsv");
         if !tsv.exists() {

@@ -123,7 +123,7 @@ pub fn run_all(quick: bool) -> String {
     let search_rate = |sc: &Scenario| {
         let (cfg, node) = (sc.compile(), sc.node_choice());
         let (seeds, t, _) = measure(secs, |i| {
-            crate::experiment::explore::judge(&cfg, &node, i);
+            crate::experiment::explore::judge_covered(&cfg, &node, i);
             0
         });
         (seeds as f64 / t, seeds)

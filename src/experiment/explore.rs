@@ -14,11 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::experiment::run::judge_choice;
+use crate::experiment::run::{judge_choice, judge_covered as judge_covered_run};
 use crate::nodes::NodeChoice;
+use crate::observe::coverage::{Marks, Tally};
 use crate::scenario::Scenario;
 use crate::world::config::{RunConfig, StopWhen};
-use crate::world::Outcome;
+use crate::world::{Outcome, RunResult};
 
 /// Seeds run per chunk (a fixed number, so results do not depend on `--jobs`).
 pub const CHUNK: u64 = 256;
@@ -50,11 +51,23 @@ pub struct ExploreReport {
     pub findings: Vec<Finding>,
     /// Seeds run (including those after the last reported failure in its chunk).
     pub seeds_run: u64,
+    /// How many of the seeds run hit each coverage mark.
+    pub coverage: Tally,
 }
 
 /// Why a run failed, if it did.
 pub fn judge(cfg: &RunConfig, node: &NodeChoice, seed: u64) -> Option<Finding> {
-    let r = judge_choice(cfg, node, seed);
+    finding(cfg, seed, judge_choice(cfg, node, seed))
+}
+
+/// [`judge`], and the coverage marks the run hit: what the search runs for each seed.
+pub fn judge_covered(cfg: &RunConfig, node: &NodeChoice, seed: u64) -> (Option<Finding>, Marks) {
+    let (r, marks) = judge_covered_run(cfg, node, seed);
+    (finding(cfg, seed, r), marks)
+}
+
+/// What a judged run's result says failed, if anything.
+fn finding(cfg: &RunConfig, seed: u64, r: RunResult) -> Option<Finding> {
     let (property, detail) = match r.outcome {
         Outcome::Violation => {
             let v = r.violation.expect("a violation outcome names it");
@@ -163,10 +176,10 @@ fn explore_on(
         let one = |i: u64| {
             let seed = seed_at(i).expect("within the range");
             let f = match cfg {
-                Subject::Config(c, node) => judge(c, node, seed),
+                Subject::Config(c, node) => judge_covered(c, node, seed),
                 Subject::Scenario(sc) => {
                     let sc = sc.for_seed(seed);
-                    judge(&sc.compile(), &sc.node_choice(), seed)
+                    judge_covered(&sc.compile(), &sc.node_choice(), seed)
                 }
             };
             let d = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -175,10 +188,15 @@ fn explore_on(
             }
             f
         };
-        let mut found: Vec<Finding> = match pool {
-            Some(pool) => pool.install(|| (next..end).into_par_iter().filter_map(one).collect()),
-            None => (next..end).filter_map(one).collect(),
+        let judged: Vec<(Option<Finding>, Marks)> = match pool {
+            Some(pool) => pool.install(|| (next..end).into_par_iter().map(one).collect()),
+            None => (next..end).map(one).collect(),
         };
+        let mut found = Vec::new();
+        for (f, marks) in judged {
+            report.coverage.add(marks);
+            found.extend(f);
+        }
         found.sort_by_key(|f| f.seed);
         report.findings.extend(found);
         report.seeds_run += end - next;

@@ -9,6 +9,7 @@ use crate::node::Node;
 use crate::nodes::NodeChoice;
 use crate::observe::availability::Availability;
 use crate::observe::check::{Checker, Violation};
+use crate::observe::coverage::{Coverage, Marks};
 use crate::observe::summary::{SplitVoteDetector, Summary, SummaryBuilder};
 use crate::observe::trace::TraceWriter;
 use crate::observe::Observer;
@@ -33,10 +34,19 @@ pub fn run_observed<N: RaftNode, W: Write, E: Observer>(
     let check = cfg.liveness.stable_leader_after;
     let settle = check.map_or(cfg.raft.election_timeout_max.0.saturating_mul(10), |d| d.0);
     let mut summary = SummaryBuilder::new(settle, check.is_some());
+    let mut coverage = Coverage::default();
     // Split votes first: the records it derives reach every observer after the one it saw.
-    let mut observers = (&mut split, &mut checker, &mut summary, trace, extra);
+    let mut observers = (
+        &mut split,
+        &mut checker,
+        &mut summary,
+        &mut coverage,
+        trace,
+        extra,
+    );
     let r = world::run::<N, _>(cfg, opts, seed, level, &mut observers);
-    let summary = summary.finish(&cfg.name, seed, r.facts(), None);
+    let mut summary = summary.finish(&cfg.name, seed, r.facts(), None);
+    summary.coverage = coverage.marks();
     (r, summary)
 }
 
@@ -45,14 +55,32 @@ pub fn run_observed<N: RaftNode, W: Write, E: Observer>(
 /// scenario bounds it, the stable-leader watch. No summary and no story are built, so a seed
 /// search pays for none; the outcome, violation and panic are exactly [`run_observed`]'s.
 pub fn run_judged<N: RaftNode>(cfg: &RunConfig, opts: &N::Options, seed: u64) -> RunResult {
+    run_judged_with::<N, _>(cfg, opts, seed, &mut ())
+}
+
+/// [`run_judged`] with one more observer (`extra`), which only watches: the seed search's
+/// coverage marks.
+pub fn run_judged_with<N: RaftNode, E: Observer>(
+    cfg: &RunConfig,
+    opts: &N::Options,
+    seed: u64,
+    extra: &mut E,
+) -> RunResult {
     let mut split = SplitVoteDetector::default();
     let mut checker = Checker::new(cfg.nodes);
     let mut stable = cfg
         .liveness
         .stable_leader_after
         .map(|d| Availability::new(d.0, true));
-    let mut observers = (&mut split, &mut checker, &mut stable);
+    let mut observers = (&mut split, &mut checker, &mut stable, extra);
     world::run::<N, _>(cfg, opts, seed, TraceLevel::Events, &mut observers)
+}
+
+/// [`run_judged`] with the chosen implementation, and the coverage marks the run hit.
+pub fn judge_covered(cfg: &RunConfig, node: &NodeChoice, seed: u64) -> (RunResult, Marks) {
+    let mut coverage = Coverage::default();
+    let r = crate::with_node!(node, N, o => run_judged_with::<N, _>(cfg, o, seed, &mut coverage));
+    (r, coverage.marks())
 }
 
 #[derive(Clone, Copy, Debug, Default)]

@@ -8,6 +8,7 @@
 pub mod availability;
 pub mod check;
 pub mod clients;
+pub mod coverage;
 pub mod linear;
 pub mod story;
 pub mod summary;
@@ -24,6 +25,9 @@ use trace::{Event, Record, TraceWriter};
 pub struct ObsCtx {
     /// Every scheduled fault event (start and end) has been applied.
     pub faults_done: bool,
+    /// The record is a crash at one of the node's disk writes (a `crash_at_write` fault):
+    /// the trace shows an ordinary `crash` (coverage tells the two apart).
+    pub at_write: bool,
 }
 
 /// Watches a run, one record at a time.
@@ -97,6 +101,7 @@ tuple_observer!(A.0, B.1);
 tuple_observer!(A.0, B.1, C.2);
 tuple_observer!(A.0, B.1, C.2, D.3);
 tuple_observer!(A.0, B.1, C.2, D.3, E.4);
+tuple_observer!(A.0, B.1, C.2, D.3, E.4, F.5);
 
 impl Observer for SplitVoteDetector {
     fn derive(&mut self, rec: &Record, out: &mut Vec<Event>) {

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::base::input::count;
 use crate::observe::availability::{Availability, AvailabilityStats};
+use crate::observe::coverage::Marks;
 use crate::observe::story::{
     ConfigChange, DigestRelation, SkippedFault, StepDown, StoryBuilder, TermRecord, Truncation,
 };
@@ -332,6 +333,8 @@ pub struct Summary {
     /// For each state machine: the same as the furthest one, behind it (lag), or diverged.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub state_machine_agreement: Vec<DigestRelation>,
+    /// The coverage marks the run hit ([`crate::observe::coverage`]), by id, in table order.
+    pub coverage: Marks,
 }
 
 /// What the world itself counted in a run, for [`SummaryBuilder::finish`] (the world builds it
@@ -523,6 +526,7 @@ impl SummaryBuilder {
             render::clients(&mut o, s, c);
         }
         render::state_machines(&mut o, s);
+        render::coverage(&mut o, s);
         if let Some(h) = &s.trace_hash {
             let _ = writeln!(o, "trace hash {h}");
         }
@@ -901,6 +905,19 @@ mod render {
     }
 
     /// Each state machine: what it applied, its digest, and whether it lags or diverged.
+    /// The coverage marks the run hit, by id ([`crate::observe::coverage`]).
+    pub(super) fn coverage(o: &mut String, s: &Summary) {
+        let ids = s.coverage.ids();
+        let _ = writeln!(
+            o,
+            "coverage   {} of {} marks{}{}",
+            ids.len(),
+            crate::observe::coverage::MARKS.len(),
+            if ids.is_empty() { "" } else { ": " },
+            ids.join(", ")
+        );
+    }
+
     pub(super) fn state_machines(o: &mut String, s: &Summary) {
         for m in &s.state_machines {
             let rel = s.state_machine_agreement.iter().find(|r| r.node == m.node);

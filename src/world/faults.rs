@@ -950,7 +950,9 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         let Some((fault, after)) = self.faults.fire_watch(watch, self.now) else {
             return;
         };
+        self.crashing_at_write = true;
         self.crash(id);
+        self.crashing_at_write = false;
         self.queue
             .push(self.now + after, Ev::FaultRestart(fault, id));
     }

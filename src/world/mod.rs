@@ -287,6 +287,8 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     /// The highest index of a configuration entry any node has applied (paper §6): each one
     /// applied beyond it is a configuration transition, traced once.
     config_applied: Index,
+    /// A crash at a disk write is under way (its records' [`ObsCtx::at_write`]).
+    crashing_at_write: bool,
 }
 
 /// Runs node implementation `N` with its options on a compiled configuration with a seed,
@@ -343,6 +345,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             .collect();
         Simulation {
             config_applied: 0,
+            crashing_at_write: false,
             write_latency: Law::from(&cfg.write_latency),
             timer_jitter: Law::from(&cfg.clocks.timer_jitter),
             cfg,
@@ -408,6 +411,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         self.records += 1;
         let ctx = ObsCtx {
             faults_done: self.faults.done(),
+            at_write: self.crashing_at_write,
         };
         if let Some(v) = self.observers.observe(rec, self.records, &ctx) {
             self.violation.get_or_insert(v);
