@@ -72,19 +72,19 @@ fn no_truncate_on_conflict_is_found() {
 #[test]
 fn count_stale_votes_is_found() {
     let (seed, property) = first_failure(Bug::CountStaleVotes, 10);
-    assert_eq!((seed, property.as_str()), (6, "Election Safety"));
+    assert_eq!((seed, property.as_str()), (10, "Election Safety"));
 }
 
 /// Figure 2: an acknowledgement sent before the entries are durable, then lost by a crash: the
-/// leader counts the follower for entries it no longer holds and commits an entry no majority
-/// holds (Commit Quorum, seed 15; before that check existed the seed failed later, Liveness:
-/// Convergence: the leader's matchIndex for that follower stays above what it holds and it is
-/// never caught up, as seed 24 still does). Later seeds lose a committed entry outright
-/// (Leader Completeness, seed 28).
+/// leader's matchIndex for that follower stays above what it holds and it is never caught up
+/// (Liveness: Convergence, seeds 19 and 24), or the leader counts it for entries it no longer
+/// holds and commits an entry no majority holds (Commit Quorum: seed 15 did, until a leader
+/// stopped appending a copy of a request per client retry). A vote answered before it is
+/// durable and lost in a crash is cast again (Vote Uniqueness, seed 27).
 #[test]
 fn reply_before_persist_is_found() {
     let (seed, property) = first_failure(Bug::ReplyBeforePersist, 20);
-    assert_eq!((seed, property.as_str()), (15, "Commit Quorum"));
+    assert_eq!((seed, property.as_str()), (19, "Liveness: Convergence"));
 }
 
 /// §5.2: one vote per term. A candidate that steps down in its term and forgets its own vote
@@ -171,8 +171,8 @@ fn drawn_shapes_find_every_bug() {
         (Bug::CountStaleVotes, 1, "Election Safety"),
         (Bug::ReplyBeforePersist, 26, "Liveness: Convergence"),
         (Bug::ForgetVoteOnRestart, 29, "Vote Uniqueness"),
-        (Bug::ResetVoteOnStepDown, 321, "Vote Uniqueness"),
-        (Bug::CommitOldTermByCount, 1810, "Leader Completeness"),
+        (Bug::ResetVoteOnStepDown, 82, "Vote Uniqueness"),
+        (Bug::CommitOldTermByCount, 284, "Leader Completeness"),
     ];
     for (bug, seed, property) in want {
         let found = search_in("random-shapes", &[bug], 0..seed + 1, 1);
@@ -181,7 +181,7 @@ fn drawn_shapes_find_every_bug() {
             .unwrap_or_else(|| panic!("{bug}: nothing in 0..={seed}"));
         assert_eq!((f.seed, f.property.as_str()), (seed, property), "{bug}");
     }
-    let clean = search_in("random-shapes", &[], 0..1811, 1);
+    let clean = search_in("random-shapes", &[], 0..285, 1);
     assert!(clean.is_empty(), "{clean:?}");
 }
 
