@@ -75,6 +75,20 @@ fn headless(browser: &Path, profile: &Path, args: &[&str], url: &str) -> String 
     String::from_utf8(out.stdout).expect("utf-8 DOM")
 }
 
+/// `raftsim view` of the run in folder `run`, written as `view.html` in `dir`: its path.
+fn view_page(run: &Path, dir: &Path) -> PathBuf {
+    let page = dir.join("view.html");
+    Command::cargo_bin("raftsim")
+        .unwrap()
+        .arg("view")
+        .arg(run.join("trace.jsonl"))
+        .arg("--out")
+        .arg(&page)
+        .assert()
+        .code(0);
+    page
+}
+
 /// The value of attribute `attr` of the element with id `id` in a dumped DOM.
 fn attr(dom: &str, id: &str, attr: &str) -> String {
     let re = regex::Regex::new(&format!(r#"<[a-z]+ [^>]*id="{id}"[^>]*>"#)).unwrap();
@@ -101,15 +115,7 @@ fn the_page_replays_the_trace_in_a_headless_browser() {
         .args(["--trace-level", "messages", "--quiet"])
         .assert()
         .code(0);
-    let page = tmp.path().join("view.html");
-    Command::cargo_bin("raftsim")
-        .unwrap()
-        .arg("view")
-        .arg(run.join("trace.jsonl"))
-        .arg("--out")
-        .arg(&page)
-        .assert()
-        .code(0);
+    let page = view_page(&run, tmp.path());
     let html = std::fs::read_to_string(&page).unwrap();
     // Self-contained: nothing to fetch.
     for banned in [
@@ -359,15 +365,7 @@ fn the_page_shows_client_operations_and_a_violation_window() {
         .arg(&run)
         .assert()
         .code(1);
-    let page = tmp.path().join("view.html");
-    Command::cargo_bin("raftsim")
-        .unwrap()
-        .arg("view")
-        .arg(run.join("trace.jsonl"))
-        .arg("--out")
-        .arg(&page)
-        .assert()
-        .code(0);
+    let page = view_page(&run, tmp.path());
     let Some(browser) = browser_or_skip("the page was written") else {
         return;
     };
