@@ -150,6 +150,24 @@ fn removed_leader_keeps_leading_is_found() {
     }
 }
 
+/// §5.1: a reply of a term the leader has left is stale. Counted as one of this term, a
+/// success from the leader's previous term answers a heartbeat round of this one, so a
+/// ReadIndex confirms a leadership it no longer holds: `random-clients.json` (which draws
+/// the read path) fails Linearizability at seed 677 (drawn: 3 nodes, `read_path=read_index`),
+/// every earlier seed and the correct node at 677 clean. No shipped budget without reads
+/// finds it within 3,000 seeds but `random-faults-light.json` (seed 1129, Liveness:
+/// Convergence): stale replies across a term change are rare in the drawn faults.
+#[test]
+fn count_stale_append_reply_is_found() {
+    let found = search_in("random-clients", &[Bug::CountStaleAppendReply], 0..678, 1);
+    assert_eq!(found.len(), 1, "random-clients 0..=677");
+    assert_eq!(
+        (found[0].seed, found[0].property.as_str()),
+        (677, "Linearizability")
+    );
+    assert!(search_in("random-clients", &[], 677..678, 1).is_empty());
+}
+
 /// Figure 2: votedFor is persistent. A voter whose vote never reached its disk restarts within
 /// the term and votes for a second candidate.
 #[test]

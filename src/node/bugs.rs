@@ -79,11 +79,15 @@ pub enum Bug {
     /// A leader that commits a C_new without itself keeps leading (paper §6: it steps down
     /// once C_new is committed).
     RemovedLeaderKeepsLeading,
+    /// A leader takes an AppendEntries reply of an earlier term as one of this term (§5.1: a
+    /// server ignores replies of terms it has left): a follower's match from the leader's
+    /// previous term, since overwritten, counts toward commitment.
+    CountStaleAppendReply,
 }
 
 impl Bug {
     /// Every bug, in the order of [`Bug::NAMES`].
-    pub const ALL: [Bug; 16] = [
+    pub const ALL: [Bug; 17] = [
         Bug::ForgetVoteOnRestart,
         Bug::ResetVoteOnStepDown,
         Bug::CommitOldTermByCount,
@@ -100,10 +104,11 @@ impl Bug {
         Bug::LeaseIgnoresDrift,
         Bug::AckBeforeCommit,
         Bug::RemovedLeaderKeepsLeading,
+        Bug::CountStaleAppendReply,
     ];
 
     /// The names, as in scenario files and on the command line.
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 17] = [
         "forget-vote-on-restart",
         "reset-vote-on-step-down",
         "commit-old-term-by-count",
@@ -120,6 +125,7 @@ impl Bug {
         "lease-ignores-drift",
         "ack-before-commit",
         "removed-leader-keeps-leading",
+        "count-stale-append-reply",
     ];
 
     pub fn name(self) -> &'static str {
@@ -133,8 +139,8 @@ impl Bug {
             .map(|i| Bug::ALL[i])
     }
 
-    const fn bit(self) -> u16 {
-        1 << self as u16
+    const fn bit(self) -> u32 {
+        1 << self as u32
     }
 }
 
@@ -146,7 +152,7 @@ impl std::fmt::Display for Bug {
 
 /// The set of bugs switched on for a run; [`Bugs::NONE`] by default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Bugs(u16);
+pub struct Bugs(u32);
 
 impl Bugs {
     /// No bug: the node as it should be.

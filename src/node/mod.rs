@@ -414,7 +414,12 @@ impl Node {
                 index,
                 round,
             } => {
-                if term == self.term && matches!(self.role, RoleState::Leader(_)) {
+                // Injected bug `count-stale-append-reply`, breaking §5.1 (a reply of a term
+                // the server has left is stale): a leader takes one of its earlier term as
+                // of this one.
+                let counts =
+                    term == self.term || (term < self.term && self.bug(Bug::CountStaleAppendReply));
+                if counts && matches!(self.role, RoleState::Leader(_)) {
                     self.heard_from_follower(env.from);
                     if self.cfg.read_index {
                         self.leadership().reads.answered(env.from, round);
