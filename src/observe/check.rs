@@ -483,7 +483,7 @@ impl Checker {
                     }
                     self.committed.push(e);
                     self.committed_in.push(commit_term);
-                    if let Some(req) = e.request() {
+                    if let Some((req, _)) = e.request() {
                         let r = req as usize;
                         if r >= self.committed_reqs.len() {
                             self.committed_reqs.resize(r + 1, false);

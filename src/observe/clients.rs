@@ -13,7 +13,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::observe::linear::{self, OpKind, Operation, Ret};
-use crate::observe::trace::{Event, Record, TEntry, TRet};
+use crate::observe::trace::{Event, Record, TRet};
 use crate::protocol::Op;
 
 /// One client request as the check needs it.
@@ -55,32 +55,6 @@ fn kind(op: Op) -> OpKind {
     }
 }
 
-/// The request an applied entry carries, if any.
-fn request_of(e: &TEntry) -> Option<(u64, Op)> {
-    if let Some([req, key, value]) = e.put {
-        return Some((
-            req,
-            Op::Put {
-                key: key as u32,
-                value,
-            },
-        ));
-    }
-    if let Some([req, key]) = e.get {
-        return Some((req, Op::Get { key: key as u32 }));
-    }
-    e.cas.map(|[req, key, expect, value]| {
-        (
-            req,
-            Op::Cas {
-                key: key as u32,
-                expect,
-                value,
-            },
-        )
-    })
-}
-
 /// The client history of a trace and the order its requests were first applied in, if the
 /// trace records what its requests asked (a run whose workload draws reads or CAS).
 pub fn from_records(records: &[Record]) -> Option<(Vec<Operation>, Vec<u64>)> {
@@ -101,7 +75,7 @@ pub fn from_records(records: &[Record]) -> Option<(Vec<Operation>, Vec<u64>)> {
             Event::Apply {
                 index, entry, ret, ..
             } => {
-                if let Some((req, _)) = request_of(entry) {
+                if let Some((req, _)) = entry.request() {
                     if let std::collections::hash_map::Entry::Vacant(e) = first.entry(req) {
                         e.insert((r.t, ret_of(*ret)));
                         order.insert((*index, req));

@@ -43,12 +43,19 @@ impl TEntry {
         self.config.map(|[o, n]| (voter_ids(o), voter_ids(n)))
     }
 
-    /// The client request this entry carries, if any.
-    pub fn request(&self) -> Option<u64> {
-        self.put
-            .map(|p| p[0])
-            .or(self.get.map(|g| g[0]))
-            .or(self.cas.map(|c| c[0]))
+    /// The client request this entry carries, if any: its number and what it asks.
+    pub fn request(&self) -> Option<(u64, Op)> {
+        if let Some([req, key, value]) = self.put {
+            let key = key as u32;
+            return Some((req, Op::Put { key, value }));
+        }
+        if let Some([req, key]) = self.get {
+            return Some((req, Op::Get { key: key as u32 }));
+        }
+        self.cas.map(|[req, key, expect, value]| {
+            let key = key as u32;
+            (req, Op::Cas { key, expect, value })
+        })
     }
 }
 
@@ -88,6 +95,17 @@ pub enum TOp {
     Get { key: u32 },
     Put { key: u32, value: u64 },
     Cas { key: u32, expect: u64, value: u64 },
+}
+
+/// The human form: `get k1`, `put k1=5`, `cas k1 3->5`.
+impl std::fmt::Display for TOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TOp::Get { key } => write!(f, "get k{key}"),
+            TOp::Put { key, value } => write!(f, "put k{key}={value}"),
+            TOp::Cas { key, expect, value } => write!(f, "cas k{key} {expect}->{value}"),
+        }
+    }
 }
 
 impl From<Op> for TOp {
@@ -634,11 +652,7 @@ impl fmt::Display for Record {
             } => {
                 write!(f, "client req={req} -> n{node} attempt={attempt}")?;
                 match op {
-                    Some(TOp::Get { key }) => write!(f, " get k{key}"),
-                    Some(TOp::Put { key, value }) => write!(f, " put k{key}={value}"),
-                    Some(TOp::Cas { key, expect, value }) => {
-                        write!(f, " cas k{key} {expect}->{value}")
-                    }
+                    Some(op) => write!(f, " {op}"),
                     None => Ok(()),
                 }
             }

@@ -222,14 +222,9 @@ pub struct ClientOp {
 }
 
 impl ClientOp {
-    /// A short label: `r12 get k1 → 7`, `r3 cas k0 2→5 → no`, `r8 put k2=4 (failed)`.
+    /// A short label: `r12 get k1 → 7`, `r3 cas k0 2->5 → no`, `r8 put k2=4 (failed)`.
     pub fn label(&self) -> String {
-        let what = match self.op {
-            None => "put".to_string(),
-            Some(TOp::Get { key }) => format!("get k{key}"),
-            Some(TOp::Put { key, value }) => format!("put k{key}={value}"),
-            Some(TOp::Cas { key, expect, value }) => format!("cas k{key} {expect}→{value}"),
-        };
+        let what = self.op.map_or("put".to_string(), |op| op.to_string());
         let told = match (self.outcome, self.ret) {
             (OpOutcome::Failed, _) => " (failed)".to_string(),
             (OpOutcome::Open, _) => " (no answer)".to_string(),

@@ -175,7 +175,7 @@ function describeOp(o, answered = true) {
   let what = "put";
   if (o.op && o.op.get) what = "get k" + o.op.get.key;
   else if (o.op && o.op.put) what = "put k" + o.op.put.key + "=" + o.op.put.value;
-  else if (o.op && o.op.cas) what = "cas k" + o.op.cas.key + " " + o.op.cas.expect + "→" + o.op.cas.value;
+  else if (o.op && o.op.cas) what = "cas k" + o.op.cas.key + " " + o.op.cas.expect + "->" + o.op.cas.value;
   let told = "";
   if (!answered) told = "";
   else if (o.outcome === "failed") told = " (failed)";

@@ -41,10 +41,8 @@ struct ClientReq {
     done: Option<(SimTime, bool)>,
     /// What the client was told, once it committed.
     ret: Option<Ret>,
-    /// When a node first applied it, and what that gave.
-    first_applied: Option<(SimTime, Ret)>,
-    /// The log index it was first applied at.
-    index: Option<u64>,
+    /// When a node first applied it, what that gave, and at which log index.
+    first_applied: Option<(SimTime, Ret, u64)>,
     /// Whether it has its place in the order the linearizability check tries first.
     ordered: bool,
     /// A get's latest arrival at a node (with `raft.read_index`): the node, the index it had
@@ -137,7 +135,6 @@ impl Clients {
             done: None,
             ret: None,
             first_applied: None,
-            index: None,
             arrival: None,
             ordered: false,
         });
@@ -188,8 +185,7 @@ impl Clients {
     pub fn applied(&mut self, req: u64, index: u64, at: SimTime, ret: Ret) {
         let r = &mut self.reqs[req as usize];
         if r.first_applied.is_none() {
-            r.first_applied = Some((at, ret));
-            r.index = Some(index);
+            r.first_applied = Some((at, ret, index));
             if !r.ordered {
                 r.ordered = true;
                 self.order.push((2 * index, req));
@@ -243,7 +239,8 @@ impl Clients {
     /// write of request `value` (a value is its writer's request number), whose log index
     /// later gets of the key must see.
     fn learned(&mut self, key: u32, value: u64, now: SimTime) {
-        let Some(index) = self.reqs.get(value as usize).and_then(|w| w.index) else {
+        let Some((_, _, index)) = self.reqs.get(value as usize).and_then(|w| w.first_applied)
+        else {
             return;
         };
         let w = self.learned.entry(key).or_default();
@@ -271,7 +268,7 @@ impl Clients {
                     (Some((t, true)), Some(ret)) => Some((t.0, ret)),
                     _ => None,
                 },
-                first_applied: r.first_applied.map(|(t, ret)| (t.0, ret)),
+                first_applied: r.first_applied.map(|(t, ret, _)| (t.0, ret)),
             }
         }))
     }
