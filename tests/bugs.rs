@@ -464,6 +464,28 @@ fn count_stale_votes_wins_an_election_with_an_old_vote() {
 
 // ---- scenarios and the command line ----
 
+/// Whether a follower granting a vote restarts its election timer (an election `SetTimer`).
+fn restarts_timer_on_vote(bug: Option<Bug>) -> bool {
+    let mut n2 = node(2, 3, with(bug), hard(1, None, &[1]));
+    let out = step_durable(&mut n2, request_vote(1, 2, 2, (1, 1)));
+    assert_eq!(vote_replies(&out), vec![(1, 2, true)]);
+    out.iter().any(|o| {
+        matches!(
+            o,
+            Output::SetTimer {
+                kind: TimerKind::Election,
+                ..
+            }
+        )
+    })
+}
+
+#[test]
+fn no_timer_restart_on_vote_leaves_the_timer_running() {
+    assert!(restarts_timer_on_vote(None));
+    assert!(!restarts_timer_on_vote(Some(Bug::NoTimerRestartOnVote)));
+}
+
 fn shipped(name: &str) -> Scenario {
     Scenario::load(&root().join("scenarios").join(name)).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -168,6 +168,22 @@ fn count_stale_append_reply_is_found() {
     assert!(search_in("random-clients", &[], 677..678, 1).is_empty());
 }
 
+/// Figure 2, "Followers": the election timeout runs from the last AppendEntries from the
+/// current leader or vote granted. A voter that does not restart its timer on granting stands
+/// moments later, before the leader it elected is heard from: caught by "Liveness: Election
+/// Timer" at seed 0 of `random-faults.json`, seed 1 of `random-shapes.json` (seed 0 clean).
+#[test]
+fn no_timer_restart_on_vote_is_found() {
+    let (seed, property) = first_failure(Bug::NoTimerRestartOnVote, 0);
+    assert_eq!((seed, property.as_str()), (0, "Liveness: Election Timer"));
+    let found = search_in("random-shapes", &[Bug::NoTimerRestartOnVote], 0..2, 1);
+    assert_eq!(found.len(), 1, "random-shapes 0..2");
+    assert_eq!(
+        (found[0].seed, found[0].property.as_str()),
+        (1, "Liveness: Election Timer")
+    );
+}
+
 /// Figure 2: votedFor is persistent. A voter whose vote never reached its disk restarts within
 /// the term and votes for a second candidate.
 #[test]

@@ -83,11 +83,16 @@ pub enum Bug {
     /// server ignores replies of terms it has left): a follower's match from the leader's
     /// previous term, since overwritten, counts toward commitment.
     CountStaleAppendReply,
+    /// A follower that grants its vote does not restart its election timer (Figure 2,
+    /// "Followers": the timeout runs from the last AppendEntries from the current leader or
+    /// vote granted): it may stand moments after voting, before the candidate it elected is
+    /// heard from, and depose it. Availability only; caught by "Liveness: Election Timer".
+    NoTimerRestartOnVote,
 }
 
 impl Bug {
     /// Every bug, in the order of [`Bug::NAMES`].
-    pub const ALL: [Bug; 17] = [
+    pub const ALL: [Bug; 18] = [
         Bug::ForgetVoteOnRestart,
         Bug::ResetVoteOnStepDown,
         Bug::CommitOldTermByCount,
@@ -105,10 +110,11 @@ impl Bug {
         Bug::AckBeforeCommit,
         Bug::RemovedLeaderKeepsLeading,
         Bug::CountStaleAppendReply,
+        Bug::NoTimerRestartOnVote,
     ];
 
     /// The names, as in scenario files and on the command line.
-    pub const NAMES: [&'static str; 17] = [
+    pub const NAMES: [&'static str; 18] = [
         "forget-vote-on-restart",
         "reset-vote-on-step-down",
         "commit-old-term-by-count",
@@ -126,6 +132,7 @@ impl Bug {
         "ack-before-commit",
         "removed-leader-keeps-leading",
         "count-stale-append-reply",
+        "no-timer-restart-on-vote",
     ];
 
     pub fn name(self) -> &'static str {

@@ -101,8 +101,11 @@ impl Node {
                     self.hard_dirty = true;
                 }
                 // §5.2: the election timer restarts only when a vote is granted, not when one
-                // is denied.
-                self.arm_election_timer(out);
+                // is denied. Injected bug `no-timer-restart-on-vote`, breaking Figure 2
+                // ("Followers"): it does not restart at all.
+                if !self.bug(Bug::NoTimerRestartOnVote) {
+                    self.arm_election_timer(out);
+                }
                 self.reply(
                     candidate,
                     Message::RequestVoteResp {

@@ -633,6 +633,14 @@ impl RaftNode for Node {
     fn observe_clock(&mut self, local: crate::base::time::SimTime) {
         self.clock = local;
     }
+    /// Every election timer is drawn from [min, max] (with PreVote or stickiness: the minimum,
+    /// then the rest), so none runs out sooner than the minimum.
+    fn least_election_timeout(
+        cfg: &Config,
+        _opts: &Options,
+    ) -> Option<crate::base::time::SimDuration> {
+        Some(cfg.election_timeout_min)
+    }
 }
 
 #[cfg(test)]

@@ -367,6 +367,14 @@ pub trait WireMessage: Clone + std::fmt::Debug {
     /// For a reply to a vote request: whether the vote was granted; `None` for other messages,
     /// including pre-vote replies (a pre-vote is not a vote, dissertation §9.6).
     fn vote_granted(&self) -> Option<bool>;
+    /// Whether this is a message only a term's leader sends, whose receipt from the leader of
+    /// the receiver's term restarts the receiver's election timer (Figure 2, "Followers": an
+    /// AppendEntries, and a library's heartbeat or snapshot). The property "Liveness: Election
+    /// Timer" counts those receipts; the default, `false` for every message, leaves the
+    /// property weaker, never wrong.
+    fn leader_only(&self) -> bool {
+        false
+    }
 }
 
 impl WireMessage for Message {
@@ -381,6 +389,9 @@ impl WireMessage for Message {
             Message::RequestVoteResp { granted, .. } => Some(*granted),
             _ => None,
         }
+    }
+    fn leader_only(&self) -> bool {
+        matches!(self, Message::AppendEntries { .. })
     }
 }
 
@@ -420,6 +431,14 @@ pub trait RaftNode: Sized {
     /// since the run began as the node's drifting clock measures it (stepped by clock jumps),
     /// for an implementation that bounds a lease by it. Others need not implement it.
     fn observe_clock(&mut self, _local: SimTime) {}
+    /// The least time, on the node's own clock, from the last restart of its election timer to
+    /// the election that timer starts: the property "Liveness: Election Timer" fails a server
+    /// that stands sooner after it heard from its term's leader, granted a vote, stood, or
+    /// started (Figure 2, "Followers" and "Candidates"; §5.2). `None`, the default: not
+    /// judged.
+    fn least_election_timeout(_cfg: &Config, _opts: &Self::Options) -> Option<SimDuration> {
+        None
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -233,6 +233,12 @@ impl WireMessage for Msg {
     fn vote_granted(&self) -> Option<bool> {
         (self.0.get_msg_type() == MessageType::MsgRequestVoteResponse).then_some(!self.0.reject)
     }
+    fn leader_only(&self) -> bool {
+        matches!(
+            self.0.get_msg_type(),
+            MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot
+        )
+    }
 }
 
 /// A client command in an entry's data: request id, key, value (little-endian).
@@ -914,6 +920,12 @@ impl RaftNode for RaftRs {
     fn leader(&self) -> Option<NodeId> {
         let l = self.raw.raft.leader_id;
         (l != 0).then_some(l as NodeId)
+    }
+    /// raft-rs resets its elapsed ticks to 0 between ticks and stands once they reach the
+    /// drawn timeout, at least `election_ticks[0]`: so at least that many ticks less one.
+    fn least_election_timeout(_cfg: &Config, opts: &Options) -> Option<SimDuration> {
+        let ticks = opts.election_ticks[0].saturating_sub(1) as u64;
+        Some(SimDuration(opts.tick.0.saturating_mul(ticks)))
     }
 }
 

@@ -24,7 +24,7 @@ pub fn local_to_virtual(local_ns: u64, drift_ppb: i64) -> u64 {
 
 /// Converts virtual time to a duration on a node's clock (the inverse of
 /// [`local_to_virtual`], rounded down).
-fn virtual_to_local(virt_ns: u64, drift_ppb: i64) -> u64 {
+pub(super) fn virtual_to_local(virt_ns: u64, drift_ppb: i64) -> u64 {
     if drift_ppb == 0 {
         return virt_ns;
     }
@@ -309,6 +309,9 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         let now = self.now;
         let step = by.0 as i128;
         self.slots[id as usize - 1].clock_offset_ns += if back { -step } else { step };
+        // Its timers moved with the clock: the last restart the world saw no longer bounds
+        // the next election on the clock the world judges by.
+        self.slots[id as usize - 1].election_reset = None;
         // A ticker does not move: a library's tick loop measures intervals on a monotonic
         // clock, which a step of the wall clock leaves alone (and a step forward by an hour
         // would otherwise hand over an hour of ticks at once).

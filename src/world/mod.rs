@@ -144,6 +144,8 @@ struct Slot<N: RaftNode> {
     /// (pauses may overlap; the node resumes when the last one ends).
     paused_until: Option<SimTime>,
     pauses: u32,
+    /// The last restart of its election timer the world saw (`None` after a clock jump).
+    election_reset: Option<witness::ElectionReset>,
     /// The node's state machine (`kv`), fed by applied entries. Volatile: a restart rebuilds
     /// it by applying the log again.
     sm: kv::StateMachine,
@@ -289,6 +291,11 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     config_applied: Index,
     /// A crash at a disk write is under way (its records' [`ObsCtx::at_write`]).
     crashing_at_write: bool,
+    /// The implementation's least election timeout, when "Liveness: Election Timer" is judged
+    /// ([`RaftNode::least_election_timeout`]), and whether the step running is an expiry of a
+    /// node's timer (a timer or tick input).
+    election_floor: Option<crate::base::time::SimDuration>,
+    timer_input: bool,
 }
 
 /// Runs node implementation `N` with its options on a compiled configuration with a seed,
@@ -339,11 +346,17 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     clock_offset_ns: 0,
                     paused_until: None,
                     pauses: 0,
+                    election_reset: Some(witness::ElectionReset {
+                        at: SimTime::ZERO,
+                        cause: witness::ResetCause::Started,
+                    }),
                     sm: kv::StateMachine::default(),
                 }
             })
             .collect();
         Simulation {
+            election_floor: N::least_election_timeout(&cfg.raft, opts),
+            timer_input: false,
             config_applied: 0,
             crashing_at_write: false,
             write_latency: Law::from(&cfg.write_latency),
@@ -731,7 +744,13 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     if env.msg.vote_granted() == Some(true) {
                         self.slot(to).seen.vote_delivered(env.msg.term(), from);
                     }
+                    let leader_msg = self.election_floor.is_some()
+                        && env.msg.leader_only()
+                        && env.msg.term() >= self.slot(to).seen.term;
                     self.step(to, Input::Message(env));
+                    if leader_msg {
+                        self.heard_from_leader(to, from);
+                    }
                 }
             }
             Ev::Timer { node, kind, token } => self.timer_due(node, kind, token),
@@ -917,10 +936,12 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             node.observe_clock(clock::local_now(now, s.drift_ppb, s.clock_offset_ns));
         }
         self.in_node = Some(id);
+        self.timer_input = matches!(input, Input::Timer(TimerKind::Election) | Input::Ticks(_));
         node.step(input, &mut outs);
         self.in_node = None;
         self.outs = outs;
         self.process_outputs(id);
+        self.timer_input = false;
     }
 
     /// Observes what the node's step did, then carries out its outputs in order.
@@ -1157,6 +1178,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         let s = self.slot(id);
         s.seen = Seen::from_disk(&hard);
         s.sm.clear();
+        self.reset_election_timer(id, witness::ResetCause::Started);
         let cfg = self.node_config(id);
         self.in_node = Some(id);
         let mut node = N::restart(&cfg, self.opts, hard);

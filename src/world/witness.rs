@@ -14,6 +14,8 @@
 //! the outputs in the order the node gave them.
 
 use super::Simulation;
+use crate::base::time::{SimDuration, SimTime};
+use crate::observe::check::Violation;
 use crate::observe::trace::{Event, TEntry};
 use crate::observe::Observer;
 use crate::protocol::{
@@ -194,11 +196,117 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     #[inline(never)]
     fn witness_changes(&mut self, id: NodeId, role: Role, outs: &[Output<N::Msg>]) {
         let s = &mut self.slots[id as usize - 1];
+        let before = (s.seen.role, s.seen.term, s.seen.voted_for);
         let mut records = std::mem::take(&mut self.witnessed);
         s.seen.step_records(id, role, outs, &s.hard, &mut records);
         for ev in records.drain(..) {
             self.emit(ev);
         }
         self.witnessed = records;
+        if self.election_floor.is_some() {
+            self.election_timer_step(id, before);
+        }
     }
+
+    /// "Liveness: Election Timer" (see [`ElectionReset`]): after a step that changed the
+    /// node's role or disk, `before` being its (role, term, vote) as observed before it.
+    fn election_timer_step(&mut self, id: NodeId, before: (Role, Term, Option<NodeId>)) {
+        let s = &self.slots[id as usize - 1];
+        let (role, term, vote) = (s.seen.role, s.seen.term, s.seen.voted_for);
+        let stood = (role == Role::PreCandidate && before.0 != Role::PreCandidate)
+            || (role == Role::Candidate && term > before.1 && vote == Some(id));
+        let cause = if stood {
+            if self.timer_input {
+                self.judge_election_timer(id, term);
+            }
+            ResetCause::Stood
+        } else {
+            match vote {
+                Some(c) if c != id && (term, vote) != (before.1, before.2) => {
+                    ResetCause::Granted(c)
+                }
+                _ => return,
+            }
+        };
+        self.reset_election_timer(id, cause);
+    }
+
+    /// The world's note that node `id` restarted its election timer now, for `cause`.
+    pub(super) fn reset_election_timer(&mut self, id: NodeId, cause: ResetCause) {
+        let now = self.now;
+        self.slots[id as usize - 1].election_reset = Some(ElectionReset { at: now, cause });
+    }
+
+    /// A message only a leader sends, of term `term` (at least the receiver's, before the
+    /// step), from `from` was delivered to `to` and stepped: a follower that now follows `from`
+    /// took it from its term's leader, and restarted its election timer.
+    pub(super) fn heard_from_leader(&mut self, to: NodeId, from: NodeId) {
+        let Some(node) = self.slots[to as usize - 1].node.as_ref() else {
+            return; // it crashed at a disk write
+        };
+        if node.role() == Role::Follower && node.leader() == Some(from) {
+            self.reset_election_timer(to, ResetCause::Heard(from));
+        }
+    }
+
+    /// Node `id` stood in term `term` at an expiry of its timer (a timer or tick input): fail
+    /// the run if its least election timeout had not passed, on its clock, since the last
+    /// restart of its election timer the world saw.
+    #[cold]
+    fn judge_election_timer(&mut self, id: NodeId, term: Term) {
+        let floor = self.election_floor.expect("judged only with a floor");
+        let s = &self.slots[id as usize - 1];
+        let Some(reset) = s.election_reset else {
+            return; // a clock jump since: not judged
+        };
+        let elapsed = super::clock::virtual_to_local((self.now - reset.at).0, s.drift_ppb);
+        // Conversions between the clocks round by a nanosecond or so.
+        if elapsed + SLACK_NS >= floor.0 {
+            return;
+        }
+        let what = match reset.cause {
+            ResetCause::Started => "started".to_string(),
+            ResetCause::Heard(l) => format!("took an AppendEntries from n{l}, its term's leader"),
+            ResetCause::Granted(c) => format!("granted its vote to n{c}"),
+            ResetCause::Stood => "stood in an election".to_string(),
+        };
+        let detail = format!(
+            "n{id} stood (term {term}) {} after it {what} (at {}), sooner than its least election timeout {} on its clock: an election timer not restarted then (Figure 2, \"Followers\"; §5.2)",
+            SimDuration(elapsed),
+            reset.at,
+            floor
+        );
+        self.violation.get_or_insert(Violation {
+            property: "Liveness: Election Timer",
+            event_index: self.records + 1,
+            time: self.now.0,
+            detail,
+        });
+    }
+}
+
+/// Tolerance for the clock conversions' rounding, in ns.
+const SLACK_NS: u64 = 1_000;
+
+/// The last moment the world saw that a node must have restarted its election timer, for
+/// "Liveness: Election Timer": a server stands only once its election timeout has passed
+/// without it hearing from its term's leader or granting a vote (Figure 2, "Followers"), and a
+/// candidate restarts its timer when it stands (§5.2). The world notes each such moment from
+/// what it observes: the node's start, a message only leaders send (at least the receiver's
+/// term) after which the node follows its sender, a vote for another server in its disk
+/// write, a new candidacy or pre-candidacy. An implementation may restart its timer more
+/// often (on any new term, say); that only makes its elections later than the world's bound
+/// requires. A clock jump forgets the moment: the next is judged afresh.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ElectionReset {
+    pub at: SimTime,
+    pub cause: ResetCause,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum ResetCause {
+    Started,
+    Heard(NodeId),
+    Granted(NodeId),
+    Stood,
 }
