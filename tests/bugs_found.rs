@@ -31,6 +31,7 @@ fn search_in(
         max_failures,
         shard: None,
         jobs: 2,
+        guided: false,
     };
     explore(&sc, &plan, &|_, _| {}).findings
 }
@@ -234,6 +235,7 @@ fn forget_vote_on_restart_is_found_under_light_load() {
             max_failures: 1,
             shard: None,
             jobs: 2,
+            guided: false,
         };
         explore(&sc, &plan, &|_, _| {}).findings
     };

@@ -31,6 +31,7 @@ fn search(name: &str, seeds: std::ops::Range<u64>, jobs: usize) -> Tally {
         max_failures: 10,
         shard: None,
         jobs,
+        guided: false,
     };
     let r = explore(&scenario(name), &plan, &|_, _| {});
     assert!(r.findings.is_empty(), "{name}: {:?}", r.findings);

@@ -111,6 +111,7 @@ fn findings(sc: &Scenario, jobs: usize, shard: Option<(u64, u64)>, max: usize) -
         max_failures: max,
         shard,
         jobs,
+        guided: false,
     };
     explore(sc, &plan, &|_, _| {})
         .findings

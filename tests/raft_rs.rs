@@ -126,6 +126,7 @@ fn first_failures(sc: &Scenario, bug: &str, seeds: u64) -> Vec<(u64, String)> {
         max_failures: 1,
         shard: None,
         jobs: 2,
+        guided: false,
     };
     explore(&sc, &plan, &|_, _| {})
         .findings
@@ -332,6 +333,7 @@ fn raft_rs_leads_a_single_voter_configuration_before_its_vote_is_durable() {
         max_failures: 60,
         shard: None,
         jobs: 2,
+        guided: false,
     };
     let found = explore(&raft_rs_random_membership(), &plan, &|_, _| {}).findings;
     assert!(!found.is_empty(), "the single-voter case is reached");

@@ -38,6 +38,8 @@ mod failure_paths;
 mod faulty_seeds;
 #[path = "figure8.rs"]
 mod figure8;
+#[path = "guided.rs"]
+mod guided;
 #[path = "incidents.rs"]
 mod incidents;
 #[path = "interaction.rs"]

@@ -36,6 +36,12 @@ pub struct ExploreArgs {
     /// value; as in `sweep --set`). Repeatable. Saved failing scenarios include it.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     sets: Vec<String>,
+    /// Coverage-guided: after the first 256 seeds, in order, run each round of 256 picked from
+    /// the next 1,024 seeds of the range, three quarters by how likely their drawn shape and
+    /// fault kinds make the rarest coverage marks, the rest in order (the others are passed
+    /// over). Each reported seed replays on its own with `--seed`. Not with --shard.
+    #[arg(long, conflicts_with = "shard")]
+    guided: bool,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -58,6 +64,7 @@ pub fn plan(a: &ExploreArgs) -> Result<ExplorePlan> {
         max_failures: a.max_failures,
         shard,
         jobs: jobs(a.jobs, "")?,
+        guided: a.guided,
     })
 }
 
@@ -141,6 +148,7 @@ pub fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
     let seeds = &plan.seeds;
     let total = match plan.shard {
         Some((k, n)) => (seeds.end - seeds.start).saturating_sub(k).div_ceil(n),
+        None if plan.guided => crate::experiment::guided::runs_for(seeds.end - seeds.start),
         None => seeds.end - seeds.start,
     };
     let bar = progress(
@@ -168,6 +176,19 @@ pub fn cmd_explore(a: ExploreArgs) -> Result<ExitCode> {
         plan.jobs,
         report.findings.len()
     );
+    if let (Some(runs), Some(t)) = (report.first_failure_runs, report.first_failure_time) {
+        outln!(
+            "first failure after {runs} runs, {:.2}s of their own time (screening included)",
+            t.as_secs_f64()
+        );
+    }
+    if plan.guided {
+        outln!(
+            "guided: {} seeds screened, {} passed over",
+            report.seeds_run + report.passed_over,
+            report.passed_over
+        );
+    }
     out!("{}", report.coverage.render());
     let scenario_json = serde_json::to_vec_pretty(&sc).expect("scenario serialises");
     if let Some(shard) = plan.shard {

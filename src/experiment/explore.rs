@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
+use crate::experiment::guided;
 use crate::experiment::run::{judge_choice, judge_covered as judge_covered_run};
 use crate::nodes::NodeChoice;
 use crate::observe::coverage::{Marks, Tally};
@@ -33,6 +34,9 @@ pub struct ExplorePlan {
     /// `(s - start) % n == k`.
     pub shard: Option<(u64, u64)>,
     pub jobs: usize,
+    /// Coverage-guided ([`super::guided`]): after a first round in order, each round runs the
+    /// seeds of the next window most likely to hit rare marks. Not with `shard`.
+    pub guided: bool,
 }
 
 /// A failing seed.
@@ -53,6 +57,19 @@ pub struct ExploreReport {
     pub seeds_run: u64,
     /// How many of the seeds run hit each coverage mark.
     pub coverage: Tally,
+    /// A guided search: the seeds screened and not run.
+    pub passed_over: u64,
+    /// The runs up to and including the first failing seed, in the order run (rounds in
+    /// turn; within a round, by seed), and their own time summed with the screening before
+    /// them: the search's cost to its first failure, whatever `--jobs`. Times vary from
+    /// machine to machine; the runs do not.
+    pub first_failure_runs: Option<u64>,
+    pub first_failure_time: Option<std::time::Duration>,
+    /// The same cost for the whole search.
+    pub time_spent: std::time::Duration,
+    /// A guided search: a digest of the seeds run, in the order run (the same search picks
+    /// the same seeds whatever `--jobs`).
+    pub picked_digest: u64,
 }
 
 /// Why a run failed, if it did.
@@ -154,6 +171,40 @@ pub fn explore<'a>(
     explore_on(cfg, plan, progress, Some(&pool))
 }
 
+/// One seed's run under the search's subject: what failed, and the marks it hit.
+fn run_seed(cfg: Subject<'_>, seed: u64) -> (Option<Finding>, Marks) {
+    match cfg {
+        Subject::Config(c, node) => judge_covered(c, node, seed),
+        Subject::Scenario(sc) => {
+            let sc = sc.for_seed(seed);
+            judge_covered(&sc.compile(), &sc.node_choice(), seed)
+        }
+    }
+}
+
+/// One seed's features for the guided search ([`guided::features`]), without running it.
+fn seed_features(cfg: Subject<'_>, seed: u64) -> Vec<String> {
+    match cfg {
+        Subject::Config(c, _) => guided::features(None, c, seed),
+        Subject::Scenario(sc) => {
+            let drawn = sc.for_seed(seed);
+            guided::features(drawn.drawn.as_deref(), &drawn.compile(), seed)
+        }
+    }
+}
+
+/// Maps `f` over `items` on the pool, if any, keeping their order.
+fn par_map<T: Sync, R: Send>(
+    pool: Option<&rayon::ThreadPool>,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync + Send,
+) -> Vec<R> {
+    match pool {
+        Some(pool) => pool.install(|| items.par_iter().map(&f).collect()),
+        None => items.iter().map(f).collect(),
+    }
+}
+
 fn explore_on(
     cfg: Subject<'_>,
     plan: &ExplorePlan,
@@ -169,41 +220,81 @@ fn explore_on(
         _ => 0,
     };
     let mut report = ExploreReport::default();
+    let mut model = guided::Model::default();
+    let mut spent = std::time::Duration::ZERO;
     let done = AtomicU64::new(0);
     let mut next = 0u64;
     while next < count && report.findings.len() < plan.max_failures {
-        let end = (next + CHUNK).min(count);
-        let one = |i: u64| {
-            let seed = seed_at(i).expect("within the range");
-            let f = match cfg {
-                Subject::Config(c, node) => judge_covered(c, node, seed),
-                Subject::Scenario(sc) => {
-                    let sc = sc.for_seed(seed);
-                    judge_covered(&sc.compile(), &sc.node_choice(), seed)
-                }
+        // The seeds of this round, with their genomes when guided.
+        let (seeds, genomes): (Vec<u64>, Vec<guided::Genome>) = if !plan.guided {
+            let end = (next + CHUNK).min(count);
+            let seeds = (next..end).map(|i| seed_at(i).expect("within the range"));
+            next = end;
+            (seeds.collect(), Vec::new())
+        } else {
+            let first = report.seeds_run == 0;
+            let end = (next + if first { CHUNK } else { guided::WINDOW }).min(count);
+            let screened: Vec<u64> = (next..end)
+                .map(|i| seed_at(i).expect("within the range"))
+                .collect();
+            next = end;
+            let t0 = std::time::Instant::now();
+            let features = par_map(pool, &screened, |&s| seed_features(cfg, s));
+            // Screening runs in parallel: its share of the cost is its total time (near
+            // enough, the sum of the features' own times).
+            spent += t0.elapsed() * pool.map_or(1, |p| p.current_num_threads() as u32);
+            let screened: Vec<(u64, guided::Genome)> = screened
+                .into_iter()
+                .zip(features)
+                .map(|(s, f)| (s, model.genome(f)))
+                .collect();
+            let picked = if first {
+                screened.iter().map(|(s, _)| *s).collect()
+            } else {
+                model.pick(&screened, CHUNK as usize)
             };
+            report.passed_over += (screened.len() - picked.len()) as u64;
+            let genomes = screened
+                .into_iter()
+                .filter(|(s, _)| picked.binary_search(s).is_ok())
+                .map(|(_, g)| g)
+                .collect();
+            (picked, genomes)
+        };
+        let judged = par_map(pool, &seeds, |&seed| {
+            let t0 = std::time::Instant::now();
+            let f = run_seed(cfg, seed);
             let d = done.fetch_add(1, Ordering::Relaxed) + 1;
             if d.is_multiple_of(16) {
                 progress(d, 0);
             }
-            f
-        };
-        let judged: Vec<(Option<Finding>, Marks)> = match pool {
-            Some(pool) => pool.install(|| (next..end).into_par_iter().map(one).collect()),
-            None => (next..end).map(one).collect(),
-        };
+            (f, t0.elapsed())
+        });
         let mut found = Vec::new();
-        for (f, marks) in judged {
+        for (i, ((f, marks), took)) in judged.into_iter().enumerate() {
+            spent += took;
+            if f.is_some() && report.first_failure_runs.is_none() {
+                report.first_failure_runs = Some(report.seeds_run + i as u64 + 1);
+                report.first_failure_time = Some(spent);
+            }
             report.coverage.add(marks);
+            if plan.guided {
+                model.learn(&genomes[i], marks);
+                report.picked_digest = report
+                    .picked_digest
+                    .rotate_left(5)
+                    .wrapping_mul(0x100_0000_01b3)
+                    ^ seeds[i];
+            }
             found.extend(f);
         }
         found.sort_by_key(|f| f.seed);
         report.findings.extend(found);
-        report.seeds_run += end - next;
+        report.seeds_run += seeds.len() as u64;
         progress(report.seeds_run, report.findings.len() as u64);
-        next = end;
     }
     report.findings.truncate(plan.max_failures);
+    report.time_spent = spent;
     report
 }
 

@@ -4,6 +4,7 @@
 pub mod analytic;
 pub mod bench;
 pub mod explore;
+pub mod guided;
 pub mod reference;
 pub mod run;
 pub mod shrink;

@@ -1031,6 +1031,14 @@ pub fn generate(spec: &Generator, index: usize, cfg: &RunConfig, seed: u64) -> V
     faults
 }
 
+/// The kinds generator `spec` (the `index`-th) enables for `seed`, with their weights: what
+/// [`generate`] draws first, without drawing the faults (cheap: for `explore --guided`, which
+/// picks seeds by what they will draw).
+pub fn swarm_of(spec: &Generator, index: usize, seed: u64) -> Vec<(GenKind, u64)> {
+    let mut rng = Rng::stream(seed, Purpose::Faults, (1 << 32) + index as u64);
+    swarm(spec, &mut rng)
+}
+
 /// Swarm: each kind `spec` allows is enabled with probability 1/2 (at least one), then given a
 /// weight from 1 to 4.
 fn swarm(spec: &Generator, rng: &mut Rng) -> Vec<(GenKind, u64)> {
