@@ -113,7 +113,7 @@ fn a_guided_search_runs_what_its_rounds_allow() {
 #[test]
 #[ignore = "a measurement, run by hand"]
 fn uniform_against_guided() {
-    const RUNS: u64 = 3000;
+    const RUNS: u64 = 3072;
     let offsets = [0u64, 1_000_000, 2_000_000, 3_000_000];
     let pairs: [(&str, &str); 8] = [
         ("random-faults", "forget-vote-on-restart"),

@@ -747,6 +747,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     let leader_msg = self.election_floor.is_some()
                         && env.msg.leader_only()
                         && env.msg.term() >= self.slot(to).seen.term;
+                    // After the step: the ticks that passed before the message come first in it.
                     self.step(to, Input::Message(env));
                     if leader_msg {
                         self.heard_from_leader(to, from);

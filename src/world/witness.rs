@@ -237,16 +237,12 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         self.slots[id as usize - 1].election_reset = Some(ElectionReset { at: now, cause });
     }
 
-    /// A message only a leader sends, of term `term` (at least the receiver's, before the
-    /// step), from `from` was delivered to `to` and stepped: a follower that now follows `from`
-    /// took it from its term's leader, and restarted its election timer.
+    /// A message only a leader sends, of at least the receiver's term (as observed before the
+    /// step), from `from` was delivered to `to`: whatever `to` made of it, Figure 2 says it
+    /// follows `from` now ("Candidates": convert to follower) and restarted its election timer
+    /// ("Followers").
     pub(super) fn heard_from_leader(&mut self, to: NodeId, from: NodeId) {
-        let Some(node) = self.slots[to as usize - 1].node.as_ref() else {
-            return; // it crashed at a disk write
-        };
-        if node.role() == Role::Follower && node.leader() == Some(from) {
-            self.reset_election_timer(to, ResetCause::Heard(from));
-        }
+        self.reset_election_timer(to, ResetCause::Heard(from));
     }
 
     /// Node `id` stood in term `term` at an expiry of its timer (a timer or tick input): fail
@@ -266,7 +262,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         }
         let what = match reset.cause {
             ResetCause::Started => "started".to_string(),
-            ResetCause::Heard(l) => format!("took an AppendEntries from n{l}, its term's leader"),
+            ResetCause::Heard(l) => format!("received an AppendEntries of its term from n{l}"),
             ResetCause::Granted(c) => format!("granted its vote to n{c}"),
             ResetCause::Stood => "stood in an election".to_string(),
         };
@@ -292,9 +288,9 @@ const SLACK_NS: u64 = 1_000;
 /// "Liveness: Election Timer": a server stands only once its election timeout has passed
 /// without it hearing from its term's leader or granting a vote (Figure 2, "Followers"), and a
 /// candidate restarts its timer when it stands (§5.2). The world notes each such moment from
-/// what it observes: the node's start, a message only leaders send (at least the receiver's
-/// term) after which the node follows its sender, a vote for another server in its disk
-/// write, a new candidacy or pre-candidacy. An implementation may restart its timer more
+/// what it observes: the node's start, the delivery of a message only leaders send, of at least
+/// the receiver's term, a vote for another server in its disk write, a new candidacy or
+/// pre-candidacy. An implementation may restart its timer more
 /// often (on any new term, say); that only makes its elections later than the world's bound
 /// requires. A clock jump forgets the moment: the next is judged afresh.
 #[derive(Clone, Copy, Debug)]
