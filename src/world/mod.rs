@@ -103,6 +103,8 @@ enum Ev<M> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LivenessCheck {
+    /// The start of the quiet phase, postponed until an ordered network's links drain.
+    Quiet,
     Leader,
     Commit,
     Converge,
@@ -276,6 +278,8 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     /// Liveness: when the quiet phase started, the checks still to come, whether a stable leader
     /// has been seen since, and the requests outstanding when it started.
     quiet_since: Option<SimTime>,
+    /// The quiet phase's start is queued (`LivenessCheck::Quiet`).
+    quiet_waiting: bool,
     checks_pending: u32,
     leader_seen: bool,
     outstanding_at_quiet: Vec<u64>,
@@ -380,6 +384,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             trace_messages: level == TraceLevel::Messages,
             in_node: None,
             quiet_since: None,
+            quiet_waiting: false,
             checks_pending: 0,
             leader_seen: false,
             outstanding_at_quiet: Vec::new(),
@@ -792,28 +797,27 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
 
     /// Starts the quiet phase once every fault event has applied (at once if there are none),
     /// scheduling the checks of the liveness bounds, and notes a stable leader when one exists.
+    /// On an ordered network the quiet phase waits for the links to drain of what was sent
+    /// before: a message drawn under the last delay spike holds its link, and every message
+    /// behind it, past the spike's end, so the fault is still in force until it arrives.
     #[cold]
     #[inline(never)]
     fn watch_liveness(&mut self) {
-        if self.quiet_since.is_none() && (self.faults.done() || self.faults.list.is_empty()) {
-            self.quiet_since = Some(self.now);
-            self.outstanding_at_quiet = self.clients.outstanding();
-            self.applied_at_quiet = self.slots.iter().map(|s| s.seen.applied).max().unwrap_or(0);
-            let l = self.cfg.liveness;
-            for (bound, check) in [
-                (l.leader_within, LivenessCheck::Leader),
-                (l.commit_within, LivenessCheck::Commit),
-                (l.converge_within, LivenessCheck::Converge),
-                (l.membership_within, LivenessCheck::Membership),
-            ] {
-                // A bound that would end after stop.at cannot be judged: it is not checked.
-                if let Some(at) = bound
-                    .map(|b| self.now + b)
-                    .filter(|&at| at <= self.cfg.stop.at)
-                {
-                    self.queue.push(at, Ev::Liveness(check));
+        if self.quiet_since.is_none()
+            && !self.quiet_waiting
+            && (self.faults.done() || self.faults.list.is_empty())
+        {
+            let drained = self.net.drained_by();
+            if drained > self.now {
+                self.quiet_waiting = true;
+                // Counted as a check to come, so `stop.when` waits for it; unless it comes
+                // after stop.at, when no bound could be judged anyway.
+                if drained <= self.cfg.stop.at {
                     self.checks_pending += 1;
                 }
+                self.queue.push(drained, Ev::Liveness(LivenessCheck::Quiet));
+            } else {
+                self.start_quiet();
             }
         }
         if self.quiet_since.is_some() && !self.leader_seen && self.stable_leader().is_some() {
@@ -821,14 +825,45 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         }
     }
 
+    /// The quiet phase starts now: note what the bounds are judged against and schedule them.
+    fn start_quiet(&mut self) {
+        self.quiet_since = Some(self.now);
+        self.outstanding_at_quiet = self.clients.outstanding();
+        self.applied_at_quiet = self.slots.iter().map(|s| s.seen.applied).max().unwrap_or(0);
+        let l = self.cfg.liveness;
+        for (bound, check) in [
+            (l.leader_within, LivenessCheck::Leader),
+            (l.commit_within, LivenessCheck::Commit),
+            (l.converge_within, LivenessCheck::Converge),
+            (l.membership_within, LivenessCheck::Membership),
+        ] {
+            // A bound that would end after stop.at cannot be judged: it is not checked.
+            if let Some(at) = bound
+                .map(|b| self.now + b)
+                .filter(|&at| at <= self.cfg.stop.at)
+            {
+                self.queue.push(at, Ev::Liveness(check));
+                self.checks_pending += 1;
+            }
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn check_liveness(&mut self, check: LivenessCheck) {
+        if check == LivenessCheck::Quiet {
+            if self.now <= self.cfg.stop.at {
+                self.checks_pending -= 1;
+            }
+            self.start_quiet();
+            return;
+        }
         self.checks_pending -= 1;
         let since = self
             .quiet_since
             .expect("scheduled when the quiet phase started");
         let (property, detail) = match check {
+            LivenessCheck::Quiet => unreachable!("handled above"),
             LivenessCheck::Membership => match self.membership_unsettled() {
                 None => return,
                 Some(why) => (

@@ -142,6 +142,17 @@ impl Network {
         }
     }
 
+    /// With an ordered network: when the last message scheduled on any link so far arrives
+    /// (every message sent later arrives after the ones before it on its link, but none is
+    /// held past this by them). Zero otherwise.
+    pub fn drained_by(&self) -> SimTime {
+        self.last_arrival
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(SimTime::ZERO)
+    }
+
     /// Decides the fate of a message sent at `now` from `from` to `to`.
     pub fn send(&mut self, from: NodeId, to: NodeId, now: SimTime) -> Fate {
         let fate = self.draw(from, to);
