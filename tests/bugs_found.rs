@@ -151,6 +151,25 @@ fn removed_leader_keeps_leading_is_found() {
     }
 }
 
+/// `random-swarm.json` draws every dimension at once (switches, read path, workload) with
+/// membership actions and faults from the seed: it finds the two membership bugs the other
+/// budgets miss or need a scripted scenario for (`joint-commit-by-new-only` at seed 27,
+/// Commit Quorum; `removed-leader-keeps-leading` at seed 0), and the correct node passes every
+/// seed up to 27.
+#[test]
+fn random_swarm_finds_the_membership_bugs() {
+    let found = search_in("random-swarm", &[Bug::JointCommitByNewOnly], 0..28, 1);
+    assert_eq!(found.len(), 1, "random-swarm 0..=27");
+    assert_eq!(
+        (found[0].seed, found[0].property.as_str()),
+        (27, "Commit Quorum")
+    );
+    let found = search_in("random-swarm", &[Bug::RemovedLeaderKeepsLeading], 0..1, 1);
+    assert_eq!(found.len(), 1, "random-swarm seed 0");
+    assert_eq!(found[0].property, "Leader Outside Configuration");
+    assert!(search_in("random-swarm", &[], 0..28, 1).is_empty());
+}
+
 /// §5.1: a reply of a term the leader has left is stale. Counted as one of this term, a
 /// success from the leader's previous term answers a heartbeat round of this one, so a
 /// ReadIndex confirms a leadership it no longer holds: `random-clients.json` (which draws

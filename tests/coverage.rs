@@ -122,7 +122,7 @@ fn a_run_that_cannot_reach_a_mark_does_not_hit_it() {
 /// the suite stays fast; docs/SEARCHING.md, "Coverage", gives the counts over 1,000 seeds).
 #[test]
 fn shipped_search_budgets_hit_the_marks_they_exist_for() {
-    let cases: [(&str, u64, &[Mark], &[Mark]); 4] = [
+    let cases: [(&str, u64, &[Mark], &[Mark]); 5] = [
         (
             "random-faults.json",
             24,
@@ -161,6 +161,22 @@ fn shipped_search_budgets_hit_the_marks_they_exist_for() {
                 Mark::CheckQuorumStepDown,
             ],
             &[Mark::JointCommitted],
+        ),
+        (
+            "random-swarm.json",
+            64,
+            &[
+                Mark::JointCommitted,
+                Mark::LeaderInJoint,
+                Mark::RemovedLeaderStepsDown,
+                Mark::ReadAtLeader,
+                Mark::ReadAtFollower,
+                Mark::ReadHeldBack,
+                Mark::PreVote,
+                Mark::CheckQuorumStepDown,
+            ],
+            // No generator draws a clock jump or a transfer there.
+            &[Mark::ClockJump, Mark::TransferCompleted],
         ),
         (
             "random-shapes.json",
