@@ -77,6 +77,8 @@ pub struct Network {
     /// With an ordered network: the latest arrival scheduled on each link (same indexing as
     /// `links`); empty otherwise.
     last_arrival: Vec<SimTime>,
+    /// The latest arrival drawn for a message sent while a delay spike was in force.
+    spike_arrival: SimTime,
 }
 
 impl Network {
@@ -123,6 +125,7 @@ impl Network {
             } else {
                 Vec::new()
             },
+            spike_arrival: SimTime::ZERO,
         }
     }
 
@@ -142,20 +145,28 @@ impl Network {
         }
     }
 
-    /// With an ordered network: when the last message scheduled on any link so far arrives
-    /// (every message sent later arrives after the ones before it on its link, but none is
-    /// held past this by them). Zero otherwise.
+    /// When the messages a fault holds back have all arrived: the latest arrival drawn for a
+    /// message sent under a delay spike, and with an ordered network the latest arrival
+    /// scheduled on any link (a message sent later arrives after those before it on its link,
+    /// but none is held past this by them). Zero when neither applies.
     pub fn drained_by(&self) -> SimTime {
         self.last_arrival
             .iter()
             .copied()
             .max()
             .unwrap_or(SimTime::ZERO)
+            .max(self.spike_arrival)
     }
 
     /// Decides the fate of a message sent at `now` from `from` to `to`.
     pub fn send(&mut self, from: NodeId, to: NodeId, now: SimTime) -> Fate {
         let fate = self.draw(from, to);
+        if !self.spikes.is_empty() {
+            if let Fate::Deliver { delay, copy_delay } = &fate {
+                let latest = (*delay).max(copy_delay.unwrap_or(*delay));
+                self.spike_arrival = self.spike_arrival.max(now + latest);
+            }
+        }
         if self.last_arrival.is_empty() {
             return fate;
         }
