@@ -103,7 +103,8 @@ enum Ev<M> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LivenessCheck {
-    /// The start of the quiet phase, postponed until an ordered network's links drain.
+    /// The start of the quiet phase, postponed until the messages a fault held back have
+    /// arrived (`Network::drained_by`).
     Quiet,
     Leader,
     Commit,
@@ -561,16 +562,23 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         }
     }
 
+    /// A property failed now: the run's violation, at the next record (the first one found
+    /// stands).
+    #[cold]
+    fn fail(&mut self, property: &'static str, detail: String) {
+        self.violation.get_or_insert(Violation {
+            property,
+            event_index: self.records + 1,
+            time: self.now.0,
+            detail,
+        });
+    }
+
     #[cold]
     fn finish_after_panic(mut self, message: String) -> RunResult {
         if let Some(id) = self.in_node {
             // The node's own assertion failed: a named violation, like any the checker finds.
-            self.violation.get_or_insert(Violation {
-                property: "Node Assertion",
-                event_index: self.records + 1,
-                time: self.now.0,
-                detail: format!("n{id} panicked: {message}"),
-            });
+            self.fail("Node Assertion", format!("n{id} panicked: {message}"));
             return self.finish(Outcome::Violation, None);
         }
         // The panic may have left a node half-stepped: keep only what the observers saw, and
@@ -609,12 +617,8 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             from,
         } = &report.verdict
         {
-            self.violation.get_or_insert(Violation {
-                property: "Linearizability",
-                event_index: self.records + 1,
-                time: self.now.0,
-                detail: linear::describe_violation(&history, *key, window, *start, *end, *from),
-            });
+            let detail = linear::describe_violation(&history, *key, window, *start, *end, *from);
+            self.fail("Linearizability", detail);
         }
         self.emit(Event::Linearizability {
             verdict: verdict.into(),
@@ -754,8 +758,11 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                         && env.msg.term() >= self.slot(to).seen.term;
                     // After the step: the ticks that passed before the message come first in it.
                     self.step(to, Input::Message(env));
+                    // Whatever `to` made of it, Figure 2 has it follow `from` now
+                    // ("Candidates": convert to follower) and restart its election timer
+                    // ("Followers").
                     if leader_msg {
-                        self.heard_from_leader(to, from);
+                        self.reset_election_timer(to, witness::ResetCause::Heard(from));
                     }
                 }
             }
@@ -797,9 +804,9 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
 
     /// Starts the quiet phase once every fault event has applied (at once if there are none),
     /// scheduling the checks of the liveness bounds, and notes a stable leader when one exists.
-    /// On an ordered network the quiet phase waits for the links to drain of what was sent
-    /// before: a message drawn under the last delay spike holds its link, and every message
-    /// behind it, past the spike's end, so the fault is still in force until it arrives.
+    /// The quiet phase waits for the messages a fault held back (`Network::drained_by`): one
+    /// drawn under a delay spike arrives past the spike's end, and on an ordered network holds
+    /// every message behind it on its link, so the fault is still in force until it arrives.
     #[cold]
     #[inline(never)]
     fn watch_liveness(&mut self) {
@@ -935,12 +942,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 )
             }
         };
-        self.violation.get_or_insert(Violation {
-            property,
-            event_index: self.records + 1,
-            time: self.now.0,
-            detail,
-        });
+        self.fail(property, detail);
     }
 
     fn drop_msg(&mut self, env: &Envelope<N::Msg>, reason: DropReason, id: u64) {

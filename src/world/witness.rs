@@ -15,7 +15,6 @@
 
 use super::Simulation;
 use crate::base::time::{SimDuration, SimTime};
-use crate::observe::check::Violation;
 use crate::observe::trace::{Event, TEntry};
 use crate::observe::Observer;
 use crate::protocol::{
@@ -237,14 +236,6 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         self.slots[id as usize - 1].election_reset = Some(ElectionReset { at: now, cause });
     }
 
-    /// A message only a leader sends, of at least the receiver's term (as observed before the
-    /// step), from `from` was delivered to `to`: whatever `to` made of it, Figure 2 says it
-    /// follows `from` now ("Candidates": convert to follower) and restarted its election timer
-    /// ("Followers").
-    pub(super) fn heard_from_leader(&mut self, to: NodeId, from: NodeId) {
-        self.reset_election_timer(to, ResetCause::Heard(from));
-    }
-
     /// Node `id` stood in term `term` at an expiry of its timer (a timer or tick input): fail
     /// the run if its least election timeout had not passed, on its clock, since the last
     /// restart of its election timer the world saw.
@@ -272,12 +263,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
             reset.at,
             floor
         );
-        self.violation.get_or_insert(Violation {
-            property: "Liveness: Election Timer",
-            event_index: self.records + 1,
-            time: self.now.0,
-            detail,
-        });
+        self.fail("Liveness: Election Timer", detail);
     }
 }
 
@@ -290,9 +276,9 @@ const SLACK_NS: u64 = 1_000;
 /// candidate restarts its timer when it stands (§5.2). The world notes each such moment from
 /// what it observes: the node's start, the delivery of a message only leaders send, of at least
 /// the receiver's term, a vote for another server in its disk write, a new candidacy or
-/// pre-candidacy. An implementation may restart its timer more
-/// often (on any new term, say); that only makes its elections later than the world's bound
-/// requires. A clock jump forgets the moment: the next is judged afresh.
+/// pre-candidacy. An implementation may restart its timer more often (on any new term, say);
+/// that only makes its elections later than the world's bound requires. A clock jump forgets
+/// the moment: the next is judged afresh.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ElectionReset {
     pub at: SimTime,
