@@ -283,6 +283,9 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     quiet_waiting: bool,
     checks_pending: u32,
     leader_seen: bool,
+    /// "Liveness: Membership" held at some moment of the quiet phase: a running leader whose
+    /// latest configuration was C_new alone and committed.
+    membership_settled: bool,
     outstanding_at_quiet: Vec<u64>,
     /// The most any node had applied when the quiet phase started.
     applied_at_quiet: u64,
@@ -388,6 +391,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             quiet_waiting: false,
             checks_pending: 0,
             leader_seen: false,
+            membership_settled: false,
             outstanding_at_quiet: Vec::new(),
             applied_at_quiet: 0,
             faults: FaultState::new(cfg, seed),
@@ -830,6 +834,16 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         if self.quiet_since.is_some() && !self.leader_seen && self.stable_leader().is_some() {
             self.leader_seen = true;
         }
+        // Like Leader, Membership is met once its condition holds within the bound: a leader
+        // that loses its quorum later (CheckQuorum under loss) un-finishes no change; keeping
+        // a leader is what Stable Leader judges.
+        if self.quiet_since.is_some()
+            && !self.membership_settled
+            && self.cfg.liveness.membership_within.is_some()
+            && self.membership_unsettled().is_none()
+        {
+            self.membership_settled = true;
+        }
     }
 
     /// The quiet phase starts now: note what the bounds are judged against and schedule them.
@@ -872,6 +886,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         let (property, detail) = match check {
             LivenessCheck::Quiet => unreachable!("handled above"),
             LivenessCheck::Membership => match self.membership_unsettled() {
+                _ if self.membership_settled => return,
                 None => return,
                 Some(why) => (
                     "Liveness: Membership",
@@ -920,8 +935,16 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 // this is the rest of convergence: nobody is left behind).
                 let want = self.applied_at_quiet;
                 // Of the leader's configuration, when membership changes: a removed server
-                // is left behind on purpose.
-                let members = self.current_leader().map_or(u64::MAX, |l| self.members(l));
+                // is left behind on purpose. Between leaders, of the configuration of the
+                // node that has applied most: the next leader holds every entry that node applied,
+                // its configurations included.
+                let members = self.members(self.current_leader().unwrap_or_else(|| {
+                    self.slots
+                        .iter()
+                        .filter(|s| s.node.is_some())
+                        .max_by_key(|s| (s.seen.applied, std::cmp::Reverse(s.cfg.id)))
+                        .map_or(1, |s| s.cfg.id)
+                }));
                 let behind: Vec<String> = self
                     .slots
                     .iter()
