@@ -155,3 +155,17 @@ fn different_seeds_give_different_runs() {
         "first-leader times barely vary: {firsts:?}"
     );
 }
+
+/// `clocks.timer_resolution` of 1 ns rounds nothing (every duration is whole nanoseconds), so
+/// the run is the one without it, hash for hash; 1 ms makes a different run.
+#[test]
+fn a_one_nanosecond_timer_resolution_changes_nothing() {
+    let mut sc = Scenario::load(&root().join("scenarios/random-faults.json")).expect("valid");
+    let hash = |sc: &Scenario| common::traced(sc, 3).summary.trace_hash;
+    let plain = hash(&sc);
+    assert!(plain.is_some(), "a traced run has a hash");
+    sc.clocks.timer_resolution = Some(raftsim::base::time::SimDuration(1));
+    assert_eq!(hash(&sc), plain);
+    sc.clocks.timer_resolution = Some(raftsim::base::time::SimDuration(1_000_000));
+    assert_ne!(hash(&sc), plain);
+}

@@ -755,8 +755,9 @@ fn binomial_tail(n: u64, x: f64, k: u64) -> f64 {
 // (src/experiment/analytic.rs) agrees with the simulator where its assumptions hold: a cold
 // start, one constant latency (delay, and the candidate's write with before_send), no jitter,
 // no drift. 3, 5 and 7 nodes, latency/range 0.2 (parallel: one 2 ms delay) and 0.4
-// (before_send: a 2 ms write, then the delay), 2000 trials each; the tolerance is four
-// standard errors of the measured share, sqrt(p(1 − p) / trials), plus one trial.
+// (before_send: a 2 ms write, two syncs of 1 ms, then the delay), 2000 trials each; the
+// tolerance is four standard errors of the measured share, sqrt(p(1 − p) / trials), plus one
+// trial.
 #[test]
 fn the_analytic_split_vote_probability_matches_the_simulator() {
     let tmp = tempfile::tempdir().unwrap();
@@ -779,7 +780,11 @@ fn the_analytic_split_vote_probability_matches_the_simulator() {
         "--set",
         "clocks.drift_ppm.constant=0",
         "--set",
+        "clocks.timer_resolution=1ns",
+        "--set",
         "storage.write_latency.constant=2ms",
+        "--set",
+        r#"storage.metadata_write={"sync": {"constant": "1ms"}, "syncs": 2}"#,
         "--set",
         "raft.candidate_persist=parallel,before_send",
         "--quiet",
@@ -809,7 +814,71 @@ fn the_analytic_split_vote_probability_matches_the_simulator() {
             (measured - want).abs() <= tol,
             "{n} nodes, x {x}: measured {measured}, model {want}, tolerance {tol}"
         );
+        // A cold start with no loss: the first term elects or splits, nothing else.
+        let won = parse_ms(&get("first_term_won_share"));
+        assert!(
+            (won + measured - 1.0).abs() < 1e-9,
+            "{row:?}: won {won} + split {measured}"
+        );
+        assert!((parse_ms(&get("model_first_term_won")) - (1.0 - want)).abs() < 1e-4);
     }
+}
+
+// Why: issue 22 item 2: the share of trials elected in the first round, against a case
+// worked by hand, with the candidate's write taken from `storage.metadata_write`. Three
+// nodes, cold start, timeouts 150–160 ms (R = 10 ms), a constant 2 ms delay, no processing,
+// jitter or drift, timers to the nanosecond; the candidate writes its term and vote first
+// (`before_send`), in two syncs of 0.5 ms, so w = 1 + 2 = 3 ms and x = w/R = 0.3. As the
+// closed form counts it (docs/FIGURE16.md), the term splits when two or more of the three
+// racers stand within w: P(Binomial(3, 0.3) ≥ 2) = 3 · 0.09 · 0.7 + 0.027 = 0.216, so 78.4%
+// of trials elect in the first round. Were `write_latency` (20 ms) taken for the candidate's
+// write, x would be 2.2 and every first term would split.
+#[test]
+fn the_first_round_share_matches_a_case_worked_by_hand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("first");
+    let args = [
+        "--experiment",
+        "cold_start",
+        "--nodes",
+        "3",
+        "--timeouts",
+        "150-160",
+        "--trials",
+        "2000",
+        "--set",
+        "network.delay.constant=2ms",
+        "--set",
+        "network.processing.constant=0s",
+        "--set",
+        "clocks.timer_jitter.constant=0s",
+        "--set",
+        "clocks.drift_ppm.constant=0",
+        "--set",
+        "clocks.timer_resolution=1ns",
+        "--set",
+        "storage.write_latency.constant=20ms",
+        "--set",
+        r#"storage.metadata_write={"sync": {"constant": "500us"}, "syncs": 2}"#,
+        "--set",
+        "raft.candidate_persist=before_send",
+        "--quiet",
+    ];
+    sweep(TOP, &args, &out);
+    let s = Table::read(&out.join("summary.csv"));
+    let row = &s.rows[0];
+    let get = |c: &str| row[s.col(c)].clone();
+    assert_eq!(get("model_assumptions"), "hold", "{row:?}");
+    assert!(
+        (parse_ms(&get("model_first_term_won")) - 0.784).abs() < 1e-4,
+        "{row:?}"
+    );
+    let won = parse_ms(&get("first_term_won_share"));
+    let tol = 4.0 * (0.784f64 * 0.216 / 2000.0).sqrt() + 1.0 / 2000.0;
+    assert!(
+        (won - 0.784).abs() <= tol,
+        "measured {won}, by hand 0.784, tolerance {tol}"
+    );
 }
 
 /// Runs a sweep with one bad flag; asserts exit code 2, no output folder, and returns stderr.

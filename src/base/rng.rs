@@ -35,6 +35,10 @@ pub enum Purpose {
     NodeSeed = 9,
     /// The cluster's shape drawn from a run's seed (a scenario's `draw`).
     Shape = 10,
+    /// `storage.metadata_write`'s syncs (index: node), apart from `Storage`.
+    StorageMetadata = 11,
+    /// `storage.log_write`'s syncs (index: node), apart from `Storage`.
+    StorageLog = 12,
 }
 
 /// A deterministic random stream.

@@ -93,7 +93,14 @@ pub fn for_config(c: &SweepConfig, experiment: Experiment) -> Analytic {
         crate::nodes::NodeChoice::RaftRs(_) => true,
     };
     if before_send {
-        let (write, write_fixed) = mean_ns(&run.write_latency);
+        // The candidate's write changes its term and vote: `metadata_write` when set.
+        let (write, write_fixed) = match &run.metadata_write {
+            Some((sync, syncs)) => {
+                let (one, fixed) = mean_ns(sync);
+                (one * f64::from(*syncs), fixed)
+            }
+            None => mean_ns(&run.write_latency),
+        };
         w += write;
         if !write_fixed {
             caveats.push("disk latency varies");
@@ -101,6 +108,10 @@ pub fn for_config(c: &SweepConfig, experiment: Experiment) -> Analytic {
     }
     if !run.clocks.timer_jitter.is_zero() {
         caveats.push("timer jitter");
+    }
+    // 1 ns rounds nothing: every duration is whole nanoseconds.
+    if run.clocks.timer_resolution > 1 {
+        caveats.push("timer resolution");
     }
     let drift = match &run.clocks.drift {
         Drift::Drawn(d) => !matches!(d, crate::base::dist::NumberDist::Constant(x) if *x == 0.0),

@@ -144,6 +144,8 @@ pub struct TrialResult {
     pub crash_ns: u64,
     /// The first term in which anyone stood (after the crash) ended in a split vote.
     pub first_term_split: bool,
+    /// The first leader was elected in that first term: the first round won.
+    pub first_term_won: bool,
     /// A safety property that failed in this trial (a bug in the Raft under test): the sweep
     /// reports it with the command that replays the trial.
     pub violation: Option<String>,
@@ -696,6 +698,8 @@ pub struct TrialMetrics {
     /// The first term anyone stood in, and whether it ended in a split vote.
     pub first_term: Option<u64>,
     pub first_term_split: bool,
+    /// The first leader's term was `first_term`.
+    pub first_term_won: bool,
     /// Count from the start of the run (a cold start has no fault to wait for).
     pub from_start: bool,
     /// A fault found nothing to act on (a warm-up crash with no leader to crash).
@@ -739,8 +743,9 @@ impl Observer for TrialMetrics {
                     }
                 }
                 Event::FailedElection { .. } => self.failed_elections += 1,
-                Event::Leader { .. } if self.leader_at_ns.is_none() => {
-                    self.leader_at_ns = Some(rec.t)
+                Event::Leader { term, .. } if self.leader_at_ns.is_none() => {
+                    self.leader_at_ns = Some(rec.t);
+                    self.first_term_won = self.first_term == Some(*term);
                 }
                 _ => {}
             }
@@ -806,6 +811,7 @@ pub fn run_compiled(
         capped: done.is_none(),
         crash_ns: from,
         first_term_split: m.first_term_split,
+        first_term_won: m.first_term_won,
         violation: r
             .violation
             .map(|v| v.to_string())
@@ -936,6 +942,8 @@ pub struct ConfigSummary {
     pub failed_share: f64,
     /// Trials whose first term ended in a split vote, of all trials.
     pub first_split_share: f64,
+    /// The share of trials whose first term elected the leader.
+    pub first_won_share: f64,
     /// The closed-form probability of that (`analytic`), with the assumptions that fail.
     pub model: crate::experiment::analytic::Analytic,
     pub capped: u64,
@@ -1000,6 +1008,7 @@ pub fn summarize(
                 split_share: share(&|r| r.split_votes > 0),
                 failed_share: share(&|r| r.failed_elections > 0),
                 first_split_share: share(&|r| r.first_term_split),
+                first_won_share: share(&|r| r.first_term_won),
                 model: crate::experiment::analytic::for_config(c, experiment),
                 capped,
             }
@@ -1140,6 +1149,7 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
             "split_votes",
             "failed_elections",
             "first_term_split",
+            "first_term_won",
             "messages",
             "capped",
         ]
@@ -1163,6 +1173,7 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
             r.split_votes.to_string(),
             r.failed_elections.to_string(),
             r.first_term_split.to_string(),
+            r.first_term_won.to_string(),
             r.messages.to_string(),
             r.capped.to_string(),
         ]);
@@ -1171,7 +1182,7 @@ pub fn trials_csv(configs: &[SweepConfig], results: &[TrialResult]) -> Vec<u8> {
     w.into_inner().expect("csv flush")
 }
 
-pub const SUMMARY_COLUMNS: [&str; 17] = [
+pub const SUMMARY_COLUMNS: [&str; 19] = [
     "timeout_min_ms",
     "timeout_max_ms",
     "trials",
@@ -1189,6 +1200,8 @@ pub const SUMMARY_COLUMNS: [&str; 17] = [
     "first_term_split_share",
     "model_first_term_split",
     "model_assumptions",
+    "first_term_won_share",
+    "model_first_term_won",
 ];
 
 /// `summary.csv`: one row per configuration. A quantile among capped trials is written
@@ -1225,6 +1238,8 @@ pub fn summary_csv(sums: &[ConfigSummary]) -> Vec<u8> {
             } else {
                 format!("do not hold: {}", s.model.caveats.join("; "))
             },
+            format!("{:.3}", s.first_won_share),
+            format!("{:.4}", 1.0 - s.model.p_split),
         ]);
         w.write_record(&row).expect("csv to memory");
     }
@@ -1242,8 +1257,8 @@ pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
     );
     if elections {
         o += &format!(
-            " {:>6} {:>7} {:>7} {:>7}",
-            "split%", "failed%", "1st-sv%", "model%"
+            " {:>6} {:>7} {:>7} {:>7} {:>8}",
+            "split%", "failed%", "1st-sv%", "model%", "1st-won%"
         );
     }
     o.push('\n');
@@ -1262,7 +1277,7 @@ pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
         );
         if elections {
             o += &format!(
-                " {:>5.1}% {:>6.1}% {:>6.1}% {:>7}",
+                " {:>5.1}% {:>6.1}% {:>6.1}% {:>7} {:>7.1}%",
                 s.split_share * 100.0,
                 s.failed_share * 100.0,
                 s.first_split_share * 100.0,
@@ -1271,6 +1286,7 @@ pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
                     s.model.p_split * 100.0,
                     if s.model.caveats.is_empty() { "%" } else { "*" }
                 ),
+                s.first_won_share * 100.0,
             );
         }
         o.push('\n');
@@ -1292,6 +1308,7 @@ pub fn summary_table(sums: &[ConfigSummary], experiment: Experiment) -> String {
     }
     o.push_str("split%: trials with a split vote (a term with two or more candidates and no winner); failed%: trials with a failed election (a term whose one candidate lost); both of all trials\n");
     o.push_str("1st-sv%: trials whose first term was a split vote; model%: its closed-form probability (timers reset together, one latency)\n");
+    o.push_str("1st-won%: trials whose first term elected the leader (a CDF's first step); where model% holds it is 100 - model%, as a term then elects or splits\n");
     let mut caveats: Vec<&str> = sums
         .iter()
         .flat_map(|s| s.model.caveats.iter().copied())

@@ -228,8 +228,19 @@ impl Scenario {
                     None => Drift::Drawn(self.clocks.drift_ppm.clone()),
                 },
                 timer_jitter: self.clocks.timer_jitter.clone(),
+                timer_resolution: self.clocks.timer_resolution.map_or(0, |d| d.0),
             },
             write_latency: self.storage.write_latency.clone(),
+            metadata_write: self
+                .storage
+                .metadata_write
+                .as_ref()
+                .map(|w| (w.sync.clone(), w.syncs)),
+            log_write: self
+                .storage
+                .log_write
+                .as_ref()
+                .map(|w| (w.sync.clone(), w.syncs)),
             workload: self.workload.as_ref().map(|w| Workload {
                 requests_per_second: w.requests_per_second,
                 arrivals: match w.arrivals {

@@ -506,6 +506,12 @@ pub struct ClockSpec {
     /// wake-up latency), added to every timer.
     #[serde(default = "zero_dist")]
     pub timer_jitter: DurationDist,
+    /// The granularity of a timer's duration on the node's clock: each duration a node arms
+    /// (drawn within its range) is rounded to the nearest multiple of this, as an
+    /// implementation that draws its election timeout in whole milliseconds does (the one
+    /// the paper measured: docs/FIGURE16.md). Absent: durations are kept to the nanosecond.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_resolution: Option<SimDuration>,
 }
 
 fn zero_drift() -> NumberDist {
@@ -518,6 +524,7 @@ impl Default for ClockSpec {
             drift_ppm: zero_drift(),
             node_drift_ppm: None,
             timer_jitter: zero_dist(),
+            timer_resolution: None,
         }
     }
 }
@@ -530,12 +537,41 @@ pub struct StorageSpec {
     /// next write (group commit), so a busy disk queues at most one batch.
     #[serde(default = "zero_dist")]
     pub write_latency: DurationDist,
+    /// A write that changes the term or the vote (Figure 2's currentTerm and votedFor) takes
+    /// this instead of `write_latency`: `syncs` draws of `sync`, one after another. Drawn
+    /// from a stream of its own, so it leaves every other draw of the run unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_write: Option<WriteLawSpec>,
+    /// A write that appends or truncates log entries takes this instead of `write_latency`
+    /// (plus `metadata_write` when it changes the term or vote too), from a stream of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_write: Option<WriteLawSpec>,
 }
+
+/// The time one kind of disk write takes: the durable syncs it needs, each drawn on its own.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteLawSpec {
+    /// The time one sync (a flush to stable storage) takes.
+    pub sync: DurationDist,
+    /// How many syncs the write needs, one after another (1 to 16).
+    #[serde(default = "one_sync")]
+    pub syncs: u32,
+}
+
+fn one_sync() -> u32 {
+    1
+}
+
+/// The most syncs a kind of write may take.
+pub const MAX_SYNCS: u32 = 16;
 
 impl Default for StorageSpec {
     fn default() -> Self {
         StorageSpec {
             write_latency: zero_dist(),
+            metadata_write: None,
+            log_write: None,
         }
     }
 }

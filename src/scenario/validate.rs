@@ -12,8 +12,8 @@
 use super::{
     trials_bound, CandidatePersist, DrawSpec, FaultSpec, MembershipMode, NamedTarget, ReadPath,
     Scenario, Target, WorkloadSpec, MAX_CLIENT_LOG_ENTRIES, MAX_CLIENT_REQUESTS,
-    MAX_CONFIGURATIONS, MAX_DRAW_CHOICES, MAX_DRIFT_PPM, MAX_ENTRIES_PER_MESSAGE, MAX_TERM,
-    MAX_TRIALS, MAX_WHEN_COMMITTED, VERSION,
+    MAX_CONFIGURATIONS, MAX_DRAW_CHOICES, MAX_DRIFT_PPM, MAX_ENTRIES_PER_MESSAGE, MAX_SYNCS,
+    MAX_TERM, MAX_TRIALS, MAX_WHEN_COMMITTED, VERSION,
 };
 use crate::base::dist::NumberDist;
 use crate::base::time::SimDuration;
@@ -176,6 +176,20 @@ impl Scenario {
             .write_latency
             .validate()
             .map_err(|m| ("storage.write_latency".to_string(), m))?;
+        for (name, law) in [
+            ("storage.metadata_write", &self.storage.metadata_write),
+            ("storage.log_write", &self.storage.log_write),
+        ] {
+            if let Some(w) = law {
+                w.sync.validate().map_err(|m| (format!("{name}.sync"), m))?;
+                if !(1..=MAX_SYNCS).contains(&w.syncs) {
+                    return err(
+                        &format!("{name}.syncs"),
+                        format!("{} syncs: give 1 to {MAX_SYNCS}", w.syncs),
+                    );
+                }
+            }
+        }
         self.validate_workload()?;
         for (i, f) in self.faults.iter().enumerate() {
             self.validate_fault(&format!("faults[{i}]"), f)?;
@@ -410,6 +424,14 @@ impl Scenario {
         };
         if !params.into_iter().all(drift_ok) {
             return err("clocks.drift_ppm", drift_msg());
+        }
+        if let Some(r) = self.clocks.timer_resolution {
+            if r.0 == 0 || r.0 > 1_000_000_000 {
+                return err(
+                    "clocks.timer_resolution",
+                    format!("{r} is not allowed: give a duration from 1ns to 1s (leave it out for none)"),
+                );
+            }
         }
         Ok(())
     }

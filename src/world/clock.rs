@@ -12,6 +12,20 @@ use crate::base::time::{SimDuration, SimTime};
 use crate::observe::Observer;
 use crate::protocol::{NodeId, RaftNode, TimerKind};
 
+/// `ns` to the nearest multiple of `res` (halves up, as C's `lround` of the duration in
+/// units of `res`); `res` 0 leaves it as it is (`clocks.timer_resolution`).
+pub(super) fn round_to(ns: u64, res: u64) -> u64 {
+    if res == 0 {
+        return ns;
+    }
+    let down = ns - ns % res;
+    if ns % res >= res - res / 2 {
+        down.saturating_add(res)
+    } else {
+        down
+    }
+}
+
 /// Converts a duration on a node's clock to virtual time: a clock running fast by `ppb` parts
 /// per billion reaches a local deadline early.
 pub fn local_to_virtual(local_ns: u64, drift_ppb: i64) -> u64 {
@@ -212,6 +226,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         } else {
             s.timer_rng.range_inclusive(min.0, max.0)
         };
+        let local = round_to(local, self.cfg.clocks.timer_resolution);
         let virt = local_to_virtual(local, s.drift_ppb);
         let jitter = if jitter_dist.is_zero() {
             0
@@ -348,5 +363,31 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
             }
             Due::Fire => self.step(node, crate::protocol::Input::Timer(kind)),
         }
+    }
+}
+
+#[cfg(test)]
+mod resolution_tests {
+    use super::round_to;
+
+    #[test]
+    fn a_duration_rounds_to_the_nearest_multiple_halves_up() {
+        const MS: u64 = 1_000_000;
+        assert_eq!(round_to(150 * MS + 499_999, MS), 150 * MS);
+        assert_eq!(round_to(150 * MS + 500_000, MS), 151 * MS);
+        assert_eq!(round_to(151 * MS, MS), 151 * MS);
+        assert_eq!(round_to(150 * MS + 7, 0), 150 * MS + 7, "no resolution");
+        assert_eq!(round_to(12_345, 1), 12_345, "1 ns changes nothing");
+        assert_eq!(round_to(4, 3), 3);
+        assert_eq!(
+            round_to(5, 3),
+            6,
+            "an odd resolution: 2 of 3 is past the half"
+        );
+        assert_eq!(
+            round_to(u64::MAX, MS),
+            u64::MAX,
+            "saturates rather than wraps"
+        );
     }
 }

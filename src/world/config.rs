@@ -26,6 +26,10 @@ pub struct RunConfig {
     pub clocks: ClockConfig,
     /// Time for one durable write; writes queue and batch per node (group commit).
     pub write_latency: DurationDist,
+    /// Per kind of write, (one sync's time, syncs): replaces `write_latency` for the writes
+    /// that change the term or vote, and for those with log operations.
+    pub metadata_write: Option<(DurationDist, u32)>,
+    pub log_write: Option<(DurationDist, u32)>,
     pub workload: Option<Workload>,
     /// The fault schedule, in file order (ties at one time apply in this order).
     pub faults: Vec<Fault>,
@@ -102,6 +106,8 @@ pub struct ClockConfig {
     pub drift: Drift,
     /// Operating-system wake-up latency added to every timer.
     pub timer_jitter: DurationDist,
+    /// Every armed duration is rounded to the nearest multiple of this (ns; 0: not rounded).
+    pub timer_resolution: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -36,27 +36,68 @@ pub struct Write {
     pub ops: Vec<LogOp>,
 }
 
+/// The laws a node's disk draws a write's time from ([`RunConfig::write_latency`] and the
+/// per-kind laws that replace it for some writes).
+///
+/// [`RunConfig::write_latency`]: super::config::RunConfig::write_latency
+#[derive(Clone, Copy)]
+pub struct WriteLaws {
+    pub any: Law,
+    pub metadata: Option<(Law, u32)>,
+    pub log: Option<(Law, u32)>,
+}
+
+impl WriteLaws {
+    pub fn of(cfg: &super::config::RunConfig) -> WriteLaws {
+        let kind = |k: &Option<(crate::base::dist::DurationDist, u32)>| {
+            k.as_ref().map(|(d, n)| (Law::from(d), *n))
+        };
+        WriteLaws {
+            any: Law::from(&cfg.write_latency),
+            metadata: kind(&cfg.metadata_write),
+            log: kind(&cfg.log_write),
+        }
+    }
+}
+
 pub struct Disk {
+    /// `write_latency`'s stream, and the per-kind laws' own (`Purpose::StorageMetadata`,
+    /// `Purpose::StorageLog`), so that setting one law leaves every other draw unchanged.
     rng: Rng,
+    metadata_rng: Rng,
+    log_rng: Rng,
     /// When the disk finishes what it has been given.
     free: SimTime,
     queue: VecDeque<PendingWrite>,
 }
 
 impl Disk {
-    pub fn new(rng: Rng) -> Disk {
+    /// Node `id`'s disk in a run of `seed`: each law draws from a stream of its own.
+    pub fn for_node(seed: u64, id: NodeId) -> Disk {
+        use crate::base::rng::Purpose;
+        let id = u64::from(id);
         Disk {
-            rng,
+            rng: Rng::stream(seed, Purpose::Storage, id),
+            metadata_rng: Rng::stream(seed, Purpose::StorageMetadata, id),
+            log_rng: Rng::stream(seed, Purpose::StorageLog, id),
             free: SimTime::ZERO,
             queue: VecDeque::new(),
         }
     }
 
-    /// Takes a write issued at `now`. It joins the batch that is waiting for the disk, if one
-    /// is (group commit: `None`, that batch's completion is already queued); else it starts a
-    /// batch of its own, after whatever is in flight, taking a latency drawn from `latency`:
-    /// `Some(when it completes)`, for the loop to queue.
-    pub fn issue(&mut self, now: SimTime, latency: &Law, w: Write) -> Option<SimTime> {
+    /// Takes a write issued at `now`, given the term and vote the disk holds before it (the
+    /// last write queued, else `durable`). It joins the batch that is waiting for the disk, if
+    /// one is (group commit: `None`, that batch's completion is already queued, and the write
+    /// adds nothing to its time); else it starts a batch of its own, after whatever is in
+    /// flight, taking a time drawn from `laws` ([`Disk::draw`]): `Some(when it completes)`,
+    /// for the loop to queue.
+    pub fn issue(
+        &mut self,
+        now: SimTime,
+        laws: &WriteLaws,
+        durable: (Term, Option<NodeId>),
+        w: Write,
+    ) -> Option<SimTime> {
         if let Some(waiting) = self.queue.back_mut().filter(|b| b.start > now) {
             waiting.seq = w.seq;
             waiting.term = w.term;
@@ -65,11 +106,9 @@ impl Disk {
             waiting.ops.extend(w.ops);
             return None;
         }
-        let took = if latency.is_zero() {
-            SimDuration::ZERO
-        } else {
-            latency.sample(&mut self.rng)
-        };
+        let before = self.queue.back().map_or(durable, |b| (b.term, b.voted_for));
+        let metadata = (w.term, w.voted_for) != before;
+        let took = self.draw(laws, metadata, !w.ops.is_empty());
         let start = now.max(self.free);
         self.free = start + took;
         self.queue.push_back(PendingWrite {
@@ -82,6 +121,35 @@ impl Disk {
             ops: w.ops,
         });
         Some(self.free)
+    }
+
+    /// A write's time: a per-kind law's syncs for each kind it is (changes the term or vote;
+    /// has log operations) that has a law, plus one draw of `write_latency` for the rest (for
+    /// all of it when no per-kind law is set, as before they existed; also for a write of
+    /// neither kind).
+    fn draw(&mut self, laws: &WriteLaws, metadata: bool, log: bool) -> SimDuration {
+        fn syncs(rng: &mut Rng, law: &Law, n: u32) -> SimDuration {
+            if law.is_zero() {
+                return SimDuration::ZERO;
+            }
+            (0..n).fold(SimDuration::ZERO, |t, _| t + law.sample(rng))
+        }
+        let mut took = SimDuration::ZERO;
+        let mut rest = !metadata && !log;
+        match (metadata, laws.metadata) {
+            (true, Some((law, n))) => took = took + syncs(&mut self.metadata_rng, &law, n),
+            (true, None) => rest = true,
+            (false, _) => {}
+        }
+        match (log, laws.log) {
+            (true, Some((law, n))) => took = took + syncs(&mut self.log_rng, &law, n),
+            (true, None) => rest = true,
+            (false, _) => {}
+        }
+        if rest && !laws.any.is_zero() {
+            took = took + laws.any.sample(&mut self.rng);
+        }
+        took
     }
 
     /// A crash: writes not yet complete are lost.
@@ -158,8 +226,9 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         commit: Index,
         ops: Vec<LogOp>,
     ) -> Option<usize> {
-        let (now, latency) = (self.now, self.write_latency);
+        let (now, laws) = (self.now, self.write_laws);
         let s = &mut self.slots[id as usize - 1];
+        let durable = (s.hard.term, s.hard.voted_for);
         let write = Write {
             seq,
             term,
@@ -167,7 +236,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
             commit,
             ops,
         };
-        let done = s.disk.issue(now, &latency, write);
+        let done = s.disk.issue(now, &laws, durable, write);
         let incarnation = s.incarnation;
         let leader = s
             .node
@@ -239,6 +308,116 @@ mod tests {
             })
     }
 
+    /// Writes of each kind, one at a time on an idle disk: (term, vote, appends an entry).
+    const WRITES: [(Term, Option<NodeId>, bool); 8] = [
+        (1, Some(1), false), // a candidate's term and vote
+        (1, Some(1), true),  // an append at the same term
+        (2, None, false),    // a step-down's term
+        (2, Some(3), false), // a vote
+        (2, Some(3), true),
+        (2, Some(3), true),
+        (3, None, true),  // a new term and an append: both kinds
+        (3, None, false), // neither: a commit index only
+    ];
+
+    /// The time each of `WRITES` takes, each issued once the one before completed.
+    fn times(laws: &WriteLaws) -> Vec<u64> {
+        let mut disk = Disk::for_node(7, 2);
+        let mut now = SimTime::ZERO;
+        let mut durable = (0, None);
+        WRITES
+            .iter()
+            .enumerate()
+            .map(|(i, &(term, voted_for, append))| {
+                let ops = if append {
+                    vec![LogOp::Append {
+                        entries: vec![entry(false, 0)],
+                    }]
+                } else {
+                    Vec::new()
+                };
+                let w = Write {
+                    seq: i as u64,
+                    term,
+                    voted_for,
+                    commit: 0,
+                    ops,
+                };
+                let done = disk
+                    .issue(now, laws, durable, w)
+                    .expect("an idle disk starts it");
+                let took = done.0 - now.0;
+                disk.queue.pop_front();
+                (now, durable) = (done, (term, voted_for));
+                took
+            })
+            .collect()
+    }
+
+    fn law(d: &str) -> Law {
+        Law::from(&serde_json::from_str::<crate::base::dist::DurationDist>(d).expect("a law"))
+    }
+
+    /// Without per-kind laws every write takes one draw of `write_latency` from the stream it
+    /// always had, so a scenario without them runs exactly as before.
+    #[test]
+    fn without_per_kind_laws_each_write_draws_write_latency_once() {
+        let any = law(r#"{"uniform": ["1ms", "5ms"]}"#);
+        let laws = WriteLaws {
+            any,
+            metadata: None,
+            log: None,
+        };
+        let mut rng = crate::base::rng::Rng::stream(7, crate::base::rng::Purpose::Storage, 2);
+        let want: Vec<u64> = WRITES.iter().map(|_| any.sample(&mut rng).0).collect();
+        assert_eq!(times(&laws), want);
+    }
+
+    /// Each per-kind law draws from a stream of its own: changing the metadata law leaves
+    /// the log writes' times (and the rest's) unchanged, and the other way round; a write of
+    /// both kinds takes both, and a kind takes its syncs one after another.
+    #[test]
+    fn each_kind_of_write_draws_from_its_own_stream() {
+        let any = law(r#"{"constant": "10ms"}"#);
+        let meta = |d: &str, n| WriteLaws {
+            any,
+            metadata: Some((law(d), n)),
+            log: Some((law(r#"{"uniform": ["1ms", "2ms"]}"#), 3)),
+        };
+        let a = times(&meta(r#"{"uniform": ["100us", "200us"]}"#, 2));
+        let b = times(&meta(r#"{"uniform": ["300us", "900us"]}"#, 1));
+        let log_only = [1, 4, 5];
+        for i in log_only {
+            assert_eq!(
+                a[i], b[i],
+                "write {i} appends only: the metadata law does not touch it"
+            );
+            assert!(
+                (3_000_000..=6_000_000).contains(&a[i]),
+                "three syncs of 1–2 ms: {}",
+                a[i]
+            );
+        }
+        for i in [0, 2, 3] {
+            assert_ne!(a[i], b[i], "write {i} changes the term or vote");
+            assert!(
+                (200_000..=400_000).contains(&a[i]),
+                "two syncs of 100–200 µs: {}",
+                a[i]
+            );
+        }
+        assert!(a[6] > 3_000_000 && a[6] < 6_400_000, "both kinds: {}", a[6]);
+        assert_eq!(a[7], 10_000_000, "neither kind: write_latency");
+        // And the other way round: a new log law leaves the metadata writes unchanged.
+        let mut other = meta(r#"{"uniform": ["100us", "200us"]}"#, 2);
+        other.log = Some((law(r#"{"constant": "7ms"}"#), 1));
+        let c = times(&other);
+        for i in [0, 2, 3] {
+            assert_eq!(a[i], c[i], "write {i}: the log law does not touch it");
+        }
+        assert_eq!(c[1], 7_000_000);
+    }
+
     proptest! {
         #[test]
         fn latest_config_matches_the_log_the_writes_leave(
@@ -250,11 +429,7 @@ mod tests {
         ) {
             let mut k = 0;
             let log = Log::from_entries(durable.iter().map(|&c| { k += 2; entry(c, k) }).collect());
-            let mut disk = Disk::new(crate::base::rng::Rng::stream(
-                0,
-                crate::base::rng::Purpose::Storage,
-                0,
-            ));
+            let mut disk = Disk::for_node(0, 0);
             for (i, w) in writes.iter().enumerate() {
                 let ops = w
                     .iter()

@@ -292,7 +292,7 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     faults: FaultState,
     clients: Clients,
     /// The disk's write latency and the timers' jitter, ready to draw from.
-    write_latency: Law,
+    write_laws: disk::WriteLaws,
     timer_jitter: Law,
     /// The highest index of a configuration entry any node has applied (paper §6): each one
     /// applied beyond it is a configuration transition, traced once.
@@ -349,7 +349,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     ticker: None,
                     timer_rng: Rng::stream(seed, Purpose::Timers, id as u64),
                     jitter_rng: Rng::stream(seed, Purpose::Timers, 1000 + id as u64),
-                    disk: Disk::new(Rng::stream(seed, Purpose::Storage, id as u64)),
+                    disk: Disk::for_node(seed, id),
                     drift_ppb: libm::round(drift_ppm * 1000.0) as i64,
                     clock_offset_ns: 0,
                     paused_until: None,
@@ -367,7 +367,7 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             timer_input: false,
             config_applied: 0,
             crashing_at_write: false,
-            write_latency: Law::from(&cfg.write_latency),
+            write_laws: disk::WriteLaws::of(cfg),
             timer_jitter: Law::from(&cfg.clocks.timer_jitter),
             cfg,
             opts,
