@@ -815,12 +815,12 @@ fn the_analytic_split_vote_probability_matches_the_simulator() {
             "{n} nodes, x {x}: measured {measured}, model {want}, tolerance {tol}"
         );
         // A cold start with no loss: the first term elects or splits, nothing else.
-        let won = parse_ms(&get("first_term_won_share"));
+        let won = parse_ms(&get("first_round_won_share"));
         assert!(
             (won + measured - 1.0).abs() < 1e-9,
             "{row:?}: won {won} + split {measured}"
         );
-        assert!((parse_ms(&get("model_first_term_won")) - (1.0 - want)).abs() < 1e-4);
+        assert!((parse_ms(&get("model_first_round_won")) - (1.0 - want)).abs() < 1e-4);
     }
 }
 
@@ -870,10 +870,10 @@ fn the_first_round_share_matches_a_case_worked_by_hand() {
     let get = |c: &str| row[s.col(c)].clone();
     assert_eq!(get("model_assumptions"), "hold", "{row:?}");
     assert!(
-        (parse_ms(&get("model_first_term_won")) - 0.784).abs() < 1e-4,
+        (parse_ms(&get("model_first_round_won")) - 0.784).abs() < 1e-4,
         "{row:?}"
     );
-    let won = parse_ms(&get("first_term_won_share"));
+    let won = parse_ms(&get("first_round_won_share"));
     let tol = 4.0 * (0.784f64 * 0.216 / 2000.0).sqrt() + 1.0 / 2000.0;
     assert!(
         (won - 0.784).abs() <= tol,

@@ -3,7 +3,10 @@
 //! calibrated to that hardware before its predictions are trusted.
 //!
 //! The file is CSV with a header holding the columns `range` (`150-155`, as `--timeouts`
-//! takes it) and `downtime_ms`, one row per observed failover; other columns are ignored. For
+//! takes it) and `downtime_ms`, one row per observed failover; other columns are ignored.
+//! A sweep's own `trials.csv` is one too (its range is `timeout_min_ms`-`timeout_max_ms`), so
+//! another node's sweep, or the same model's under other settings, can be drawn beside this
+//! one; its capped trials, known only to exceed the cap, are refused. For
 //! every configuration whose range has reference rows, the comparison gives the ratios of the
 //! simulated median and p90 to the reference's and the two-sample Kolmogorov–Smirnov distance
 //! (the largest gap between the two CDFs). Capped simulated trials count as above every
@@ -48,13 +51,37 @@ pub fn parse(text: &str) -> Result<Reference, String> {
             format!("line 1: no column {name:?}; the header must name `range` and `downtime_ms` (found {headers:?})")
         })
     };
-    let (rc, dc) = (col("range")?, col("downtime_ms")?);
+    // A sweep's trials.csv: the range from its two bounds, and `capped` to refuse.
+    let find = |name: &str| headers.iter().position(|h| h == name);
+    let sweep_range = match (
+        find("range"),
+        find("timeout_min_ms"),
+        find("timeout_max_ms"),
+    ) {
+        (None, Some(lo), Some(hi)) => Some((lo, hi)),
+        _ => None,
+    };
+    let rc = match sweep_range {
+        Some(_) => 0,
+        None => col("range")?,
+    };
+    let dc = col("downtime_ms")?;
+    let capped = find("capped");
     let mut out = Reference::default();
     for rec in r.records() {
         let rec = rec.map_err(|e| e.to_string())?;
         let line = rec.position().map_or(0, |p| p.line());
         let field = |i: usize| rec.get(i).unwrap_or("");
-        let range = parse_range(field(rc)).map_err(|m| format!("line {line}: range: {m}"))?;
+        if capped.is_some_and(|c| field(c) == "true") {
+            return Err(format!(
+                "line {line}: a capped trial: its downtime is only known to exceed the sweep's cap, so it cannot be a reference; sweep with a larger --cap, or leave that range out"
+            ));
+        }
+        let range = match sweep_range {
+            Some((lo, hi)) => parse_range(&format!("{}-{}", field(lo), field(hi))),
+            None => parse_range(field(rc)),
+        }
+        .map_err(|m| format!("line {line}: range: {m}"))?;
         let d: f64 = field(dc).parse().ok().filter(|d: &f64| d.is_finite() && *d >= 0.0).ok_or_else(|| {
             format!(
                 "line {line}: downtime_ms {:?} is not a duration in milliseconds (a number, 0 or more)",
@@ -226,6 +253,27 @@ mod tests {
         }
         assert_eq!(ks_distance(&[1.0, 2.0, 3.0], 0, &[4.0, 5.0]), 1.0);
         assert_eq!(ks_distance(&[1.0, 2.0], 2, &[1.0, 2.0]), 0.5);
+    }
+
+    /// A sweep's trials.csv reads as a reference: the range from its bounds; a capped trial
+    /// is refused with its line.
+    #[test]
+    fn a_sweeps_trials_csv_is_a_reference() {
+        let head = "timeout_min_ms,timeout_max_ms,trial,trial_id,seed,downtime_ms,capped\n";
+        let r = parse(&format!(
+            "{head}150,155,0,150-155#0,1,290.5,false\n150,155,1,150-155#1,2,101,false\n0.5,1,0,c1#0,3,4,false\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            r.of(parse_range("150-155").unwrap()),
+            Some(&[101.0, 290.5][..])
+        );
+        assert_eq!(r.of(parse_range("0.5ms-1ms").unwrap()), Some(&[4.0][..]));
+        let e = parse(&format!(
+            "{head}150,155,0,150-155#0,1,290.5,false\n150,150,0,150-150#0,2,,true\n"
+        ))
+        .unwrap_err();
+        assert!(e.starts_with("line 3: a capped trial"), "{e}");
     }
 
     #[test]
