@@ -204,6 +204,29 @@ fn no_timer_restart_on_vote_is_found() {
     );
 }
 
+/// Dissertation §6.2: CheckQuorum counts the leader once. Counting it twice, a leader of three
+/// cut off from both followers leads on; "Liveness: CheckQuorum" fails it at seed 9 of
+/// `random-clients.json` and seed 4 of `random-swarm.json` (both draw CheckQuorum), and the
+/// correct node passes the same seeds.
+#[test]
+fn check_quorum_counts_leader_twice_is_found() {
+    for (scenario, seed) in [("random-clients", 9), ("random-swarm", 4)] {
+        let found = search_in(
+            scenario,
+            &[Bug::CheckQuorumCountsLeaderTwice],
+            0..seed + 1,
+            1,
+        );
+        assert_eq!(found.len(), 1, "{scenario} 0..={seed}");
+        assert_eq!(
+            (found[0].seed, found[0].property.as_str()),
+            (seed, "Liveness: CheckQuorum"),
+            "{scenario}"
+        );
+        assert!(search_in(scenario, &[], seed..seed + 1, 1).is_empty());
+    }
+}
+
 /// Figure 2: votedFor is persistent. A voter whose vote never reached its disk restarts within
 /// the term and votes for a second candidate.
 #[test]

@@ -88,11 +88,16 @@ pub enum Bug {
     /// vote granted): it may stand moments after voting, before the candidate it elected is
     /// heard from, and depose it. Availability only; caught by "Liveness: Election Timer".
     NoTimerRestartOnVote,
+    /// CheckQuorum counts the leader twice (dissertation §6.2: a majority, the leader
+    /// included once): a leader that hears from one voter fewer than a majority leads on, so
+    /// a leader of three cut off from both others never steps down. Availability only; caught
+    /// by "Liveness: CheckQuorum".
+    CheckQuorumCountsLeaderTwice,
 }
 
 impl Bug {
     /// Every bug, in the order of [`Bug::NAMES`].
-    pub const ALL: [Bug; 18] = [
+    pub const ALL: [Bug; 19] = [
         Bug::ForgetVoteOnRestart,
         Bug::ResetVoteOnStepDown,
         Bug::CommitOldTermByCount,
@@ -111,10 +116,11 @@ impl Bug {
         Bug::RemovedLeaderKeepsLeading,
         Bug::CountStaleAppendReply,
         Bug::NoTimerRestartOnVote,
+        Bug::CheckQuorumCountsLeaderTwice,
     ];
 
     /// The names, as in scenario files and on the command line.
-    pub const NAMES: [&'static str; 18] = [
+    pub const NAMES: [&'static str; 19] = [
         "forget-vote-on-restart",
         "reset-vote-on-step-down",
         "commit-old-term-by-count",
@@ -133,6 +139,7 @@ impl Bug {
         "removed-leader-keeps-leading",
         "count-stale-append-reply",
         "no-timer-restart-on-vote",
+        "check-quorum-counts-leader-twice",
     ];
 
     pub fn name(self) -> &'static str {

@@ -159,7 +159,20 @@ impl Node {
             panic!("only a leader checks its quorum")
         };
         let heard = std::mem::take(&mut l.heard_since_check);
-        if self.quorum.is_won(|v| v == me || heard.has(v)) {
+        // The bug counts the leader a second time, in place of one voter not heard from.
+        let twice = if self.bug(super::Bug::CheckQuorumCountsLeaderTwice) {
+            self.quorum
+                .new_voters()
+                .iter()
+                .copied()
+                .find(|&v| v != me && !heard.has(v))
+        } else {
+            None
+        };
+        if self
+            .quorum
+            .is_won(|v| v == me || heard.has(v) || Some(v) == twice)
+        {
             self.arm_quorum_check(out);
         } else {
             self.step_down_without_quorum(out);

@@ -641,6 +641,18 @@ impl RaftNode for Node {
     ) -> Option<crate::base::time::SimDuration> {
         Some(cfg.election_timeout_min)
     }
+    /// The quorum is checked each minimum election timeout, on the leader's election timer,
+    /// over what it heard since the last check: a majority last heard just after one check
+    /// is missed at the next but one, two minimum timeouts on. A leadership transfer's
+    /// deadline, armed on the same timer, postpones the next check by up to one maximum
+    /// timeout more; the bound is three maximum timeouts.
+    fn check_quorum_within(
+        cfg: &Config,
+        _opts: &Options,
+    ) -> Option<crate::base::time::SimDuration> {
+        cfg.check_quorum
+            .then(|| crate::base::time::SimDuration(cfg.election_timeout_max.0.saturating_mul(3)))
+    }
 }
 
 #[cfg(test)]

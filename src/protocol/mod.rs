@@ -439,6 +439,13 @@ pub trait RaftNode: Sized {
     fn least_election_timeout(_cfg: &Config, _opts: &Self::Options) -> Option<SimDuration> {
         None
     }
+    /// With CheckQuorum on (dissertation §6.2): the longest time, on the node's own clock, that
+    /// a leader may go without hearing from a majority of its configuration (itself counted
+    /// once) and still lead. The property "Liveness: CheckQuorum" fails a leader that leads on
+    /// past it. `None`, the default (and with CheckQuorum off): not judged.
+    fn check_quorum_within(_cfg: &Config, _opts: &Self::Options) -> Option<SimDuration> {
+        None
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

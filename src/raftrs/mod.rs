@@ -927,6 +927,14 @@ impl RaftNode for RaftRs {
         let ticks = opts.election_ticks[0].saturating_sub(1) as u64;
         Some(SimDuration(opts.tick.0.saturating_mul(ticks)))
     }
+    /// raft-rs checks its quorum (`check_quorum`) each time its elapsed ticks reach the
+    /// election timeout, over the peers active since the last check: two timeouts at most;
+    /// the bound is three of the longest.
+    fn check_quorum_within(cfg: &Config, opts: &Options) -> Option<SimDuration> {
+        let ticks = opts.election_ticks[1] as u64 + 1;
+        cfg.check_quorum
+            .then(|| SimDuration(opts.tick.0.saturating_mul(ticks).saturating_mul(3)))
+    }
 }
 
 #[cfg(test)]

@@ -327,6 +327,8 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         // Its timers moved with the clock: the last restart the world saw no longer bounds
         // the next election on the clock the world judges by.
         self.slots[id as usize - 1].election_reset = None;
+        // Its CheckQuorum timer moved too: its silence counts from now.
+        self.slots[id as usize - 1].quorum_floor = now;
         // A ticker does not move: a library's tick loop measures intervals on a monotonic
         // clock, which a step of the wall clock leaves alone (and a step forward by an hour
         // would otherwise hand over an hour of ticks at once).

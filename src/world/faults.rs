@@ -863,11 +863,13 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     /// One pause of `id` ends: it resumes with the last one. A crash ends every pause of the
     /// node, so there may be none left to end.
     fn unpause(&mut self, id: NodeId) {
+        let now = self.now;
         let s = self.slot(id);
         if s.pauses > 0 {
             s.pauses -= 1;
             if s.pauses == 0 {
                 s.paused_until = None;
+                s.quorum_floor = now;
                 self.emit(Event::Resume { node: id });
             }
         }
@@ -1293,7 +1295,7 @@ fn describe_member(t: Target) -> String {
 }
 
 /// A voter bit set as `{n1,n2,...}`.
-fn describe_voters(mask: u64) -> String {
+pub(super) fn describe_voters(mask: u64) -> String {
     let ids: Vec<String> = voter_ids(mask).iter().map(|i| format!("n{i}")).collect();
     format!("{{{}}}", ids.join(","))
 }

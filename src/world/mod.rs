@@ -149,6 +149,13 @@ struct Slot<N: RaftNode> {
     pauses: u32,
     /// The last restart of its election timer the world saw (`None` after a clock jump).
     election_reset: Option<witness::ElectionReset>,
+    /// "Liveness: CheckQuorum": when each node's last message was delivered to this one (by
+    /// id − 1), and the moment from which its silence counts: it became leader, resumed from
+    /// a pause, its clock jumped, or its configuration changed (`quorum_config`: the index of
+    /// the one last judged).
+    heard_at: Vec<SimTime>,
+    quorum_floor: SimTime,
+    quorum_config: crate::protocol::Index,
     /// The node's state machine (`kv`), fed by applied entries. Volatile: a restart rebuilds
     /// it by applying the log again.
     sm: kv::StateMachine,
@@ -303,6 +310,9 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     /// ([`RaftNode::least_election_timeout`]), and whether the step running is an expiry of a
     /// node's timer (a timer or tick input).
     election_floor: Option<crate::base::time::SimDuration>,
+    /// The implementation's CheckQuorum bound ([`RaftNode::check_quorum_within`]), when
+    /// "Liveness: CheckQuorum" is judged.
+    quorum_bound: Option<crate::base::time::SimDuration>,
     timer_input: bool,
 }
 
@@ -358,12 +368,16 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                         at: SimTime::ZERO,
                         cause: witness::ResetCause::Started,
                     }),
+                    heard_at: vec![SimTime::ZERO; cfg.nodes as usize],
+                    quorum_floor: SimTime::ZERO,
+                    quorum_config: 0,
                     sm: kv::StateMachine::default(),
                 }
             })
             .collect();
         Simulation {
             election_floor: N::least_election_timeout(&cfg.raft, opts),
+            quorum_bound: N::check_quorum_within(&cfg.raft, opts),
             timer_input: false,
             config_applied: 0,
             crashing_at_write: false,
@@ -757,6 +771,10 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                     if env.msg.vote_granted() == Some(true) {
                         self.slot(to).seen.vote_delivered(env.msg.term(), from);
                     }
+                    if self.quorum_bound.is_some() {
+                        let now = self.now;
+                        self.slot(to).heard_at[from as usize - 1] = now;
+                    }
                     let leader_msg = self.election_floor.is_some()
                         && env.msg.leader_only()
                         && env.msg.term() >= self.slot(to).seen.term;
@@ -998,11 +1016,17 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         }
         self.in_node = Some(id);
         self.timer_input = matches!(input, Input::Timer(TimerKind::Election) | Input::Ticks(_));
+        let judge_quorum =
+            self.quorum_bound.is_some() && matches!(input, Input::Timer(_) | Input::Ticks(_));
+        let was_leader = s.seen.role == Role::Leader;
         node.step(input, &mut outs);
         self.in_node = None;
         self.outs = outs;
         self.process_outputs(id);
         self.timer_input = false;
+        if self.quorum_bound.is_some() {
+            self.check_quorum_step(id, was_leader, judge_quorum);
+        }
     }
 
     /// Observes what the node's step did, then carries out its outputs in order.

@@ -267,6 +267,83 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     }
 }
 
+impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
+    /// "Liveness: CheckQuorum", after a step of node `id` (a leader before it, if
+    /// `was_leader`): a new leader's silence counts from now; a leader still leading after an
+    /// expiry of a timer (`judge`: when it would check its quorum) must have heard from a
+    /// majority of its configuration within the implementation's bound, on its own clock.
+    pub(super) fn check_quorum_step(&mut self, id: NodeId, was_leader: bool, judge: bool) {
+        let now = self.now;
+        let s = &mut self.slots[id as usize - 1];
+        if s.seen.role != Role::Leader || s.node.is_none() {
+            return;
+        }
+        if !was_leader {
+            s.quorum_floor = now;
+            return;
+        }
+        if judge {
+            self.judge_check_quorum(id);
+        }
+    }
+
+    #[cold]
+    fn judge_check_quorum(&mut self, id: NodeId) {
+        let bound = self.quorum_bound.expect("judged only with a bound");
+        let (index, old, new) = self.config_of(id);
+        if new & bit(id) == 0 {
+            return; // outside its own configuration: Leader Outside Configuration's to judge
+        }
+        let now = self.now;
+        let s = &mut self.slots[id as usize - 1];
+        if index != s.quorum_config {
+            // A new configuration's majority is judged from when the world first sees it in
+            // force: later than it took effect, which only ever delays a failure.
+            s.quorum_config = index;
+            s.quorum_floor = now;
+            return;
+        }
+        let s = &self.slots[id as usize - 1];
+        // The latest moment from which a majority of `set` (the leader counted once, now)
+        // has been heard from.
+        let majority_since = |set: u64| {
+            let mut times: Vec<SimTime> = (1..=self.cfg.nodes)
+                .filter(|&p| set & bit(p) != 0)
+                .map(|p| {
+                    if p == id {
+                        self.now
+                    } else {
+                        s.heard_at[p as usize - 1]
+                    }
+                })
+                .collect();
+            times.sort_unstable_by(|a, b| b.cmp(a));
+            times[times.len() / 2]
+        };
+        let mut since = majority_since(new);
+        if old != 0 {
+            since = since.min(majority_since(old));
+        }
+        let since = since.max(s.quorum_floor);
+        let silent = super::clock::virtual_to_local((self.now - since).0, s.drift_ppb);
+        if silent <= bound.0 + SLACK_NS {
+            return;
+        }
+        let detail = format!(
+            "n{id} still leads (term {}) {} after a majority of its configuration {} last reached it (at {since}), longer than its CheckQuorum bound {bound} on its clock (dissertation §6.2: a leader that has not heard from a majority within an election timeout steps down)",
+            s.seen.term,
+            SimDuration(silent),
+            super::faults::describe_voters(new),
+        );
+        self.fail("Liveness: CheckQuorum", detail);
+    }
+}
+
+/// A node's bit in a voter set.
+fn bit(id: NodeId) -> u64 {
+    1u64 << ((id as u64 - 1) % 64)
+}
+
 /// Tolerance for the clock conversions' rounding, in ns.
 const SLACK_NS: u64 = 1_000;
 
