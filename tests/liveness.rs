@@ -253,3 +253,15 @@ fn a_bound_met_within_its_window_is_not_failed_by_a_later_step_down() {
         );
     }
 }
+
+/// `stop.when: leader_after_faults` is met by a leader followed after the faults: the run
+/// waits past it only for the liveness bounds. Seed 29513 of `random-clients.json` had a
+/// stable leader from 7.7 s; its bounds passed at 12.6 s just as a loss-driven election (PreVote
+/// off) deposed it, and 0.4 s to `stop.at` was too short for the next: "no leader followed by
+/// every live node after the faults, by stop.at". It passes now.
+#[test]
+fn a_leader_seen_after_the_faults_meets_the_stop_condition() {
+    let sc = Scenario::load(&common::root().join("scenarios/random-clients.json")).expect("valid");
+    let r = run(&sc, 29513, RunOptions::default());
+    assert_eq!(r.outcome, Outcome::ConditionMet, "{:?}", r.violation);
+}

@@ -546,10 +546,13 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             if liveness {
                 self.watch_liveness();
             }
+            // The condition is a leader followed after the faults; the run waits past it only
+            // for the liveness bounds to be judged, and one seen in the quiet phase meets it
+            // even if a loss-driven election is under way when the last bound passes.
             if cfg.stop.when == Some(StopWhen::LeaderAfterFaults)
                 && self.faults.all_applied()
                 && self.checks_pending == 0
-                && self.stable_leader().is_some()
+                && (self.leader_seen || self.stable_leader().is_some())
             {
                 return Outcome::ConditionMet;
             }
