@@ -222,15 +222,7 @@ fn an_ordered_network_starts_the_quiet_phase_once_its_links_drain() {
         assert_eq!(unordered.outcome, Outcome::ConditionMet, "seed {seed}");
     }
     sc.network.ordered = true;
-    for seed in [1154, 3494, 4346, 7716] {
-        let r = run(&sc, seed, RunOptions::default());
-        assert_eq!(
-            r.outcome,
-            Outcome::ConditionMet,
-            "seed {seed}: {:?}",
-            r.violation
-        );
-    }
+    assert_all_pass(&sc, &[1154, 3494, 4346, 7716]);
 }
 
 /// A bound is met once its condition holds within it, as Leader always was: in seven seeds of
@@ -243,15 +235,7 @@ fn an_ordered_network_starts_the_quiet_phase_once_its_links_drain() {
 #[test]
 fn a_bound_met_within_its_window_is_not_failed_by_a_later_step_down() {
     let sc = Scenario::load(&common::root().join("scenarios/random-swarm.json")).expect("valid");
-    for seed in [6275, 7301, 11430, 11592, 14801, 23464, 24769] {
-        let r = run(&sc, seed, RunOptions::default());
-        assert_eq!(
-            r.outcome,
-            Outcome::ConditionMet,
-            "seed {seed}: {:?}",
-            r.violation
-        );
-    }
+    assert_all_pass(&sc, &[6275, 7301, 11430, 11592, 14801, 23464, 24769]);
 }
 
 /// `stop.when: leader_after_faults` is met by a leader followed after the faults: the run
@@ -262,6 +246,18 @@ fn a_bound_met_within_its_window_is_not_failed_by_a_later_step_down() {
 #[test]
 fn a_leader_seen_after_the_faults_meets_the_stop_condition() {
     let sc = Scenario::load(&common::root().join("scenarios/random-clients.json")).expect("valid");
-    let r = run(&sc, 29513, RunOptions::default());
-    assert_eq!(r.outcome, Outcome::ConditionMet, "{:?}", r.violation);
+    assert_all_pass(&sc, &[29513]);
+}
+
+/// Runs `scenario` at each seed and asserts each meets its stop condition with no violation.
+fn assert_all_pass(sc: &Scenario, seeds: &[u64]) {
+    for &seed in seeds {
+        let r = run(sc, seed, RunOptions::default());
+        assert_eq!(
+            r.outcome,
+            Outcome::ConditionMet,
+            "seed {seed}: {:?}",
+            r.violation
+        );
+    }
 }

@@ -751,6 +751,21 @@ fn binomial_tail(n: u64, x: f64, k: u64) -> f64 {
         .sum()
 }
 
+/// What makes the closed form exact: one constant 2 ms delay, no processing, jitter or drift,
+/// timers to the nanosecond.
+const EXACT: [&str; 10] = [
+    "--set",
+    "network.delay.constant=2ms",
+    "--set",
+    "network.processing.constant=0s",
+    "--set",
+    "clocks.timer_jitter.constant=0s",
+    "--set",
+    "clocks.drift_ppm.constant=0",
+    "--set",
+    "clocks.timer_resolution=1ns",
+];
+
 // Why: issue 9 item 6: the closed-form probability that the first term is a split vote
 // (src/experiment/analytic.rs) agrees with the simulator where its assumptions hold: a cold
 // start, one constant latency (delay, and the candidate's write with before_send), no jitter,
@@ -772,16 +787,6 @@ fn the_analytic_split_vote_probability_matches_the_simulator() {
         "--trials",
         "2000",
         "--set",
-        "network.delay.constant=2ms",
-        "--set",
-        "network.processing.constant=0s",
-        "--set",
-        "clocks.timer_jitter.constant=0s",
-        "--set",
-        "clocks.drift_ppm.constant=0",
-        "--set",
-        "clocks.timer_resolution=1ns",
-        "--set",
         "storage.write_latency.constant=2ms",
         "--set",
         r#"storage.metadata_write={"sync": {"constant": "1ms"}, "syncs": 2}"#,
@@ -789,7 +794,7 @@ fn the_analytic_split_vote_probability_matches_the_simulator() {
         "raft.candidate_persist=parallel,before_send",
         "--quiet",
     ];
-    sweep(TOP, &args, &out);
+    sweep(TOP, &[&args[..], &EXACT[..]].concat(), &out);
     let s = Table::read(&out.join("summary.csv"));
     assert_eq!(s.rows.len(), 6);
     for row in &s.rows {
@@ -847,16 +852,6 @@ fn the_first_round_share_matches_a_case_worked_by_hand() {
         "--trials",
         "2000",
         "--set",
-        "network.delay.constant=2ms",
-        "--set",
-        "network.processing.constant=0s",
-        "--set",
-        "clocks.timer_jitter.constant=0s",
-        "--set",
-        "clocks.drift_ppm.constant=0",
-        "--set",
-        "clocks.timer_resolution=1ns",
-        "--set",
         "storage.write_latency.constant=20ms",
         "--set",
         r#"storage.metadata_write={"sync": {"constant": "500us"}, "syncs": 2}"#,
@@ -864,7 +859,7 @@ fn the_first_round_share_matches_a_case_worked_by_hand() {
         "raft.candidate_persist=before_send",
         "--quiet",
     ];
-    sweep(TOP, &args, &out);
+    sweep(TOP, &[&args[..], &EXACT[..]].concat(), &out);
     let s = Table::read(&out.join("summary.csv"));
     let row = &s.rows[0];
     let get = |c: &str| row[s.col(c)].clone();
