@@ -89,7 +89,7 @@ impl Disk {
     /// last write queued, else `durable`). It joins the batch that is waiting for the disk, if
     /// one is (group commit: `None`, that batch's completion is already queued, and the write
     /// adds nothing to its time); else it starts a batch of its own, after whatever is in
-    /// flight, taking a time drawn from `laws` ([`Disk::draw`]): `Some(when it completes)`,
+    /// flight, taking a time drawn from `laws` (`Disk::draw`): `Some(when it completes)`,
     /// for the loop to queue.
     pub fn issue(
         &mut self,
