@@ -486,6 +486,27 @@ fn no_timer_restart_on_vote_leaves_the_timer_running() {
     assert!(!restarts_timer_on_vote(Some(Bug::NoTimerRestartOnVote)));
 }
 
+/// Figure 2, AppendEntries receiver step 1: an AppendEntries of a stale term is refused and
+/// changes nothing else; with `any-append-restarts-timer` it restarts the election timer.
+#[test]
+fn any_append_restarts_timer_restarts_it_on_a_stale_term() {
+    let restarts = |bug| {
+        let mut n2 = node(2, 3, with(bug), hard(3, None, &[1]));
+        let out = step(&mut n2, append(1, 2, 2, (1, 1), &[], 1));
+        out.iter().any(|o| {
+            matches!(
+                o,
+                Output::SetTimer {
+                    kind: TimerKind::Election,
+                    ..
+                }
+            )
+        })
+    };
+    assert!(!restarts(None));
+    assert!(restarts(Some(Bug::AnyAppendRestartsTimer)));
+}
+
 fn shipped(name: &str) -> Scenario {
     Scenario::load(&root().join("scenarios").join(name)).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -227,6 +227,24 @@ fn check_quorum_counts_leader_twice_is_found() {
     }
 }
 
+/// Figure 2, AppendEntries receiver step 1: a stale term's AppendEntries restarts no timer.
+/// With `any-append-restarts-timer` a deposed leader's heartbeats hold a server off its
+/// election, and the greatest election timeout of "Liveness: Election Timer" fails it at seed
+/// 0 of `random-faults.json` and `random-shapes.json`; the correct node passes that seed.
+#[test]
+fn any_append_restarts_timer_is_found() {
+    for scenario in ["random-faults", "random-shapes"] {
+        let found = search_in(scenario, &[Bug::AnyAppendRestartsTimer], 0..1, 1);
+        assert_eq!(found.len(), 1, "{scenario} 0..1");
+        assert_eq!(
+            (found[0].seed, found[0].property.as_str()),
+            (0, "Liveness: Election Timer"),
+            "{scenario}"
+        );
+        assert!(search_in(scenario, &[], 0..1, 1).is_empty());
+    }
+}
+
 /// Figure 2: votedFor is persistent. A voter whose vote never reached its disk restarts within
 /// the term and votes for a second candidate.
 #[test]

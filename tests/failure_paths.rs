@@ -430,7 +430,8 @@ fn check_fails_a_trace_that_records_a_failure() {
 fn sigterm_keeps_the_trace_so_far_and_the_reproduce_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("run");
-    // About a minute of simulated idling on this machine: the signal comes long before its end.
+    // Minutes of simulated idling (10^9 events): the signal comes long before its end. At the
+    // default event limit the run ended in about 1.6 s, a race with the signal.
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("raftsim"))
         .current_dir(root())
         .args([
@@ -438,6 +439,8 @@ fn sigterm_keeps_the_trace_so_far_and_the_reproduce_line() {
             "scenarios/basic.json",
             "--set",
             "stop.at=1000000s",
+            "--set",
+            "limits.max_events=1000000000",
             "--out",
         ])
         .arg(&out)

@@ -177,6 +177,34 @@ fn key_value_state_machines_that_applied_as_far_hold_the_same_contents() {
 }
 
 #[test]
+fn a_pause_a_crash_ended_does_not_end_the_next_incarnations_pause() {
+    // Found by the greatest election timeout (random-swarm seed 373): n2 paused until 2.14 s,
+    // crashed and restarted, paused again until 2.77 s, and the first pause's end resumed it
+    // at 2.14 s, while its held events waited for 2.77 s.
+    let text = r#"{ "version": 1, "name": "pause-crash-pause",
+      "cluster": { "nodes": 3 },
+      "raft": { "election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms" },
+      "network": { "delay": { "constant": "1ms" } },
+      "storage": { "write_latency": { "constant": "2ms" } },
+      "faults": [ {"at":"1s","pause":2,"until":"2s"}, {"at":"1.2s","crash":2,"until":"1.3s"},
+                  {"at":"1.5s","pause":2,"until":"2.5s"} ],
+      "stop": { "at": "4s" } }"#;
+    let sc = Scenario::parse("pause-crash-pause.json", text).unwrap();
+    for seed in 0..5 {
+        let r = traced(&sc, seed);
+        assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
+        let resumes: Vec<(u64, u32)> = trace_records(&r)
+            .iter()
+            .filter_map(|r| match r.ev {
+                Event::Resume { node } => Some((r.t, node)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(resumes, vec![(2_500_000_000, 2)], "seed {seed}");
+    }
+}
+
+#[test]
 fn overlapping_pauses_resume_when_the_last_one_ends() {
     // Found in review: a second pause overwrote the first and the earlier end resumed the node,
     // so events held for the later end ran out of order (disk completions among them).

@@ -93,11 +93,17 @@ pub enum Bug {
     /// a leader of three cut off from both others never steps down. Availability only; caught
     /// by "Liveness: CheckQuorum".
     CheckQuorumCountsLeaderTwice,
+    /// An AppendEntries of a stale term restarts the election timer too (Figure 2,
+    /// AppendEntries receiver step 1: reply false if term < currentTerm, and nothing else): a
+    /// deposed leader that has not heard of its successor, and whose heartbeats still arrive,
+    /// holds its followers, and the candidates of later terms, off the election the cluster
+    /// needs. Availability only; caught by "Liveness: Election Timer" (the greatest timeout).
+    AnyAppendRestartsTimer,
 }
 
 impl Bug {
     /// Every bug, in the order of [`Bug::NAMES`].
-    pub const ALL: [Bug; 19] = [
+    pub const ALL: [Bug; 20] = [
         Bug::ForgetVoteOnRestart,
         Bug::ResetVoteOnStepDown,
         Bug::CommitOldTermByCount,
@@ -117,10 +123,11 @@ impl Bug {
         Bug::CountStaleAppendReply,
         Bug::NoTimerRestartOnVote,
         Bug::CheckQuorumCountsLeaderTwice,
+        Bug::AnyAppendRestartsTimer,
     ];
 
     /// The names, as in scenario files and on the command line.
-    pub const NAMES: [&'static str; 19] = [
+    pub const NAMES: [&'static str; 20] = [
         "forget-vote-on-restart",
         "reset-vote-on-step-down",
         "commit-old-term-by-count",
@@ -140,6 +147,7 @@ impl Bug {
         "count-stale-append-reply",
         "no-timer-restart-on-vote",
         "check-quorum-counts-leader-twice",
+        "any-append-restarts-timer",
     ];
 
     pub fn name(self) -> &'static str {

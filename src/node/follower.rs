@@ -131,6 +131,9 @@ impl Node {
         out: &mut Vec<Output>,
     ) {
         if term < self.term {
+            if self.bug(Bug::AnyAppendRestartsTimer) {
+                self.arm_election_timer(out);
+            }
             // The answer carries this server's term, not the request's: it echoes no round,
             // or a leader of this term that once led an earlier one would take the answer to
             // one of its old heartbeats for an answer to a round of this term ([`super::read`]).

@@ -641,6 +641,14 @@ impl RaftNode for Node {
     ) -> Option<crate::base::time::SimDuration> {
         Some(cfg.election_timeout_min)
     }
+    /// A follower's timer is drawn within the maximum election timeout, or, split by leader
+    /// stickiness or lease reads, the minimum then the rest (its firing restarts the count).
+    fn greatest_election_timeout(
+        cfg: &Config,
+        _opts: &Options,
+    ) -> Option<crate::base::time::SimDuration> {
+        Some(cfg.election_timeout_max)
+    }
     /// The quorum is checked each minimum election timeout, on the leader's election timer,
     /// over what it heard since the last check: a majority last heard just after one check
     /// is missed at the next but one, two minimum timeouts on. A leadership transfer's

@@ -439,6 +439,17 @@ pub trait RaftNode: Sized {
     fn least_election_timeout(_cfg: &Config, _opts: &Self::Options) -> Option<SimDuration> {
         None
     }
+    /// The greatest time, on the node's own clock, from the last moment it may have restarted
+    /// its election timer to the election that timer starts, the world's timer jitter and
+    /// resolution aside: the property "Liveness: Election Timer" fails a voter that has not
+    /// stood that long after it last started, heard from a leader of at least its term,
+    /// granted a vote, stood, changed term or role, finished a disk write, resumed or had its
+    /// timer fire (Figure 2, "Followers": a follower that receives no communication over the
+    /// timeout "assumes there is no viable leader"; §5.2). Judged after each of its steps,
+    /// never while a write of its is pending. `None`, the default: not judged.
+    fn greatest_election_timeout(_cfg: &Config, _opts: &Self::Options) -> Option<SimDuration> {
+        None
+    }
     /// With CheckQuorum on (dissertation §6.2): the longest time, on the node's own clock, that
     /// a leader may go without hearing from a majority of its configuration (itself counted
     /// once) and still lead. The property "Liveness: CheckQuorum" fails a leader that leads on

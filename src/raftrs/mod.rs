@@ -921,6 +921,9 @@ impl RaftNode for RaftRs {
         let l = self.raw.raft.leader_id;
         (l != 0).then_some(l as NodeId)
     }
+    // `greatest_election_timeout` is left unjudged: raft-rs declines to stand while a
+    // committed configuration change is not yet applied (and counts its timeout again), a
+    // state the world does not see in what the node tells it.
     /// raft-rs resets its elapsed ticks to 0 between ticks and stands once they reach the
     /// drawn timeout, at least `election_ticks[0]`: so at least that many ticks less one.
     fn least_election_timeout(_cfg: &Config, opts: &Options) -> Option<SimDuration> {

@@ -233,6 +233,10 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         } else {
             jitter_dist.sample(&mut s.jitter_rng).0
         };
+        if kind == TimerKind::Election {
+            s.late_jitter = s.late_jitter.saturating_add(jitter);
+            s.election_armed = (self.now, jitter);
+        }
         let at = self.now + SimDuration(virt + jitter);
         if let Some(token) = s.timers.arm(kind, at) {
             self.queue.push(
@@ -327,6 +331,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         // Its timers moved with the clock: the last restart the world saw no longer bounds
         // the next election on the clock the world judges by.
         self.slots[id as usize - 1].election_reset = None;
+        self.slots[id as usize - 1].late_from = None;
         // Its CheckQuorum timer moved too: its silence counts from now.
         self.slots[id as usize - 1].quorum_floor = now;
         // A ticker does not move: a library's tick loop measures intervals on a monotonic

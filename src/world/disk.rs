@@ -153,6 +153,11 @@ impl Disk {
     }
 
     /// A crash: writes not yet complete are lost.
+    /// No write pending.
+    pub fn idle(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     pub fn clear(&mut self) {
         self.queue.clear();
         self.free = SimTime::ZERO;

@@ -255,6 +255,13 @@ impl FaultState {
 
     pub fn crashed(&mut self, id: NodeId) {
         self.last_crashed = Some(id);
+        // A crash ends the node's pauses: their ends have nothing left to end, and must not
+        // end a pause of its next incarnation early.
+        for (i, f) in self.list.iter().enumerate() {
+            if matches!(f.kind, FaultKind::Pause { .. }) && self.targets[i] == Some(id) {
+                self.targets[i] = None;
+            }
+        }
     }
 
     /// Crash fault `i` crashed `id`: its end restarts that node.
@@ -871,6 +878,8 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
                 s.paused_until = None;
                 s.quorum_floor = now;
                 self.emit(Event::Resume { node: id });
+                // Its timers held their firings for the pause; they act from now.
+                self.may_restart_election_timer(id, super::witness::ResetCause::Resumed);
             }
         }
     }

@@ -149,6 +149,12 @@ struct Slot<N: RaftNode> {
     pauses: u32,
     /// The last restart of its election timer the world saw (`None` after a clock jump).
     election_reset: Option<witness::ElectionReset>,
+    /// The last moment it may have restarted its election timer, for the greatest election
+    /// timeout (`None` after a clock jump), and the jitter drawn for its election timer since.
+    late_from: Option<witness::ElectionReset>,
+    late_jitter: u64,
+    /// When its election timer was last armed, and the jitter drawn for it.
+    election_armed: (SimTime, u64),
     /// "Liveness: CheckQuorum": when each node's last message was delivered to this one (by
     /// id − 1), and the moment from which its silence counts: it became leader, resumed from
     /// a pause, its clock jumped, or its configuration changed (`quorum_config`: the index of
@@ -310,6 +316,9 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     /// ([`RaftNode::least_election_timeout`]), and whether the step running is an expiry of a
     /// node's timer (a timer or tick input).
     election_floor: Option<crate::base::time::SimDuration>,
+    /// The implementation's greatest election timeout, when judged
+    /// ([`RaftNode::greatest_election_timeout`]), plus the timers' resolution.
+    election_ceiling: Option<crate::base::time::SimDuration>,
     /// The implementation's CheckQuorum bound ([`RaftNode::check_quorum_within`]), when
     /// "Liveness: CheckQuorum" is judged.
     quorum_bound: Option<crate::base::time::SimDuration>,
@@ -368,6 +377,12 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                         at: SimTime::ZERO,
                         cause: witness::ResetCause::Started,
                     }),
+                    late_from: Some(witness::ElectionReset {
+                        at: SimTime::ZERO,
+                        cause: witness::ResetCause::Started,
+                    }),
+                    late_jitter: 0,
+                    election_armed: (SimTime::ZERO, 0),
                     heard_at: vec![SimTime::ZERO; cfg.nodes as usize],
                     quorum_floor: SimTime::ZERO,
                     quorum_config: 0,
@@ -377,6 +392,9 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             .collect();
         Simulation {
             election_floor: N::least_election_timeout(&cfg.raft, opts),
+            election_ceiling: N::greatest_election_timeout(&cfg.raft, opts).map(|d| {
+                crate::base::time::SimDuration(d.0.saturating_add(cfg.clocks.timer_resolution))
+            }),
             quorum_bound: N::check_quorum_within(&cfg.raft, opts),
             timer_input: false,
             config_applied: 0,
@@ -778,7 +796,8 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                         let now = self.now;
                         self.slot(to).heard_at[from as usize - 1] = now;
                     }
-                    let leader_msg = self.election_floor.is_some()
+                    let leader_msg = (self.election_floor.is_some()
+                        || self.election_ceiling.is_some())
                         && env.msg.leader_only()
                         && env.msg.term() >= self.slot(to).seen.term;
                     // After the step: the ticks that passed before the message come first in it.
@@ -1019,6 +1038,12 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         }
         self.in_node = Some(id);
         self.timer_input = matches!(input, Input::Timer(TimerKind::Election) | Input::Ticks(_));
+        // A write done or the election timer fired: the timer may restart now, whatever the
+        // node makes of it (a firing that found a lease or no configuration re-arms it).
+        let restarts = matches!(
+            input,
+            Input::Persisted(_) | Input::Timer(TimerKind::Election)
+        );
         let judge_quorum =
             self.quorum_bound.is_some() && matches!(input, Input::Timer(_) | Input::Ticks(_));
         let was_leader = s.seen.role == Role::Leader;
@@ -1030,20 +1055,32 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         if self.quorum_bound.is_some() {
             self.check_quorum_step(id, was_leader, judge_quorum);
         }
+        if self.election_ceiling.is_some() {
+            if restarts {
+                self.may_restart_election_timer(id, witness::ResetCause::Stepped);
+            }
+            self.judge_late_election(id);
+        }
     }
 
     /// Observes what the node's step did, then carries out its outputs in order.
     fn process_outputs(&mut self, id: NodeId) {
         let mut outs = std::mem::take(&mut self.outs);
-        let (mut writes, mut applies) = (false, false);
+        let (mut writes, mut applies, mut grants) = (false, false, false);
         for o in &outs {
             match o {
                 Output::Persist { .. } => writes = true,
                 Output::Apply { .. } => applies = true,
+                Output::Send(env) => grants |= env.msg.vote_granted() == Some(true),
                 _ => {}
             }
         }
         self.witness(id, &outs, writes);
+        if grants && self.election_ceiling.is_some() {
+            // A vote granted again (a repeated request, the vote already on disk) restarts
+            // the timer as the first grant did (Figure 2, "Followers").
+            self.may_restart_election_timer(id, witness::ResetCause::Regranted);
+        }
         let mut crash_after = None;
         if !applies {
             for out in outs.drain(..) {

@@ -202,8 +202,13 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
             self.emit(ev);
         }
         self.witnessed = records;
-        if self.election_floor.is_some() {
+        if self.election_floor.is_some() || self.election_ceiling.is_some() {
             self.election_timer_step(id, before);
+        }
+        let s = &self.slots[id as usize - 1];
+        if self.election_ceiling.is_some() && (s.seen.role, s.seen.term) != (before.0, before.1) {
+            // An implementation may restart its timer on any new term or role.
+            self.may_restart_election_timer(id, ResetCause::Changed);
         }
     }
 
@@ -234,6 +239,81 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     pub(super) fn reset_election_timer(&mut self, id: NodeId, cause: ResetCause) {
         let now = self.now;
         self.slots[id as usize - 1].election_reset = Some(ElectionReset { at: now, cause });
+        self.restart_late_count(id, cause);
+    }
+
+    /// The world's note that node `id` may have restarted its election timer now, for
+    /// `cause`: the greatest election timeout counts from here. Not after a clock jump
+    /// until a restart Figure 2 asks for: a timer the jump moved back, and not restarted
+    /// since, fires later than the greatest timeout after any such moment.
+    pub(super) fn may_restart_election_timer(&mut self, id: NodeId, cause: ResetCause) {
+        if self.slots[id as usize - 1].late_from.is_some() {
+            self.restart_late_count(id, cause);
+        }
+    }
+
+    fn restart_late_count(&mut self, id: NodeId, cause: ResetCause) {
+        let now = self.now;
+        let s = &mut self.slots[id as usize - 1];
+        s.late_from = Some(ElectionReset { at: now, cause });
+        // A timer armed in the step that restarted it keeps its jitter.
+        s.late_jitter = match s.election_armed {
+            (at, jitter) if at == now => jitter,
+            _ => 0,
+        };
+    }
+
+    /// "Liveness: Election Timer", the other side: after a step of node `id`, a voter of its
+    /// own configuration that is not leading, has no write pending and is not paused must
+    /// have stood within its greatest election timeout (on its clock, plus the jitter drawn
+    /// for its timer) of the last moment it may have restarted its timer.
+    pub(super) fn judge_late_election(&mut self, id: NodeId) {
+        let ceiling = self.election_ceiling.expect("judged only with a ceiling");
+        let s = &self.slots[id as usize - 1];
+        let Some(from) = s.late_from else {
+            return; // a clock jump since: not judged
+        };
+        // Most steps come well within the timeout (a heartbeat restarted it): no clock runs
+        // twice as fast as virtual time, so half the timeout needs no conversion.
+        if (self.now - from.at).0 <= ceiling.0 / 2 {
+            return;
+        }
+        let waited = (self.now - from.at).0.saturating_sub(s.late_jitter);
+        let elapsed = super::clock::virtual_to_local(waited, s.drift_ppb);
+        if elapsed <= ceiling.0 + SLACK_NS
+            || s.node.is_none()
+            || s.seen.role == Role::Leader
+            || s.paused_until.is_some()
+            || !s.disk.idle()
+        {
+            return;
+        }
+        let (_, old, new) = self.config_of(id);
+        if (old | new) & bit(id) == 0 {
+            return; // a learner, or removed: it never stands
+        }
+        self.fail_late_election(id, from, elapsed, ceiling);
+    }
+
+    #[cold]
+    fn fail_late_election(
+        &mut self,
+        id: NodeId,
+        from: ElectionReset,
+        elapsed: u64,
+        ceiling: SimDuration,
+    ) {
+        let s = &self.slots[id as usize - 1];
+        let detail = format!(
+            "n{id}, a {} of term {} and a voter, has not stood {} after it {} (at {}), longer than its greatest election timeout {} on its clock: an election timer restarted when nothing called for it (Figure 2, \"Followers\": if the election timeout elapses without AppendEntries from the current leader or a vote granted, convert to candidate; §5.2)",
+            s.seen.role.name(),
+            s.seen.term,
+            SimDuration(elapsed),
+            from.cause.describe(),
+            from.at,
+            ceiling
+        );
+        self.fail("Liveness: Election Timer", detail);
     }
 
     /// Node `id` stood in term `term` at an expiry of its timer (a timer or tick input): fail
@@ -251,12 +331,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         if elapsed + SLACK_NS >= floor.0 {
             return;
         }
-        let what = match reset.cause {
-            ResetCause::Started => "started".to_string(),
-            ResetCause::Heard(l) => format!("received an AppendEntries of its term from n{l}"),
-            ResetCause::Granted(c) => format!("granted its vote to n{c}"),
-            ResetCause::Stood => "stood in an election".to_string(),
-        };
+        let what = reset.cause.describe();
         let detail = format!(
             "n{id} stood (term {term}) {} after it {what} (at {}), sooner than its least election timeout {} on its clock: an election timer not restarted then (Figure 2, \"Followers\"; §5.2)",
             SimDuration(elapsed),
@@ -368,4 +443,25 @@ pub(super) enum ResetCause {
     Heard(NodeId),
     Granted(NodeId),
     Stood,
+    /// Only for the greatest election timeout: moments an implementation may restart its
+    /// timer without Figure 2 asking for it.
+    Changed,
+    Stepped,
+    Resumed,
+    Regranted,
+}
+
+impl ResetCause {
+    fn describe(self) -> String {
+        match self {
+            ResetCause::Started => "started".to_string(),
+            ResetCause::Heard(l) => format!("received an AppendEntries of its term from n{l}"),
+            ResetCause::Granted(c) => format!("granted its vote to n{c}"),
+            ResetCause::Stood => "stood in an election".to_string(),
+            ResetCause::Changed => "changed its term or role".to_string(),
+            ResetCause::Stepped => "finished a write or had its election timer fire".to_string(),
+            ResetCause::Resumed => "resumed from a pause".to_string(),
+            ResetCause::Regranted => "granted a vote".to_string(),
+        }
+    }
 }
