@@ -507,6 +507,39 @@ fn any_append_restarts_timer_restarts_it_on_a_stale_term() {
     assert!(restarts(Some(Bug::AnyAppendRestartsTimer)));
 }
 
+/// Dissertation §9.6: a pre-vote is granted only to a log at least as up to date as the
+/// voter's; with `pre-vote-ignores-log`, a lagging server's pre-vote is granted.
+#[test]
+fn pre_vote_ignores_log_grants_a_lagging_server() {
+    let grants = |bug| {
+        let mut c = cfg(2, 3);
+        c.pre_vote = true;
+        let opts = raftsim::node::Options {
+            bugs: with(bug),
+            ..Default::default()
+        };
+        let mut n2 = Node::with_options(c, opts, hard(2, None, &[1, 2]));
+        n2.start(&mut Vec::new());
+        let ask = Message::PreVote {
+            term: 3,
+            last_log_index: 1,
+            last_log_term: 1,
+        };
+        let out = step(&mut n2, msg(1, 2, ask));
+        let replies: Vec<bool> = sends(&out)
+            .into_iter()
+            .filter_map(|e| match e.msg {
+                Message::PreVoteResp { granted, .. } => Some(granted),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replies.len(), 1, "{out:?}");
+        replies[0]
+    };
+    assert!(!grants(None));
+    assert!(grants(Some(Bug::PreVoteIgnoresLog)));
+}
+
 fn shipped(name: &str) -> Scenario {
     Scenario::load(&root().join("scenarios").join(name)).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -57,7 +57,7 @@ fn the_correct_node_passes_the_same_seeds() {
 #[test]
 fn no_log_check_on_vote_is_found() {
     let (seed, property) = first_failure(Bug::NoLogCheckOnVote, 5);
-    assert_eq!((seed, property.as_str()), (0, "Leader Completeness"));
+    assert_eq!((seed, property.as_str()), (0, "Election Restriction"));
 }
 
 /// §5.3: a follower that keeps a conflicting suffix ends up with entries that differ from the
@@ -245,6 +245,28 @@ fn any_append_restarts_timer_is_found() {
     }
 }
 
+/// Dissertation §9.6: a pre-vote by the rule of a vote (§5.4.1). Granted without the log
+/// check, "Election Restriction" fails it at seed 4 of `random-clients.json` and seed 1 of
+/// `random-swarm.json` (both draw PreVote) and seed 0 of `random-membership.json` (PreVote
+/// on); the correct node passes those seeds.
+#[test]
+fn pre_vote_ignores_log_is_found() {
+    for (scenario, seed) in [
+        ("random-clients", 4),
+        ("random-swarm", 1),
+        ("random-membership", 0),
+    ] {
+        let found = search_in(scenario, &[Bug::PreVoteIgnoresLog], 0..seed + 1, 1);
+        assert_eq!(found.len(), 1, "{scenario} 0..={seed}");
+        assert_eq!(
+            (found[0].seed, found[0].property.as_str()),
+            (seed, "Election Restriction"),
+            "{scenario}"
+        );
+        assert!(search_in(scenario, &[], seed..seed + 1, 1).is_empty());
+    }
+}
+
 /// Figure 2: votedFor is persistent. A voter whose vote never reached its disk restarts within
 /// the term and votes for a second candidate.
 #[test]
@@ -261,7 +283,7 @@ fn forget_vote_on_restart_is_found() {
 fn drawn_shapes_find_every_bug() {
     let want: [(Bug, u64, &str); 8] = [
         (Bug::NoTruncateOnConflict, 0, "Log Matching"),
-        (Bug::NoLogCheckOnVote, 0, "Leader Completeness"),
+        (Bug::NoLogCheckOnVote, 0, "Election Restriction"),
         (Bug::IgnoreHigherTerm, 1, "Liveness: Leader"),
         (Bug::CountStaleVotes, 1, "Election Safety"),
         (Bug::ReplyBeforePersist, 26, "Liveness: Convergence"),

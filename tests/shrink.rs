@@ -59,7 +59,7 @@ fn a_shrunk_failure_is_smaller_and_fails_the_same_way() {
     let sc = buggy();
     let generated = sc.with_generated_faults(0).faults.len();
     let s = shrink(&sc, 0).expect("seed 0 fails");
-    assert_eq!(s.property, "Leader Completeness");
+    assert_eq!(s.property, "Election Restriction");
     assert!(
         s.scenario.faults.len() < generated,
         "{} of {generated}",
@@ -69,7 +69,7 @@ fn a_shrunk_failure_is_smaller_and_fails_the_same_way() {
     let text = serde_json::to_string_pretty(&s.scenario).unwrap();
     let back = Scenario::parse("shrunk.json", &text).expect("the shrunk scenario parses");
     let f = judge(&back.compile(), &back.node_choice(), 0).expect("the shrunk scenario fails");
-    assert_eq!(f.property, "Leader Completeness");
+    assert_eq!(f.property, "Election Restriction");
 }
 
 /// From the command line: the written file, run with the printed command, fails (exit 1); a
@@ -95,7 +95,7 @@ fn shrink_writes_a_scenario_that_replays_the_failure() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("Leader Completeness"), "{stdout}");
+    assert!(stdout.contains("Election Restriction"), "{stdout}");
     Command::cargo_bin("raftsim")
         .unwrap()
         .args(["run", "--seed", "0", "--quiet", "--out"])

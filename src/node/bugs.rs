@@ -99,11 +99,16 @@ pub enum Bug {
     /// holds its followers, and the candidates of later terms, off the election the cluster
     /// needs. Availability only; caught by "Liveness: Election Timer" (the greatest timeout).
     AnyAppendRestartsTimer,
+    /// With PreVote, a pre-vote is granted without the log check (dissertation §9.6: a server
+    /// grants a pre-vote only if the asker's log is at least as up to date, as for a vote,
+    /// §5.4.1): a lagging server wins its pre-vote, raises its term and disrupts the cluster,
+    /// the very thing PreVote exists to prevent. Caught by "Election Restriction".
+    PreVoteIgnoresLog,
 }
 
 impl Bug {
     /// Every bug, in the order of [`Bug::NAMES`].
-    pub const ALL: [Bug; 20] = [
+    pub const ALL: [Bug; 21] = [
         Bug::ForgetVoteOnRestart,
         Bug::ResetVoteOnStepDown,
         Bug::CommitOldTermByCount,
@@ -124,10 +129,11 @@ impl Bug {
         Bug::NoTimerRestartOnVote,
         Bug::CheckQuorumCountsLeaderTwice,
         Bug::AnyAppendRestartsTimer,
+        Bug::PreVoteIgnoresLog,
     ];
 
     /// The names, as in scenario files and on the command line.
-    pub const NAMES: [&'static str; 20] = [
+    pub const NAMES: [&'static str; 21] = [
         "forget-vote-on-restart",
         "reset-vote-on-step-down",
         "commit-old-term-by-count",
@@ -148,6 +154,7 @@ impl Bug {
         "no-timer-restart-on-vote",
         "check-quorum-counts-leader-twice",
         "any-append-restarts-timer",
+        "pre-vote-ignores-log",
     ];
 
     pub fn name(self) -> &'static str {

@@ -64,7 +64,8 @@ impl Node {
         last_log_term: Term,
     ) {
         let granted = term > self.term
-            && self.log.is_up_to_date(last_log_index, last_log_term)
+            && (self.log.is_up_to_date(last_log_index, last_log_term)
+                || self.bug(super::Bug::PreVoteIgnoresLog))
             && !self.leader_is_recent();
         self.reply(
             candidate,

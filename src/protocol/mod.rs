@@ -375,6 +375,26 @@ pub trait WireMessage: Clone + std::fmt::Debug {
     fn leader_only(&self) -> bool {
         false
     }
+    /// For a vote or pre-vote request: whether it is a pre-vote, and the candidate's last log
+    /// entry (index, term) as the request states it. With it and
+    /// [`WireMessage::pre_vote_granted`], the property "Election Restriction" is judged (a
+    /// vote or pre-vote granted only to a candidate whose log is at least as up to date as
+    /// the voter's, §5.4.1 and dissertation §9.6). The default, `None`: not judged.
+    fn vote_request(&self) -> Option<VoteRequest> {
+        None
+    }
+    /// For a reply to a pre-vote request: whether it was granted; `None` for other messages.
+    fn pre_vote_granted(&self) -> Option<bool> {
+        None
+    }
+}
+
+/// What a vote or pre-vote request states of the candidate's log ([`WireMessage::vote_request`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VoteRequest {
+    pub pre_vote: bool,
+    pub last_log_index: Index,
+    pub last_log_term: Term,
 }
 
 impl WireMessage for Message {
@@ -392,6 +412,35 @@ impl WireMessage for Message {
     }
     fn leader_only(&self) -> bool {
         matches!(self, Message::AppendEntries { .. })
+    }
+    fn vote_request(&self) -> Option<VoteRequest> {
+        match *self {
+            Message::RequestVote {
+                last_log_index,
+                last_log_term,
+                ..
+            } => Some(VoteRequest {
+                pre_vote: false,
+                last_log_index,
+                last_log_term,
+            }),
+            Message::PreVote {
+                last_log_index,
+                last_log_term,
+                ..
+            } => Some(VoteRequest {
+                pre_vote: true,
+                last_log_index,
+                last_log_term,
+            }),
+            _ => None,
+        }
+    }
+    fn pre_vote_granted(&self) -> Option<bool> {
+        match self {
+            Message::PreVoteResp { granted, .. } => Some(*granted),
+            _ => None,
+        }
     }
 }
 

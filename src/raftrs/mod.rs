@@ -239,6 +239,21 @@ impl WireMessage for Msg {
             MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot
         )
     }
+    fn vote_request(&self) -> Option<crate::protocol::VoteRequest> {
+        let pre_vote = match self.0.get_msg_type() {
+            MessageType::MsgRequestVote => false,
+            MessageType::MsgRequestPreVote => true,
+            _ => return None,
+        };
+        Some(crate::protocol::VoteRequest {
+            pre_vote,
+            last_log_index: self.0.index,
+            last_log_term: self.0.log_term,
+        })
+    }
+    fn pre_vote_granted(&self) -> Option<bool> {
+        (self.0.get_msg_type() == MessageType::MsgRequestPreVoteResponse).then_some(!self.0.reject)
+    }
 }
 
 /// A client command in an entry's data: request id, key, value (little-endian).

@@ -174,6 +174,33 @@ impl Disk {
         log
     }
 
+    /// The last entry's (index, term) of the log once every write in the queue completes,
+    /// starting from the durable `log`, without building that log ((0, 0) when empty).
+    pub fn last_entry(&self, log: &Log) -> (Index, Term) {
+        let mut durable = log.last_index();
+        // The terms of the queued entries beyond what of the durable log stands.
+        let mut tail: Vec<Term> = Vec::new();
+        for op in self.queue.iter().flat_map(|w| &w.ops) {
+            match op {
+                LogOp::Truncate { from } => {
+                    let len = from.saturating_sub(1);
+                    if len < durable {
+                        durable = len;
+                        tail.clear();
+                    } else {
+                        tail.truncate((len - durable) as usize);
+                    }
+                }
+                LogOp::Append { entries } => tail.extend(entries.iter().map(|e| e.term)),
+            }
+        }
+        let term = tail
+            .last()
+            .copied()
+            .unwrap_or_else(|| log.term_at(durable).unwrap_or(0));
+        (durable + tail.len() as Index, term)
+    }
+
     /// The latest configuration entry (paper §6) of the log once every write in the queue
     /// completes, starting from the durable `log`, as (index, old, new); without building that
     /// log: the queued operations are followed by length, and the durable log is scanned back
@@ -285,14 +312,15 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
 
 #[cfg(test)]
 mod tests {
-    //! `latest_config` against a dumb reference: build the log the writes leave, then scan it.
+    //! `latest_config` and `last_entry` against a dumb reference: build the log the writes
+    //! leave, then scan it.
     use super::*;
     use crate::protocol::Entry;
     use proptest::prelude::*;
 
     fn entry(config: bool, k: u64) -> Entry {
         Entry {
-            term: 1,
+            term: k,
             command: if config {
                 Command::Config { old: k, new: k + 1 }
             } else {
@@ -460,6 +488,9 @@ mod tests {
                 });
             }
             prop_assert_eq!(disk.latest_config(&log), reference(&disk, &log));
+            // Each entry's term is its k: the last entry's term tells which entry is last.
+            let after = disk.log_after_writes(&log);
+            prop_assert_eq!(disk.last_entry(&log), (after.last_index(), after.last_term()));
         }
     }
 }

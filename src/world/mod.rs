@@ -323,6 +323,11 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     /// "Liveness: CheckQuorum" is judged.
     quorum_bound: Option<crate::base::time::SimDuration>,
     timer_input: bool,
+    /// The vote or pre-vote request the step running handles, for "Election Restriction",
+    /// and whether the step granted it (a pre-vote: its reply; a vote: its write).
+    vote_ask: Option<witness::VoteAsk>,
+    vote_regranted: bool,
+    pre_vote_granted: bool,
 }
 
 /// Runs node implementation `N` with its options on a compiled configuration with a seed,
@@ -397,6 +402,9 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
             }),
             quorum_bound: N::check_quorum_within(&cfg.raft, opts),
             timer_input: false,
+            vote_ask: None,
+            vote_regranted: false,
+            pre_vote_granted: false,
             config_applied: 0,
             crashing_at_write: false,
             write_laws: disk::WriteLaws::of(cfg),
@@ -1028,6 +1036,11 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         {
             return; // it crashed at a disk write while handling them
         }
+        if let Input::Message(env) = &input {
+            if let Some(req) = env.msg.vote_request() {
+                self.ask_vote(id, env.from, env.msg.term(), req);
+            }
+        }
         let mut outs = std::mem::take(&mut self.outs);
         let now = self.now;
         let lease_reads = self.cfg.raft.lease_reads;
@@ -1055,6 +1068,9 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
         if self.quorum_bound.is_some() {
             self.check_quorum_step(id, was_leader, judge_quorum);
         }
+        if self.vote_ask.is_some() {
+            self.judge_vote(id);
+        }
         if self.election_ceiling.is_some() {
             if restarts {
                 self.may_restart_election_timer(id, witness::ResetCause::Stepped);
@@ -1066,17 +1082,28 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
     /// Observes what the node's step did, then carries out its outputs in order.
     fn process_outputs(&mut self, id: NodeId) {
         let mut outs = std::mem::take(&mut self.outs);
-        let (mut writes, mut applies, mut grants) = (false, false, false);
+        let (mut writes, mut applies) = (false, false);
         for o in &outs {
             match o {
                 Output::Persist { .. } => writes = true,
                 Output::Apply { .. } => applies = true,
-                Output::Send(env) => grants |= env.msg.vote_granted() == Some(true),
                 _ => {}
             }
         }
+        if let Some(ask) = self.vote_ask {
+            // Replies to a vote request are sent in the step that handles it (or, after a
+            // write, in a step that restarts the greatest election timeout anyway).
+            for o in &outs {
+                if let Output::Send(env) = o {
+                    if env.to == ask.from {
+                        self.vote_regranted |= env.msg.vote_granted() == Some(true);
+                        self.pre_vote_granted |= env.msg.pre_vote_granted() == Some(true);
+                    }
+                }
+            }
+        }
         self.witness(id, &outs, writes);
-        if grants && self.election_ceiling.is_some() {
+        if self.vote_regranted && self.election_ceiling.is_some() {
             // A vote granted again (a repeated request, the vote already on disk) restarts
             // the timer as the first grant did (Figure 2, "Followers").
             self.may_restart_election_timer(id, witness::ResetCause::Regranted);

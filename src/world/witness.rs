@@ -414,6 +414,86 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
     }
 }
 
+/// A vote or pre-vote request a node is handling, for "Election Restriction" (§5.4.1;
+/// dissertation §9.6): who asks, for which term, what it states of its log, and the voter's
+/// last entry and (term, vote) before the step.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct VoteAsk {
+    pub from: NodeId,
+    pub term: Term,
+    pub req: crate::protocol::VoteRequest,
+    pub voter_last: (crate::protocol::Index, Term),
+    pub before: (Term, Option<NodeId>),
+}
+
+impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
+    /// Node `id` is about to handle a vote or pre-vote request from `from` for `term`.
+    pub(super) fn ask_vote(
+        &mut self,
+        id: NodeId,
+        from: NodeId,
+        term: Term,
+        req: crate::protocol::VoteRequest,
+    ) {
+        let s = &self.slots[id as usize - 1];
+        self.vote_ask = Some(VoteAsk {
+            from,
+            term,
+            req,
+            voter_last: s.disk.last_entry(&s.hard.log),
+            before: (s.seen.term, s.seen.voted_for),
+        });
+        self.vote_regranted = false;
+        self.pre_vote_granted = false;
+    }
+
+    /// "Election Restriction", after node `id` handled a vote or pre-vote request: if it
+    /// granted it (a pre-vote: a granted reply to the asker; a vote: a write of its vote for
+    /// the asker in the request's term, new in this step), the asker's log as the request
+    /// states it must be at least as up to date as the voter's (§5.4.1: last terms compared,
+    /// then lengths). A grant the node defers past this step is not judged.
+    pub(super) fn judge_vote(&mut self, id: NodeId) {
+        let Some(ask) = self.vote_ask.take() else {
+            return;
+        };
+        let pre_vote_granted = std::mem::take(&mut self.pre_vote_granted);
+        self.vote_regranted = false;
+        let s = &self.slots[id as usize - 1];
+        let granted = if ask.req.pre_vote {
+            pre_vote_granted
+        } else {
+            let vote = (ask.term, Some(ask.from));
+            (s.seen.term, s.seen.voted_for) == vote && ask.before != vote
+        };
+        let (vi, vt) = ask.voter_last;
+        let (ci, ct) = (ask.req.last_log_index, ask.req.last_log_term);
+        if !granted || ct > vt || (ct == vt && ci >= vi) {
+            return;
+        }
+        self.fail_vote(id, ask);
+    }
+
+    #[cold]
+    fn fail_vote(&mut self, id: NodeId, ask: VoteAsk) {
+        let what = if ask.req.pre_vote {
+            "a pre-vote"
+        } else {
+            "its vote"
+        };
+        let detail = format!(
+            "n{id} granted {what} in term {} to n{}, whose log ends at index {} of term {}, behind its own (index {} of term {}): a vote only for a candidate whose log is at least as up to date (§5.4.1{})",
+            ask.term,
+            ask.from,
+            ask.req.last_log_index,
+            ask.req.last_log_term,
+            ask.voter_last.0,
+            ask.voter_last.1,
+            if ask.req.pre_vote { "; dissertation §9.6: a pre-vote by the same rule" } else { "" }
+        );
+        self.fail("Election Restriction", detail);
+    }
+}
+
 /// A node's bit in a voter set.
 fn bit(id: NodeId) -> u64 {
     1u64 << ((id as u64 - 1) % 64)
