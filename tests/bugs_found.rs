@@ -204,67 +204,61 @@ fn no_timer_restart_on_vote_is_found() {
     );
 }
 
-/// Dissertation §6.2: CheckQuorum counts the leader once. Counting it twice, a leader of three
-/// cut off from both followers leads on; "Liveness: CheckQuorum" fails it at seed 9 of
-/// `random-clients.json` and seed 4 of `random-swarm.json` (both draw CheckQuorum), and the
-/// correct node passes the same seeds.
-#[test]
-fn check_quorum_counts_leader_twice_is_found() {
-    for (scenario, seed) in [("random-clients", 9), ("random-swarm", 4)] {
-        let found = search_in(
-            scenario,
-            &[Bug::CheckQuorumCountsLeaderTwice],
-            0..seed + 1,
-            1,
-        );
-        assert_eq!(found.len(), 1, "{scenario} 0..={seed}");
+/// `bug` first fails `property` at exactly `seed` of each `(scenario, seed)`, and the correct
+/// node passes that seed.
+fn found_first_at(bug: Bug, property: &str, at: &[(&str, u64)]) {
+    for &(scenario, seed) in at {
+        let found = search_in(scenario, &[bug], 0..seed + 1, 1);
+        assert_eq!(found.len(), 1, "{bug}: {scenario} 0..={seed}");
         assert_eq!(
             (found[0].seed, found[0].property.as_str()),
-            (seed, "Liveness: CheckQuorum"),
-            "{scenario}"
+            (seed, property),
+            "{bug}: {scenario}"
         );
         assert!(search_in(scenario, &[], seed..seed + 1, 1).is_empty());
     }
+}
+
+/// Dissertation §6.2: CheckQuorum counts the leader once. Counting it twice, a leader of three
+/// cut off from both followers leads on; "Liveness: CheckQuorum" fails it at seed 9 of
+/// `random-clients.json` and seed 4 of `random-swarm.json` (both draw CheckQuorum).
+#[test]
+fn check_quorum_counts_leader_twice_is_found() {
+    found_first_at(
+        Bug::CheckQuorumCountsLeaderTwice,
+        "Liveness: CheckQuorum",
+        &[("random-clients", 9), ("random-swarm", 4)],
+    );
 }
 
 /// Figure 2, AppendEntries receiver step 1: a stale term's AppendEntries restarts no timer.
 /// With `any-append-restarts-timer` a deposed leader's heartbeats hold a server off its
 /// election, and the greatest election timeout of "Liveness: Election Timer" fails it at seed
-/// 0 of `random-faults.json` and `random-shapes.json`; the correct node passes that seed.
+/// 0 of `random-faults.json` and `random-shapes.json`.
 #[test]
 fn any_append_restarts_timer_is_found() {
-    for scenario in ["random-faults", "random-shapes"] {
-        let found = search_in(scenario, &[Bug::AnyAppendRestartsTimer], 0..1, 1);
-        assert_eq!(found.len(), 1, "{scenario} 0..1");
-        assert_eq!(
-            (found[0].seed, found[0].property.as_str()),
-            (0, "Liveness: Election Timer"),
-            "{scenario}"
-        );
-        assert!(search_in(scenario, &[], 0..1, 1).is_empty());
-    }
+    found_first_at(
+        Bug::AnyAppendRestartsTimer,
+        "Liveness: Election Timer",
+        &[("random-faults", 0), ("random-shapes", 0)],
+    );
 }
 
 /// Dissertation §9.6: a pre-vote by the rule of a vote (§5.4.1). Granted without the log
 /// check, "Election Restriction" fails it at seed 4 of `random-clients.json` and seed 1 of
 /// `random-swarm.json` (both draw PreVote) and seed 0 of `random-membership.json` (PreVote
-/// on); the correct node passes those seeds.
+/// on).
 #[test]
 fn pre_vote_ignores_log_is_found() {
-    for (scenario, seed) in [
-        ("random-clients", 4),
-        ("random-swarm", 1),
-        ("random-membership", 0),
-    ] {
-        let found = search_in(scenario, &[Bug::PreVoteIgnoresLog], 0..seed + 1, 1);
-        assert_eq!(found.len(), 1, "{scenario} 0..={seed}");
-        assert_eq!(
-            (found[0].seed, found[0].property.as_str()),
-            (seed, "Election Restriction"),
-            "{scenario}"
-        );
-        assert!(search_in(scenario, &[], seed..seed + 1, 1).is_empty());
-    }
+    found_first_at(
+        Bug::PreVoteIgnoresLog,
+        "Election Restriction",
+        &[
+            ("random-clients", 4),
+            ("random-swarm", 1),
+            ("random-membership", 0),
+        ],
+    );
 }
 
 /// Figure 2: votedFor is persistent. A voter whose vote never reached its disk restarts within

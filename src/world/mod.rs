@@ -323,8 +323,9 @@ pub struct Simulation<'a, N: RaftNode, O: Observer> {
     /// "Liveness: CheckQuorum" is judged.
     quorum_bound: Option<crate::base::time::SimDuration>,
     timer_input: bool,
-    /// The vote or pre-vote request the step running handles, for "Election Restriction",
-    /// and whether the step granted it (a pre-vote: its reply; a vote: its write).
+    /// The vote or pre-vote request the step running handles, for "Election Restriction";
+    /// whether the step's outputs grant a vote (to anyone, for the greatest election
+    /// timeout) and a pre-vote (to the asker).
     vote_ask: Option<witness::VoteAsk>,
     vote_regranted: bool,
     pre_vote_granted: bool,
@@ -1090,20 +1091,19 @@ impl<'a, N: RaftNode, O: Observer> Simulation<'a, N, O> {
                 _ => {}
             }
         }
-        if let Some(ask) = self.vote_ask {
-            // Replies to a vote request are sent in the step that handles it (or, after a
-            // write, in a step that restarts the greatest election timeout anyway).
+        if self.vote_ask.is_some() || self.election_ceiling.is_some() {
+            let asker = self.vote_ask.map(|a| a.from);
             for o in &outs {
                 if let Output::Send(env) = o {
-                    if env.to == ask.from {
-                        self.vote_regranted |= env.msg.vote_granted() == Some(true);
-                        self.pre_vote_granted |= env.msg.pre_vote_granted() == Some(true);
-                    }
+                    self.vote_regranted |= env.msg.vote_granted() == Some(true);
+                    // A pre-vote reply is sent in the step that handles the request.
+                    self.pre_vote_granted |=
+                        Some(env.to) == asker && env.msg.pre_vote_granted() == Some(true);
                 }
             }
         }
         self.witness(id, &outs, writes);
-        if self.vote_regranted && self.election_ceiling.is_some() {
+        if std::mem::take(&mut self.vote_regranted) && self.election_ceiling.is_some() {
             // A vote granted again (a repeated request, the vote already on disk) restarts
             // the timer as the first grant did (Figure 2, "Followers").
             self.may_restart_election_timer(id, witness::ResetCause::Regranted);

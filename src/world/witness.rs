@@ -457,7 +457,6 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
             return;
         };
         let pre_vote_granted = std::mem::take(&mut self.pre_vote_granted);
-        self.vote_regranted = false;
         let s = &self.slots[id as usize - 1];
         let granted = if ask.req.pre_vote {
             pre_vote_granted
