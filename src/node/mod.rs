@@ -641,8 +641,8 @@ impl RaftNode for Node {
     ) -> Option<crate::base::time::SimDuration> {
         Some(cfg.election_timeout_min)
     }
-    /// A follower's timer is drawn within the maximum election timeout, or, split by leader
-    /// stickiness or lease reads, the minimum then the rest (its firing restarts the count).
+    /// A follower's timer is drawn within the maximum election timeout, or, split with PreVote
+    /// or leader stickiness on, the minimum then the rest (its firing restarts the count).
     fn greatest_election_timeout(
         cfg: &Config,
         _opts: &Options,

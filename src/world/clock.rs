@@ -234,7 +234,9 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
             jitter_dist.sample(&mut s.jitter_rng).0
         };
         if kind == TimerKind::Election {
-            s.late_jitter = s.late_jitter.saturating_add(jitter);
+            // The greatest jitter of the arms since the last restart the world noted (a
+            // restart noted before the step's outputs are carried out precedes its arm).
+            s.late_jitter = s.late_jitter.max(jitter);
             s.election_armed = (self.now, jitter);
         }
         let at = self.now + SimDuration(virt + jitter);

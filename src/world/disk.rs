@@ -152,12 +152,12 @@ impl Disk {
         took
     }
 
-    /// A crash: writes not yet complete are lost.
     /// No write pending.
     pub fn idle(&self) -> bool {
         self.queue.is_empty()
     }
 
+    /// A crash: writes not yet complete are lost.
     pub fn clear(&mut self) {
         self.queue.clear();
         self.free = SimTime::ZERO;

@@ -150,7 +150,7 @@ struct Slot<N: RaftNode> {
     /// The last restart of its election timer the world saw (`None` after a clock jump).
     election_reset: Option<witness::ElectionReset>,
     /// The last moment it may have restarted its election timer, for the greatest election
-    /// timeout (`None` after a clock jump), and the jitter drawn for its election timer since.
+    /// timeout (`None` after a clock jump), and the greatest jitter of its election timer armed then or since.
     late_from: Option<witness::ElectionReset>,
     late_jitter: u64,
     /// When its election timer was last armed, and the jitter drawn for it.

@@ -220,7 +220,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         let stood = (role == Role::PreCandidate && before.0 != Role::PreCandidate)
             || (role == Role::Candidate && term > before.1 && vote == Some(id));
         let cause = if stood {
-            if self.timer_input {
+            if self.timer_input && self.election_floor.is_some() {
                 self.judge_election_timer(id, term);
             }
             ResetCause::Stood
@@ -256,11 +256,9 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         let now = self.now;
         let s = &mut self.slots[id as usize - 1];
         s.late_from = Some(ElectionReset { at: now, cause });
-        // A timer armed in the step that restarted it keeps its jitter.
-        s.late_jitter = match s.election_armed {
-            (at, jitter) if at == now => jitter,
-            _ => 0,
-        };
+        // The timer armed last may not be re-armed now (a step-down, a write finished): it
+        // fires within the timeout and its jitter of when it was armed, no later than of now.
+        s.late_jitter = s.election_armed.1;
     }
 
     /// "Liveness: Election Timer", the other side: after a step of node `id`, a voter of its
@@ -280,7 +278,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         }
         let waited = (self.now - from.at).0.saturating_sub(s.late_jitter);
         let elapsed = super::clock::virtual_to_local(waited, s.drift_ppb);
-        if elapsed <= ceiling.0 + SLACK_NS
+        if elapsed <= ceiling.0.saturating_add(SLACK_NS)
             || s.node.is_none()
             || s.seen.role == Role::Leader
             || s.paused_until.is_some()
