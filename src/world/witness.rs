@@ -399,7 +399,7 @@ impl<N: RaftNode, O: Observer> Simulation<'_, N, O> {
         }
         let since = since.max(s.quorum_floor);
         let silent = super::clock::virtual_to_local((self.now - since).0, s.drift_ppb);
-        if silent <= bound.0 + SLACK_NS {
+        if silent <= bound.0.saturating_add(SLACK_NS) {
             return;
         }
         let detail = format!(
